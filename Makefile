@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export CRM_ENV ?= development
+
+.PHONY: install translations migrate seed run test browser lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,server]'
+	touch $(STAMP)
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -q -d crm/translations
+
+install: $(STAMP) translations
+
+migrate: install
+	$(BIN)/crm db upgrade
+
+seed: migrate
+	$(BIN)/crm demo seed --if-empty --customers 3000
+
+run: seed
+	@echo ""
+	@cat instance/demo-logins.txt 2>/dev/null || true
+	@echo "Serving on http://127.0.0.1:5000  (Ctrl-C to stop)"
+	$(BIN)/crm run --host 127.0.0.1 --port 5000
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
+	CRM_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/import_customers.py
+
+clean:
+	rm -rf $(VENV) instance test-artifacts

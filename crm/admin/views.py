@@ -1,0 +1,45 @@
+"""Admin pages: CSV upload."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, render_template
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, SelectField
+
+from crm.auth.login import current_actor, roles_required
+from crm.db import get_db
+from crm.importer import ImportFailed, import_csv
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class ImportForm(FlaskForm):
+    kind = SelectField(_l("Kind"), choices=[("customers", _l("Customers")), ("policies", _l("Policies")),
+                                            ("claims", _l("Claims"))])
+    file = FileField(_l("CSV file"), validators=[FileRequired()])
+    dry_run = BooleanField(_l("Validate only (dry run)"))
+    initial_load = BooleanField(_l("Initial load of historical data"))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required("admin")
+def import_upload():
+    form = ImportForm()
+    summary, problems, more = None, [], 0
+    if form.validate_on_submit():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "upload.csv"
+            form.file.data.save(path)
+            try:
+                summary = import_csv(get_db(), form.kind.data, path, current_actor(),
+                                     dry_run=form.dry_run.data, initial_load=form.initial_load.data,
+                                     user_id=current_user.id)
+            except ImportFailed as exc:
+                problems, more = exc.problems[:500], exc.more + max(0, len(exc.problems) - 500)
+    status = 422 if problems else 200
+    return render_template("admin/import.html", form=form, summary=summary, problems=problems, more=more), status

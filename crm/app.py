@@ -1,0 +1,85 @@
+"""The application factory: reads like a table of contents."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from flask import Flask, g, request
+from flask_wtf.csrf import CSRFProtect
+
+from crm import db as dblayer
+from crm.config import INSTANCE_DIR, PROJECT_ROOT, load_settings
+
+csrf = CSRFProtect()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create the app; ``test_config`` overrides settings (``database_url``, ``env``, …)."""
+    settings = load_settings(test_config)
+    app = Flask(
+        "crm",
+        root_path=str(PROJECT_ROOT / "crm"),
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        CRM_SETTINGS=settings,
+        TESTING=settings.env == "test",
+        MAX_CONTENT_LENGTH=512 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(settings.extra)
+    register_extensions(app, settings)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask, settings) -> None:
+    from crm import i18n, ui
+    from crm.auth.login import init_login
+
+    dblayer.init_app(app, dblayer.Database(settings.database_url))
+    csrf.init_app(app)
+    init_login(app)
+    i18n.init_app(app)
+    ui.init_app(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from crm.security import apply_security_headers
+
+    @app.before_request
+    def _request_id():
+        g.request_id = uuid.uuid4().hex
+
+    app.after_request(apply_security_headers)
+
+
+def register_blueprints(app: Flask) -> None:
+    from crm.admin.views import bp as admin_bp
+    from crm.auth.views import bp as auth_bp
+    from crm.customers.views import bp as customers_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(customers_bp)
+    app.register_blueprint(admin_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from crm.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from crm.cli import register
+
+    register(app)

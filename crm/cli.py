@@ -1,0 +1,172 @@
+"""The `crm` command line (the same commands as `flask --app crm …`).
+
+Each command exits 0 on success and non-zero with a one-line reason on stderr.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from crm import audit
+from crm.db import get_db
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _progress_bar(desc: str):
+    """A terminal progress bar over bytes; silent when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="B", unit_scale=True, desc=desc, file=sys.stderr, disable=None, leave=False)
+    state = {"phase": None}
+
+    def update(done: int, total: int, phase: str) -> None:
+        if state["phase"] != phase:
+            state["phase"] = phase
+            bar.reset(total=total)
+            bar.set_description(f"{desc}: {phase}")
+        bar.n = done
+        bar.refresh() if done >= total else bar.update(0)
+
+    return bar, update
+
+
+@click.group("db", help="Database schema.")
+def db_group():
+    pass
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade():
+    """Migrate the configured database to the newest schema."""
+    from crm.migrate import upgrade
+
+    upgrade(get_db().url)
+    click.echo("database is at the newest schema")
+
+
+@click.group("users", help="Staff and partner log-ins.")
+def users_group():
+    pass
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--role", required=True)
+@click.option("--name", "full_name", default="")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@with_appcontext
+def users_create(email, role, full_name, password_stdin):
+    """Create a user; without --password-stdin a strong password is generated and printed once."""
+    import secrets
+
+    from crm.auth.services import UserError, create_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    try:
+        with get_db().transaction() as session:
+            user = create_user(session, audit.Actor.cli(), email, role, password, full_name)
+    except UserError as exc:
+        _fail(str(exc))
+    click.echo(f"created {user.email} ({user.role})")
+    if not password_stdin:
+        click.echo(f"password: {password}")
+
+
+@click.command("import")
+@click.argument("kind", type=click.Choice(["customers", "policies", "claims"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="validate only")
+@click.option("--initial-load", is_flag=True,
+              help="this file migrates historical data (exempt from late-entry rules; audited as such)")
+@with_appcontext
+def import_command(kind, file, dry_run, initial_load):
+    """Import a CSV file: all or nothing."""
+    from crm.importer import ImportFailed, import_csv
+
+    bar, update = _progress_bar(kind)
+    try:
+        summary = import_csv(get_db(), kind, file, audit.Actor.cli("import"), dry_run=dry_run,
+                             initial_load=initial_load, progress=update)
+    except ImportFailed as exc:
+        bar.close()
+        click.echo(str(exc), err=True)
+        _fail(f"{file}: {len(exc.problems) + exc.more} problems; nothing was imported")
+    bar.close()
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{verb} {summary.rows} {kind} rows: {summary.created} new, {summary.updated} updated"
+               + ("" if dry_run else f", {summary.unchanged} unchanged"))
+
+
+@click.group("audit", help="The tamper-evident audit trail.")
+def audit_group():
+    pass
+
+
+@audit_group.command("verify")
+@click.option("--anchor", "anchor_file", type=click.Path(exists=True, dir_okay=False),
+              help="a file written by `crm audit anchor`: also catches a truncated tail")
+@with_appcontext
+def audit_verify(anchor_file):
+    """Exit 0 when the trail is intact; else exit 1 naming the first bad event."""
+    anchor = json.loads(open(anchor_file).read()) if anchor_file else None
+    with get_db().session() as session:
+        result = audit.verify(session, anchor)
+    if not result.ok:
+        _fail(f"audit trail broken: {result.problem}")
+    click.echo(f"audit trail intact: {result.checked} events, newest {result.last_seq} {result.last_hash}")
+
+
+@audit_group.command("anchor")
+@with_appcontext
+def audit_anchor():
+    """Print the newest event's position and hash (keep it somewhere the database is not)."""
+    with get_db().session() as session:
+        result = audit.verify(session)
+    if not result.ok:
+        _fail(f"audit trail broken: {result.problem}")
+    click.echo(json.dumps({"seq": result.last_seq, "hash": result.last_hash}))
+
+
+@click.group("demo", help="Demo data.")
+def demo_group():
+    pass
+
+
+@demo_group.command("seed")
+@click.option("--customers", "n_customers", default=2000, show_default=True, type=click.IntRange(1, 5_000_000))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--if-empty", is_flag=True, help="do nothing when customers exist already")
+@with_appcontext
+def demo_seed(n_customers, seed, if_empty):
+    """A realistic synthetic portfolio, deterministic for a seed; prints the demo log-ins."""
+    from crm.demo import DemoAlreadySeeded, seed_demo
+
+    try:
+        logins = seed_demo(get_db(), n_customers, seed, if_empty=if_empty, progress=_progress_bar)
+    except DemoAlreadySeeded as exc:
+        click.echo(str(exc))
+        return
+    click.echo(logins)
+
+
+def register(app) -> None:
+    for command in (db_group, users_group, import_command, audit_group, demo_group):
+        app.cli.add_command(command)
+
+
+def _create_app():
+    from crm.app import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(create_app=_create_app, add_default_commands=True, load_dotenv=False,
+                  help="Insurance CRM command line.")

@@ -1,0 +1,77 @@
+"""The one place that reads the environment.
+
+Every setting the app, the command line and the scheduler use is read here, once, into a
+plain ``Settings`` object, so that nothing else calls ``os.environ``.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("CRM_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'crm.sqlite3'}"
+DEVELOPMENT_ENVS = ("development", "test")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    database_url: str
+    secret_key: str
+    timezone: str = "Asia/Shanghai"
+    tier_policy_file: str | None = None
+    recalc_cron: str = "0 2 * * *"
+    default_locale: str = "en"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_development(self) -> bool:
+        return self.env in DEVELOPMENT_ENVS
+
+
+def _development_secret() -> str:
+    """A per-checkout random key for development, kept in instance/ (never in the repo)."""
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(overrides: dict | None = None) -> Settings:
+    """Read the settings from the environment, with ``overrides`` (tests) taking precedence.
+
+    Raises ConfigError when SECRET_KEY is missing outside development and tests.
+    """
+    overrides = dict(overrides or {})
+    env = overrides.pop("env", None) or os.environ.get("CRM_ENV", "production")
+    secret = overrides.pop("secret_key", None) or os.environ.get("SECRET_KEY")
+    if not secret:
+        if env not in DEVELOPMENT_ENVS:
+            raise ConfigError(
+                "SECRET_KEY is not set; set it (e.g. `python -c 'import secrets; "
+                "print(secrets.token_hex(32))'`) or run with CRM_ENV=development"
+            )
+        secret = _development_secret() if env == "development" else secrets.token_hex(32)
+    return Settings(
+        env=env,
+        database_url=overrides.pop("database_url", None)
+        or os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        secret_key=secret,
+        timezone=overrides.pop("timezone", None) or os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
+        tier_policy_file=overrides.pop("tier_policy_file", None)
+        or os.environ.get("CRM_TIER_POLICY_FILE"),
+        recalc_cron=overrides.pop("recalc_cron", None) or os.environ.get("CRM_RECALC_CRON", "0 2 * * *"),
+        default_locale=overrides.pop("default_locale", None) or os.environ.get("CRM_DEFAULT_LOCALE", "en"),
+        extra=overrides,
+    )

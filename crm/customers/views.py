@@ -1,0 +1,75 @@
+"""Customer list and customer page."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from crm import audit
+from crm.auth.login import STAFF, current_actor, roles_required
+from crm.customers import services
+from crm.db import get_session
+from crm.models.tiers import TIERS
+
+bp = Blueprint("customers", __name__)
+
+
+@bp.get("/")
+@login_required
+def home():
+    if current_user.role == "partner_cashier":
+        return render_template("home_partner.html")
+    return redirect(url_for("customers.index"))
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.get("/customers")
+@roles_required(*STAFF)
+def index():
+    db = get_session()
+    f = services.CustomerFilter(
+        q=request.args.get("q", "")[:100],
+        tier=request.args.get("tier", "") if request.args.get("tier") in TIERS else "",
+        city=request.args.get("city", "")[:50],
+        manager_id=_int_arg("manager"),
+        after_id=_int_arg("after"),
+    )
+    rows, next_after = services.search_customers(db, current_user, f)
+    return render_template(
+        "customers/index.html", rows=rows, next_after=next_after, f=f, tiers=TIERS,
+        cities=services.cities(db),
+        managers=services.managers(db) if current_user.role != "account_manager" else [],
+    )
+
+
+@bp.get("/customers/<int:customer_id>")
+@roles_required(*STAFF)
+def show(customer_id: int):
+    db = get_session()
+    try:
+        customer = services.get_customer(db, current_user, customer_id)
+    except services.NotVisible:
+        abort(404)
+    return render_template("customers/show.html", c=customer, revealed=False,
+                           trail=audit.trail_for(db, "customer", customer.id),
+                           **services.customer_picture(db, customer))
+
+
+@bp.post("/customers/<int:customer_id>/reveal")
+@roles_required("admin", "account_manager")
+def reveal(customer_id: int):
+    """Show the full ID number and phone: an explicit action, written to the audit trail."""
+    db = get_session()
+    try:
+        customer = services.get_customer(db, current_user, customer_id)
+    except services.NotVisible:
+        abort(404)
+    audit.record(db, current_actor(), audit.Change("pii.reveal", "customer", customer.id, None,
+                                                   {"fields": ["id_number", "phone"]}))
+    db.commit()
+    return render_template("customers/show.html", c=customer, revealed=True,
+                           trail=audit.trail_for(db, "customer", customer.id),
+                           **services.customer_picture(db, customer))

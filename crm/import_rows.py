@@ -1,0 +1,131 @@
+"""Row parsers for the three CSV kinds of the contract.
+
+Each parser turns one CSV row (a dict of text) into the values to store, or collects every
+problem as ``(column, message)``. Checks that need other rows (uniqueness within the file,
+references to existing records) are made by the importer, which sees the whole file.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from crm import validators as v
+
+Problems = list[tuple[str, str]]
+
+
+def _field(row: dict, problems: Problems, column: str, parse: Callable, *args, optional: bool = False):
+    raw = row.get(column)
+    if raw is None or raw.strip() == "":
+        if not optional:
+            problems.append((column, "a value is required"))
+        return None
+    try:
+        return parse(raw, *args)
+    except ValueError as exc:
+        problems.append((column, str(exc)))
+        return None
+
+
+def _text(raw: str, max_len: int) -> str:
+    text = raw.strip()
+    if len(text) > max_len:
+        raise ValueError(f"longer than {max_len} characters")
+    return text
+
+
+def _key(raw: str) -> str:
+    text = raw.strip()
+    if len(text) > 40 or not text.isprintable() or " " in text:
+        raise ValueError("must be at most 40 characters with no spaces")
+    return text
+
+
+def parse_customer(row: dict) -> tuple[dict, Problems]:
+    p: Problems = []
+    ident = _field(row, p, "id_number", v.parse_id_number)
+    values = {
+        "customer_ref": _field(row, p, "customer_ref", _key),
+        "name": _field(row, p, "name", _text, 100),
+        "id_number": ident.number if ident else None,
+        "birth_date": ident.birth_date if ident else None,
+        "gender": ident.gender if ident else None,
+        "phone": _field(row, p, "phone", v.parse_phone),
+        "city": _field(row, p, "city", _text, 50),
+        "source": _field(row, p, "source", v.parse_enum, v.SOURCES),
+        "referred_by": _field(row, p, "referred_by", _key, optional=True),
+        "account_manager": _field(row, p, "account_manager", _text, 254, optional=True),
+    }
+    if values["referred_by"] and values["referred_by"] == values["customer_ref"]:
+        p.append(("referred_by", "a customer cannot refer themselves"))
+    if values["account_manager"]:
+        values["account_manager"] = values["account_manager"].lower()
+    return values, p
+
+
+def parse_policy(row: dict) -> tuple[dict, Problems]:
+    p: Problems = []
+    values = {
+        "policy_no": _field(row, p, "policy_no", _key),
+        "customer_ref": _field(row, p, "customer_ref", _key),
+        "product_code": _field(row, p, "product_code", _key),
+        "product_type": _field(row, p, "product_type", v.parse_enum, v.PRODUCT_TYPES),
+        "start_date": _field(row, p, "start_date", v.parse_date),
+        "end_date": _field(row, p, "end_date", v.parse_date),
+        "term_years": _field(row, p, "term_years", v.parse_int, 0, 100),
+        "payment_mode": _field(row, p, "payment_mode", v.parse_enum, v.PAYMENT_MODES),
+        "annual_premium": _field(row, p, "annual_premium", v.parse_money),
+        "status": _field(row, p, "status", v.parse_enum, v.POLICY_STATUSES),
+    }
+    if values["start_date"] and values["end_date"] and values["end_date"] <= values["start_date"]:
+        p.append(("end_date", f"must be after start_date {values['start_date']}"))
+    return values, p
+
+
+def parse_claim(row: dict) -> tuple[dict, Problems]:
+    p: Problems = []
+    values = {
+        "claim_no": _field(row, p, "claim_no", _key),
+        "policy_no": _field(row, p, "policy_no", _key),
+        "loss_date": _field(row, p, "loss_date", v.parse_date),
+        "report_date": _field(row, p, "report_date", v.parse_date),
+        "status": _field(row, p, "status", v.parse_enum, v.CLAIM_STATUSES),
+        "claimed_amount": _field(row, p, "claimed_amount", v.parse_money),
+        "reserve_amount": _field(row, p, "reserve_amount", v.parse_money),
+        "paid_amount": _field(row, p, "paid_amount", v.parse_money),
+        "fraud_suspected": _field(row, p, "fraud_suspected", v.parse_bool01),
+    }
+    if values["loss_date"] and values["report_date"] and values["report_date"] < values["loss_date"]:
+        p.append(("report_date", f"must not be before loss_date {values['loss_date']}"))
+    return values, p
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What the importer needs to know about one CSV kind."""
+
+    name: str
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    key: str
+    parse: Callable[[dict], tuple[dict, Problems]]
+    reference: str | None  # the column that must name an existing record
+    reference_kind: str | None
+
+
+KINDS = {
+    "customers": Kind("customers", ("customer_ref", "name", "id_number", "phone", "city", "source",
+                                    "referred_by", "account_manager"),
+                      ("customer_ref", "name", "id_number", "phone", "city", "source"),
+                      "customer_ref", parse_customer, "referred_by", "customers"),
+    "policies": Kind("policies", ("policy_no", "customer_ref", "product_code", "product_type", "start_date",
+                                  "end_date", "term_years", "payment_mode", "annual_premium", "status"),
+                     ("policy_no", "customer_ref", "product_code", "product_type", "start_date", "end_date",
+                      "term_years", "payment_mode", "annual_premium", "status"),
+                     "policy_no", parse_policy, "customer_ref", "customers"),
+    "claims": Kind("claims", ("claim_no", "policy_no", "loss_date", "report_date", "status", "claimed_amount",
+                              "reserve_amount", "paid_amount", "fraud_suspected"),
+                   ("claim_no", "policy_no", "loss_date", "report_date", "status", "claimed_amount",
+                    "reserve_amount", "paid_amount", "fraud_suspected"),
+                   "claim_no", parse_claim, "policy_no", "policies"),
+}

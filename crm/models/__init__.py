@@ -1,0 +1,5 @@
+"""All models, imported here so that Alembic and the app see one metadata."""
+from crm.models.users import User  # noqa: F401
+from crm.models.customers import Customer, Policy, Claim, ImportBatch  # noqa: F401
+from crm.models.tiers import CustomerTier, TierHistory  # noqa: F401
+from crm.models.audit import AuditEvent, AuditHead  # noqa: F401

@@ -1,0 +1,71 @@
+"""Template helpers: navigation by role, labels in the user's language, masking filters."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_babel import format_datetime, lazy_gettext as _l
+from flask_login import current_user
+
+from crm.validators import mask_id_number, mask_phone
+
+LABELS = {
+    "role": {"admin": _l("Administrator"), "account_manager": _l("Account manager"),
+             "underwriter": _l("Underwriter"), "claims_reviewer": _l("Claims reviewer"),
+             "risk_officer": _l("Risk officer"), "partner_cashier": _l("Partner cashier")},
+    "tier": {"vip": _l("VIP"), "standard": _l("Standard"), "watchlist": _l("Watchlist")},
+    "source": {"referral": _l("Referral"), "cold_visit": _l("Cold visit"),
+               "community_event": _l("Community event"), "agent": _l("Agent"), "online": _l("Online"),
+               "other": _l("Other")},
+    "product": {"life": _l("Life"), "health": _l("Health"), "critical_illness": _l("Critical illness"),
+                "accident": _l("Accident"), "property": _l("Property"), "motor": _l("Motor"),
+                "travel": _l("Travel")},
+    "payment": {"single": _l("Single premium"), "annual": _l("Annual"), "semiannual": _l("Semi-annual"),
+                "quarterly": _l("Quarterly"), "monthly": _l("Monthly")},
+    "status": {"in_force": _l("In force"), "lapsed": _l("Lapsed"), "cancelled": _l("Cancelled"),
+               "matured": _l("Matured"), "reported": _l("Reported"), "registered": _l("Registered"),
+               "under_review": _l("Under review"), "approved": _l("Approved"), "paid": _l("Paid"),
+               "rejected": _l("Rejected"), "withdrawn": _l("Withdrawn")},
+}
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: object
+    roles: tuple[str, ...]
+
+
+NAV = [
+    NavItem("customers.index", _l("Customers"),
+            ("admin", "account_manager", "underwriter", "claims_reviewer", "risk_officer")),
+    NavItem("admin.import_upload", _l("Import"), ("admin",)),
+]
+
+
+def nav_items() -> list[NavItem]:
+    if not current_user.is_authenticated:
+        return []
+    return [item for item in NAV if current_user.role in item.roles]
+
+
+def _label(group: str):
+    return lambda code: LABELS[group].get(code, code)
+
+
+def money(value) -> str:
+    if value is None:
+        return "—"
+    return f"¥{Decimal(value):,.2f}"
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals.update(
+        nav_items=nav_items, role_label=_label("role"), tier_label=_label("tier"),
+        source_label=_label("source"), product_label=_label("product"), payment_label=_label("payment"),
+        status_label=_label("status"),
+    )
+    app.jinja_env.filters.update(
+        mask_phone=mask_phone, mask_id=mask_id_number, money=money,
+        localtime=lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else "",
+    )

@@ -1,0 +1,172 @@
+"""Fixtures: a fresh app per test on a real database — SQLite always, PostgreSQL when
+CRM_TEST_POSTGRES_URL is set (CI sets it; CRM_REQUIRE_POSTGRES=1 makes its absence an error)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+
+os.environ.setdefault("CRM_INSTANCE_DIR", tempfile.mkdtemp(prefix="crm-test-instance-"))
+os.environ["CRM_ENV"] = "test"
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from crm.migrate import upgrade  # noqa: E402
+
+PG_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
+PG_SKIP_REASON = "PostgreSQL tests need CRM_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+
+
+def pytest_configure(config):
+    if os.environ.get("CRM_REQUIRE_POSTGRES") == "1" and not PG_URL:
+        raise pytest.UsageError("CRM_REQUIRE_POSTGRES=1 but CRM_TEST_POSTGRES_URL is not set")
+
+
+# --- databases -----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file, copied for each test (migrating per test would be slow)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A throw-away PostgreSQL database for this test session, migrated once."""
+    if not PG_URL:
+        pytest.skip(PG_SKIP_REASON)
+    name = f"crm_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
+        conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
+        conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """The URL of an empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "crm.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_database")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, sqlite_template):
+    """Only SQLite, for tests of the app shell where the database kind does not matter."""
+    path = tmp_path / "crm.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+# --- app -----------------------------------------------------------------------------
+
+@pytest.fixture
+def app(db_url):
+    from crm.app import create_app
+
+    app = create_app({"env": "test", "database_url": db_url})
+    yield app
+    app.extensions["crm_db"].dispose()
+
+
+@pytest.fixture
+def database(app):
+    return app.extensions["crm_db"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+PASSWORD = "Sturdy-Password-42"
+
+
+@pytest.fixture
+def make_user(database):
+    """Factory: make_user('account_manager') → the new user's e-mail (password PASSWORD)."""
+    from crm.audit import Actor
+    from crm.auth.services import create_user
+
+    def make(role: str, email: str | None = None, **kwargs):
+        email = email or f"{role}-{uuid.uuid4().hex[:6]}@test.crm"
+        with database.transaction() as session:
+            user = create_user(session, Actor("system", "tests"), email, role, PASSWORD, **kwargs)
+            return user.id, email
+
+    return make
+
+
+CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html) or re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD, follow: bool = False):
+        token = csrf_token(self.client)
+        return self.client.post("/login", data={"email": email, "password": password, "csrf_token": token},
+                                follow_redirects=follow)
+
+    def logout(self):
+        token = csrf_token(self.client, "/customers")
+        return self.client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def login_as(make_user, auth):
+    """Log the test client in with a new user of ``role``; returns (user id, e-mail)."""
+
+    def login(role: str, **kwargs):
+        user_id, email = make_user(role, **kwargs)
+        response = auth.login(email)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return user_id, email
+
+    return login
