@@ -1,0 +1,181 @@
+"""The audit trail: hash chain, every kind of tampering, append-only triggers, concurrency."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from crm import audit
+from crm.models import AuditEvent
+
+ACTOR = audit.Actor("system", "tests")
+
+
+def _write(database, n: int, start: int = 0) -> None:
+    with database.transaction() as s:
+        audit.record(s, ACTOR, [audit.Change("thing.create", "thing", start + i, None, {"i": start + i})
+                                for i in range(n)])
+
+
+def _verify(database, anchor=None):
+    with database.session() as s:
+        return audit.verify(s, anchor)
+
+
+def _raw(database, sql: str, **params) -> None:
+    """Tamper like an attacker with database access would: triggers off, raw SQL."""
+    with database.engine.begin() as conn:
+        if database.dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+            conn.execute(text(sql), params)
+            conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
+        else:
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_update")
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_delete")
+            conn.execute(text(sql), params)
+
+
+def test_intact_chain_verifies(database):
+    _write(database, 5)
+    _write(database, 3, start=5)
+    result = _verify(database)
+    assert result.ok and result.checked == 8 and result.last_seq == 8
+
+
+def test_edited_event_is_caught(database):
+    _write(database, 5)
+    _raw(database, "UPDATE audit_events SET after = :a WHERE seq = 3", a='{"i":99}')
+    result = _verify(database)
+    assert not result.ok and "event 3 was altered" in result.problem
+
+
+def test_deleted_event_is_caught(database):
+    _write(database, 5)
+    _raw(database, "DELETE FROM audit_events WHERE seq = 2")
+    result = _verify(database)
+    assert not result.ok and "event 2 is missing" in result.problem
+
+
+def test_reordered_events_are_caught(database):
+    _write(database, 5)
+    _raw(database, "UPDATE audit_events SET seq = CASE seq WHEN 2 THEN 1002 WHEN 3 THEN 1003 END WHERE seq IN (2, 3)")
+    _raw(database, "UPDATE audit_events SET seq = CASE seq WHEN 1002 THEN 3 WHEN 1003 THEN 2 END WHERE seq IN (1002, 1003)")
+    result = _verify(database)
+    assert not result.ok and "event 2" in result.problem
+
+
+def test_inserted_event_is_caught(database):
+    _write(database, 3)
+    with database.session() as s:
+        third = s.get(AuditEvent, 3)
+        forged = {c: getattr(third, c) for c in audit._FIELDS}
+    forged.update(seq=4, action="thing.forged", prev_hash=third.hash)
+    forged["hash"] = "f" * 64  # the forger cannot know a hash that fits the next event anyway
+    _raw(database, "UPDATE audit_head SET seq = 4 WHERE id = 1")
+    with database.transaction() as s:
+        s.execute(AuditEvent.__table__.insert().values(**forged))
+    result = _verify(database)
+    assert not result.ok and "event 4 was altered" in result.problem
+
+
+def test_truncated_tail_is_caught_against_the_anchor(database):
+    _write(database, 5)
+    anchor = {"seq": _verify(database).last_seq, "hash": _verify(database).last_hash}
+    _raw(database, "DELETE FROM audit_events WHERE seq >= 4")
+    _raw(database, "UPDATE audit_head SET seq = 3, hash = (SELECT hash FROM audit_events WHERE seq = 3) WHERE id = 1")
+    assert _verify(database).ok  # without the anchor a clean truncation looks whole
+    result = _verify(database, anchor)
+    assert not result.ok and "truncated" in result.problem
+
+
+@pytest.mark.parametrize("statement", ["UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"])
+def test_triggers_refuse_update_and_delete(database, statement):
+    _write(database, 2)
+    with pytest.raises(DBAPIError, match="append-only"):
+        with database.engine.begin() as conn:
+            conn.execute(text(statement))
+    assert _verify(database).ok
+
+
+def test_truncate_refused_on_postgres(database):
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE (DELETE is refused above)")
+    with pytest.raises(DBAPIError, match="append-only"):
+        with database.engine.begin() as conn:
+            conn.execute(text("TRUNCATE audit_events"))
+
+
+def test_fifty_concurrent_writers_never_fork_the_chain(database):
+    errors = []
+
+    def writer(i):
+        try:
+            for j in range(4):
+                _write(database, 2, start=i * 100 + j * 2)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    result = _verify(database)
+    assert result.ok and result.checked == 50 * 4 * 2
+
+
+def test_rolled_back_operation_leaves_no_event(database):
+    with pytest.raises(RuntimeError):
+        with database.transaction() as s:
+            audit.record(s, ACTOR, audit.Change("thing.create", "thing", 1))
+            raise RuntimeError("the operation failed")
+    assert _verify(database).checked == 0
+
+
+def test_record_time_is_the_servers(database):
+    before = dt.datetime.now(dt.timezone.utc)
+    # A client-sent time has nowhere to go: Change has no time field, and a value in the
+    # payload is just data, never the event's time.
+    with database.transaction() as s:
+        audit.record(s, ACTOR, audit.Change("thing.create", "thing", 1, None, {"occurred_at": "1999-01-01"}))
+    with database.session() as s:
+        event = s.get(AuditEvent, 1)
+    assert before <= event.occurred_at <= dt.datetime.now(dt.timezone.utc)
+
+
+def test_cli_verify_and_anchor(runner, database, tmp_path):
+    _write(database, 3)
+    anchor = runner.invoke(args=["audit", "anchor"])
+    assert anchor.exit_code == 0
+    path = tmp_path / "anchor.json"
+    path.write_text(anchor.output)
+    assert json.loads(anchor.output)["seq"] == 3
+    ok = runner.invoke(args=["audit", "verify", "--anchor", str(path)])
+    assert ok.exit_code == 0 and "intact" in ok.output
+    _raw(database, "UPDATE audit_events SET actor_label = 'mallory' WHERE seq = 2")
+    bad = runner.invoke(args=["audit", "verify"])
+    assert bad.exit_code == 1 and "event 2" in bad.output
+
+
+def test_reveal_of_personal_data_is_audited(client, login_as, database, tmp_path):
+    from crm.importer import import_csv
+    from tests.conftest import csrf_token
+    from tests.factories import customer_row, write_csv
+
+    user_id, email = login_as("admin")
+    import_csv(database, "customers", write_csv(tmp_path / "c.csv", [customer_row()]), ACTOR)
+    with database.session() as s:
+        customer_id = s.scalar(select(AuditEvent.entity_id).where(AuditEvent.entity_type == "customer"))
+    page = client.get(f"/customers/{customer_id}")
+    token = csrf_token(client, f"/customers/{customer_id}")
+    revealed = client.post(f"/customers/{customer_id}/reveal", data={"csrf_token": token})
+    assert revealed.status_code == 200
+    with database.session() as s:
+        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "pii.reveal"))
+    assert event.actor_label == email and event.entity_id == customer_id and event.request_id
+    assert page.status_code == 200
