@@ -1,0 +1,160 @@
+"""The one definition of every per-customer metric of the tier rules (TIER_RULES.md).
+
+Reports reuse these functions so that a loss ratio or an earned premium means the same thing
+everywhere. All computations are vectorised over customers: per-customer sums are
+`np.bincount` over the customer position of each policy or claim.
+
+Windows for an as-of date D, as half-open day ranges [start, end):
+- window    = [D - window_days + 1, D + 1)      (D - 1094 ... D by default)
+- last year = [D - last_year_days + 1, D + 1)
+- recent    = [D - recent_days + 1, D + 1)
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from .frames import NO_DATE, Prepared, prepare
+from .policy import TierPolicy
+
+DAYS_PER_YEAR = 365  # the 1/365 method: a year is 365 days, also in a leap year
+
+FEATURE_COLUMNS = (
+    "annual_premium", "tenure_years", "long_term_regular", "n_products", "earned_premium",
+    "exposure_years", "incurred", "claims_3y", "claims_12m", "claims_recent_180d",
+    "fraud_flag", "loss_ratio", "credible_loss_ratio",
+)
+
+
+def covered_days(start, end, window_start, window_end_exclusive) -> np.ndarray:
+    """Days of [window_start, window_end_exclusive) covered by [start, end), per policy.
+
+    All arguments are day numbers (arrays or scalars); end dates are exclusive.
+    """
+    lo = np.maximum(np.asarray(start, dtype=np.int64), window_start)
+    hi = np.minimum(np.asarray(end, dtype=np.int64), window_end_exclusive)
+    return np.maximum(hi - lo, 0)
+
+
+def earned_premium_1_365(annual_premium, start, end, window_start,
+                         window_end_exclusive) -> np.ndarray:
+    """Premium earned in a window by the 1/365 method: premium x days covered / 365."""
+    days = covered_days(start, end, window_start, window_end_exclusive)
+    return np.asarray(annual_premium, dtype=np.float64) * days / DAYS_PER_YEAR
+
+
+def loss_ratio(incurred, earned) -> np.ndarray:
+    """incurred / earned; 0 when both are 0, infinite when only earned is 0."""
+    incurred = np.asarray(incurred, dtype=np.float64)
+    earned = np.asarray(earned, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = incurred / earned
+    ratio = np.where(earned == 0, np.where(incurred == 0, 0.0, np.inf), ratio)
+    return ratio
+
+
+def credibility(exposure_years, k: float) -> np.ndarray:
+    """Z = exposure / (exposure + k): how far a customer's own experience is trusted."""
+    e = np.asarray(exposure_years, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = e / (e + k)
+    return np.where(e + k == 0, 0.0, z)
+
+
+def credible_loss_ratio(ratio, exposure_years, portfolio_lr: float, k: float) -> np.ndarray:
+    """Z x loss_ratio + (1 - Z) x portfolio_lr; infinite when the loss ratio is."""
+    ratio = np.asarray(ratio, dtype=np.float64)
+    z = credibility(exposure_years, k)
+    finite = np.where(np.isinf(ratio), 0.0, ratio)
+    # 0 x inf would be NaN when Z = 0, so an infinite ratio is carried over explicitly.
+    return np.where(np.isinf(ratio), np.inf, z * finite + (1.0 - z) * portfolio_lr)
+
+
+def portfolio_loss_ratio(features: pd.DataFrame) -> float:
+    """Σ incurred / Σ earned_premium over all customers (same 0 / infinity rule)."""
+    return float(loss_ratio(features["incurred"].sum(), features["earned_premium"].sum()))
+
+
+def compute_features(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFrame,
+                     as_of: dt.date, policy: TierPolicy | None = None, *,
+                     portfolio_lr: float | None = None) -> pd.DataFrame:
+    """Per-customer features as of D, indexed by customer_id (one row per customer).
+
+    `portfolio_lr` is the portfolio loss ratio used for credibility; when None it is
+    computed from these customers, which is only right when they are the whole portfolio
+    (a partition must be given the portfolio's value).
+    """
+    policy = policy or TierPolicy()
+    prep = prepare(customers, policies, claims, as_of, policy)
+    return features_from_prepared(prep, prep.as_of, policy, portfolio_lr=portfolio_lr)
+
+
+def features_from_prepared(prep: Prepared, d: int, policy: TierPolicy, *,
+                           portfolio_lr: float | None = None) -> pd.DataFrame:
+    """compute_features on prepared arrays, as of day number d (d may precede prep.as_of:
+    the risk model uses this to see the portfolio as it was at an earlier cut-off)."""
+    n = prep.n
+    ws, we = d - policy.window_days + 1, d + 1
+    year_start = d - policy.last_year_days + 1
+    recent_start = d - policy.recent_days + 1
+
+    # Policies: only those started on or before d play a part.
+    started = prep.p_start <= d
+    cust, start, end = prep.p_cust[started], prep.p_start[started], prep.p_end[started]
+    premium = prep.p_premium[started]
+    in_force = end > d
+    annual_premium = np.bincount(cust[in_force], weights=premium[in_force], minlength=n)
+    long_term = in_force & (prep.p_term[started] >= policy.long_term_min_years) \
+        & ~prep.p_single[started]
+    long_term_regular = np.bincount(cust[long_term], minlength=n)
+
+    # Distinct product types in force: count the non-zero cells of a customer x product grid.
+    n_types = len(prep.product_names) + 1  # +1: the -1 code of a missing product type
+    key = cust[in_force] * n_types + (prep.p_product[started][in_force] + 1)
+    grid = np.bincount(key, minlength=n * n_types).reshape(n, n_types)
+    n_products = np.count_nonzero(grid[:, 1:], axis=1)
+
+    first_start = np.full(n, NO_DATE, dtype=np.int64)
+    np.minimum.at(first_start, cust, start)
+    tenure_years = np.where(first_start <= d, (d - first_start) / DAYS_PER_YEAR, 0.0)
+
+    days = covered_days(start, end, ws, we)
+    earned = np.bincount(cust, weights=premium * days / DAYS_PER_YEAR, minlength=n)
+    exposure = np.bincount(cust, weights=days / DAYS_PER_YEAR, minlength=n)
+
+    # Claims: only those reported on or before d, with the loss in the window.
+    known = (prep.c_report <= d) & (prep.c_loss >= ws) & (prep.c_loss <= d)
+    counting = known & prep.c_status_ok
+    ccust, closs = prep.c_cust[counting], prep.c_loss[counting]
+    incurred = np.bincount(ccust, weights=prep.c_amount[counting], minlength=n)
+    claims_3y = np.bincount(ccust, minlength=n)
+    claims_12m = np.bincount(ccust[closs >= year_start], minlength=n)
+    recent = prep.c_report[counting] >= recent_start
+    claims_recent = np.bincount(ccust[recent], minlength=n)
+    fraud = np.bincount(prep.c_cust[known & prep.c_fraud], minlength=n) > 0
+
+    ratio = loss_ratio(incurred, earned)
+    if portfolio_lr is None:
+        portfolio_lr = float(loss_ratio(incurred.sum(), earned.sum()))
+    frame = pd.DataFrame(
+        {
+            "annual_premium": annual_premium,
+            "tenure_years": tenure_years,
+            "long_term_regular": long_term_regular.astype(np.int64),
+            "n_products": n_products.astype(np.int64),
+            "earned_premium": earned,
+            "exposure_years": exposure,
+            "incurred": incurred,
+            "claims_3y": claims_3y.astype(np.int64),
+            "claims_12m": claims_12m.astype(np.int64),
+            "claims_recent_180d": claims_recent.astype(np.int64),
+            "fraud_flag": fraud,
+            "loss_ratio": ratio,
+            "credible_loss_ratio": credible_loss_ratio(
+                ratio, exposure, portfolio_lr, policy.credibility_k),
+        },
+        index=prep.customer_ids,
+    )
+    return frame
