@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export CRM_ENV ?= development
 
-.PHONY: install translations migrate seed run test browser lint bench clean
+.PHONY: messages install translations migrate seed run test browser lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,12 @@ run: seed
 	@echo "Serving on http://127.0.0.1:5000  (Ctrl-C to stop)"
 	$(BIN)/crm run --host 127.0.0.1 --port 5000
 
-# Debian's Chromium for the browser tests (Playwright cannot download its own here).
+# Debian's Chromium for the browser tests (Playwright cannot download its own here), and a
+# CJK font so that screenshots of the Chinese UI are legible.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wqy; } || { \
+	  echo "installing Debian's chromium and a CJK font for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 test: install browser
 	CRM_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -46,3 +47,7 @@ bench: install
 
 clean:
 	rm -rf $(VENV) instance test-artifacts
+
+# After changing UI strings: extract them and merge crm/translations_zh.py into the catalogue.
+messages: $(STAMP)
+	$(BIN)/python -m crm.messages

@@ -125,8 +125,9 @@ def record(session: Session, actor: Actor, changes: Iterable[Change] | Change) -
         rows.append(row)
     if not rows:
         return seq
-    session.execute(insert(AuditEvent), rows)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    conn = session.connection()
+    conn.execute(insert(AuditEvent.__table__), rows)
+    conn.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1).values(seq=seq, hash=prev))
     return seq
 
 
@@ -190,9 +191,11 @@ def verify(session: Session, anchor: dict | None = None, progress=None) -> Verif
     return VerifyResult(True, checked, expected_seq - 1, prev)
 
 
-def trail_for(session: Session, entity_type: str, entity_id, limit: int = 200) -> list[AuditEvent]:
-    """The newest events about one record, for its page."""
-    return list(session.scalars(
-        select(AuditEvent).where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
-        .order_by(AuditEvent.seq.desc()).limit(limit)
-    ))
+def trail_for(session: Session, entity_type: str, entity_id, import_batch_id: int | None = None,
+              limit: int = 200) -> list[AuditEvent]:
+    """The newest events about one record, for its page (with the import that created it, if any)."""
+    where = (AuditEvent.entity_type == entity_type) & (AuditEvent.entity_id == str(entity_id))
+    if import_batch_id is not None:
+        where |= ((AuditEvent.entity_type == "import_batch") & (AuditEvent.entity_id == str(import_batch_id))
+                  & (AuditEvent.action == "import.completed"))
+    return list(session.scalars(select(AuditEvent).where(where).order_by(AuditEvent.seq.desc()).limit(limit)))

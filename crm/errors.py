@@ -2,22 +2,22 @@
 from __future__ import annotations
 
 from flask import jsonify, render_template, request
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 
 _MESSAGES = {
-    400: "The request could not be understood.",
-    403: "You do not have permission to see this page.",
-    404: "This page does not exist, or you cannot see it.",
-    413: "The file is too large.",
-    500: "Something went wrong on our side. The operation was not carried out.",
-    503: "The database is not reachable right now. Nothing was changed; please try again shortly.",
+    400: _l("The request could not be understood."),
+    403: _l("You do not have permission to see this page."),
+    404: _l("This page does not exist, or you cannot see it."),
+    413: _l("The file is too large."),
+    500: _l("Something went wrong on our side. The operation was not carried out."),
+    503: _l("The database is not reachable right now. Nothing was changed; please try again shortly."),
 }
 
 
 def _render(code: int, message: str | None = None):
-    text = message or _(_MESSAGES.get(code, "Error"))
+    text = message or str(_MESSAGES.get(code, _l("Error")))
     if request.path.startswith("/api/"):
         return jsonify(error={400: "bad_request", 403: "forbidden", 404: "not_found", 413: "too_large",
                               503: "unavailable"}.get(code, "server_error"), message=text), code

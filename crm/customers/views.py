@@ -54,7 +54,7 @@ def show(customer_id: int):
     except services.NotVisible:
         abort(404)
     return render_template("customers/show.html", c=customer, revealed=False,
-                           trail=audit.trail_for(db, "customer", customer.id),
+                           trail=audit.trail_for(db, "customer", customer.id, customer.import_batch_id),
                            **services.customer_picture(db, customer))
 
 
@@ -71,5 +71,5 @@ def reveal(customer_id: int):
                                                    {"fields": ["id_number", "phone"]}))
     db.commit()
     return render_template("customers/show.html", c=customer, revealed=True,
-                           trail=audit.trail_for(db, "customer", customer.id),
+                           trail=audit.trail_for(db, "customer", customer.id, customer.import_batch_id),
                            **services.customer_picture(db, customer))
