@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -q -d crm/translations
+	$(BIN)/pybabel compile -d crm/translations >/dev/null
 
 install: $(STAMP) translations
 
