@@ -157,8 +157,102 @@ def demo_seed(n_customers, seed, if_empty):
     click.echo(logins)
 
 
+@click.group("tiers", help="Tier recalculation and export.")
+def tiers_group():
+    pass
+
+
+def _as_of(value: str | None):
+    import datetime as dt
+
+    if value is None:
+        from zoneinfo import ZoneInfo
+
+        return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--as-of {value!r} is not a date (YYYY-MM-DD)")
+
+
+def _run_bar():
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", desc="tiers", file=sys.stderr, disable=None, leave=False)
+
+    def update(percent: int, phase: str) -> None:
+        bar.set_description(f"tiers: {phase}")
+        bar.n = percent
+        bar.refresh()
+
+    return bar, update
+
+
+@tiers_group.command("recalc")
+@click.option("--as-of", "as_of", help="YYYY-MM-DD (default: today)")
+@click.option("--dry-run", is_flag=True, help="compute and show the moves, change nothing")
+@with_appcontext
+def tiers_recalc(as_of, dry_run):
+    """Recalculate every customer's tier; prints counts per tier and the moves."""
+    from crm.jobs import recalc
+
+    settings = current_app.config["CRM_SETTINGS"]
+    bar, update = _run_bar()
+    req = recalc.RunRequest(as_of=_as_of(as_of), actor=audit.Actor.cli("tiers"), trigger="cli",
+                            mode="preview" if dry_run else "publish", policy_file=settings.tier_policy_file,
+                            progress=update)
+    try:
+        summary = recalc.recalculate(get_db(), req)
+    except recalc.AlreadyRunning as exc:
+        bar.close()
+        _fail(f"already running: {exc}")
+    bar.close()
+    click.echo(f"run {summary.run_id} ({'preview, nothing changed' if dry_run else 'published'}): "
+               f"{summary.customers} customers in {summary.seconds:.1f}s, {summary.changed} changed; "
+               f"policy {summary.policy_version}, model {summary.model_version}")
+    for tier in ("vip", "standard", "watchlist"):
+        click.echo(f"  {tier:<10} {summary.counts.get(tier, 0)}")
+    for move, n in summary.moves.items():
+        click.echo(f"  {move:<22} {n}")
+
+
+@tiers_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@click.option("--as-of", "as_of", help="compute the tiers as of this date instead of exporting the stored ones")
+@with_appcontext
+def tiers_export(file, as_of):
+    """Write customer_ref,tier,value_score,risk_score,reasons."""
+    from crm.tiers.export import export_computed, export_stored
+
+    with open(file, "w", newline="", encoding="utf-8") as out:
+        if as_of is None:
+            n = export_stored(get_db(), out)
+        else:
+            n = export_computed(get_db(), out, _as_of(as_of), current_app.config["CRM_SETTINGS"].tier_policy_file)
+    click.echo(f"exported {n} customers to {file}")
+
+
+@click.group("scheduler", help="The scheduler process.")
+def scheduler_group():
+    pass
+
+
+@scheduler_group.command("run")
+@with_appcontext
+def scheduler_run():
+    """Run periodic jobs (tier recalculation on its cron, queued runs) until stopped."""
+    import logging
+
+    from crm.jobs import scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = current_app.config["CRM_SETTINGS"]
+    click.echo(f"scheduler: tier recalculation on '{settings.recalc_cron}' ({settings.timezone})")
+    scheduler.run(get_db(), settings)
+
+
 def register(app) -> None:
-    for command in (db_group, users_group, import_command, audit_group, demo_group):
+    for command in (db_group, users_group, import_command, audit_group, demo_group, tiers_group, scheduler_group):
         app.cli.add_command(command)
 
 

@@ -72,4 +72,10 @@ def seed_demo(database: Database, n_customers: int, seed: int, *, if_empty: bool
             import_csv(database, kind, path, actor, initial_load=True, progress=update)
             if bar is not None:
                 bar.close()
+    from crm.jobs.recalc import AlreadyRunning, RunRequest, recalculate
+
+    try:  # the demo opens with every customer in a tier, as after a nightly run
+        recalculate(database, RunRequest(as_of=as_of or dt.date.today(), actor=actor, trigger="cli"))
+    except AlreadyRunning:
+        pass
     return LOGINS_FILE.read_text() if LOGINS_FILE.exists() else "demo users existed already"

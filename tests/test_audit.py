@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from crm import audit
-from crm.models import AuditEvent
+from crm.models import AuditEvent, Customer
 
 ACTOR = audit.Actor("system", "tests")
 
@@ -170,7 +170,7 @@ def test_reveal_of_personal_data_is_audited(client, login_as, database, tmp_path
     user_id, email = login_as("admin")
     import_csv(database, "customers", write_csv(tmp_path / "c.csv", [customer_row()]), ACTOR)
     with database.session() as s:
-        customer_id = s.scalar(select(AuditEvent.entity_id).where(AuditEvent.entity_type == "customer"))
+        customer_id = str(s.scalar(select(Customer.id)))
     page = client.get(f"/customers/{customer_id}")
     token = csrf_token(client, f"/customers/{customer_id}")
     revealed = client.post(f"/customers/{customer_id}/reveal", data={"csrf_token": token})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, utcnow
@@ -50,3 +50,103 @@ class TierHistory(Base):
     risk_score: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=0)
     as_of: Mapped[dt.date | None]
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TierPolicyVersion(Base):
+    """A version of the tier policy (thresholds, windows, hysteresis): rows are never edited."""
+
+    __tablename__ = "tier_policy_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(40), unique=True)
+    settings: Mapped[str] = mapped_column(Text)  # JSON of TierPolicy.to_dict()
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RiskModelRecord(Base):
+    """A fitted claim-frequency model, with its data window and validation metrics."""
+
+    __tablename__ = "risk_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    data_window: Mapped[str] = mapped_column(Text)  # JSON
+    metrics: Mapped[str] = mapped_column(Text)  # JSON
+    note: Mapped[str] = mapped_column(Text, default="")
+    n_rows: Mapped[int]
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+RUN_STATES = ("queued", "running", "completed", "failed")
+
+
+class TierRun(Base):
+    """One recalculation (or dry-run preview): who started it, with what, and what it moved."""
+
+    __tablename__ = "tier_runs"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued','running','completed','failed')", name="state"),
+        CheckConstraint("mode IN ('publish','preview')", name="mode"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # 1 while queued or running, NULL after: the unique constraint lets only one run be
+    # under way at any time, whoever starts it (schedulers, clicks, the command line).
+    active_slot: Mapped[int | None] = mapped_column(unique=True)
+    # Scheduled runs use 'scheduled:YYYY-MM-DD': two schedulers cannot both insert it.
+    job_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    mode: Mapped[str] = mapped_column(String(10), default="publish")
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    trigger: Mapped[str] = mapped_column(String(20))  # cli | ui | scheduler
+    started_by: Mapped[str] = mapped_column(String(254))
+    as_of: Mapped[dt.date]
+    policy_version: Mapped[str | None] = mapped_column(String(40))
+    model_version: Mapped[str | None] = mapped_column(String(80))
+    portfolio_loss_ratio: Mapped[float | None]
+    progress: Mapped[int] = mapped_column(default=0)  # percent
+    customers: Mapped[int] = mapped_column(default=0)
+    changed: Mapped[int] = mapped_column(default=0)
+    counts: Mapped[str | None] = mapped_column(Text)  # JSON {tier: n}
+    moves: Mapped[str | None] = mapped_column(Text)  # JSON {"from→to": n}
+    sample: Mapped[str | None] = mapped_column(Text)  # JSON: a few moved customers and why
+    error: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+OVERRIDE_STATES = ("pending", "active", "rejected", "revoked")
+
+
+class TierOverride(Base):
+    """A tier pinned by a person, with a reason and an expiry."""
+
+    __tablename__ = "tier_overrides"
+    __table_args__ = (
+        CheckConstraint(_TIER_CHECK, name="tier"),
+        CheckConstraint("status IN ('pending','active','rejected','revoked')", name="status"),
+        Index("ix_tier_overrides_customer_status", "customer_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    tier: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(500))
+    expires_on: Mapped[dt.date]
+    status: Mapped[str] = mapped_column(String(10))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(String(500))

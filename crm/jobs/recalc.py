@@ -1,0 +1,273 @@
+"""Tier recalculation runs: frames in, engine, changes out.
+
+A run is exactly-once by construction: it holds the single ``active_slot`` of ``tier_runs``
+(a unique column) from start to end, so a second scheduler, a second click or the command
+line during a run gets AlreadyRunning. Scheduled runs also carry a unique ``job_key`` per
+day. The engine's results are compared with the stored state partition by partition, and
+only what changed is written, all in ONE transaction at the end: a run that fails or is
+killed leaves every tier as it was (a killed run's slot is freed once its heartbeat is stale).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from crm import audit, events
+from crm.db import Database, utcnow
+from crm.jobs import frames
+from crm.jobs.write import write_changes
+from crm.models import RiskModelRecord, TierRun
+from crm.tiers.policy import current_policy
+from segmentation.engine import diff_results, fit_portfolio_stats, score_portfolio
+from segmentation.features import compute_features, portfolio_loss_ratio
+from segmentation.policy import TierPolicy
+
+STALE_AFTER = dt.timedelta(minutes=10)
+SAMPLE_SIZE = 20  # moved customers shown in a preview
+
+
+class AlreadyRunning(Exception):
+    """Another run is queued or under way (or today's scheduled run exists)."""
+
+
+@dataclass
+class RunRequest:
+    as_of: dt.date
+    actor: audit.Actor
+    trigger: str = "cli"  # cli | ui | scheduler
+    mode: str = "publish"  # publish | preview
+    job_key: str | None = None
+    partition_size: int = 250_000
+    model_sample: int | None = 200_000
+    policy_file: str | None = None
+    progress: Callable[[int, str], None] | None = None
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    mode: str
+    customers: int = 0
+    changed: int = 0
+    counts: dict = field(default_factory=dict)
+    moves: dict = field(default_factory=dict)
+    sample: list = field(default_factory=list)
+    policy_version: str = ""
+    model_version: str = ""
+    seconds: float = 0.0
+
+
+def free_stale_slot(database: Database, now: dt.datetime | None = None) -> int | None:
+    """A run whose process died holds the slot with a stale heartbeat: mark it failed."""
+    now = now or utcnow()
+    with database.transaction() as session:
+        stale = session.scalar(select(TierRun).where(
+            TierRun.active_slot == 1, TierRun.state == "running", TierRun.heartbeat_at < now - STALE_AFTER))
+        if stale is None:
+            return None
+        session.execute(update(TierRun).where(TierRun.id == stale.id, TierRun.state == "running").values(
+            state="failed", active_slot=None, finished_at=now,
+            error=f"abandoned: no sign of life since {stale.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"))
+        return stale.id
+
+
+def claim_slot(database: Database, req: RunRequest, state: str = "running") -> int:
+    """Insert the run holding the active slot; raises AlreadyRunning if another holds it."""
+    free_stale_slot(database)
+    try:
+        with database.transaction() as session:
+            now = utcnow()
+            run = TierRun(active_slot=1, job_key=req.job_key, mode=req.mode, state=state, trigger=req.trigger,
+                          started_by=req.actor.label, as_of=req.as_of,
+                          started_at=now if state == "running" else None, heartbeat_at=now)
+            session.add(run)
+            session.flush()
+            return run.id
+    except IntegrityError:
+        with database.session() as session:
+            busy = session.scalar(select(TierRun).where(TierRun.active_slot == 1))
+        if busy is not None:
+            raise AlreadyRunning(f"run {busy.id} ({busy.mode}, started by {busy.started_by}) is {busy.state}") from None
+        raise AlreadyRunning(f"the run {req.job_key} exists already") from None
+
+
+def _beat(database: Database, run_id: int, progress: int, req: RunRequest, phase: str) -> None:
+    with database.transaction() as session:
+        session.execute(update(TierRun).where(TierRun.id == run_id).values(heartbeat_at=utcnow(), progress=progress))
+    if req.progress:
+        req.progress(progress, phase)
+
+
+def _portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, run_id: int | None):
+    """Pass 1: the portfolio loss ratio over everyone, and the model fitted on a sample."""
+    incurred = earned = 0.0
+    sampled: list[dict] = []
+    total = max(1, len(ranges))
+    per_range = None
+    with database.engine.connect() as conn:
+        for i, (lo, hi) in enumerate(ranges):
+            part = frames.load_partition(conn, lo, hi, req.as_of)
+            feats = compute_features(part["customers"], part["policies"], part["claims"], req.as_of, policy,
+                                     portfolio_lr=0.0)
+            incurred += float(feats["incurred"].sum())
+            earned += float(feats["earned_premium"].sum())
+            if req.model_sample is not None:
+                per_range = per_range or max(1, req.model_sample // total)
+                ids = part["customers"]["customer_id"]
+                keep = ids.sample(n=min(per_range, len(ids)), random_state=lo).sort_values()
+                sampled.append({k: v[v["customer_id"].isin(keep)] for k, v in part.items()})
+            else:
+                sampled.append(part)
+            if run_id is not None:
+                _beat(database, run_id, int(40 * (i + 1) / total), req, "portfolio statistics")
+    plr = portfolio_loss_ratio(pd.DataFrame({"incurred": [incurred], "earned_premium": [earned]}))
+    if not sampled:
+        return plr, None
+    sample = {k: pd.concat([s[k] for s in sampled], ignore_index=True) for k in sampled[0]}
+    stats = fit_portfolio_stats(sample["customers"], sample["policies"], sample["claims"], req.as_of, policy)
+    return plr, stats.model
+
+
+def _iter_scored(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
+                 run_id: int | None = None):
+    """Pass 2: score each partition against its stored state; yields (result, state)."""
+    with database.engine.connect() as conn:
+        for i, (lo, hi) in enumerate(ranges):
+            part = frames.load_partition(conn, lo, hi, req.as_of)
+            state, overrides = frames.load_state(conn, lo, hi, req.as_of)
+            previous = state["computed_tier"] if not state.empty else None
+            result = score_portfolio(part["customers"], part["policies"], part["claims"], req.as_of, policy,
+                                     previous_tier=previous, overrides=overrides, model=model, portfolio_lr=plr)
+            yield result, state
+            if run_id is not None:
+                _beat(database, run_id, 40 + int(50 * (i + 1) / max(1, len(ranges))), req, "scoring")
+
+
+def _score_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model, run_id: int):
+    """Keep only what changed (memory O(changes)), and count the tiers."""
+    changes, counts, customers = [], Counter(), 0
+    for result, state in _iter_scored(database, ranges, req, policy, plr, model, run_id):
+        customers += len(result)
+        counts.update(result["tier"].value_counts().to_dict())
+        diff = diff_results(result, state if not state.empty else None)
+        if len(diff):
+            changes.append(result.loc[diff.index].assign(old_tier=diff["old_tier"]))
+    changed = pd.concat(changes) if changes else pd.DataFrame()
+    return changed, counts, customers
+
+
+def compute(database: Database, req: RunRequest) -> pd.DataFrame:
+    """Every customer's result as of req.as_of, changing nothing (for exports as of a date)."""
+    with database.session() as session:
+        policy = current_policy(session, req.policy_file)
+    with database.engine.connect() as conn:
+        ranges = frames.id_ranges(conn, req.partition_size)
+    plr, model = _portfolio_pass(database, ranges, req, policy, None)
+    if model is None:
+        return pd.DataFrame(columns=["tier", "value_score", "risk_score", "reasons"])
+    return pd.concat([result for result, _ in _iter_scored(database, ranges, req, policy, plr, model)])
+
+
+def _moves(changed: pd.DataFrame) -> dict:
+    if changed.empty:
+        return {}
+    moved = changed[changed["old_tier"].astype(object) != changed["tier"]]
+    pairs = Counter(zip(moved["old_tier"].fillna("new").astype(str), moved["tier"]))
+    return {f"{a}→{b}": n for (a, b), n in sorted(pairs.items())}
+
+
+def _sample(changed: pd.DataFrame) -> list[dict]:
+    moved = changed[changed["old_tier"].astype(object) != changed["tier"]].head(SAMPLE_SIZE)
+    return [{"customer_id": int(cid), "from": None if pd.isna(r.old_tier) else r.old_tier, "to": r.tier,
+             "reasons": list(r.reasons)} for cid, r in moved.iterrows()]
+
+
+def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
+    """Compute the run that holds the slot, then publish it (or only record the preview)."""
+    started = utcnow()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # OpenMP threads spin on a busy 2-core box
+    with database.session() as session:
+        policy = current_policy(session, req.policy_file)
+    with database.engine.connect() as conn:
+        ranges = frames.id_ranges(conn, req.partition_size)
+    _beat(database, run_id, 1, req, "starting")
+    plr, model = _portfolio_pass(database, ranges, req, policy, run_id)
+    changed, counts, customers = (_score_pass(database, ranges, req, policy, plr, model, run_id)
+                                  if model is not None else (pd.DataFrame(), Counter(), 0))
+    summary = RunSummary(run_id, req.mode, customers, len(changed), dict(counts), _moves(changed),
+                         _sample(changed) if len(changed) else [], policy.version,
+                         f"{model.version}#run{run_id}" if model is not None else "")
+    with database.transaction() as session:
+        if req.mode == "publish" and len(changed):
+            moves = write_changes(session, changed, run_id, req.as_of, req.actor)
+            if moves:
+                events.publish(session, events.TiersChanged(tuple(moves), run_id, req.actor))
+        if model is not None and req.mode == "publish":
+            session.add(RiskModelRecord(version=summary.model_version, kind=model.kind,
+                                        data_window=json.dumps(model.data_window, default=str),
+                                        metrics=json.dumps(model.metrics, default=float), note=model.note,
+                                        n_rows=model.n_rows, blob=model.to_bytes()))
+        finished = utcnow()
+        session.execute(update(TierRun).where(TierRun.id == run_id).values(
+            state="completed", active_slot=None, progress=100, finished_at=finished, heartbeat_at=finished,
+            policy_version=policy.version, model_version=summary.model_version, portfolio_loss_ratio=plr,
+            customers=customers, changed=summary.changed, counts=json.dumps(summary.counts),
+            moves=json.dumps(summary.moves, ensure_ascii=False), sample=json.dumps(summary.sample)))
+        audit.record(session, req.actor, audit.Change(
+            f"tiers.{'recalculated' if req.mode == 'publish' else 'previewed'}", "tier_run", run_id, None,
+            {"as_of": req.as_of, "policy": policy.version, "model": summary.model_version, "counts": summary.counts,
+             "moves": summary.moves, "changed": summary.changed}))
+    summary.seconds = (utcnow() - started).total_seconds()
+    return summary
+
+
+def fail(database: Database, run_id: int, error: BaseException) -> None:
+    """Record the failure and free the slot; the tiers were never touched."""
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()[:2000]
+    with database.transaction() as session:
+        session.execute(update(TierRun).where(TierRun.id == run_id).values(
+            state="failed", active_slot=None, finished_at=utcnow(), error=text))
+
+
+def recalculate(database: Database, req: RunRequest) -> RunSummary:
+    """Claim the slot, run, and record the outcome. Raises AlreadyRunning, or the run's error."""
+    run_id = claim_slot(database, req)
+    try:
+        return execute(database, run_id, req)
+    except BaseException as exc:
+        fail(database, run_id, exc)
+        raise
+
+
+def queue(database: Database, req: RunRequest) -> int:
+    """Queue a run for the scheduler process (the web never runs one). Raises AlreadyRunning."""
+    return claim_slot(database, req, state="queued")
+
+
+def process_queue(database: Database) -> RunSummary | None:
+    """Run the queued run, if any (called by the scheduler process every few seconds)."""
+    with database.transaction() as session:
+        run = session.scalar(select(TierRun).where(TierRun.state == "queued", TierRun.active_slot == 1))
+        if run is None:
+            return None
+        claimed = session.execute(update(TierRun).where(TierRun.id == run.id, TierRun.state == "queued").values(
+            state="running", started_at=utcnow(), heartbeat_at=utcnow())).rowcount
+        req = RunRequest(as_of=run.as_of, actor=audit.Actor("user", run.started_by), trigger=run.trigger,
+                         mode=run.mode)
+        run_id = run.id
+    if not claimed:
+        return None
+    try:
+        return execute(database, run_id, req)
+    except Exception as exc:  # noqa: BLE001 - recorded on the run, the scheduler goes on
+        fail(database, run_id, exc)
+        return None

@@ -1,0 +1,68 @@
+"""`crm scheduler run`: the one process that runs periodic jobs.
+
+Jobs are declared here, as data, with stable ids; `coalesce` and `max_instances=1` stop a
+backlog from piling up, and each job guards itself in the database (the recalculation by the
+unique run slot and a unique job key per day), so a stray second scheduler does nothing.
+Never started by the web app.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crm import audit
+from crm.config import Settings
+from crm.db import Database
+from crm.jobs import recalc
+
+log = logging.getLogger("crm.scheduler")
+
+
+def scheduled_recalc(database: Database, settings: Settings) -> None:
+    """The nightly recalculation, as of today in the insurer's zone; once per day, ever."""
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    req = recalc.RunRequest(as_of=today, actor=audit.Actor.job("scheduler:tiers"), trigger="scheduler",
+                            job_key=f"scheduled:{today.isoformat()}", policy_file=settings.tier_policy_file)
+    try:
+        summary = recalc.recalculate(database, req)
+    except recalc.AlreadyRunning as exc:
+        log.info("tier recalculation skipped: %s", exc)
+        return
+    log.info("tier recalculation %s done: %s customers, %s changed", summary.run_id, summary.customers,
+             summary.changed)
+
+
+def queued_runs(database: Database) -> None:
+    """Runs requested from the web UI (previews and publications)."""
+    recalc.process_queue(database)
+
+
+def jobs(settings: Settings) -> list[dict]:
+    """Every periodic job, in one place."""
+    zone = ZoneInfo(settings.timezone)
+    return [
+        {"id": "tiers.recalculate", "func": scheduled_recalc,
+         "trigger": CronTrigger.from_crontab(settings.recalc_cron, timezone=zone)},
+        {"id": "tiers.queued_runs", "func": queued_runs, "trigger": IntervalTrigger(seconds=3, timezone=zone)},
+    ]
+
+
+def build(database: Database, settings: Settings) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone),
+                                  job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+    for job in jobs(settings):
+        args = (database, settings) if job["func"] is scheduled_recalc else (database,)
+        scheduler.add_job(job["func"], job["trigger"], id=job["id"], args=args, replace_existing=True)
+    return scheduler
+
+
+def run(database: Database, settings: Settings) -> None:
+    scheduler = build(database, settings)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    scheduler.start()

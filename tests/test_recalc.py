@@ -1,0 +1,175 @@
+"""Recalculation runs: publish, idempotent rerun, preview, exactly-once, failures, partitions."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+
+import pytest
+from sqlalchemy import func, select, update
+
+from crm import audit, events
+from crm.db import utcnow
+from crm.demo import seed_demo
+from crm.jobs import recalc
+from crm.models import CustomerTier, RiskModelRecord, TierHistory, TierRun
+
+AS_OF = dt.date(2026, 11, 24)
+ACTOR = audit.Actor("system", "tests")
+
+
+@pytest.fixture
+def portfolio(database):
+    seed_demo(database, 600, seed=3, as_of=AS_OF)
+    return database
+
+
+def _req(**kw) -> recalc.RunRequest:
+    return recalc.RunRequest(**{"as_of": AS_OF, "actor": ACTOR, **kw})
+
+
+def _count(database, model, *where) -> int:
+    with database.session() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def _tiers(database) -> dict:
+    with database.session() as s:
+        return {r.customer_id: (r.tier, r.reasons, float(r.value_score), float(r.risk_score))
+                for r in s.scalars(select(CustomerTier))}
+
+
+def test_seed_publishes_a_run_and_a_rerun_writes_nothing(portfolio):
+    assert _count(portfolio, CustomerTier) == 600
+    history = _count(portfolio, TierHistory)
+    before = _tiers(portfolio)
+    summary = recalc.recalculate(portfolio, _req())
+    assert summary.changed == 0 and summary.customers == 600
+    assert _count(portfolio, TierHistory) == history
+    assert _tiers(portfolio) == before
+    assert set(summary.counts) <= {"vip", "standard", "watchlist"} and sum(summary.counts.values()) == 600
+
+
+def test_preview_changes_nothing(database):
+    seed_demo(database, 300, seed=5, as_of=AS_OF)
+    before = _tiers(database)
+    summary = recalc.recalculate(database, _req(mode="preview", as_of=AS_OF + dt.timedelta(days=400)))
+    assert summary.mode == "preview"
+    assert _tiers(database) == before
+    with database.session() as s:
+        run = s.get(TierRun, summary.run_id)
+        assert run.state == "completed" and run.mode == "preview"
+        assert json.loads(run.moves) == summary.moves
+
+
+def test_partitioned_run_equals_single_pass(database, tmp_path):
+    seed_demo(database, 500, seed=11, as_of=AS_OF)
+    with database.transaction() as s:  # start from nothing, compute once in many partitions …
+        s.execute(CustomerTier.__table__.delete())
+    recalc.recalculate(database, _req(partition_size=37, model_sample=None))
+    partitioned = _tiers(database)
+    with database.transaction() as s:  # … and once in one
+        s.execute(CustomerTier.__table__.delete())
+    recalc.recalculate(database, _req(partition_size=1_000_000, model_sample=None))
+    assert _tiers(database) == partitioned
+
+
+def test_only_one_run_at_a_time_under_concurrency(portfolio):
+    results, barrier = [], threading.Barrier(12)
+
+    def start():
+        barrier.wait()
+        try:
+            results.append(recalc.claim_slot(portfolio, _req()))
+        except recalc.AlreadyRunning as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if isinstance(r, int)]
+    assert len(winners) == 1 and len(results) == 12
+    assert all("is running" in str(r) for r in results if not isinstance(r, int))
+    with pytest.raises(recalc.AlreadyRunning):  # also from the command line path
+        recalc.recalculate(portfolio, _req())
+
+
+def test_two_schedulers_give_one_run_a_day(portfolio, app):
+    from crm.jobs.scheduler import scheduled_recalc
+
+    settings = app.config["CRM_SETTINGS"]
+    threads = [threading.Thread(target=scheduled_recalc, args=(portfolio, settings)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    scheduled_recalc(portfolio, settings)  # a third, later the same day
+    assert _count(portfolio, TierRun, TierRun.job_key.like("scheduled:%")) == 1
+
+
+def test_a_failing_run_leaves_tiers_as_they_were_and_the_next_run_works(portfolio, monkeypatch):
+    before = _tiers(portfolio)
+    real = recalc.write_changes
+
+    def crash_after_writing(session, *args, **kwargs):
+        real(session, *args, **kwargs)  # the writes happen … then the process "dies"
+        raise RuntimeError("killed midway")
+
+    monkeypatch.setattr(recalc, "write_changes", crash_after_writing)
+    with pytest.raises(RuntimeError):
+        recalc.recalculate(portfolio, _req(as_of=AS_OF + dt.timedelta(days=500)))
+    assert _tiers(portfolio) == before
+    with portfolio.session() as s:
+        failed = s.scalar(select(TierRun).order_by(TierRun.id.desc()).limit(1))
+        assert failed.state == "failed" and "killed midway" in failed.error and failed.active_slot is None
+    monkeypatch.undo()
+    assert recalc.recalculate(portfolio, _req(as_of=AS_OF + dt.timedelta(days=500))).changed > 0
+
+
+def test_a_killed_process_frees_the_slot_once_its_heartbeat_is_stale(portfolio):
+    run_id = recalc.claim_slot(portfolio, _req())  # the process holding it then dies
+    with pytest.raises(recalc.AlreadyRunning):
+        recalc.claim_slot(portfolio, _req())
+    with portfolio.transaction() as s:
+        s.execute(update(TierRun).where(TierRun.id == run_id).values(heartbeat_at=utcnow() - dt.timedelta(hours=1)))
+    summary = recalc.recalculate(portfolio, _req())
+    with portfolio.session() as s:
+        dead = s.get(TierRun, run_id)
+        assert dead.state == "failed" and "abandoned" in dead.error
+    assert summary.customers == 600
+
+
+def test_tier_moves_are_published_as_domain_events(database):
+    received = []
+    events.subscribe(events.TiersChanged, lambda session, event: received.append(event))
+    try:
+        seed_demo(database, 200, seed=8, as_of=AS_OF)
+    finally:
+        events._handlers[events.TiersChanged].clear()
+    assert len(received) == 1
+    moves = received[0].moves
+    assert len(moves) == 200 and all(m.old_tier is None for m in moves)
+
+
+def test_model_beats_the_constant_rate_baseline_on_the_demo_portfolio(database):
+    seed_demo(database, 3000, seed=7, as_of=AS_OF)
+    with database.session() as s:
+        model = s.scalar(select(RiskModelRecord).order_by(RiskModelRecord.id.desc()).limit(1))
+    metrics = json.loads(model.metrics)
+    assert model.kind in ("poisson_glm", "hgb_poisson")
+    assert metrics["deviance_model"] < metrics["deviance_baseline"]
+    assert metrics["gini_normalised"] > 0.1
+
+
+def test_cli_recalc_and_export(runner, portfolio, tmp_path):
+    result = runner.invoke(args=["tiers", "recalc", "--as-of", AS_OF.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "0 changed" in result.output and "vip" in result.output
+    path = tmp_path / "tiers.csv"
+    assert runner.invoke(args=["tiers", "export", str(path)]).exit_code == 0
+    lines = path.read_text().splitlines()
+    assert lines[0] == "customer_ref,tier,value_score,risk_score,reasons" and len(lines) == 601
+    bad = runner.invoke(args=["tiers", "recalc", "--as-of", "yesterday"])
+    assert bad.exit_code != 0 and "not a date" in bad.output
