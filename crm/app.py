@@ -64,13 +64,11 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from crm.admin.views import bp as admin_bp
-    from crm.auth.views import bp as auth_bp
-    from crm.customers.views import bp as customers_bp
+    from crm import features
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(customers_bp)
-    app.register_blueprint(admin_bp)
+    for module in features.modules(features.VIEWS):
+        app.register_blueprint(module.bp)
+    features.register_subscriptions()
 
 
 def register_errorhandlers(app: Flask) -> None:

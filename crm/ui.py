@@ -36,17 +36,13 @@ class NavItem:
     roles: tuple[str, ...]
 
 
-NAV = [
-    NavItem("customers.index", _l("Customers"),
-            ("admin", "account_manager", "underwriter", "claims_reviewer", "risk_officer")),
-    NavItem("admin.import_upload", _l("Import"), ("admin",)),
-]
-
-
 def nav_items() -> list[NavItem]:
+    """The menu: each feature's NAV items that the user's role may open, in feature order."""
+    from crm import features
+
     if not current_user.is_authenticated:
         return []
-    return [item for item in NAV if current_user.role in item.roles]
+    return [item for item in features.nav_items() if current_user.role in item.roles]
 
 
 def _label(group: str):

@@ -12,10 +12,12 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
 from crm.auth.login import current_actor, roles_required
+from crm.ui import NavItem
 from crm.db import get_db
 from crm.importer import ImportFailed, import_csv
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+NAV = [NavItem("admin.import_upload", _l("Import"), ("admin",))]
 
 
 class ImportForm(FlaskForm):

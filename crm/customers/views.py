@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from crm import audit
 from crm.auth.login import STAFF, current_actor, roles_required
+from crm.ui import NavItem
 from crm.customers import services
 from crm.db import get_session
 from crm.models.tiers import TIERS
 
 bp = Blueprint("customers", __name__)
+NAV = [NavItem("customers.index", _l("Customers"), STAFF)]
 
 
 @bp.get("/")
@@ -53,9 +56,7 @@ def show(customer_id: int):
         customer = services.get_customer(db, current_user, customer_id)
     except services.NotVisible:
         abort(404)
-    return render_template("customers/show.html", c=customer, revealed=False,
-                           trail=audit.trail_for(db, "customer", customer.id, customer.import_batch_id),
-                           **services.customer_picture(db, customer))
+    return _page(db, customer, revealed=False)
 
 
 @bp.post("/customers/<int:customer_id>/reveal")
@@ -70,6 +71,13 @@ def reveal(customer_id: int):
     audit.record(db, current_actor(), audit.Change("pii.reveal", "customer", customer.id, None,
                                                    {"fields": ["id_number", "phone"]}))
     db.commit()
-    return render_template("customers/show.html", c=customer, revealed=True,
+    return _page(db, customer, revealed=True)
+
+
+def _page(db, customer, revealed: bool):
+    from crm import features
+
+    return render_template("customers/show.html", c=customer, revealed=revealed,
                            trail=audit.trail_for(db, "customer", customer.id, customer.import_batch_id),
+                           panels=features.customer_panels(db, current_user, customer),
                            **services.customer_picture(db, customer))

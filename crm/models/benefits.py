@@ -1,0 +1,1 @@
+"""Benefit catalogue, entitlements, bookings, assistance (to be built)."""

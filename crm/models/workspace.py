@@ -1,0 +1,1 @@
+"""Review cases, visits, targets (to be built)."""

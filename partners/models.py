@@ -1,0 +1,1 @@
+"""Partner merchants, API keys, coupons and redemptions (to be built)."""
