@@ -252,8 +252,13 @@ def scheduler_run():
 
 
 def register(app) -> None:
+    from crm import features
+
     for command in (db_group, users_group, import_command, audit_group, demo_group, tiers_group, scheduler_group):
         app.cli.add_command(command)
+    for module in features.modules(features.CLI):
+        for command in module.COMMANDS:
+            app.cli.add_command(command)
 
 
 def _create_app():

@@ -74,8 +74,12 @@ def seed_demo(database: Database, n_customers: int, seed: int, *, if_empty: bool
                 bar.close()
     from crm.jobs.recalc import AlreadyRunning, RunRequest, recalculate
 
+    from crm import features
+
     try:  # the demo opens with every customer in a tier, as after a nightly run
         recalculate(database, RunRequest(as_of=as_of or dt.date.today(), actor=actor, trigger="cli"))
     except AlreadyRunning:
         pass
+    for module in features.modules(features.SEEDS):  # each feature's own demo data
+        module.seed(database, actor, as_of or dt.date.today())
     return LOGINS_FILE.read_text() if LOGINS_FILE.exists() else "demo users existed already"

@@ -32,6 +32,21 @@ class TiersChanged:
     actor: Actor
 
 
+@dataclass(frozen=True)
+class RecordsImported:
+    """Rows an import created or changed (ids), in the import's transaction.
+
+    ``initial_load``: the import migrates historical data (exempt from late-entry rules).
+    """
+
+    kind: str  # customers | policies | claims
+    created_ids: tuple[int, ...]
+    updated_ids: tuple[int, ...]
+    batch_id: int
+    initial_load: bool
+    actor: Actor
+
+
 _handlers: dict[type, list[Callable]] = defaultdict(list)
 
 

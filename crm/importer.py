@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from crm import audit
+from crm import audit, events
 from crm.db import Database, utcnow
 from crm.import_rows import KINDS, Kind
 from crm.models import Claim, Customer, ImportBatch, Policy, User
@@ -38,6 +38,8 @@ class ImportSummary:
     unchanged: int = 0
     dry_run: bool = False
     batch_id: int | None = None
+    created_ids: list[int] = field(default_factory=list, repr=False)
+    updated_ids: list[int] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -329,6 +331,7 @@ def _write_chunk(session: Session, kind_name: str, resolver: _Resolver, chunk: l
         ids = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), params).scalars()
         new_ids = dict(zip((r[key_col] for r in new), ids))
         summary.created += len(new)
+        summary.created_ids.extend(new_ids.values())
     if kind_name == "customers":
         fixes = resolver.link_within_chunk(rows, new_ids)
         if fixes:
@@ -354,6 +357,7 @@ def _write_chunk(session: Session, kind_name: str, resolver: _Resolver, chunk: l
             summary.unchanged += 1
             continue
         updates.append({"b_id": old.id, **{f"b_{c}": value for c, value in after.items()}})
+        summary.updated_ids.append(old.id)
         changes.append(audit.Change(f"{_ENTITY[kind_name]}.import_update", _ENTITY[kind_name], old.id,
                                     _audit_view(kind_name, before), _audit_view(kind_name, after)))
     if updates:
@@ -407,4 +411,7 @@ def import_csv(database: Database, kind_name: str, path: str | Path, actor: audi
             {"kind": kind_name, "file": batch.filename, "sha256": batch.sha256, "rows": summary.rows,
              "created": summary.created, "updated": summary.updated, "initial_load": initial_load}))
         summary.batch_id = batch.id
+        # Review queues and other features react in this same transaction.
+        events.publish(session, events.RecordsImported(kind_name, tuple(summary.created_ids),
+                                                       tuple(summary.updated_ids), batch.id, initial_load, actor))
     return summary

@@ -38,27 +38,30 @@ def scheduled_recalc(database: Database, settings: Settings) -> None:
              summary.changed)
 
 
-def queued_runs(database: Database) -> None:
+def queued_runs(database: Database, settings: Settings) -> None:
     """Runs requested from the web UI (previews and publications)."""
     recalc.process_queue(database)
 
 
 def jobs(settings: Settings) -> list[dict]:
-    """Every periodic job, in one place."""
+    """Every periodic job, in one place: each func takes (database, settings)."""
+    from crm import features
+
     zone = ZoneInfo(settings.timezone)
-    return [
+    own = [
         {"id": "tiers.recalculate", "func": scheduled_recalc,
          "trigger": CronTrigger.from_crontab(settings.recalc_cron, timezone=zone)},
         {"id": "tiers.queued_runs", "func": queued_runs, "trigger": IntervalTrigger(seconds=3, timezone=zone)},
     ]
+    return own + [job for module in features.modules(features.JOBS) for job in module.JOBS]
 
 
 def build(database: Database, settings: Settings) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone),
                                   job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
     for job in jobs(settings):
-        args = (database, settings) if job["func"] is scheduled_recalc else (database,)
-        scheduler.add_job(job["func"], job["trigger"], id=job["id"], args=args, replace_existing=True)
+        scheduler.add_job(job["func"], job["trigger"], id=job["id"], args=(database, settings),
+                          replace_existing=True)
     return scheduler
 
 

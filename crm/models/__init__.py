@@ -5,5 +5,6 @@ from crm.models.tiers import (  # noqa: F401
     CustomerTier, RiskModelRecord, TierHistory, TierOverride, TierPolicyVersion, TierRun)
 from crm.models.audit import AuditEvent, AuditHead  # noqa: F401
 import crm.models.benefits  # noqa: F401,E402
+import crm.models.review  # noqa: F401,E402
 import crm.models.workspace  # noqa: F401,E402
 import partners.models  # noqa: F401,E402

@@ -1,4 +1,4 @@
-"""review cases, visits, targets
+"""review cases: enhanced underwriting and claims review queues
 
 Revision ID: 0006
 Revises: 0005

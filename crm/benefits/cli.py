@@ -1,0 +1,3 @@
+"""benefits: commands added to `crm` (to be built)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""benefits: periodic jobs for the scheduler (to be built)."""
+
+JOBS: list = []

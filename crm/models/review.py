@@ -1,0 +1,1 @@
+"""Review cases and their queues (to be built)."""

@@ -1,0 +1,3 @@
+"""review: commands added to `crm` (to be built)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""review: periodic jobs for the scheduler (to be built)."""
+
+JOBS: list = []

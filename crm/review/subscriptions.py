@@ -1,0 +1,5 @@
+"""review: reactions to domain events (to be built)."""
+
+
+def register() -> None:
+    """Subscribe this feature's handlers (crm.events.subscribe)."""

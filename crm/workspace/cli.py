@@ -1,0 +1,3 @@
+"""workspace: commands added to `crm` (to be built)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""workspace: periodic jobs for the scheduler (to be built)."""
+
+JOBS: list = []

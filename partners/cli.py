@@ -1,0 +1,3 @@
+"""partners: commands added to `crm` (to be built)."""
+
+COMMANDS: list = []
