@@ -22,6 +22,17 @@ LABELS = {
                 "travel": _l("Travel")},
     "payment": {"single": _l("Single premium"), "annual": _l("Annual"), "semiannual": _l("Semi-annual"),
                 "quarterly": _l("Quarterly"), "monthly": _l("Monthly")},
+    "reason": {"W_FRAUD": _l("Suspected fraud on a recent claim"), "W_LOSS": _l("Large loss maker"),
+               "W_FREQ": _l("Frequent claims"), "W_RETAINED": _l("Kept on the watchlist"),
+               "V_PREMIUM": _l("High annual premium"), "V_LONGTERM": _l("Long-term regular-premium customer"),
+               "V_RETAINED": _l("Kept as VIP"), "M_OVERRIDE": _l("Tier set by hand")},
+    "feature": {"annual_premium": _l("Annual premium in force"), "tenure_years": _l("Tenure (years)"),
+                "long_term_regular": _l("Long-term regular-premium policies"), "n_products": _l("Products"),
+                "earned_premium": _l("Earned premium (3 years, 1/365)"), "exposure_years": _l("Exposure (years)"),
+                "incurred": _l("Incurred claims (3 years)"), "claims_3y": _l("Claims (3 years)"),
+                "claims_12m": _l("Claims (12 months)"), "claims_recent_180d": _l("Claims reported (180 days)"),
+                "fraud_flag": _l("Fraud suspected"), "loss_ratio": _l("Loss ratio"),
+                "credible_loss_ratio": _l("Credibility-weighted loss ratio")},
     "status": {"in_force": _l("In force"), "lapsed": _l("Lapsed"), "cancelled": _l("Cancelled"),
                "matured": _l("Matured"), "reported": _l("Reported"), "registered": _l("Registered"),
                "under_review": _l("Under review"), "approved": _l("Approved"), "paid": _l("Paid"),
@@ -59,7 +70,7 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(
         nav_items=nav_items, role_label=_label("role"), tier_label=_label("tier"),
         source_label=_label("source"), product_label=_label("product"), payment_label=_label("payment"),
-        status_label=_label("status"),
+        status_label=_label("status"), reason_label=_label("reason"), feature_label=_label("feature"),
     )
     app.jinja_env.filters.update(
         mask_phone=mask_phone, mask_id=mask_id_number, money=money,

@@ -13,7 +13,7 @@ from wtforms import BooleanField, SelectField
 
 from crm.auth.login import current_actor, roles_required
 from crm.ui import NavItem
-from crm.db import get_db
+from crm.db import get_db, get_session
 from crm.importer import ImportFailed, import_csv
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -34,6 +34,9 @@ def import_upload():
     form = ImportForm()
     summary, problems, more = None, [], 0
     if form.validate_on_submit():
+        # The import runs in transactions of its own: end the request's (it holds SQLite's
+        # write lock since the user was loaded) so that they do not wait on it.
+        get_session().commit()
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "upload.csv"
             form.file.data.save(path)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from crm import audit, events
 from crm.db import Database, utcnow
@@ -80,24 +81,31 @@ def free_stale_slot(database: Database, now: dt.datetime | None = None) -> int |
         return stale.id
 
 
-def claim_slot(database: Database, req: RunRequest, state: str = "running") -> int:
-    """Insert the run holding the active slot; raises AlreadyRunning if another holds it."""
-    free_stale_slot(database)
+def take_slot(session: Session, req: RunRequest, state: str = "running") -> int:
+    """Insert the run holding the active slot, in the caller's transaction (a savepoint).
+
+    Raises AlreadyRunning if another run holds the slot, or the job key exists.
+    """
+    now = utcnow()
+    run = TierRun(active_slot=1, job_key=req.job_key, mode=req.mode, state=state, trigger=req.trigger,
+                  started_by=req.actor.label, as_of=req.as_of, started_at=now if state == "running" else None,
+                  heartbeat_at=now)
     try:
-        with database.transaction() as session:
-            now = utcnow()
-            run = TierRun(active_slot=1, job_key=req.job_key, mode=req.mode, state=state, trigger=req.trigger,
-                          started_by=req.actor.label, as_of=req.as_of,
-                          started_at=now if state == "running" else None, heartbeat_at=now)
+        with session.begin_nested():
             session.add(run)
-            session.flush()
-            return run.id
     except IntegrityError:
-        with database.session() as session:
-            busy = session.scalar(select(TierRun).where(TierRun.active_slot == 1))
+        busy = session.scalar(select(TierRun).where(TierRun.active_slot == 1))
         if busy is not None:
             raise AlreadyRunning(f"run {busy.id} ({busy.mode}, started by {busy.started_by}) is {busy.state}") from None
         raise AlreadyRunning(f"the run {req.job_key} exists already") from None
+    return run.id
+
+
+def claim_slot(database: Database, req: RunRequest, state: str = "running") -> int:
+    """take_slot in a transaction of its own (command line, scheduler)."""
+    free_stale_slot(database)
+    with database.transaction() as session:
+        return take_slot(session, req, state)
 
 
 def _beat(database: Database, run_id: int, progress: int, req: RunRequest, phase: str) -> None:
@@ -248,9 +256,10 @@ def recalculate(database: Database, req: RunRequest) -> RunSummary:
         raise
 
 
-def queue(database: Database, req: RunRequest) -> int:
-    """Queue a run for the scheduler process (the web never runs one). Raises AlreadyRunning."""
-    return claim_slot(database, req, state="queued")
+def queue(session: Session, req: RunRequest) -> int:
+    """Queue a run for the scheduler process (the web never runs one), in the caller's
+    transaction. Raises AlreadyRunning."""
+    return take_slot(session, req, state="queued")
 
 
 def process_queue(database: Database) -> RunSummary | None:

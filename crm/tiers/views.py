@@ -1,5 +1,178 @@
-"""Tier runs, the tier policy, the risk model and overrides (to be completed)."""
-from flask import Blueprint
+"""Tier runs (preview, publish, progress), the tier policy, the risk model and overrides."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from crm import audit
+from crm.auth.login import current_actor, roles_required
+from crm.customers.services import NotVisible, get_customer
+from crm.db import get_session
+from crm.jobs import recalc
+from crm.models import RiskModelRecord, TierPolicyVersion, TierRun
+from crm.tiers import overrides as ov
+from crm.tiers.policy import current_policy, save_policy
+from crm.ui import NavItem
+from segmentation.policy import TierPolicy
 
 bp = Blueprint("tiers", __name__, url_prefix="/tiers")
-NAV: list = []
+RUNNERS = ("risk_officer", "admin")
+NAV = [NavItem("tiers.runs", _l("Tier runs"), RUNNERS)]
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
+
+
+@bp.get("/runs")
+@roles_required(*RUNNERS)
+def runs():
+    db = get_session()
+    rows = list(db.scalars(select(TierRun).order_by(TierRun.id.desc()).limit(50)))
+    trend = [r for r in rows if r.state == "completed" and r.mode == "publish"][::-1]
+    chart = {"labels": [str(r.as_of) for r in trend],
+             "series": {t: [json.loads(r.counts or "{}").get(t, 0) for r in trend] for t in ("vip", "standard", "watchlist")}}
+    return render_template("tiers/runs.html", runs=rows, today=_today(), chart=json.dumps(chart),
+                           active=next((r for r in rows if r.state in ("queued", "running")), None))
+
+
+@bp.post("/runs")
+@roles_required(*RUNNERS)
+def start_run():
+    """Queue a preview or a publication for the scheduler process (the web never runs one)."""
+    mode = "preview" if request.form.get("mode") == "preview" else "publish"
+    try:
+        as_of = dt.date.fromisoformat(request.form.get("as_of", "")) if request.form.get("as_of") else _today()
+    except ValueError:
+        flash(_("The as-of date is not a date."), "error")
+        return redirect(url_for("tiers.runs"))
+    req = recalc.RunRequest(as_of=as_of, actor=current_actor(), trigger="ui", mode=mode)
+    db = get_session()
+    try:
+        run_id = recalc.queue(db, req)
+    except recalc.AlreadyRunning as exc:
+        flash(_("A recalculation is already queued or running: %(what)s", what=str(exc)), "warning")
+        return redirect(url_for("tiers.runs"))
+    db.commit()
+    return redirect(url_for("tiers.run", run_id=run_id))
+
+
+def _run_or_404(run_id: int) -> TierRun:
+    run = get_session().get(TierRun, run_id)
+    if run is None:
+        abort(404)
+    return run
+
+
+@bp.get("/runs/<int:run_id>")
+@roles_required(*RUNNERS)
+def run(run_id: int):
+    run = _run_or_404(run_id)
+    return render_template("tiers/run.html", run=run, counts=json.loads(run.counts or "{}"),
+                           moves=json.loads(run.moves or "{}"), sample=json.loads(run.sample or "[]"))
+
+
+@bp.get("/runs/<int:run_id>.json")
+@roles_required(*RUNNERS)
+def run_status(run_id: int):
+    run = _run_or_404(run_id)
+    return jsonify(id=run.id, state=run.state, progress=run.progress, error=run.error)
+
+
+@bp.route("/policy", methods=["GET", "POST"])
+@roles_required("admin", "risk_officer")
+def policy():
+    """The tier policy: admins edit (a new version each time); risk officers read."""
+    db = get_session()
+    current = current_policy(db, current_app.config["CRM_SETTINGS"].tier_policy_file)
+    fields = [f for f in dataclasses.fields(TierPolicy) if f.name != "version"]
+    errors, values = {}, {f.name: getattr(current, f.name) for f in fields}
+    if request.method == "POST":
+        if current_user.role != "admin":
+            abort(403)
+        submitted = {}
+        for f in fields:
+            raw = request.form.get(f.name, "").strip()
+            default = getattr(current, f.name)
+            try:
+                submitted[f.name] = (tuple(x.strip() for x in raw.split(",") if x.strip()) if isinstance(default, tuple)
+                                     else type(default)(raw))
+            except ValueError:
+                errors[f.name] = _("Not a valid %(kind)s.", kind=type(default).__name__)
+        values.update({k: request.form.get(k, "") for k in values})
+        if not errors:
+            try:
+                save_policy(db, current_actor(), submitted, request.form.get("note", "")[:500])
+            except ValueError as exc:
+                errors["_form"] = str(exc)
+            else:
+                db.commit()
+                flash(_("The tier policy was saved as a new version; the next run uses it."), "success")
+                return redirect(url_for("tiers.policy"))
+    versions = list(db.scalars(select(TierPolicyVersion).order_by(TierPolicyVersion.id.desc()).limit(20)))
+    return render_template("tiers/policy.html", fields=fields, values=values, errors=errors, current=current,
+                           versions=versions), 422 if errors else 200
+
+
+@bp.get("/model")
+@roles_required(*RUNNERS)
+def model():
+    record = get_session().scalar(select(RiskModelRecord).order_by(RiskModelRecord.id.desc()).limit(1))
+    metrics = json.loads(record.metrics) if record else {}
+    deciles = metrics.get("deciles", [])
+    chart = {"labels": [str(d.get("decile")) for d in deciles],
+             "predicted": [d.get("predicted_claims") for d in deciles], "actual": [d.get("actual_claims") for d in deciles]}
+    return render_template("tiers/model.html", record=record, metrics=metrics, chart=json.dumps(chart),
+                           window=json.loads(record.data_window) if record else {})
+
+
+@bp.get("/overrides")
+@roles_required(*ov.OVERRIDE_ROLES)
+def overrides():
+    return render_template("tiers/overrides.html", overrides=ov.open_overrides(get_session()))
+
+
+@bp.post("/customers/<int:customer_id>/override")
+@roles_required(*ov.OVERRIDE_ROLES)
+def request_override(customer_id: int):
+    db = get_session()
+    try:
+        get_customer(db, current_user, customer_id)
+        expires = dt.date.fromisoformat(request.form.get("expires_on", ""))
+        ov.request_override(db, current_actor(), current_user, customer_id, request.form.get("tier", ""),
+                            request.form.get("reason", "")[:500], expires, _today())
+    except NotVisible:
+        abort(404)
+    except (ValueError, ov.OverrideError) as exc:
+        flash(_("The tier was not pinned: %(why)s", why=str(exc)), "error")
+    else:
+        db.commit()
+        flash(_("The override was recorded."), "success")
+    return redirect(url_for("customers.show", customer_id=customer_id))
+
+
+@bp.post("/overrides/<int:override_id>/<action>")
+@roles_required(*ov.OVERRIDE_ROLES)
+def decide_override(override_id: int, action: str):
+    db = get_session()
+    reason = request.form.get("reason", "")[:500]
+    try:
+        if action in ("approve", "reject"):
+            ov.decide(db, current_actor(), current_user, override_id, action == "approve", reason)
+        elif action == "revoke":
+            ov.revoke(db, current_actor(), current_user, override_id, reason)
+        else:
+            abort(404)
+    except ov.OverrideError as exc:
+        flash(str(exc), "error")
+    else:
+        db.commit()
+        flash(_("Done."), "success")
+    return redirect(url_for("tiers.overrides"))
