@@ -1,5 +1,170 @@
-"""review pages (to be built)."""
-from flask import Blueprint
+"""Review pages: the two queues, a case page with its actions, round-robin assignment."""
+from __future__ import annotations
 
-bp = Blueprint("review", __name__)
-NAV: list = []
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+
+from crm.auth.login import STAFF, current_actor, roles_required
+from crm.db import get_session
+from crm.review import assign, labels, queries, services
+from crm.review.forms import ActionForm, DecideForm, EscalateForm
+from crm.review.sla import current_settings
+from crm.ui import NavItem
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+bp.record_once(labels.register)
+QUEUE_VIEWERS = {"underwriting": ("underwriter", "risk_officer", "admin"),
+                 "claims": ("claims_reviewer", "risk_officer", "admin")}
+WORKERS = ("underwriter", "claims_reviewer", "risk_officer", "admin")
+NAV = [NavItem("review.underwriting", _l("Underwriting queue"), QUEUE_VIEWERS["underwriting"]),
+       NavItem("review.claims", _l("Claims queue"), QUEUE_VIEWERS["claims"]),
+       NavItem("review.entry", _l("Enter business"), ("underwriter", "admin"))]
+QUEUE_TITLES = labels.QUEUES
+
+
+@bp.get("/underwriting")
+@roles_required(*QUEUE_VIEWERS["underwriting"])
+def underwriting():
+    return _queue("underwriting")
+
+
+@bp.get("/claims")
+@roles_required(*QUEUE_VIEWERS["claims"])
+def claims():
+    return _queue("claims")
+
+
+def _queue(queue: str):
+    db = get_session()
+    state = request.args.get("state", "active")
+    f = queries.QueueFilter(state=state if state in queries.STATE_FILTERS else "active",
+                            mine=request.args.get("mine") == "1", overdue=request.args.get("overdue") == "1",
+                            after=queries.parse_after(request.args.get("after", "")))
+    today = current_settings(db).today()
+    rows, next_after = queries.list_cases(db, current_user, queue, f, today)
+    return render_template("review/queue.html", queue=queue, title=QUEUE_TITLES[queue], rows=rows, f=f,
+                           next_after=next_after, today=today, states=queries.STATE_FILTERS,
+                           counts=queries.queue_counts(db, queue, today, current_user.id), form=ActionForm())
+
+
+@bp.get("/cases/<int:case_id>")
+@roles_required(*STAFF)
+def case(case_id: int):
+    return _case_page(case_id)
+
+
+def _case_page(case_id: int, decide_form=None, escalate_form=None, status: int = 200):
+    db = get_session()
+    try:
+        page = queries.case_page(db, current_user, case_id)
+    except services.CaseNotFound:
+        abort(404)
+    c = page["case"]
+    return render_template(
+        "review/case.html", **page, today=current_settings(db).today(), form=ActionForm(),
+        decide_form=decide_form or DecideForm(), escalate_form=escalate_form or EscalateForm(),
+        conflict=services.conflict(db, c, current_user.id), title=QUEUE_TITLES[c.queue]), status
+
+
+def _refused(case_id: int, exc: services.ReviewError, **forms):
+    status = {services.AlreadyTaken: 409, services.ReasonRequired: 422}.get(type(exc), 403)
+    flash(str(exc), "error")
+    return _case_page(case_id, status=status, **forms)
+
+
+def _done(case_id: int, message: str):
+    get_session().commit()
+    flash(message, "success")
+    return redirect(url_for("review.case", case_id=case_id))
+
+
+def _visible(case_id: int) -> None:
+    """Nothing is done to a case the user may not see (an account manager's other customers)."""
+    try:
+        queries.case_page(get_session(), current_user, case_id)
+    except services.CaseNotFound:
+        abort(404)
+
+
+@bp.post("/cases/<int:case_id>/claim")
+@roles_required(*WORKERS)
+def claim(case_id: int):
+    _visible(case_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.claim_case(get_session(), case_id, current_user, current_actor())
+    except services.ReviewError as exc:
+        return _refused(case_id, exc)
+    return _done(case_id, _("You hold this case now."))
+
+
+@bp.post("/cases/<int:case_id>/decide")
+@roles_required(*WORKERS)
+def decide(case_id: int):
+    _visible(case_id)
+    form = DecideForm()
+    if not form.validate_on_submit():
+        return _case_page(case_id, decide_form=form, status=422)
+    try:
+        services.decide(get_session(), case_id, current_user, form.decision.data, form.reason.data, current_actor())
+    except services.ReviewError as exc:
+        return _refused(case_id, exc, decide_form=form)
+    return _done(case_id, _("Decision recorded."))
+
+
+@bp.post("/cases/<int:case_id>/escalate")
+@roles_required(*WORKERS)
+def escalate(case_id: int):
+    _visible(case_id)
+    form = EscalateForm()
+    if not form.validate_on_submit():
+        return _case_page(case_id, escalate_form=form, status=422)
+    try:
+        services.escalate(get_session(), case_id, current_user, form.reason.data, current_actor())
+    except services.ReviewError as exc:
+        return _refused(case_id, exc, escalate_form=form)
+    return _done(case_id, _("Escalated to a risk officer."))
+
+
+@bp.post("/cases/<int:case_id>/close")
+@roles_required(*WORKERS)
+def close(case_id: int):
+    _visible(case_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.close(get_session(), case_id, current_user, current_actor())
+    except services.ReviewError as exc:
+        return _refused(case_id, exc)
+    return _done(case_id, _("Case closed."))
+
+
+@bp.post("/cases/<int:case_id>/assign")
+@roles_required("risk_officer", "admin")
+def assign_one(case_id: int):
+    _visible(case_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        assign.assign_round_robin(get_session(), case_id, current_actor())
+    except services.ReviewError as exc:
+        return _refused(case_id, exc)
+    return _done(case_id, _("Assigned round-robin."))
+
+
+@bp.post("/<any(underwriting, claims):queue>/assign-all")
+@roles_required("risk_officer", "admin")
+def assign_all(queue: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    n = assign.assign_open_cases(db, queue, current_actor())
+    db.commit()
+    flash(_("%(n)d open cases assigned round-robin.", n=n), "success")
+    return redirect(url_for(f"review.{queue}"))
+
+
+# The entry and settings pages live in their own modules, on this same blueprint.
+from crm.review import entry_views, settings_views  # noqa: E402,F401

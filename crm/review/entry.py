@@ -1,0 +1,96 @@
+"""Manual entry of a policy or a claim for an existing customer: the other way business arrives.
+
+Fields are checked by the importer's own row parsers (crm.import_rows, on crm.validators), so
+a typed-in record obeys exactly the rules of an imported one. Record times are the server's;
+the person entering is recorded, and the same routing as for imports opens review cases
+(late entry, cover after loss, watchlist, large claim, fraud flag).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crm import audit
+from crm.db import utcnow
+from crm.import_rows import parse_claim, parse_policy
+from crm.models import Claim, Customer, Policy, User
+from crm.review.routing import Origin, route_claims, route_policies
+
+
+@dataclass
+class EntryInvalid(Exception):
+    """The entry was refused; ``problems`` maps each field to its message."""
+
+    problems: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{k}: {v}" for k, v in self.problems.items())
+
+
+@dataclass(frozen=True)
+class Entered:
+    record: Policy | Claim
+    case_ids: list[int]
+
+
+def _raise_if(problems: list[tuple[str, str]]) -> None:
+    if problems:
+        out: dict[str, str] = {}
+        for column, message in problems:
+            out.setdefault(column, message)
+        raise EntryInvalid(out)
+
+
+def _insert(session: Session, record, key: str, label: str) -> None:
+    """Add ``record``; its unique key is the last guard against entering it twice."""
+    try:
+        with session.begin_nested():
+            session.add(record)
+            session.flush()
+    except IntegrityError:
+        raise EntryInvalid({key: f"{label} {getattr(record, key)} exists already"}) from None
+
+
+def enter_policy(session: Session, user: User, actor: audit.Actor, form: dict[str, str]) -> Entered:
+    """Store a new policy typed in by ``user``. Raises EntryInvalid with every field problem."""
+    values, problems = parse_policy(form)
+    customer_id = None
+    if values["customer_ref"]:
+        customer_id = session.scalar(select(Customer.id).where(Customer.customer_ref == values["customer_ref"]))
+        if customer_id is None:
+            problems.append(("customer_ref", f"no customer {values['customer_ref']}"))
+    if values["policy_no"] and session.scalar(select(Policy.id).where(Policy.policy_no == values["policy_no"])):
+        problems.append(("policy_no", f"policy {values['policy_no']} exists already"))
+    _raise_if(problems)
+    now = utcnow()
+    policy = Policy(**{k: v for k, v in values.items() if k != "customer_ref"}, customer_id=customer_id,
+                    created_at=now, updated_at=now)
+    _insert(session, policy, "policy_no", "policy")
+    audit.record(session, actor, audit.Change("policy.enter", "policy", policy.id, None,
+                                              {**{k: v for k, v in values.items()}, "customer_id": customer_id}))
+    cases = route_policies(session, [policy.id], [], Origin(actor, entered_by_id=user.id))
+    return Entered(policy, cases)
+
+
+def enter_claim(session: Session, user: User, actor: audit.Actor, form: dict[str, str]) -> Entered:
+    """Store a new claim typed in by ``user``. Raises EntryInvalid with every field problem."""
+    values, problems = parse_claim(form)
+    policy = None
+    if values["policy_no"]:
+        policy = session.scalar(select(Policy).where(Policy.policy_no == values["policy_no"]))
+        if policy is None:
+            problems.append(("policy_no", f"no policy {values['policy_no']}"))
+    if values["claim_no"] and session.scalar(select(Claim.id).where(Claim.claim_no == values["claim_no"])):
+        problems.append(("claim_no", f"claim {values['claim_no']} exists already"))
+    _raise_if(problems)
+    now = utcnow()
+    claim = Claim(**{k: v for k, v in values.items() if k != "policy_no"}, policy_id=policy.id,
+                  customer_id=policy.customer_id, created_at=now, updated_at=now)
+    _insert(session, claim, "claim_no", "claim")
+    audit.record(session, actor, audit.Change("claim.enter", "claim", claim.id, None,
+                                              {**values, "policy_id": policy.id, "customer_id": policy.customer_id}))
+    cases = route_claims(session, [claim.id], Origin(actor, entered_by_id=user.id))
+    return Entered(claim, cases)

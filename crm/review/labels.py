@@ -1,0 +1,29 @@
+"""Review words in the user's language, for every template (the customer page's panel too)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+REASONS = {
+    "watchlist_new_business": _l("Watchlist: new business"),
+    "watchlist_policy_change": _l("Watchlist: policy changed"),
+    "late_entry": _l("Late entry"),
+    "watchlist_claim": _l("Watchlist: claim"),
+    "large_claim": _l("Large claim"),
+    "fraud_flag": _l("Suspected fraud"),
+    "cover_after_loss": _l("Cover entered after the loss"),
+}
+STATES = {"open": _l("Open"), "in_review": _l("In review"), "escalated": _l("Escalated"),
+          "approved": _l("Approved"), "rejected": _l("Rejected"), "closed": _l("Closed")}
+STATE_FILTERS = {"active": _l("Active"), "open": _l("Open"), "in_review": _l("In review"),
+                 "escalated": _l("Escalated"), "decided": _l("Decided"), "closed": _l("Closed")}
+QUEUES = {"underwriting": _l("Enhanced underwriting"), "claims": _l("Claims review")}
+STATE_BADGES = {"open": "bg-primary", "in_review": "bg-info text-dark", "escalated": "bg-danger",
+                "approved": "bg-success", "rejected": "bg-dark", "closed": "bg-secondary"}
+
+
+def register(state) -> None:
+    """Blueprint hook: put the label helpers into every template of the app."""
+    state.app.jinja_env.globals.update(
+        review_reason=lambda code: REASONS.get(code, code), review_state=lambda code: STATES.get(code, code),
+        review_state_filter=lambda code: STATE_FILTERS.get(code, code),
+        review_queue=lambda code: QUEUES.get(code, code), review_badge=lambda code: STATE_BADGES.get(code, ""))

@@ -1,0 +1,151 @@
+"""Routing: which new or changed policies and claims need a person's review, and why.
+
+Enhanced underwriting: a watchlist customer's new or changed policy; a policy entered more
+than ``late_entry_days`` after its start (a late entry). Claims review: a watchlist
+customer's claim; a claim above the large-claim amount; a claim flagged as suspected fraud;
+a claim whose policy was entered after the loss (cover back-filled after the loss).
+
+Records of an initial load (the audited migration of historical data) are exempt from the
+late-entry and cover-after-loss rules; so are claims on policies that such a load brought in.
+
+Bulk-friendly: the facts are read and the cases written a chunk of ids at a time. The unique
+constraints (subject, reason) plus ON CONFLICT DO NOTHING make routing idempotent, so a
+re-import or a repeated event never opens a second case.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from crm import audit
+from crm.db import utcnow
+from crm.models import Claim, CustomerTier, ImportBatch, Policy
+from crm.models.review import ReviewCase
+from crm.review.sla import ReviewSettings, add_working_days, current_settings
+
+CHUNK = 900  # ids per IN (…): below SQLite's old 999-parameter limit
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the records came from: who entered them, in which batch, and whether that was
+    the initial load."""
+
+    actor: audit.Actor
+    initial_load: bool = False
+    entered_by_id: int | None = None
+    import_batch_id: int | None = None
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), CHUNK):
+        yield ids[i:i + CHUNK]
+
+
+def priority(fast_track: bool, risk_score) -> int:
+    """Higher first: VIP claims are fast-tracked ahead of everything, then the risk score orders."""
+    return (100_000 if fast_track else 0) + int(round(float(risk_score or 0) * 100))
+
+
+def route_policies(session: Session, created_ids: Sequence[int], updated_ids: Sequence[int],
+                   origin: Origin) -> list[int]:
+    """Open the underwriting cases that new and changed policies call for; returns their ids."""
+    settings = current_settings(session)
+    created = set(created_ids)
+    opened: list[int] = []
+    for part in _chunks(list(created_ids) + [i for i in updated_ids if i not in created]):
+        rows = session.execute(
+            select(Policy.id, Policy.customer_id, Policy.start_date, Policy.created_at, CustomerTier.tier,
+                   CustomerTier.risk_score)
+            .outerjoin(CustomerTier, CustomerTier.customer_id == Policy.customer_id)
+            .where(Policy.id.in_(part))).all()
+        cases = []
+        for r in rows:
+            is_new = r.id in created
+            if r.tier == "watchlist":
+                reason = "watchlist_new_business" if is_new else "watchlist_policy_change"
+                cases.append(_case("underwriting", reason, r, r.risk_score, False, "customer on the watchlist",
+                                   policy_id=r.id))
+            entered_on = settings.today(r.created_at)
+            late_by = (entered_on - r.start_date).days
+            if is_new and not origin.initial_load and late_by > settings.late_entry_days:
+                cases.append(_case("underwriting", "late_entry", r, r.risk_score, False,
+                                   f"entered {entered_on}, {late_by} days after the start {r.start_date}",
+                                   policy_id=r.id))
+        opened += _open(session, cases, settings, origin)
+    return opened
+
+
+def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> list[int]:
+    """Open the claims-review cases that new and changed claims call for; returns their ids."""
+    settings = current_settings(session)
+    opened: list[int] = []
+    for part in _chunks(list(dict.fromkeys(claim_ids))):
+        rows = session.execute(
+            select(Claim.id, Claim.customer_id, Claim.claimed_amount, Claim.fraud_suspected, Claim.loss_date,
+                   Policy.created_at.label("policy_entered_at"), ImportBatch.initial_load.label("policy_migrated"),
+                   CustomerTier.tier, CustomerTier.risk_score)
+            .join(Policy, Policy.id == Claim.policy_id)
+            .outerjoin(ImportBatch, ImportBatch.id == Policy.import_batch_id)
+            .outerjoin(CustomerTier, CustomerTier.customer_id == Claim.customer_id)
+            .where(Claim.id.in_(part))).all()
+        cases = []
+        for r in rows:
+            vip = r.tier == "vip"
+
+            def add(reason: str, detail: str, r=r, vip=vip) -> None:
+                cases.append(_case("claims", reason, r, r.risk_score, vip, detail, claim_id=r.id))
+
+            if r.tier == "watchlist":
+                add("watchlist_claim", "customer on the watchlist")
+            if r.claimed_amount > settings.large_claim_amount:
+                add("large_claim", f"claimed {r.claimed_amount} > {settings.large_claim_amount}")
+            if r.fraud_suspected:
+                add("fraud_flag", "flagged as suspected fraud")
+            entered_on = settings.today(r.policy_entered_at)
+            if not origin.initial_load and not r.policy_migrated and entered_on > r.loss_date:
+                add("cover_after_loss", f"policy entered {entered_on}, after the loss on {r.loss_date}")
+        opened += _open(session, cases, settings, origin)
+    return opened
+
+
+def _case(queue: str, reason: str, row, risk_score, fast_track: bool, detail: str, *,
+          policy_id: int | None = None, claim_id: int | None = None) -> dict:
+    return {"queue": queue, "reason": reason, "detail": detail[:200], "policy_id": policy_id,
+            "claim_id": claim_id, "customer_id": row.customer_id, "fast_track": fast_track,
+            "risk_score": risk_score or 0, "priority": priority(fast_track, risk_score)}
+
+
+def _insert(session: Session):
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(ReviewCase.__table__)
+
+
+def _open(session: Session, cases: list[dict], settings: ReviewSettings, origin: Origin) -> list[int]:
+    """Insert the cases that do not exist yet (the unique constraints decide) and audit each."""
+    if not cases:
+        return []
+    now = utcnow()
+    today = settings.today(now)
+    for case in cases:
+        days = settings.sla_days(case["queue"], case["fast_track"])
+        case.update(sla_days=days, due_on=add_working_days(today, days, settings.holidays),
+                    settings_version=settings.version, state="open", entered_by_id=origin.entered_by_id,
+                    import_batch_id=origin.import_batch_id, created_at=now, updated_at=now)
+    table = ReviewCase.__table__
+    stmt = _insert(session).on_conflict_do_nothing().returning(
+        table.c.id, table.c.queue, table.c.reason, table.c.policy_id, table.c.claim_id, table.c.customer_id,
+        table.c.due_on, table.c.priority)
+    created = session.connection().execute(stmt, cases).all()
+    if created:
+        audit.record(session, origin.actor, [
+            audit.Change("review_case.open", "review_case", r.id, None,
+                         {"queue": r.queue, "reason": r.reason, "policy_id": r.policy_id, "claim_id": r.claim_id,
+                          "customer_id": r.customer_id, "due_on": r.due_on, "priority": r.priority,
+                          "initial_load": origin.initial_load, "settings_version": settings.version})
+            for r in created])
+    return [r.id for r in created]
