@@ -157,3 +157,37 @@ def get_session() -> Session:
         write = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
         g.db_session = get_db().session(write=write)
     return g.db_session
+
+
+def bulk_insert(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert many rows through the driver itself, in the session's transaction.
+
+    For the few paths that write hundreds of thousands of rows (a recalculation's history):
+    PostgreSQL gets COPY, SQLite a plain executemany with the text forms SQLAlchemy's types
+    store (UTC timestamps without zone, ISO dates). Rows are tuples in ``columns`` order.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    driver = conn.connection.driver_connection
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    first = rows[0]
+    dated = [i for i, v in enumerate(first) if isinstance(v, dt.date)]
+    if dated:
+        text_of: dict = {}  # the dates in such rows are a few constants (the run's date and time)
+
+        def as_text(v):
+            if v not in text_of:
+                text_of[v] = (v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+                              if isinstance(v, dt.datetime) else v.isoformat())
+            return text_of[v]
+
+        rows = [tuple(as_text(v) if i in dated and v is not None else v for i, v in enumerate(row)) for row in rows]
+    cur = driver.cursor()
+    cur.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
+    cur.close()

@@ -41,10 +41,12 @@ def _tiers(database) -> dict:
 
 def test_seed_publishes_a_run_and_a_rerun_writes_nothing(portfolio):
     assert _count(portfolio, CustomerTier) == 600
+    recalc.recalculate(portfolio, _req())  # the features' demo data (claims, cases) came after the seed's run
     history = _count(portfolio, TierHistory)
     before = _tiers(portfolio)
     summary = recalc.recalculate(portfolio, _req())
     assert summary.changed == 0 and summary.customers == 600
+    assert summary.model_version.endswith("#run1")  # a recent model is reused, not refitted
     assert _count(portfolio, TierHistory) == history
     assert _tiers(portfolio) == before
     assert set(summary.counts) <= {"vip", "standard", "watchlist"} and sum(summary.counts.values()) == 600
@@ -164,6 +166,7 @@ def test_model_beats_the_constant_rate_baseline_on_the_demo_portfolio(database):
 
 
 def test_cli_recalc_and_export(runner, portfolio, tmp_path):
+    runner.invoke(args=["tiers", "recalc", "--as-of", AS_OF.isoformat()])
     result = runner.invoke(args=["tiers", "recalc", "--as-of", AS_OF.isoformat()])
     assert result.exit_code == 0, result.output
     assert "0 changed" in result.output and "vip" in result.output

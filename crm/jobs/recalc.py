@@ -31,6 +31,7 @@ from crm.tiers.policy import current_policy
 from segmentation.engine import diff_results, fit_portfolio_stats, score_portfolio
 from segmentation.features import compute_features, portfolio_loss_ratio
 from segmentation.policy import TierPolicy
+from segmentation.risk_model import FittedModel
 
 STALE_AFTER = dt.timedelta(minutes=10)
 SAMPLE_SIZE = 20  # moved customers shown in a preview
@@ -50,6 +51,9 @@ class RunRequest:
     partition_size: int = 250_000
     model_sample: int | None = 200_000
     policy_file: str | None = None
+    # The frequency model is refitted when the newest is older than this: refitting every
+    # night would shift everyone's risk score a little and rewrite every row for nothing.
+    refit_after_days: int = 30
     progress: Callable[[int, str], None] | None = None
 
 
@@ -115,8 +119,18 @@ def _beat(database: Database, run_id: int, progress: int, req: RunRequest, phase
         req.progress(progress, phase)
 
 
-def _portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, run_id: int | None):
-    """Pass 1: the portfolio loss ratio over everyone, and the model fitted on a sample."""
+def _reusable_model(database: Database, req: RunRequest):
+    """The newest stored model, if it is recent enough to score with: (model, version) or None."""
+    with database.session() as session:
+        record = session.scalar(select(RiskModelRecord).order_by(RiskModelRecord.id.desc()).limit(1))
+    if record is None or utcnow() - record.created_at > dt.timedelta(days=req.refit_after_days):
+        return None
+    return FittedModel.from_bytes(record.blob), record.version
+
+
+def _portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, run_id: int | None,
+                    fit: bool = True):
+    """Pass 1: the portfolio loss ratio over everyone, and (if ``fit``) a model fitted on a sample."""
     incurred = earned = 0.0
     sampled: list[dict] = []
     total = max(1, len(ranges))
@@ -128,7 +142,9 @@ def _portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPol
                                      portfolio_lr=0.0)
             incurred += float(feats["incurred"].sum())
             earned += float(feats["earned_premium"].sum())
-            if req.model_sample is not None:
+            if not fit:
+                pass
+            elif req.model_sample is not None:
                 per_range = per_range or max(1, req.model_sample // total)
                 ids = part["customers"]["customer_id"]
                 keep = ids.sample(n=min(per_range, len(ids)), random_state=lo).sort_values()
@@ -138,7 +154,7 @@ def _portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPol
             if run_id is not None:
                 _beat(database, run_id, int(40 * (i + 1) / total), req, "portfolio statistics")
     plr = portfolio_loss_ratio(pd.DataFrame({"incurred": [incurred], "earned_premium": [earned]}))
-    if not sampled:
+    if not sampled or not ranges:
         return plr, None
     sample = {k: pd.concat([s[k] for s in sampled], ignore_index=True) for k in sampled[0]}
     stats = fit_portfolio_stats(sample["customers"], sample["policies"], sample["claims"], req.as_of, policy)
@@ -179,7 +195,9 @@ def compute(database: Database, req: RunRequest) -> pd.DataFrame:
         policy = current_policy(session, req.policy_file)
     with database.engine.connect() as conn:
         ranges = frames.id_ranges(conn, req.partition_size)
-    plr, model = _portfolio_pass(database, ranges, req, policy, None)
+    reused = _reusable_model(database, req)
+    plr, model = _portfolio_pass(database, ranges, req, policy, None, fit=reused is None)
+    model = reused[0] if reused and ranges else model
     if model is None:
         return pd.DataFrame(columns=["tier", "value_score", "risk_score", "reasons"])
     return pd.concat([result for result, _ in _iter_scored(database, ranges, req, policy, plr, model)])
@@ -208,22 +226,24 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
     with database.engine.connect() as conn:
         ranges = frames.id_ranges(conn, req.partition_size)
     _beat(database, run_id, 1, req, "starting")
-    plr, model = _portfolio_pass(database, ranges, req, policy, run_id)
+    reused = _reusable_model(database, req)
+    plr, fitted = _portfolio_pass(database, ranges, req, policy, run_id, fit=reused is None)
+    model = reused[0] if reused and ranges else fitted
     changed, counts, customers = (_score_pass(database, ranges, req, policy, plr, model, run_id)
                                   if model is not None else (pd.DataFrame(), Counter(), 0))
+    model_version = reused[1] if reused and ranges else (f"{fitted.version}#run{run_id}" if fitted else "")
     summary = RunSummary(run_id, req.mode, customers, len(changed), dict(counts), _moves(changed),
-                         _sample(changed) if len(changed) else [], policy.version,
-                         f"{model.version}#run{run_id}" if model is not None else "")
+                         _sample(changed) if len(changed) else [], policy.version, model_version)
     with database.transaction() as session:
         if req.mode == "publish" and len(changed):
             moves = write_changes(session, changed, run_id, req.as_of, req.actor)
             if moves:
                 events.publish(session, events.TiersChanged(tuple(moves), run_id, req.actor))
-        if model is not None and req.mode == "publish":
-            session.add(RiskModelRecord(version=summary.model_version, kind=model.kind,
-                                        data_window=json.dumps(model.data_window, default=str),
-                                        metrics=json.dumps(model.metrics, default=float), note=model.note,
-                                        n_rows=model.n_rows, blob=model.to_bytes()))
+        if fitted is not None and req.mode == "publish":
+            session.add(RiskModelRecord(version=summary.model_version, kind=fitted.kind,
+                                        data_window=json.dumps(fitted.data_window, default=str),
+                                        metrics=json.dumps(fitted.metrics, default=float), note=fitted.note,
+                                        n_rows=fitted.n_rows, blob=fitted.to_bytes()))
         finished = utcnow()
         session.execute(update(TierRun).where(TierRun.id == run_id).values(
             state="completed", active_slot=None, progress=100, finished_at=finished, heartbeat_at=finished,

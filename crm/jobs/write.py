@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.db import utcnow
+from crm.db import bulk_insert, utcnow
 from crm.events import TierMove
 from crm.models import CustomerTier, TierHistory
 
@@ -26,31 +26,36 @@ def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: d
     Returns the tier moves (customers whose tier itself changed) for the domain event.
     """
     now = utcnow()
-    rows = [{
-        "customer_id": int(cid), "tier": r.tier, "reasons": _codes(r.reasons), "computed_tier": r.computed_tier,
-        "computed_reasons": _codes(r.computed_reasons), "value_score": round(float(r.value_score), 2),
-        "risk_score": round(float(r.risk_score), 2), "run_id": run_id, "as_of": as_of, "updated_at": now,
-        "old_tier": None if pd.isna(r.old_tier) else r.old_tier,
-    } for cid, r in zip(changed.index, changed.itertuples(index=False))]
-    conn = session.connection()
-    table = CustomerTier.__table__
-    fields = ("tier", "reasons", "computed_tier", "computed_reasons", "value_score", "risk_score", "run_id",
-              "as_of", "updated_at")
-    existing = [{"b_id": r["customer_id"], **{f"b_{f}": r[f] for f in fields}} for r in rows if r["old_tier"]]
-    fresh = [{k: r[k] for k in ("customer_id", *fields)} for r in rows if not r["old_tier"]]
+    ids = [int(i) for i in changed.index]
+    old = [None if pd.isna(t) else t for t in changed["old_tier"]]
+    tiers = changed["tier"].tolist()
+    reasons = [_codes(r) for r in changed["reasons"]]
+    computed = changed["computed_tier"].tolist()
+    computed_reasons = [_codes(r) for r in changed["computed_reasons"]]
+    values = changed["value_score"].astype(float).round(2).tolist()
+    risks = changed["risk_score"].astype(float).round(2).tolist()
+    rows = list(zip(ids, tiers, reasons, computed, computed_reasons, values, risks))
+    fresh = [r + (run_id, as_of, now) for r, o in zip(rows, old) if o is None]
+    bulk_insert(session, CustomerTier.__table__, ("customer_id", "tier", "reasons", "computed_tier",
+                                                  "computed_reasons", "value_score", "risk_score", "run_id",
+                                                  "as_of", "updated_at"), fresh)
+    existing = [{"b_id": r[0], "b_tier": r[1], "b_reasons": r[2], "b_computed_tier": r[3],
+                 "b_computed_reasons": r[4], "b_value_score": r[5], "b_risk_score": r[6]}
+                for r, o in zip(rows, old) if o is not None]
     if existing:
-        conn.execute(update(table).where(table.c.customer_id == bindparam("b_id"))
-                     .values({f: bindparam(f"b_{f}") for f in fields}), existing)
-    if fresh:
-        conn.execute(table.insert(), fresh)
-    conn.execute(TierHistory.__table__.insert(), [{
-        "customer_id": r["customer_id"], "run_id": run_id, "tier": r["tier"], "previous_tier": r["old_tier"],
-        "reasons": r["reasons"], "value_score": r["value_score"], "risk_score": r["risk_score"], "as_of": as_of,
-        "changed_at": now} for r in rows])
-    for i in range(0, len(rows), AUDIT_CHUNK):
-        part = rows[i:i + AUDIT_CHUNK]
+        table = CustomerTier.__table__
+        session.connection().execute(
+            update(table).where(table.c.customer_id == bindparam("b_id")).values(
+                tier=bindparam("b_tier"), reasons=bindparam("b_reasons"), computed_tier=bindparam("b_computed_tier"),
+                computed_reasons=bindparam("b_computed_reasons"), value_score=bindparam("b_value_score"),
+                risk_score=bindparam("b_risk_score"), run_id=run_id, as_of=as_of, updated_at=now),
+            existing)
+    bulk_insert(session, TierHistory.__table__, ("customer_id", "run_id", "tier", "previous_tier", "reasons",
+                                                 "value_score", "risk_score", "as_of", "changed_at"),
+                [(i, run_id, t, o, r, v, k, as_of, now) for i, t, o, r, v, k in zip(ids, tiers, old, reasons, values, risks)])
+    for start in range(0, len(ids), AUDIT_CHUNK):
+        part = slice(start, start + AUDIT_CHUNK)
         audit.record(session, actor, audit.Change("tiers.changed", "tier_run", run_id, None, {"customers": [
-            [r["customer_id"], r["old_tier"], r["tier"], r["reasons"], r["value_score"], r["risk_score"]]
-            for r in part]}))
-    return [TierMove(r["customer_id"], r["old_tier"], r["tier"], tuple(r["reasons"].split(";")) if r["reasons"] else ())
-            for r in rows if r["old_tier"] != r["tier"]]
+            list(r) for r in zip(ids[part], old[part], tiers[part], reasons[part], values[part], risks[part])]}))
+    return [TierMove(i, o, t, tuple(r.split(";")) if r else ())
+            for i, o, t, r in zip(ids, old, tiers, reasons) if o != t]

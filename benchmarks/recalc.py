@@ -1,0 +1,107 @@
+"""Full tier recalculation against a bare GROUP BY pass, at several portfolio sizes.
+
+For each size: a fresh database with N customers, ~2N policies and ~3N claims; then, in a
+child process (so that its peak memory is the run's alone): the bare GROUP BY pass over the
+three tables, a full recalculation (read, features, model fit and scoring, tiers, write all
+changes and history), and a rerun with no data changes (writes nothing).
+
+    .venv/bin/python benchmarks/recalc.py [--sizes 250000,1000000,3000000] [--db sqlite|postgres|both]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+AS_OF = dt.date(2025, 6, 30)  # the synthetic portfolio's as-of date
+GROUP_BY = (
+    "SELECT customer_id, COUNT(*), SUM(annual_premium) FROM policies GROUP BY customer_id",
+    "SELECT customer_id, COUNT(*), SUM(paid_amount + reserve_amount) FROM claims GROUP BY customer_id",
+    "SELECT city, COUNT(*) FROM customers GROUP BY city",
+)
+
+
+def child(url: str) -> dict:
+    import resource
+
+    from sqlalchemy import text
+
+    from crm import audit
+    from crm.db import Database
+    from crm.jobs import recalc
+
+    database = Database(url)
+    t = time.perf_counter()
+    with database.engine.connect() as conn:
+        for sql in GROUP_BY:
+            conn.execute(text(sql)).fetchall()
+    group_by = time.perf_counter() - t
+    req = recalc.RunRequest(as_of=AS_OF, actor=audit.Actor("cli", "benchmark"))
+    t = time.perf_counter()
+    first = recalc.recalculate(database, req)
+    full = time.perf_counter() - t
+    t = time.perf_counter()
+    again = recalc.recalculate(database, req)
+    rerun = time.perf_counter() - t
+    return {"group_by_s": group_by, "full_s": full, "rerun_s": rerun, "changed_first": first.changed,
+            "changed_rerun": again.changed, "customers": first.customers, "counts": first.counts,
+            "model": first.model_version, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="250000,1000000,3000000")
+    parser.add_argument("--db", default="both", choices=["sqlite", "postgres", "both"])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child)))
+        return
+    from benchmarks._portfolio_db import fresh_database, frames, load
+
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            t = time.perf_counter()
+            data = frames(n)
+            print(f"[{n:,}] generated {len(data['customers']):,} customers, {len(data['policies']):,} policies, "
+                  f"{len(data['claims']):,} claims in {time.perf_counter() - t:.0f}s", flush=True)
+            for kind in kinds:
+                url, drop = fresh_database(kind, tmp, PG_URL)
+                try:
+                    t = time.perf_counter()
+                    load(url, data)
+                    print(f"[{n:,}] {kind}: loaded in {time.perf_counter() - t:.0f}s", flush=True)
+                    out = subprocess.run([sys.executable, __file__, "--child", url], capture_output=True, text=True,
+                                         cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                    if out.returncode:
+                        sys.exit(f"run failed:\n{out.stderr[-3000:]}")
+                    r = json.loads(out.stdout.strip().splitlines()[-1])
+                finally:
+                    drop()
+                results[(kind, n)] = r
+                print(f"[{n:,}] {kind}: GROUP BY {r['group_by_s']:.1f}s | full recalculation {r['full_s']:.1f}s "
+                      f"({r['full_s'] / r['group_by_s']:.1f}x the GROUP BY; {r['full_s'] / n * 1e5:.2f}s per 100k) | "
+                      f"rerun {r['rerun_s']:.1f}s, {r['changed_rerun']} written | peak {r['peak_mb']:.0f} MB | "
+                      f"tiers {r['counts']}", flush=True)
+            del data
+    for kind in kinds:
+        done = sorted(n for k, n in results if k == kind)
+        if 1_000_000 in done and 3_000_000 in done:
+            growth = results[(kind, 3_000_000)]["peak_mb"] / results[(kind, 1_000_000)]["peak_mb"] - 1
+            print(f"{kind}: peak memory at 3M is {growth:+.0%} of that at 1M (target within 25%)")
+
+
+if __name__ == "__main__":
+    main()
