@@ -28,7 +28,7 @@ CUSTOMER_PANELS = ("crm.tiers.panel", "crm.review.panel", "crm.benefits.panel", 
 # Modules with COMMANDS (click commands/groups added to `crm`), JOBS (periodic jobs for the
 # scheduler: dicts of id, func(database, settings), trigger) and seed(database, actor, today).
 CLI = ("partners.cli", "crm.benefits.cli", "crm.review.cli", "crm.workspace.cli")
-JOBS = ("crm.benefits.jobs", "crm.review.jobs", "crm.workspace.jobs")
+JOBS = ("partners.jobs", "crm.benefits.jobs", "crm.review.jobs", "crm.workspace.jobs")
 SEEDS = ("partners.demo", "crm.benefits.demo", "crm.review.demo", "crm.workspace.demo")
 
 

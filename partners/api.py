@@ -1,5 +1,201 @@
-"""The partner API /api/partners/v1 (to be built)."""
-from flask import Blueprint
+"""The partner API /api/partners/v1 (see /work/shared/CONTRACT.md and partners/openapi.py).
+
+Thin: authenticate the bearer key, apply the per-key rate limit, parse and validate the JSON,
+call one service, commit, answer. Every answer is JSON; errors are {"error", "message"}
+(422 adds "fields"). An unreachable database answers 503 (crm/errors.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
+
+from crm import audit
+from crm.db import get_db, get_session
+from partners import codes, redeem as redemptions
+from partners.models import Coupon
+from partners.openapi import DOCUMENT
+from partners.ratelimit import DEFAULT_RATE, TokenBucket
+from partners.services import authenticate_key
 
 bp = Blueprint("partners_api", __name__, url_prefix="/api/partners/v1")
 NAV: list = []
+
+_KEY_RE = re.compile(r"^[\x21-\x7e]{1,100}$")
+_STORE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
+_MAX_ID = 2**31 - 1
+
+
+@bp.record_once
+def _exempt_and_limit(state) -> None:
+    from crm.app import csrf
+
+    csrf.exempt(bp)  # bearer keys, not cookies: there is nothing for a forged request to ride on
+    rate, burst = state.app.config.get("PARTNER_API_RATE", DEFAULT_RATE)
+    state.app.extensions["partners_rate_limit"] = TokenBucket(rate, burst)
+
+
+def error(status: int, code: str, message: str, fields: dict | None = None, headers: dict | None = None):
+    body = {"error": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return jsonify(body), status, headers or {}
+
+
+def partner_api(view):
+    """Bearer-key authentication and the per-key rate limit; sets g.partner and g.api_key."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        found = None
+        if scheme.lower() == "bearer":
+            # A read session of its own: on SQLite the request's write session would take the
+            # write lock at its first statement, and hold it through all the parsing below.
+            with get_db().session() as session:
+                found = authenticate_key(session, presented.strip())
+        if found is None:
+            return error(401, "unauthorized", "A valid API key is required (Authorization: Bearer …).",
+                         headers={"WWW-Authenticate": 'Bearer realm="partners"'})
+        g.partner, g.api_key = found
+        wait = current_app.extensions["partners_rate_limit"].take(g.api_key.id)
+        if wait:
+            return error(429, "rate_limited", "Too many requests for this API key; retry later.",
+                         headers={"Retry-After": str(wait)})
+        return view(*args, **kwargs)
+
+    wrapped.required_roles = ("partner_api",)  # the role check of every view (tests/test_auth.py)
+    return wrapped
+
+
+def _channel() -> redemptions.Channel:
+    actor = audit.Actor("partner", g.partner.name, id=str(g.partner.id), request_id=g.get("request_id"))
+    return redemptions.Channel(actor, "api", api_key_id=g.api_key.id)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
+
+
+def _answer(answer: redemptions.Answer):
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return jsonify(answer.body), answer.status, headers
+
+
+@bp.get("/openapi.json")
+@partner_api
+def openapi():
+    return jsonify(DOCUMENT)
+
+
+@bp.get("/coupons/<code>")
+@partner_api
+def coupon(code: str):
+    try:
+        canonical = codes.parse(code)
+    except codes.BadCode as exc:
+        return error(422, "invalid", "The code is not a coupon code.", {"code": str(exc)})
+    row = get_session().execute(
+        select(Coupon.code, Coupon.status, Coupon.value, Coupon.currency, Coupon.expires_on)
+        .where(Coupon.code == canonical, Coupon.partner_id == g.partner.id)).first()
+    if row is None:
+        return error(404, "not_found", redemptions.MESSAGES["not_found"])
+    today = _today()
+    status = "expired" if row.status == "issued" and row.expires_on < today else row.status
+    zone = ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)
+    # The first instant it no longer counts: the end of its last day in the insurer's zone.
+    ends = dt.datetime.combine(row.expires_on + dt.timedelta(days=1), dt.time(), zone)
+    return jsonify(code=row.code, status=status, value=f"{row.value:.2f}", currency=row.currency,
+                   expires_at=ends.isoformat())
+
+
+def _body() -> tuple[dict | None, dict]:
+    """The JSON object sent, or (None, field errors)."""
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null", parse_float=Decimal)
+    except (ValueError, RecursionError):
+        return None, {"body": "not valid JSON"}
+    if not isinstance(body, dict):
+        return None, {"body": "a JSON object is required"}
+    return body, {}
+
+
+def _amount(value) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise ValueError("an amount, e.g. \"88.00\"")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("an amount, e.g. \"88.00\"") from None
+    if not amount.is_finite() or amount <= 0 or amount > 100000:
+        raise ValueError("between 0.01 and 100000")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("at most 2 decimals")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _parse_redemption(body: dict) -> tuple[dict, dict]:
+    fields, parsed = {}, {}
+    unknown = set(body) - {"code", "amount", "store_id"}
+    for name in sorted(unknown):
+        fields[name[:40]] = "unknown field"
+    if not isinstance(body.get("code"), str) or not body["code"].strip():
+        fields["code"] = "required: the coupon code"
+    else:
+        parsed["code"] = body["code"][:100]
+    if body.get("amount") is not None:
+        try:
+            parsed["amount"] = _amount(body["amount"])
+        except ValueError as exc:
+            fields["amount"] = str(exc)
+    store = body.get("store_id")
+    if store is not None:
+        if not isinstance(store, str) or not _STORE_RE.match(store):
+            fields["store_id"] = "a store code: letters, digits, . _ -, at most 40"
+        else:
+            parsed["store_id"] = store
+    return parsed, fields
+
+
+@bp.post("/redemptions")
+@partner_api
+def create_redemption():
+    db = get_session()
+    key = request.headers.get("Idempotency-Key", "")
+    body, fields = _body()
+    parsed, more = _parse_redemption(body) if body is not None else ({}, {})
+    fields.update(more)
+    if not _KEY_RE.match(key):
+        fields["Idempotency-Key"] = "required: 1 to 100 visible ASCII characters, unique per redemption"
+    if fields:
+        answer = redemptions.refusal(422, "invalid", fields)
+        redemptions.record_attempt(db, _channel(), g.partner, "redeem", parsed.get("code", ""), answer)
+        db.commit()
+        return _answer(answer)
+    request_hash = hashlib.sha256(audit.canonical_json(body).encode()).hexdigest()
+    answer = redemptions.redeem(db, g.partner, parsed["code"], parsed.get("amount"), parsed.get("store_id"),
+                                key, request_hash, channel=_channel(), today=_today())
+    db.commit()
+    return _answer(answer)
+
+
+@bp.post("/redemptions/<int:redemption_id>/void")
+@partner_api
+def void_redemption(redemption_id: int):
+    db = get_session()
+    body, _ = _body() if request.get_data(cache=True) else ({}, {})
+    reason = body.get("reason") if isinstance(body, dict) and isinstance(body.get("reason"), str) else ""
+    if redemption_id > _MAX_ID:
+        answer = redemptions.refusal(404, "not_found", message="There is no such redemption for this partner.")
+    else:
+        answer = redemptions.void(db, g.partner, redemption_id, channel=_channel(),
+                                  reason=reason.replace("\x00", ""))
+    db.commit()
+    return _answer(answer)

@@ -48,22 +48,31 @@ def pg_database():
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
+    for engine in _PG_ENGINES.values():
+        engine.dispose()
     with admin.connect() as conn:
         conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
 
 
+_PG_ENGINES: dict = {}
+
+
 def _reset_postgres(url: str) -> None:
-    engine = create_engine(url)
+    """Empty every table between tests. DELETE with triggers and foreign keys off (replica
+    role) is several times faster than TRUNCATE on tables this small; sequences restart."""
+    engine = _PG_ENGINES.get(url) or _PG_ENGINES.setdefault(url, create_engine(url))
     with engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text("SET LOCAL synchronous_commit = off"))
         tables = [r[0] for r in conn.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
-        conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
+        for table in tables:
+            conn.execute(text(f'DELETE FROM "{table}"'))
+        for (sequence,) in conn.execute(text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")):
+            conn.execute(text(f"SELECT setval('\"{sequence}\"', 1, false)"))
         conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
