@@ -101,7 +101,7 @@ def test_triggers_refuse_update_and_delete(database, statement):
     assert _verify(database).ok
 
 
-def test_truncate_refused_on_postgres(database):
+def test_truncate_is_refused(database):
     if database.dialect != "postgresql":
         pytest.skip("SQLite has no TRUNCATE (DELETE is refused above)")
     with pytest.raises(DBAPIError, match="append-only"):
