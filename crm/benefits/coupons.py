@@ -1,0 +1,48 @@
+"""Partner coupons issued from a customer's coupon entitlement (the partners package issues them)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm import audit
+from crm.benefits import ledger
+from crm.benefits.catalogue import current_catalogue
+from crm.benefits.services import BenefitError
+from crm.models import Customer
+from crm.models.benefits import BenefitUse
+
+
+def active_partners(session: Session) -> list:
+    from partners.models import Partner
+
+    return list(session.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.category,
+                                                                                           Partner.name)))
+
+
+def issue_from_entitlement(session: Session, actor: audit.Actor, customer: Customer, partner_id: int,
+                           expires_on: dt.date, as_of: dt.date):
+    """Take one unit of the customer's coupon benefit and issue a coupon of its face value.
+
+    The coupon carries the ledger entry's id (``entitlement_id``); its cost is the benefit's
+    unit cost. Raises BenefitError (no benefit or none left, an expiry before today, or the
+    partners package refusing: unknown or inactive partner).
+    """
+    from partners.services import PartnerError, issue_coupon
+
+    if expires_on < as_of:
+        raise BenefitError("the expiry date is in the past")
+    benefit = current_catalogue(session).of_kind(ledger.current_tier(session, customer.id) or "", "partner_coupon")
+    if benefit is None:
+        raise BenefitError("the customer's tier has no coupon benefit")
+    entry = ledger.take_unit(session, actor, customer.id, benefit, as_of, "coupon")
+    try:
+        coupon = issue_coupon(session, actor, customer.id, partner_id, benefit.face_value, expires_on,
+                              entitlement_id=entry.id)
+    except PartnerError as exc:
+        raise BenefitError(str(exc)) from None
+    session.add(BenefitUse(customer_id=customer.id, benefit_code=benefit.code, kind=benefit.kind, source="coupon",
+                           source_id=coupon.id, cost=benefit.unit_cost, used_on=as_of))
+    session.flush()
+    return coupon

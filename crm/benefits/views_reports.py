@@ -1,0 +1,44 @@
+"""Cost against premium (with the VIPs over the ceiling) and utilisation, with charts."""
+from __future__ import annotations
+
+import json
+
+from flask import render_template
+from flask_login import current_user
+
+from crm.auth.login import roles_required
+from crm.benefits import reports
+from crm.benefits.catalogue import current_catalogue
+from crm.benefits.forms import KIND_LABELS
+from crm.benefits.services import REPORT_ROLES
+from crm.benefits.views import bp, today
+from crm.customers.services import visible_customers
+from crm.db import get_session
+
+
+@bp.get("/cost")
+@roles_required(*REPORT_ROLES)
+def cost():
+    db = get_session()
+    catalogue, day = current_catalogue(db), today()
+    customers = visible_customers(current_user)
+    by_kind = reports.cost_by_kind(db, day, customers)
+    chart = {"labels": [str(KIND_LABELS.get(k, k)) for k in by_kind], "values": [float(v) for v in by_kind.values()]}
+    return render_template("benefits/cost.html", over=reports.over_ceiling(db, customers, day, catalogue),
+                           catalogue=catalogue, day=day, by_kind=by_kind, chart=json.dumps(chart, ensure_ascii=False))
+
+
+@bp.get("/utilisation")
+@roles_required(*REPORT_ROLES)
+def utilisation():
+    db = get_session()
+    day = today()
+    by_benefit = reports.utilisation_by_benefit(db, day)
+    by_partner = reports.utilisation_by_partner(db)
+    benefit_chart = {"labels": list(by_benefit), "series": {
+        k: [v[k] for v in by_benefit.values()] for k in ("granted", "used", "expired")}}
+    partner_chart = {"labels": [p["name"] for p in by_partner], "series": {
+        k: [p[k] for p in by_partner] for k in ("issued", "redeemed", "expired")}}
+    return render_template("benefits/utilisation.html", by_benefit=by_benefit, by_partner=by_partner, day=day,
+                           benefit_chart=json.dumps(benefit_chart, ensure_ascii=False),
+                           partner_chart=json.dumps(partner_chart, ensure_ascii=False))
