@@ -52,6 +52,43 @@ def db_upgrade():
     click.echo("database is at the newest schema")
 
 
+@db_group.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@with_appcontext
+def db_backup(file):
+    """Write a consistent backup of the configured database to FILE (online)."""
+    from crm.backup import BackupError, backup
+
+    try:
+        backup(get_db().url, file)
+    except BackupError as exc:
+        _fail(str(exc))
+    click.echo(f"backed up to {file}")
+
+
+@db_group.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="do not ask: the database's content is replaced")
+@with_appcontext
+def db_restore(file, yes):
+    """Replace the configured database's content with FILE, then verify the audit chain."""
+    from crm.backup import BackupError, restore
+
+    if not yes:
+        click.confirm("This replaces every record in the database. Go on?", abort=True)
+    database = get_db()
+    database.dispose()  # no pooled connection may keep the old content open
+    try:
+        restore(database.url, file)
+    except BackupError as exc:
+        _fail(str(exc))
+    with database.session() as session:
+        result = audit.verify(session)
+    if not result.ok:
+        _fail(f"restored, but the audit trail does not verify: {result.problem}")
+    click.echo(f"restored from {file}; audit trail intact ({result.checked} events)")
+
+
 @click.group("users", help="Staff and partner log-ins.")
 def users_group():
     pass

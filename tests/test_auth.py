@@ -59,18 +59,72 @@ def test_lockout_after_repeated_failures_then_expires(client, auth, make_user, d
 
     from sqlalchemy import update
 
-    from crm.models import User
+    from crm.models import LoginThrottle
 
-    user_id, email = make_user("admin")
+    _, email = make_user("admin")
     for _ in range(5):
         assert auth.login(email, "wrong-password-x").status_code == 401
-    response = auth.login(email)  # the right password, but locked
+    response = auth.login(email)  # the right password, but this address is locked out
     assert response.status_code == 401
     assert "Too many failed attempts" in response.get_data(as_text=True)
     with database.transaction() as session:  # the lock is temporary
-        session.execute(update(User).where(User.id == user_id).values(
-            locked_until=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+        session.execute(update(LoginThrottle).values(locked_until=dt.datetime.now(dt.timezone.utc)
+                                                     - dt.timedelta(seconds=1)))
     assert auth.login(email).status_code == 302
+
+
+def test_an_attacker_cannot_lock_out_the_owner(app, make_user):
+    """Failures from the attacker's address lock that address only; the owner logs in."""
+    from tests.conftest import AuthActions
+
+    _, email = make_user("account_manager")
+    attacker = AuthActions(app.test_client())
+    attacker.client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for _ in range(12):
+        attacker.login(email, "guess-guess-guess")
+    assert "Too many failed attempts" in attacker.login(email).get_data(as_text=True)
+    owner = AuthActions(app.test_client())
+    owner.client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert owner.login(email).status_code == 302
+
+
+def test_a_distributed_guess_pauses_the_account_briefly(app, make_user, database):
+    import datetime as dt
+
+    from crm.auth.services import ACCOUNT_LOCK, ACCOUNT_MAX_FAILURES
+    from crm.models import User
+    from tests.conftest import AuthActions
+
+    user_id, email = make_user("admin")
+    for i in range(ACCOUNT_MAX_FAILURES):
+        guesser = AuthActions(app.test_client())
+        guesser.client.environ_base["REMOTE_ADDR"] = f"192.0.2.{i + 1}"
+        guesser.login(email, "guess-guess-guess")
+    owner = AuthActions(app.test_client())
+    owner.client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert owner.login(email).status_code == 401
+    with database.session() as session:
+        until = session.get(User, user_id).locked_until
+    assert until - dt.datetime.now(dt.timezone.utc) <= ACCOUNT_LOCK
+
+
+def test_password_policy_refuses_short_and_common_passwords(runner):
+    for weak in ("short1", "password1234", "123456789012", "aaaaaaaaaaaaaaa"):
+        result = runner.invoke(args=["users", "create", "x@test.crm", "--role", "admin", "--password-stdin"],
+                               input=weak + "\n")
+        assert result.exit_code != 0 and "password refused" in result.output, weak
+    ok = runner.invoke(args=["users", "create", "x@test.crm", "--role", "admin", "--password-stdin"],
+                       input="Correct-Horse-Battery-9\n")
+    assert ok.exit_code == 0
+
+
+def test_passwords_are_hashed_with_scrypt(make_user, database):
+    from crm.models import User
+
+    user_id, _ = make_user("admin")
+    with database.session() as session:
+        stored = session.get(User, user_id).password_hash
+    assert stored.startswith("scrypt:") and "Sturdy-Password-42" not in stored
 
 
 @pytest.mark.parametrize("target,expected", [

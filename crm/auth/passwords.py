@@ -24,6 +24,11 @@ def check_policy(password: str, email: str = "") -> None:
         raise WeakPassword("too common")
     if len(set(password)) < 5:
         raise WeakPassword("too few different characters")
+    if password.isdigit():
+        raise WeakPassword("digits only")
+    steps = {ord(b) - ord(a) for a, b in zip(password, password[1:])}
+    if steps <= {1, -9} or steps <= {-1, 9}:  # 123456789012, abcdef…, and the reverse
+        raise WeakPassword("a run of consecutive characters")
     local = email.split("@")[0].lower()
     if len(local) >= 3 and local in lowered:
         raise WeakPassword("must not contain the e-mail name")

@@ -4,16 +4,15 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.auth.passwords import check_policy, hash_password, verify_password
 from crm.db import utcnow
-from crm.models import User
+from crm.models import LoginThrottle, User
 from crm.validators import ROLES
 
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
 # A hash of nothing in particular: checking against it costs what a real check costs, so
 # the answer time does not reveal whether an e-mail address has an account.
 _DUMMY_HASH = hash_password("not-a-real-password-x")
@@ -47,36 +46,87 @@ def create_user(session: Session, actor: audit.Actor, email: str, role: str, pas
 
 
 class LoginRefused(Exception):
-    """Wrong e-mail or password, or the account is locked; deliberately says no more."""
+    """Wrong e-mail or password, or locked for now; deliberately says no more."""
 
     def __init__(self, locked: bool = False):
         super().__init__("locked" if locked else "invalid")
         self.locked = locked
 
 
-def authenticate(session: Session, email: str, password: str, now: dt.datetime | None = None) -> User:
-    """Check a log-in; counts failures per account and locks it for a while after too many.
+SOURCE_MAX_FAILURES = 5  # from one address: then that address waits SOURCE_LOCK
+SOURCE_LOCK = dt.timedelta(minutes=15)
+ACCOUNT_MAX_FAILURES = 30  # from all addresses within ACCOUNT_WINDOW: a distributed guess
+ACCOUNT_WINDOW = dt.timedelta(minutes=15)
+ACCOUNT_LOCK = dt.timedelta(minutes=5)
 
-    The lock is temporary (``LOCK_MINUTES``), so an attacker who guesses e-mails can delay,
-    but not permanently lock out, real users. Raises LoginRefused.
+
+def _throttle(session: Session, email: str, source: str) -> LoginThrottle | None:
+    return session.scalar(select(LoginThrottle).where(LoginThrottle.email == email, LoginThrottle.source == source))
+
+
+def _count_failure(session: Session, email: str, source: str, user: User | None, now: dt.datetime) -> None:
+    """One more failure for (account, source), and for the account as a whole; lock when due.
+
+    Counted in the database (so that it holds across workers), by single UPDATEs.
+    """
+    row = _throttle(session, email, source)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(LoginThrottle(email=email, source=source, failures=1, last_failed_at=now))
+        except IntegrityError:  # a concurrent failure created it
+            row = _throttle(session, email, source)
+    if row is not None:
+        if row.last_failed_at < now - SOURCE_LOCK:
+            row.failures = 0
+        session.execute(update(LoginThrottle).where(LoginThrottle.id == row.id).values(
+            failures=LoginThrottle.failures + 1, last_failed_at=now))
+        session.refresh(row)
+        if row.failures >= SOURCE_MAX_FAILURES:
+            row.locked_until, row.failures = now + SOURCE_LOCK, 0
+            audit.record(session, audit.Actor("system", "login"), audit.Change(
+                "login.source_locked", "user", user.id if user else None, None,
+                {"source": source, "until": row.locked_until}))
+    if user is not None:
+        if user.last_failed_at is not None and user.last_failed_at < now - ACCOUNT_WINDOW:
+            user.failed_logins = 0
+        session.execute(update(User).where(User.id == user.id).values(
+            failed_logins=User.failed_logins + 1, last_failed_at=now))
+        session.refresh(user)
+        if user.failed_logins >= ACCOUNT_MAX_FAILURES:
+            user.locked_until, user.failed_logins = now + ACCOUNT_LOCK, 0
+            audit.record(session, audit.Actor("system", "login"), audit.Change(
+                "user.locked", "user", user.id, None, {"until": user.locked_until}))
+
+
+def authenticate(session: Session, email: str, password: str, source: str = "-",
+                 now: dt.datetime | None = None) -> User:
+    """Check a log-in from ``source`` (the client address).
+
+    Five failures from one address lock that address out of that account for 15 minutes;
+    a guessing attacker therefore locks out only themselves. Thirty failures from anywhere
+    within 15 minutes (a distributed guess) pause the account for 5 minutes: enough to
+    stop guessing, short enough that no one can keep its owner out for long. The caller
+    commits even on failure, so that the counts are kept. Raises LoginRefused.
     """
     now = now or utcnow()
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    email = email.strip().lower()[:254]
+    source = (source or "-")[:64]
+    throttle = _throttle(session, email, source)
+    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
+        raise LoginRefused(locked=True)
+    user = session.scalar(select(User).where(User.email == email))
     if user is None:
         verify_password(_DUMMY_HASH, password)
+        _count_failure(session, email, source, None, now)
         raise LoginRefused()
     if user.locked_until is not None and user.locked_until > now:
         raise LoginRefused(locked=True)
     if not user.active or not verify_password(user.password_hash, password):
-        # Counted in the database (a single UPDATE) so that it holds across workers.
-        session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-        session.refresh(user)
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
-            audit.record(session, audit.Actor("system", "login"), audit.Change(
-                "user.locked", "user", user.id, None, {"until": user.locked_until}))
+        _count_failure(session, email, source, user, now)
         raise LoginRefused()
+    if throttle is not None:
+        session.delete(throttle)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

@@ -31,7 +31,7 @@ def login():
     if form.validate_on_submit():
         db = get_session()
         try:
-            user = authenticate(db, form.email.data, form.password.data)
+            user = authenticate(db, form.email.data, form.password.data, request.remote_addr or "-")
         except LoginRefused as refused:
             db.commit()  # keep the failure count
             form.password.errors.append(
