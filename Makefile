@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export CRM_ENV ?= development
 
-.PHONY: messages install translations migrate seed run test browser lint bench clean
+.PHONY: security messages install translations migrate seed run test browser lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,9 @@ clean:
 # After changing UI strings: extract them and merge crm/translations_zh.py into the catalogue.
 messages: $(STAMP)
 	$(BIN)/python -m crm.messages
+
+# Static security checks (CI runs them after the tests): bandit must find nothing of medium
+# severity or above; pip-audit reports known vulnerabilities in the installed packages.
+security: $(STAMP)
+	$(BIN)/bandit -q -r crm partners segmentation -ll
+	$(BIN)/pip-audit --skip-editable --progress-spinner off
