@@ -12,7 +12,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,server]'
+	$(BIN)/pip install --quiet -e '.[test,server,distributed]'
 	touch $(STAMP)
 
 translations: $(STAMP)

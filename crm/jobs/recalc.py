@@ -54,6 +54,9 @@ class RunRequest:
     # The frequency model is refitted when the newest is older than this: refitting every
     # night would shift everyone's risk score a little and rewrite every row for nothing.
     refit_after_days: int = 30
+    # A Dask scheduler (or a distributed.LocalCluster) to score partitions on, for
+    # portfolios one machine cannot hold; None scores them one after another here.
+    dask_address: object = None
     progress: Callable[[int, str], None] | None = None
 
 
@@ -161,31 +164,73 @@ def _portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPol
     return plr, stats.model
 
 
+def _score_range(conn, lo: int, hi: int, as_of: dt.date, policy: TierPolicy, plr: float, model):
+    """Score one partition against its stored state: (result, state)."""
+    part = frames.load_partition(conn, lo, hi, as_of)
+    state, overrides = frames.load_state(conn, lo, hi, as_of)
+    previous = state["computed_tier"] if not state.empty else None
+    result = score_portfolio(part["customers"], part["policies"], part["claims"], as_of, policy,
+                             previous_tier=previous, overrides=overrides, model=model, portfolio_lr=plr)
+    return result, state
+
+
+def _changes(result: pd.DataFrame, state: pd.DataFrame) -> tuple[pd.DataFrame, dict, int]:
+    """What a partition changed (memory O(changes)), its tier counts and its size."""
+    diff = diff_results(result, state if not state.empty else None)
+    changed = result.loc[diff.index].assign(old_tier=diff["old_tier"])
+    return changed, result["tier"].value_counts().to_dict(), len(result)
+
+
+def score_partition_remote(url: str, lo: int, hi: int, as_of: dt.date, policy: dict, plr: float,
+                           model: bytes) -> tuple[pd.DataFrame, dict, int]:
+    """One partition on a Dask worker: its own connection, the run's shared statistics."""
+    database = Database(url)
+    try:
+        with database.engine.connect() as conn:
+            result, state = _score_range(conn, lo, hi, as_of, TierPolicy.from_dict(policy), plr,
+                                         FittedModel.from_bytes(model))
+        return _changes(result, state)
+    finally:
+        database.dispose()
+
+
 def _iter_scored(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
                  run_id: int | None = None):
-    """Pass 2: score each partition against its stored state; yields (result, state)."""
+    """Pass 2, in this process: yields (result, state) per partition."""
     with database.engine.connect() as conn:
         for i, (lo, hi) in enumerate(ranges):
-            part = frames.load_partition(conn, lo, hi, req.as_of)
-            state, overrides = frames.load_state(conn, lo, hi, req.as_of)
-            previous = state["computed_tier"] if not state.empty else None
-            result = score_portfolio(part["customers"], part["policies"], part["claims"], req.as_of, policy,
-                                     previous_tier=previous, overrides=overrides, model=model, portfolio_lr=plr)
-            yield result, state
+            yield _score_range(conn, lo, hi, req.as_of, policy, plr, model)
             if run_id is not None:
                 _beat(database, run_id, 40 + int(50 * (i + 1) / max(1, len(ranges))), req, "scoring")
 
 
+def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
+                  run_id: int):
+    """Pass 2's per-partition changes, in this process or on a Dask cluster (same results)."""
+    if req.dask_address is None:
+        for result, state in _iter_scored(database, ranges, req, policy, plr, model, run_id):
+            yield _changes(result, state)
+        return
+    from distributed import Client, as_completed  # the optional extra crm[distributed]
+
+    with Client(req.dask_address) as client:
+        shared = client.scatter([policy.to_dict(), model.to_bytes()], broadcast=True)
+        futures = [client.submit(score_partition_remote, database.url, lo, hi, req.as_of, shared[0], plr, shared[1],
+                                 pure=False) for lo, hi in ranges]
+        for i, future in enumerate(as_completed(futures)):
+            yield future.result()
+            _beat(database, run_id, 40 + int(50 * (i + 1) / max(1, len(ranges))), req, "scoring")
+
+
 def _score_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model, run_id: int):
-    """Keep only what changed (memory O(changes)), and count the tiers."""
+    """Keep only what changed, and count the tiers."""
     changes, counts, customers = [], Counter(), 0
-    for result, state in _iter_scored(database, ranges, req, policy, plr, model, run_id):
-        customers += len(result)
-        counts.update(result["tier"].value_counts().to_dict())
-        diff = diff_results(result, state if not state.empty else None)
-        if len(diff):
-            changes.append(result.loc[diff.index].assign(old_tier=diff["old_tier"]))
-    changed = pd.concat(changes) if changes else pd.DataFrame()
+    for changed, tier_counts, n in _iter_changes(database, ranges, req, policy, plr, model, run_id):
+        customers += n
+        counts.update(tier_counts)
+        if len(changed):
+            changes.append(changed)
+    changed = pd.concat(changes).sort_index() if changes else pd.DataFrame()
     return changed, counts, customers
 
 
