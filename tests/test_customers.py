@@ -88,3 +88,16 @@ def test_security_headers(client):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_name_search_pages_in_name_order(client, login_as, database, tmp_path):
+    login_as("admin")
+    rows = [customer_row(name=f"王{chr(0x4e00 + (i * 7) % 60)}") for i in range(55)] + [customer_row(name="李四")]
+    _load(database, tmp_path, rows)
+    first = client.get("/customers?q=王").get_data(as_text=True)
+    refs_first = re.findall(r">(C\d{6})</a>", first)
+    after = re.search(r'id="next-page" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    refs_second = re.findall(r">(C\d{6})</a>", client.get(after).get_data(as_text=True))
+    by_ref = {r["customer_ref"]: r["name"] for r in rows}
+    names = [by_ref[r] for r in refs_first + refs_second]
+    assert len(names) == 55 and len(set(refs_first + refs_second)) == 55 and names == sorted(names)

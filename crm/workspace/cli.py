@@ -1,3 +1,64 @@
-"""workspace: commands added to `crm` (to be built)."""
+"""`crm export data DIR` and `crm workspace snapshot`."""
+from __future__ import annotations
 
-COMMANDS: list = []
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from crm import audit
+from crm.db import get_db, utcnow
+
+
+@click.group("export", help="Data exports.")
+def export_group():
+    pass
+
+
+@export_group.command("data")
+@click.argument("directory", type=click.Path(file_okay=False, writable=True))
+@with_appcontext
+def export_data(directory):
+    """Write the versioned data export (CSV, JSON Schemas, manifest) into DIRECTORY."""
+    from crm.workspace.export import export_data as write
+
+    database = get_db()
+    with database.session() as session:
+        manifest = write(session.connection(), Path(directory))
+    with database.transaction() as session:
+        audit.record(session, audit.Actor.cli("export"), audit.Change("data.export", "data_export", manifest["version"],
+                                                                      None, {"generated_at": manifest["generated_at"],
+                                                                             "directory": str(directory)}))
+    for f in manifest["files"]:
+        click.echo(f"{f['name']:<24} {f['rows']:>10} rows  {f['sha256']}")
+    click.echo(f"export version {manifest['version']} written to {directory}")
+
+
+@click.group("workspace", help="The account managers' workspace.")
+def workspace_group():
+    pass
+
+
+@workspace_group.command("snapshot")
+@click.option("--as-of", "as_of", help="YYYY-MM-DD (default: today)")
+@with_appcontext
+def snapshot(as_of):
+    """Compute the report figures the dashboard and the reports show."""
+    from crm.workspace.snapshots import SnapshotExists, take_snapshot
+
+    zone = ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(zone).date()
+    except ValueError:
+        raise click.ClickException(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        snapshot_id = take_snapshot(get_db(), day, f"manual:{utcnow().isoformat()}", audit.Actor.cli("workspace"))
+    except SnapshotExists as exc:
+        raise click.ClickException(f"a snapshot {exc} exists already") from None
+    click.echo(f"report snapshot {snapshot_id} as of {day}")
+
+
+COMMANDS = [export_group, workspace_group]

@@ -1,6 +1,20 @@
-"""workspace: the panel on the customer page (to be built)."""
+"""The workspace panel of the customer page: visits and follow-ups; reassignment for admins."""
+from __future__ import annotations
+
+from crm.workspace import portfolio, visits
+from crm.workspace.forms import ReassignForm
 
 
 def customer_panel(session, user, customer) -> dict | None:
-    """A dict with 'template' and its context, or None to show nothing."""
-    return None
+    if user.role == "partner_cashier":
+        return None
+    form = None
+    if user.role == "admin":
+        form = ReassignForm(formdata=None)
+        form.manager.choices = [(m.id, m.full_name or m.email) for m in portfolio.active_managers(session)]
+        form.manager.data = customer.account_manager_id
+    from crm.workspace.views import today
+
+    return {"template": "workspace/_customer_panel.html", "visits": visits.customer_visits(session, customer.id),
+            "today": today(),
+            "can_log": user.role == "account_manager", "reassign_form": form}

@@ -1,5 +1,139 @@
-"""workspace pages (to be built)."""
-from flask import Blueprint
+"""Workspace pages: the dashboard, the portfolio, VIPs without a manager and reassignment.
+
+Visits and targets (visit_views) and reports (report_views) add their routes to ``bp``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+
+from crm.auth.login import STAFF, current_actor, roles_required
+from crm.customers.services import NotVisible, get_customer
+from crm.db import get_session
+from crm.models import User
+from crm.ui import NavItem
+from crm.workspace import feeds, portfolio, snapshots, visits
+from crm.workspace.forms import ReassignForm
 
 bp = Blueprint("workspace", __name__)
-NAV: list = []
+NAV = [
+    NavItem("workspace.dashboard", _l("Dashboard"), STAFF),
+    NavItem("workspace.portfolio_page", _l("My customers"), ("account_manager",)),
+    NavItem("workspace.portfolio_page", _l("Portfolios"), ("admin",)),
+    NavItem("workspace.visits_page", _l("Visits"), ("admin", "account_manager")),
+    NavItem("workspace.targets_page", _l("Targets"), ("admin", "account_manager")),
+    NavItem("workspace.reports_page", _l("Reports"), STAFF),
+]
+TIER_ORDER = ("vip", "standard", "watchlist")
+
+
+def today() -> dt.date:
+    """The business date in the insurer's zone."""
+    return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
+
+
+@bp.app_context_processor
+def _labels() -> dict:
+    from crm.workspace.forms import KIND_LABELS, METRIC_LABELS
+    from crm.workspace.tables import COLUMN_LABELS, key_label
+
+    return {"visit_kind_label": lambda code: KIND_LABELS.get(code, code),
+            "metric_label": lambda code: METRIC_LABELS.get(code, code),
+            "column_label": lambda code: COLUMN_LABELS.get(code, code), "report_key_label": key_label}
+
+
+def _trend(db, user) -> list[dict]:
+    """Tier counts over time: every run's for the whole portfolio, a manager's own from snapshots."""
+    if user.role != "account_manager":
+        return feeds.tier_trend(db)
+    return [{"as_of": as_of.isoformat(), "counts": payload.get("tiers", {})}
+            for as_of, payload in snapshots.scope_history(db, snapshots.scope_for(user))]
+
+
+@bp.get("/dashboard")
+@roles_required(*STAFF)
+def dashboard():
+    db, day = get_session(), today()
+    snapshot, figures = snapshots.figures(db, snapshots.scope_for(current_user))
+    trend = _trend(db, current_user)
+    queues = feeds.queue_figures(db, day) if current_user.role != "account_manager" else None
+    loss_by_tier = {r["key"]: r["loss_ratio"] for r in (figures or {}).get("loss_ratio", {}).get("tier", [])}
+    charts = {
+        "tiers": {"labels": [str(_tier_name(t)) for t in TIER_ORDER],
+                  "values": [(figures or {}).get("tiers", {}).get(t, 0) for t in TIER_ORDER]},
+        "trend": {"labels": [r["as_of"] for r in trend], "names": [str(_tier_name(t)) for t in TIER_ORDER],
+                  "series": [[r["counts"].get(t, 0) for r in trend] for t in TIER_ORDER]},
+        "loss": {"labels": [str(_tier_name(t)) for t in TIER_ORDER], "name": _("Loss ratio"),
+                 "values": [loss_by_tier.get(t) for t in TIER_ORDER]},
+    }
+    return render_template(
+        "workspace/dashboard.html", snapshot=snapshot, figures=figures, queues=queues,
+        last_run=next((r for r in reversed(trend) if "moves" in r), None),
+        overdue_cases=sum(q["overdue"] for q in queues.values()) if queues else None,
+        due=visits.due_follow_ups(db, current_user, day, limit=10) if current_user.role in ("account_manager", "admin") else [],
+        due_count=visits.count_due(db, current_user, day) if current_user.role in ("account_manager", "admin") else None,
+        charts={k: json.dumps(v, ensure_ascii=False) for k, v in charts.items()}, has_trend=bool(trend), today=day)
+
+
+def _tier_name(code: str):
+    from crm.ui import LABELS
+
+    return LABELS["tier"].get(code, _("not scored") if code == "unscored" else code)
+
+
+@bp.get("/workspace/portfolio")
+@roles_required("admin", "account_manager")
+def portfolio_page():
+    db = get_session()
+    page = request.args.get("page", "0")
+    page = int(page) if page.isdigit() else 0
+    managers = portfolio.active_managers(db) if current_user.role == "admin" else []
+    manager_id = request.args.get("manager", "")
+    manager_id = int(manager_id) if manager_id.isdigit() else (managers[0].id if managers else None)
+    rows, more = portfolio.my_customers(db, current_user, manager_id, page)
+    return render_template("workspace/portfolio.html", rows=rows, more=more, page=page, managers=managers,
+                           manager_id=manager_id)
+
+
+@bp.get("/workspace/unassigned-vips")
+@roles_required("admin")
+def unassigned_vips():
+    db = get_session()
+    form = ReassignForm()
+    form.manager.choices = [(m.id, m.full_name or m.email) for m in portfolio.active_managers(db)]
+    return render_template("workspace/unassigned.html", rows=portfolio.unassigned_vips(db), form=form)
+
+
+@bp.post("/workspace/customers/<int:customer_id>/reassign")
+@roles_required("admin")
+def reassign(customer_id: int):
+    """Give a customer to another account manager (audited); back to where the admin came from."""
+    db = get_session()
+    try:
+        get_customer(db, current_user, customer_id)
+    except NotVisible:
+        abort(404)
+    form = ReassignForm()
+    form.manager.choices = [(m.id, m.full_name or m.email) for m in portfolio.active_managers(db)]
+    if not form.validate_on_submit():
+        flash(_("Choose an active account manager."), "error")
+        return redirect(url_for("customers.show", customer_id=customer_id), code=303)
+    try:
+        portfolio.reassign(db, current_actor(), customer_id, form.manager.data)
+    except portfolio.ReassignError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("customers.show", customer_id=customer_id), code=303)
+    db.commit()
+    manager = db.get(User, form.manager.data)
+    flash(_("The customer now belongs to %(name)s.", name=manager.full_name or manager.email), "success")
+    back = request.form.get("back")
+    return redirect(url_for("workspace.unassigned_vips") if back == "unassigned"
+                    else url_for("customers.show", customer_id=customer_id))
+
+
+from crm.workspace import report_views, visit_views  # noqa: E402,F401  (they add routes to bp)

@@ -1,0 +1,139 @@
+"""Every metric of the workspace's reports and dashboard, defined once (指标口径).
+
+The per-policy and per-claim arithmetic is the segmentation engine's own
+(segmentation.features: the 1/365 method, covered days, the loss ratio; the windows and the
+claim statuses that count come from the tier policy), so a loss ratio on a report means what
+it means in the tier rules. ``DEFINITIONS`` says each one in words, for the definitions page.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from segmentation.features import DAYS_PER_YEAR, covered_days, earned_premium_1_365, loss_ratio
+from segmentation.policy import TierPolicy
+
+_POLICY = TierPolicy()
+WINDOW_DAYS = _POLICY.window_days
+EXCLUDED_CLAIM_STATUSES = _POLICY.excluded_claim_statuses
+LONG_TERM_MIN_YEARS = _POLICY.long_term_min_years
+# A claim is pending (未决) from its report date until it is paid, rejected or withdrawn.
+PENDING_STATUSES = ("reported", "registered", "under_review", "approved")
+PENDING_BANDS = ((0, 30, "0-30"), (31, 90, "31-90"), (91, 180, "91-180"), (181, None, "181+"))
+LARGE_CLAIM_AMOUNT = Decimal("50000")
+LARGE_CLAIM_RECENT_DAYS = 30
+FOLLOW_UP_HORIZON_DAYS = 7
+
+__all__ = ["DAYS_PER_YEAR", "covered_days", "earned_premium_1_365", "loss_ratio"]
+
+
+def window(as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """The loss-ratio window [start, end) ending with as_of (the tier rules' 3-year window)."""
+    return as_of - dt.timedelta(days=WINDOW_DAYS - 1), as_of + dt.timedelta(days=1)
+
+
+def year_to_date(as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """[1 January of as_of's year, as_of + 1 day): the period of the earned-premium report."""
+    return dt.date(as_of.year, 1, 1), as_of + dt.timedelta(days=1)
+
+
+def is_long_term_regular(term_years, payment_mode) -> np.ndarray:
+    """10-year-and-longer regular-premium business (10年期及以上期交)."""
+    return (np.asarray(term_years) >= LONG_TERM_MIN_YEARS) & (np.asarray(payment_mode, dtype=object) != "single")
+
+
+def pending_band(days_since_report: np.ndarray) -> np.ndarray:
+    """The age band of a pending claim, counted in days from its report date."""
+    labels = np.empty(len(days_since_report), dtype=object)
+    for lo, hi, label in PENDING_BANDS:
+        sel = (days_since_report >= lo) & (True if hi is None else days_since_report <= hi)
+        labels[sel] = label
+    return labels
+
+
+def ratio_or_none(incurred: float, earned: float) -> float | None:
+    """The loss ratio for display: None (shown as —) where it is infinite (no earned premium)."""
+    value = float(loss_ratio(incurred, earned))
+    return None if np.isinf(value) else value
+
+
+def progress(actual, plan) -> float | None:
+    """Plan achievement, actual / plan (e.g. 0.6554 → "65.54% of the annual plan"); None without a plan."""
+    if plan is None or Decimal(plan) == 0:
+        return None
+    return float(Decimal(actual) / Decimal(plan))
+
+
+@dataclass(frozen=True)
+class Definition:
+    code: str
+    en_name: str
+    zh_name: str
+    en: str
+    zh: str
+
+
+DEFINITIONS = (
+    Definition(
+        "earned_premium", "Earned premium (1/365 method)", "已赚保费（1/365法）",
+        "For each policy: annual premium × days of the period the policy covers ÷ 365, summed. A year always "
+        "has 365 days, also a leap year. A policy covers from its start date up to, not including, its end date. "
+        "Reports show the year to date (1 January to the report date).",
+        "逐单计算：年缴保费 × 统计期内保单有效天数 ÷ 365，再求和。每年按365天计（闰年亦同）。保单自起保日起有效，"
+        "至终止日（不含）止。报表统计期为当年1月1日至报表日。"),
+    Definition(
+        "incurred", "Incurred claims", "已发生赔款",
+        "Paid amount plus outstanding reserve of the claims whose loss date is in the 3-year window ending on "
+        f"the report date and that were reported by then; rejected and withdrawn claims do not count.",
+        "出险日期在截至报表日的三年统计期内、且报表日前已报案的赔案的已决赔款与未决准备金之和；拒赔和撤案不计。"),
+    Definition(
+        "loss_ratio", "Loss ratio (earned basis)", "赔付率（满期赔付率口径）",
+        f"Incurred claims ÷ earned premium, both over the {WINDOW_DAYS}-day window ending on the report date "
+        "(the tier rules' definition). 0 when both are 0; shown as — when only the earned premium is 0.",
+        f"已发生赔款 ÷ 已赚保费，二者均按截至报表日的{WINDOW_DAYS}天统计期计算（与分层规则口径一致）。"
+        "二者均为0时为0；仅已赚保费为0时显示为 —。"),
+    Definition(
+        "pending_claims", "Pending claims (未决赔案)", "未决赔案",
+        "Claims reported on or before the report date and not yet paid, rejected or withdrawn (statuses reported, "
+        "registered, under review, approved), counted from the report date (报案), not from registration (立案). "
+        "The estimated amount is the outstanding reserve. Age bands count days since the report date.",
+        "报表日前已报案、尚未结案（已报案、已立案、审核中、已核准）的赔案，自报案日起计（非立案日）。"
+        "估损金额为未决准备金。账龄按报案日至报表日的天数分段。"),
+    Definition(
+        "long_term_premium", "New long-term regular-premium business", "10年期及以上期交新单保费",
+        f"Annual premium of policies with a term of {LONG_TERM_MIN_YEARS} years or more and a regular (not single) "
+        "payment, that started in the target year up to the report date. Counted for the customer's current "
+        "account manager.",
+        f"保险期间{LONG_TERM_MIN_YEARS}年及以上、非趸交的保单中，起保日在目标年度内（截至报表日）的年缴保费之和，"
+        "计入客户当前的客户经理。"),
+    Definition(
+        "visits", "Visits and follow-ups", "拜访与回访",
+        "Visits, follow-up calls and events logged by an account manager, counted by visit date; weeks run "
+        "Monday to Sunday (ISO weeks), months by calendar month.",
+        "客户经理登记的拜访、回访电话和活动，按拜访日期统计；周为周一至周日（ISO周），月为自然月。"),
+    Definition(
+        "plan_progress", "Plan achievement", "计划完成率",
+        "Actual ÷ annual plan, e.g. 65.54% of the annual plan. A team's plan and actual are its own target and "
+        "the sum of its members' actuals.",
+        "实际完成 ÷ 年度计划，例如“完成年度计划的65.54%”。团队的实际完成为成员实际完成之和。"),
+    Definition(
+        "watchlist_share", "Watchlist share", "观察名单占比",
+        "Customers on the watchlist ÷ scored customers, after the latest recalculation.",
+        "最近一次分层计算后，观察名单客户数 ÷ 已分层客户数。"),
+    Definition(
+        "large_claims", "Claims over the threshold", "大额赔案",
+        f"Claims reported in the last {LARGE_CLAIM_RECENT_DAYS} days whose claimed amount exceeds "
+        f"CNY {LARGE_CLAIM_AMOUNT:,.0f}.",
+        f"近{LARGE_CLAIM_RECENT_DAYS}天内报案、索赔金额超过人民币{LARGE_CLAIM_AMOUNT:,.0f}元的赔案。"),
+    Definition(
+        "overdue_cases", "Overdue review cases", "超时审核案件",
+        "Review cases not closed whose SLA due date has passed.",
+        "未结案且已超过时效期限的审核案件。"),
+    Definition(
+        "follow_ups_due", "Follow-ups due", "待回访",
+        f"Open next steps of logged visits due within {FOLLOW_UP_HORIZON_DAYS} days or overdue.",
+        f"已登记拜访中尚未完成、{FOLLOW_UP_HORIZON_DAYS}天内到期或已逾期的下一步跟进。"),
+)

@@ -1,0 +1,58 @@
+"""Each report as a table (columns and rows) from a snapshot's figures: for the page and the CSV."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+REPORTS = {
+    "loss_ratio_tier": _l("Loss ratio by tier"),
+    "loss_ratio_product": _l("Loss ratio by product"),
+    "loss_ratio_city": _l("Loss ratio by city"),
+    "loss_ratio_manager": _l("Loss ratio by account manager"),
+    "pending_claims": _l("Pending claims"),
+    "earned_premium": _l("Earned premium, year to date"),
+    "benefits": _l("Benefit cost and utilisation"),
+}
+LOSS_COLUMNS = ("key", "policies_in_force", "earned", "claims", "incurred", "loss_ratio")
+
+
+def table(figures: dict, report: str, names: dict[str, str]) -> tuple[list[str], list[list], list | None]:
+    """(column codes, rows, totals row or None) of one report; ``names`` labels keys (managers)."""
+    if report.startswith("loss_ratio_"):
+        by = report.removeprefix("loss_ratio_")
+        rows = [[names.get(r["key"], r["key"]) if by == "manager" else r["key"], r["policies_in_force"],
+                 r["earned"], r["claims"], r["incurred"], r["loss_ratio"]] for r in figures["loss_ratio"][by]]
+        t = figures["totals"]
+        total = ["total", sum(r[1] for r in rows), t["earned"], t["claims"], t["incurred"], t["loss_ratio"]]
+        return list(LOSS_COLUMNS), rows, total
+    if report == "pending_claims":
+        rows = [[r["product"], r["band"], r["count"], r["reserve"]] for r in figures["pending"]]
+        t = figures["pending_total"]
+        return ["product", "days_since_report", "count", "estimated_amount"], rows, ["total", "", t["count"], t["reserve"]]
+    if report == "earned_premium":
+        rows = [[r["key"], r["earned"]] for r in figures["earned_ytd"]]
+        return ["product", "earned_premium"], rows, ["total", figures["earned_ytd_total"]]
+    if report == "benefits":
+        b = figures.get("benefits") or {}
+        rows = [[r["key"], r["uses"], r["cost"]] for r in b.get("by_kind", [])]
+        return ["benefit_kind", "uses", "cost"], rows, ["total", b.get("uses", 0), b.get("cost", 0)]
+    raise KeyError(report)
+
+
+COLUMN_LABELS = {
+    "key": _l("Group"), "policies_in_force": _l("Policies in force"), "earned": _l("Earned premium"),
+    "claims": _l("Claims"), "incurred": _l("Incurred claims"), "loss_ratio": _l("Loss ratio"),
+    "product": _l("Product"), "days_since_report": _l("Days since report"), "count": _l("Count"),
+    "estimated_amount": _l("Estimated amount (reserve)"), "earned_premium": _l("Earned premium"),
+    "benefit_kind": _l("Benefit"), "uses": _l("Uses"), "cost": _l("Cost"),
+}
+
+
+def key_label(report: str, key):
+    """A row's first cell in words: tier and product codes are translated, other keys shown as they are."""
+    from crm.ui import LABELS
+
+    if report == "loss_ratio_tier":
+        return LABELS["tier"].get(key, _l("not scored") if key == "unscored" else key)
+    if report in ("loss_ratio_product", "pending_claims", "earned_premium"):
+        return LABELS["product"].get(key, key)
+    return key
