@@ -2,6 +2,7 @@
 CRM_TEST_POSTGRES_URL is set (CI sets it; CRM_REQUIRE_POSTGRES=1 makes its absence an error)."""
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -24,6 +25,25 @@ PG_SKIP_REASON = "PostgreSQL tests need CRM_TEST_POSTGRES_URL (e.g. postgresql+p
 def pytest_configure(config):
     if os.environ.get("CRM_REQUIRE_POSTGRES") == "1" and not PG_URL:
         raise pytest.UsageError("CRM_REQUIRE_POSTGRES=1 but CRM_TEST_POSTGRES_URL is not set")
+    from flask import request_finished
+
+    from tests.pii_scan import RECORDER
+
+    request_finished.connect(RECORDER.response)
+    logging.getLogger().addHandler(RECORDER)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if any page, answer or log line showed personal data it should not."""
+    from tests.pii_scan import RECORDER
+
+    if RECORDER.findings:
+        print(f"\nPERSONAL DATA SCAN: {len(RECORDER.findings)} unmasked values in {RECORDER.responses} responses:")
+        for line in RECORDER.findings[:50]:
+            print("  " + line)
+        session.exitstatus = 1
+    elif RECORDER.responses:
+        print(f"\npersonal data scan: {RECORDER.responses} responses and every log line checked, nothing unmasked")
 
 
 # --- databases -----------------------------------------------------------------------

@@ -37,7 +37,7 @@ class BenefitForm(FlaskForm):
 
 
 class PolicyForm(FlaskForm):
-    cost_ceiling_pct = DecimalField(_l("Cost ceiling (% of annual premium)"), places=2,
+    cost_ceiling_pct = DecimalField(_l("Cost ceiling (percent of annual premium)"), places=2,
                                     validators=[InputRequired(), NumberRange(min=0, max=100)])
     void_coupons_on_exit = BooleanField(_l("Void unredeemed coupons when a customer leaves the tier"))
     assistance_provider = StringField(_l("Assistance provider"), validators=[DataRequired(), Length(max=100)])

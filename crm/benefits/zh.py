@@ -22,7 +22,7 @@ ZH = {
     "Save as a new version": "保存为新版本", "Versions": "历史版本",
     "No saved versions: the defaults apply.": "尚无保存的版本：适用默认目录。",
     "Unit cost (CNY)": "单位成本（元）", "Coupon face value (CNY)": "优惠券面值（元）",
-    "Cover limit (USD)": "保障额度（美元）", "Cost ceiling (% of annual premium)": "成本上限（占年缴保费的百分比）",
+    "Cover limit (USD)": "保障额度（美元）", "Cost ceiling (percent of annual premium)": "成本上限（占年缴保费的百分比）",
     "Void unredeemed coupons when a customer leaves the tier": "客户退出该层级时作废未核销的优惠券",
     "Assistance provider": "救援服务机构", "Lower-case letters, digits and _.": "仅限小写字母、数字和下划线。",
     "The catalogue was saved as a new version.": "服务目录已保存为新版本。",

@@ -42,18 +42,25 @@ def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: 
     """One page: rows of (case, customer name, customer ref, assignee e-mail); and the next cursor."""
     assignee = aliased(User)
     states = STATE_FILTERS.get(f.state, ACTIVE_STATES)
-    stmt = (select(ReviewCase, Customer.name, Customer.customer_ref, assignee.email)
-            .join(Customer, Customer.id == ReviewCase.customer_id)
-            .outerjoin(assignee, assignee.id == ReviewCase.assignee_id)
-            .where(ReviewCase.queue == queue, ReviewCase.state.in_(states)))
-    if f.mine:
-        stmt = stmt.where(ReviewCase.assignee_id == user.id)
     if f.overdue:
-        stmt = stmt.where(ReviewCase.due_on < today, ReviewCase.state.in_(ACTIVE_STATES))
-    if f.after:
-        p, i = f.after
-        stmt = stmt.where(or_(ReviewCase.priority < p, and_(ReviewCase.priority == p, ReviewCase.id > i)))
-    rows = session.execute(stmt.order_by(ReviewCase.priority.desc(), ReviewCase.id).limit(limit + 1)).all()
+        states = tuple(s for s in states if s in ACTIVE_STATES)
+    rows = []
+    # One ordered index scan per state, merged here: a single query over several states
+    # would have to sort every active case of the queue to find the first page.
+    for state in states:
+        stmt = (select(ReviewCase, Customer.name, Customer.customer_ref, assignee.email)
+                .join(Customer, Customer.id == ReviewCase.customer_id)
+                .outerjoin(assignee, assignee.id == ReviewCase.assignee_id)
+                .where(ReviewCase.queue == queue, ReviewCase.state == state))
+        if f.mine:
+            stmt = stmt.where(ReviewCase.assignee_id == user.id)
+        if f.overdue:
+            stmt = stmt.where(ReviewCase.due_on < today)
+        if f.after:
+            p, i = f.after
+            stmt = stmt.where(or_(ReviewCase.priority < p, and_(ReviewCase.priority == p, ReviewCase.id > i)))
+        rows += session.execute(stmt.order_by(ReviewCase.priority.desc(), ReviewCase.id).limit(limit + 1)).all()
+    rows = sorted(rows, key=lambda r: (-r[0].priority, r[0].id))[:limit + 1]
     last = rows[limit - 1][0] if len(rows) > limit else None
     return rows[:limit], (f"{last.priority}.{last.id}" if last else None)
 

@@ -79,8 +79,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_review_cases_assignee_state', ['assignee_id', 'state'], unique=False)
         batch_op.create_index('ix_review_cases_customer', ['customer_id', 'id'], unique=False)
         batch_op.create_index('ix_review_cases_queue_state_due', ['queue', 'state', 'due_on'], unique=False)
-        batch_op.create_index('ix_review_cases_queue_state_priority', ['queue', 'state', 'priority', 'id'],
-                              unique=False)
+        batch_op.create_index('ix_review_cases_queue_state_priority',
+                              ['queue', 'state', sa.text('priority DESC'), 'id'], unique=False)
 
 
 def downgrade() -> None:
