@@ -34,7 +34,7 @@ ZH = {
     "rows": "行", "new": "新增", "updated": "更新", "Nothing was imported.": "未导入任何数据。",
     "… and %(n)s more problems": "……另有 %(n)s 个问题",
     "All or nothing: a file with any bad row imports nothing, and every problem is listed.": "全部成功或全部不导入：文件中有任何错误行都不会导入，所有问题逐条列出。",
-    "Log in": "登录", "Name, reference or phone": "姓名、客户编号或手机号", "e.g. 王, C000123 or 13812345678": "例如：王、C000123 或 13812345678",
+    "Log in": "登录", "Name, reference or phone": "姓名、客户编号或手机号", "e.g. 王, C000123 or an 11-digit mobile number": "例如：王、C000123 或 11 位手机号",
     "Tier": "客户分层", "All": "全部", "City": "城市", "Search": "搜索", "Reference": "客户编号", "Name": "姓名",
     "Phone": "手机号", "Source": "客户来源", "First page": "第一页", "Next page": "下一页",
     "No customers match.": "没有符合条件的客户。", "Try a shorter name, or clear the filters.": "请缩短姓名或清除筛选条件。",
