@@ -179,3 +179,35 @@ def test_reveal_of_personal_data_is_audited(client, login_as, database, tmp_path
         event = s.scalar(select(AuditEvent).where(AuditEvent.action == "pii.reveal"))
     assert event.actor_label == email and event.entity_id == customer_id and event.request_id
     assert page.status_code == 200
+
+
+def test_business_records_are_voided_not_deleted(client, login_as, database, tmp_path):
+    from sqlalchemy.exc import DBAPIError
+
+    from crm.importer import import_csv
+    from crm.models import Policy
+    from tests.conftest import csrf_token
+    from tests.factories import customer_row, policy_row, write_csv
+
+    row = customer_row()
+    import_csv(database, "customers", write_csv(tmp_path / "c.csv", [row]), ACTOR)
+    import_csv(database, "policies", write_csv(tmp_path / "p.csv", [policy_row(row["customer_ref"])]), ACTOR)
+    with database.session() as s:
+        policy = s.scalar(select(Policy))
+    for table in ("policies", "customers"):  # the database itself refuses a deletion
+        with pytest.raises(DBAPIError, match="never deleted"):
+            with database.engine.begin() as conn:
+                conn.execute(text(f"DELETE FROM {table}"))
+    login_as("underwriter")
+    path = f"/admin/records/policy/{policy.id}/void"
+    token = csrf_token(client, f"/customers/{policy.customer_id}")
+    refused = client.post(path, data={"csrf_token": token, "reason": ""}, follow_redirects=True)
+    assert "reason" in refused.get_data(as_text=True)
+    client.post(path, data={"csrf_token": token, "reason": "entered twice by mistake"})
+    again = client.post(path, data={"csrf_token": token, "reason": "entered twice by mistake"}, follow_redirects=True)
+    assert "voided already" in again.get_data(as_text=True)
+    with database.session() as s:
+        voided = s.get(Policy, policy.id)
+        assert voided.voided_at is not None and voided.void_reason == "entered twice by mistake"
+        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "policy.void", AuditEvent.entity_type == "policy"))
+        assert event.actor_role == "underwriter" and audit.verify(s).ok

@@ -48,3 +48,34 @@ def import_upload():
                 problems, more = exc.problems[:500], exc.more + max(0, len(exc.problems) - 500)
     status = 422 if problems else 200
     return render_template("admin/import.html", form=form, summary=summary, problems=problems, more=more), status
+
+
+@bp.post("/records/<kind>/<int:record_id>/void")
+@roles_required("admin", "underwriter", "claims_reviewer")
+def void(kind: str, record_id: int):
+    """Void a policy or claim with a reason (nothing is ever deleted)."""
+    from flask import abort, flash, redirect, request, url_for
+    from flask_babel import gettext as _
+
+    from crm.customers.services import NotVisible, get_customer
+    from crm.records import KINDS, VOID_ROLES, RecordError, void_record
+
+    if kind not in KINDS:
+        abort(404)
+    if current_user.role not in VOID_ROLES[kind]:
+        abort(403)
+    db = get_session()
+    record = db.get(KINDS[kind], record_id)
+    if record is None:
+        abort(404)
+    try:
+        get_customer(db, current_user, record.customer_id)
+        void_record(db, current_actor(), kind, record_id, request.form.get("reason", ""))
+    except NotVisible:
+        abort(404)
+    except RecordError as exc:
+        flash(str(exc), "error")
+    else:
+        db.commit()
+        flash(_("Voided. The record stays, marked void, and no longer counts."), "success")
+    return redirect(url_for("customers.show", customer_id=record.customer_id))

@@ -32,7 +32,7 @@ def annual_premiums(session: Session, customer_ids: list[int], day: dt.date) -> 
     for part in chunks(customer_ids):
         out.update(session.execute(select(Policy.customer_id, func.sum(Policy.annual_premium)).where(
             Policy.customer_id.in_(part), Policy.status == "in_force", Policy.start_date <= day,
-            Policy.end_date > day).group_by(Policy.customer_id)).all())
+            Policy.end_date > day, Policy.voided_at.is_(None)).group_by(Policy.customer_id)).all())
     return {k: Decimal(v) for k, v in out.items()}
 
 

@@ -22,12 +22,14 @@ POLICY_SQL = """SELECT id AS policy_id, customer_id, product_type, {start_date} 
                        {end_date} AS end_date, term_years, payment_mode,
                        CAST(annual_premium AS DOUBLE PRECISION) AS annual_premium, status
                 FROM policies WHERE customer_id >= :lo AND customer_id < :hi AND start_date <= :as_of
+                      AND voided_at IS NULL
                 ORDER BY id"""
 CLAIM_SQL = """SELECT id AS claim_id, policy_id, customer_id, {loss_date} AS loss_date,
                       {report_date} AS report_date, status,
                       CAST(paid_amount AS DOUBLE PRECISION) AS paid_amount,
                       CAST(reserve_amount AS DOUBLE PRECISION) AS reserve_amount, fraud_suspected
                FROM claims WHERE customer_id >= :lo AND customer_id < :hi AND report_date <= :as_of
+                     AND voided_at IS NULL
                ORDER BY id"""
 _DAY_NUMBER = {"sqlite": "CAST(julianday({0}) - 2440587.5 AS INTEGER)", "postgresql": "({0} - DATE '1970-01-01')"}
 

@@ -34,13 +34,15 @@ CUSTOMERS_SQL = """SELECT c.id AS customer_id, COALESCE(c.account_manager_id, 0)
                    WHERE c.id >= :lo AND c.id < :hi"""
 POLICIES_SQL = """SELECT customer_id, product_type AS product, start_date, end_date, term_years, payment_mode,
                          CAST(annual_premium AS DOUBLE PRECISION) AS premium
-                  FROM policies WHERE customer_id >= :lo AND customer_id < :hi AND start_date <= :as_of"""
+                  FROM policies WHERE customer_id >= :lo AND customer_id < :hi AND start_date <= :as_of
+                    AND voided_at IS NULL"""
 CLAIMS_SQL = """SELECT c.customer_id, p.product_type AS product, c.loss_date, c.report_date, c.status,
                        CAST(c.paid_amount AS DOUBLE PRECISION) AS paid,
                        CAST(c.reserve_amount AS DOUBLE PRECISION) AS reserve,
                        CAST(c.claimed_amount AS DOUBLE PRECISION) AS claimed
                 FROM claims c JOIN policies p ON p.id = c.policy_id
-                WHERE c.customer_id >= :lo AND c.customer_id < :hi AND c.report_date <= :as_of"""
+                WHERE c.customer_id >= :lo AND c.customer_id < :hi AND c.report_date <= :as_of
+                  AND c.voided_at IS NULL AND p.voided_at IS NULL"""
 BENEFIT_USES_SQL = """SELECT customer_id, kind, CAST(cost AS DOUBLE PRECISION) AS cost FROM benefit_uses
                       WHERE customer_id >= :lo AND customer_id < :hi AND used_on >= :ys AND used_on <= :as_of"""
 ENTITLED_SQL = """SELECT DISTINCT customer_id FROM entitlement_entries
