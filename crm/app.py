@@ -30,10 +30,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=512 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Behind the HTTPS proxy of production the cookie must never travel in clear text.
+        SESSION_COOKIE_SECURE=settings.behind_proxy,
+        REMEMBER_COOKIE_SECURE=settings.behind_proxy,
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(settings.extra)
+    if settings.behind_proxy:  # trust the reverse proxy's X-Forwarded-Proto/For/Host (one hop)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     register_extensions(app, settings)
     register_request_hooks(app)
     register_blueprints(app)
@@ -54,6 +61,7 @@ def register_extensions(app: Flask, settings) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
+    from crm.auth import sessions
     from crm.security import apply_security_headers
 
     @app.before_request
@@ -61,6 +69,7 @@ def register_request_hooks(app: Flask) -> None:
         g.request_id = uuid.uuid4().hex
 
     app.after_request(apply_security_headers)
+    app.before_request(sessions.check)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -29,6 +29,7 @@ class Settings:
     tier_policy_file: str | None = None
     recalc_cron: str = "0 2 * * *"
     default_locale: str = "en"
+    behind_proxy: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -73,5 +74,6 @@ def load_settings(overrides: dict | None = None) -> Settings:
         or os.environ.get("CRM_TIER_POLICY_FILE"),
         recalc_cron=overrides.pop("recalc_cron", None) or os.environ.get("CRM_RECALC_CRON", "0 2 * * *"),
         default_locale=overrides.pop("default_locale", None) or os.environ.get("CRM_DEFAULT_LOCALE", "en"),
+        behind_proxy=bool(overrides.pop("behind_proxy", None) or os.environ.get("CRM_BEHIND_PROXY") == "1"),
         extra=overrides,
     )

@@ -44,6 +44,6 @@ ZH = {
     "Payment": "缴费方式", "Annual premium": "年缴保费", "Status": "状态", "y": "年", "No policies.": "暂无保单。",
     "Claim no.": "赔案号", "Loss date": "出险日期", "Report date": "报案日期", "Outstanding reserve": "未决准备金",
     "fraud suspected": "疑似欺诈", "No claims.": "暂无赔案。", "Audit trail": "审计轨迹", "When": "时间", "Who": "操作人",
-    "What": "操作", "void": "已作废", "Void": "作废", "Reason": "原因",
+    "What": "操作", "Your session expired. Please log in again.": "会话已过期，请重新登录。", "void": "已作废", "Void": "作废", "Reason": "原因",
     "Voided. The record stays, marked void, and no longer counts.": "已作废：记录保留并标记为作废，不再计入统计。", "No events yet.": "暂无记录。", "not scored": "未评分",
 }

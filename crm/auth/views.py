@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from crm.auth import sessions
 from crm.auth.forms import LanguageForm, LoginForm
 from crm.auth.services import LoginRefused, authenticate
 from crm.db import get_session
@@ -43,6 +44,7 @@ def login():
             session.clear()  # a new session at log-in: no fixation
             login_user(user)
             session.permanent = True
+            sessions.start()
             return redirect(_safe_next(form.next.data))
     return render_template("auth/login.html", form=form), 200 if not form.errors else 401
 
