@@ -45,7 +45,10 @@ class Recorder(logging.Handler):
         view = current_app.view_functions.get(request.endpoint or "")
         if getattr(view, "reveals_personal_data", False):
             return
-        typed = request.query_string.decode(errors="replace") + " ".join(request.form.values())
+        try:
+            typed = request.query_string.decode(errors="replace") + " ".join(request.form.values())
+        except Exception:  # noqa: BLE001 - e.g. a body refused as too large: nothing was typed
+            typed = ""
         for value in find_personal_data(response.get_data(as_text=True)):
             if value in typed:  # the user's own search echoed back is not a disclosure
                 continue
