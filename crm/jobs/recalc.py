@@ -174,10 +174,13 @@ def _score_range(conn, lo: int, hi: int, as_of: dt.date, policy: TierPolicy, plr
     return result, state
 
 
+_KEPT = ("tier", "reasons", "computed_tier", "computed_reasons", "value_score", "risk_score")
+
+
 def _changes(result: pd.DataFrame, state: pd.DataFrame) -> tuple[pd.DataFrame, dict, int]:
     """What a partition changed (memory O(changes)), its tier counts and its size."""
     diff = diff_results(result, state if not state.empty else None)
-    changed = result.loc[diff.index].assign(old_tier=diff["old_tier"])
+    changed = result.loc[diff.index, list(_KEPT)].assign(old_tier=diff["old_tier"])  # not the features
     return changed, result["tier"].value_counts().to_dict(), len(result)
 
 
