@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import threading
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,42 +12,10 @@ from crm.benefits import health
 from crm.benefits.services import business_today
 from crm.models.benefits import HealthBooking
 from tests.benefits_helpers import make_customers, move
+from tests.browser import ARTIFACTS, live_app, page  # noqa: F401  (fixtures)
 from tests.conftest import PASSWORD
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def live_app(sqlite_url):
-    """The app on a real HTTP port, in a thread; yields (base URL, app)."""
-    from werkzeug.serving import make_server
-
-    from crm.app import create_app
-
-    app = create_app({"env": "test", "database_url": sqlite_url})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    app.extensions["crm_db"].dispose()
-
-
-@pytest.fixture
-def page():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = browser.new_page(locale="en-US")
-        yield page
-        browser.close()
 
 
 def test_account_manager_books_a_checkup_for_their_vip(live_app, page):

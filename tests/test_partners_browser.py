@@ -10,7 +10,7 @@ from crm.auth.services import create_user
 from partners import codes, services
 from tests.conftest import PASSWORD
 from tests.partners_helpers import issue, make_customer, make_partner
-from tests.test_browser import _shot, page  # noqa: F401  (the same Chromium set-up)
+from tests.browser import _shot, page  # noqa: F401  (the same Chromium set-up)
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.review_helpers import cases, claimable_case
-from tests.test_browser import _shot, _user, live_app, page  # noqa: F401  (fixtures)
+from tests.browser import _shot, _user, live_app, page  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

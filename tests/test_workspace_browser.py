@@ -7,7 +7,7 @@ import pytest
 
 from crm.workspace.snapshots import take_snapshot
 from tests.conftest import PASSWORD
-from tests.test_browser import _shot, _user, live_app, page  # noqa: F401  (fixtures)
+from tests.browser import _shot, _user, live_app, page  # noqa: F401  (fixtures)
 from tests.workspace_helpers import ACTOR, AS_OF, set_tier, two_portfolios
 
 pytestmark = pytest.mark.browser
