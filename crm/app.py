@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, g
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from crm import db as dblayer
@@ -70,6 +71,17 @@ def register_request_hooks(app: Flask) -> None:
 
     app.after_request(apply_security_headers)
     app.before_request(sessions.check)
+    app.session_interface = _NoCookieSessionForApi()
+
+
+class _NoCookieSessionForApi(SecureCookieSessionInterface):
+    """The partner API authenticates by bearer key: its requests get an empty read-only session
+    instead of one read from, signed into and saved to a cookie on every call."""
+
+    def open_session(self, app: Flask, request):
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -2,7 +2,6 @@
 settlement report with its CSV for the insurer's finance team. Routes on the portal's bp."""
 from __future__ import annotations
 
-import datetime as dt
 import io
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for

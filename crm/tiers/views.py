@@ -11,7 +11,6 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from crm import audit
 from crm.auth.login import current_actor, roles_required
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
