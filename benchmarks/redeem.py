@@ -1,31 +1,35 @@
 """Redemption throughput: the full partner API against a bare endpoint, side by side.
 
-    .venv/bin/python benchmarks/redeem.py [--db sqlite|postgres|both] [--seconds 10] [--clients 32]
-        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    .venv/bin/python benchmarks/redeem.py [--db sqlite|postgres|both] [--seconds 10] [--rounds 3]
+        [--clients 32] [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-Both sides run under gunicorn with 2 workers (gthread, keep-alive) on 127.0.0.1, on the same
-fresh database with the same engine settings (crm.db.make_engine: SQLite in WAL mode with
-synchronous=FULL and BEGIN IMMEDIATE; PostgreSQL with its defaults, synchronous_commit on).
+Both sides run under gunicorn with 2 workers (gthread, 16 threads, keep-alive) on 127.0.0.1,
+on the same fresh database with the same engine settings (crm.db.make_engine: SQLite in WAL
+mode with synchronous=FULL and BEGIN IMMEDIATE; PostgreSQL with its defaults,
+synchronous_commit on, so a 201 is on disk on both sides).
 - full: POST /api/partners/v1/redemptions — bearer key, per-key rate limit (set high enough
   not to refuse), Idempotency-Key claim and stored answer, conditional UPDATE, INSERT, the
   attempt row and the audit event, one transaction;
 - bare: ``bare_app`` below — only the conditional UPDATE and one INSERT, one transaction.
-A load generator in other processes (4 × 8 threads = 32 clients, http.client keep-alive)
-redeems distinct codes for a bounded time per side and prints req/s, p50, p99 and the ratios.
+The load generator is one process of its own with ``--clients`` keep-alive connections driven
+by a selector (no thread per client: on a small machine a threaded Python client takes the
+CPU the servers need). Every request redeems a distinct code. The sides take turns for
+``--rounds`` rounds of ``--seconds``/``--rounds`` each, so that a change in the machine's
+other load during the run falls on both; req/s, p50 and p99 are over all rounds.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
 import json
 import multiprocessing
 import os
+import re
+import selectors
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -33,35 +37,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-PROCESSES, THREADS = 4, 8
 
 
 # --- the bare endpoint (runs inside gunicorn) ------------------------------------------
 
 _engine = None
+_UPDATE = ("UPDATE coupons SET status = 'redeemed' WHERE code = :code AND status = 'issued' AND expires_on >= :today"
+           " RETURNING id, value")
+_INSERT = ("INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, amount, redeemed_at)"
+           " VALUES (:id, :id, 1, :value, :now)")
 
 
 def bare_app(environ, start_response):
-    """POST {"code": …}: the conditional UPDATE and one INSERT, nothing else."""
+    """POST {"code": …}: the conditional UPDATE and one INSERT, nothing else, in one transaction
+    of the same engine, run straight on the driver as the full API runs its statements."""
     global _engine
-    from sqlalchemy import text
-
+    from crm.audit import execute_on_driver
     from crm.db import make_engine, utcnow, writer
 
     if _engine is None:
         _engine = writer(make_engine(os.environ["BENCH_DATABASE_URL"]))
     length = int(environ.get("CONTENT_LENGTH") or 0)
     code = json.loads(environ["wsgi.input"].read(length))["code"]
-    now = utcnow()
-    with _engine.begin() as conn:
-        row = conn.execute(text("UPDATE coupons SET status = 'redeemed' WHERE code = :c AND status = 'issued' "
-                                "AND expires_on >= :today RETURNING id, value"),
-                           {"c": code, "today": dt.date.today()}).first()
+    with _engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite, as the API's write session
+        row = execute_on_driver(conn, _UPDATE, {"code": code, "today": dt.date.today()}).fetchone()
         if row is not None:
-            conn.execute(text("INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, amount, redeemed_at) "
-                              "VALUES (:id, :id, 1, :v, :t)"),
-                         {"id": row.id, "v": row.value, "t": now if _engine.dialect.name != "sqlite"
-                          else now.replace(tzinfo=None)})
+            execute_on_driver(conn, _INSERT, {"id": row[0], "value": row[1], "now": utcnow()})
     status = "201 Created" if row is not None else "409 Conflict"
     body = json.dumps({"code": code}).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -125,75 +126,109 @@ def serve(app_spec: str, env: dict) -> tuple[subprocess.Popen, int]:
 
 # --- load ----------------------------------------------------------------------------
 
-def _client(port, path, headers, codes, seconds, out, idem):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    lat, statuses = [], {}
-    end = time.perf_counter() + seconds
+def _requests(path: str, headers: dict, codes: list[str], idem: bool) -> list[bytes]:
+    """Every request ready to send, so that the timed loop only sends and reads."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    out = []
     for code in codes:
-        if time.perf_counter() >= end:
-            break
-        h = dict(headers)
-        if idem:
-            h["Idempotency-Key"] = uuid.uuid4().hex
-        t0 = time.perf_counter()
-        conn.request("POST", path, body=json.dumps({"code": code}), headers=h)
-        response = conn.getresponse()
-        response.read()
-        lat.append(time.perf_counter() - t0)
-        statuses[response.status] = statuses.get(response.status, 0) + 1
-    conn.close()
-    out.append((lat, statuses))
+        body = json.dumps({"code": code}).encode()
+        key = f"Idempotency-Key: {uuid.uuid4().hex}\r\n" if idem else ""
+        out.append(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}{key}Content-Length: {len(body)}\r\n\r\n"
+                   .encode() + body)
+    return out
 
 
-def _process(port, path, headers, codes, seconds, idem, queue):
-    out, per = [], len(codes) // THREADS
+def _drive(port: int, requests: list[bytes], seconds: float, clients: int, queue) -> None:
+    """``clients`` keep-alive connections, each sending its next request when the answer to
+    the last one is in; runs in a process of its own and puts (latencies, statuses, elapsed)."""
+    sel = selectors.DefaultSelector()
+    todo = iter(requests)
+    lat, statuses = [], {}
     started = time.perf_counter()
-    threads = [threading.Thread(target=_client, args=(port, path, headers, codes[i * per:(i + 1) * per], seconds,
-                                                      out, idem)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    queue.put(([x for lat, _ in out for x in lat], [s for _, s in out], time.perf_counter() - started))
+    end = started + seconds
+
+    def send(sock, state):
+        request = next(todo, None)
+        if request is None or time.perf_counter() >= end:
+            sel.unregister(sock)
+            sock.close()
+            return
+        state.update(buf=b"", t0=time.perf_counter())
+        sock.sendall(request)
+
+    for _ in range(clients):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        state: dict = {}
+        sel.register(sock, selectors.EVENT_READ, state)
+        send(sock, state)
+    while sel.get_map():
+        for key, _ in sel.select(timeout=60):
+            state = key.data
+            chunk = key.fileobj.recv(65536)
+            if not chunk:
+                raise RuntimeError("the server closed a connection")
+            state["buf"] += chunk
+            head, sep, body = state["buf"].partition(b"\r\n\r\n")
+            if not sep:
+                continue
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            if len(body) < length:
+                continue
+            lat.append(time.perf_counter() - state["t0"])
+            status = int(head[9:12])
+            statuses[status] = statuses.get(status, 0) + 1
+            send(key.fileobj, state)
+    queue.put((lat, statuses, time.perf_counter() - started))
 
 
-def load(port: int, path: str, headers: dict, codes: list[str], seconds: float, idem: bool) -> dict:
+def load(port: int, requests: list[bytes], seconds: float, clients: int) -> tuple[list[float], dict, float]:
     ctx = multiprocessing.get_context("spawn")
-    queue, per = ctx.Queue(), len(codes) // PROCESSES
-    procs = [ctx.Process(target=_process, args=(port, path, headers, codes[i * per:(i + 1) * per], seconds, idem,
-                                                queue)) for i in range(PROCESSES)]
-    for p in procs:
-        p.start()
-    results = [queue.get() for _ in procs]
-    elapsed = max(r[2] for r in results)  # the clients' own time, without process start-up
-    for p in procs:
-        p.join()
-    lat = sorted(x for r in results for x in r[0])
-    statuses: dict = {}
-    for r in results:
-        for s in r[1]:
-            for k, v in s.items():
-                statuses[k] = statuses.get(k, 0) + v
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_drive, args=(port, requests, seconds, clients, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def _figures(lat: list[float], statuses: dict, elapsed: float) -> dict:
+    lat = sorted(lat)
     return {"rps": len(lat) / elapsed, "p50": lat[len(lat) // 2] * 1000, "p99": lat[int(len(lat) * 0.99)] * 1000,
             "n": len(lat), "statuses": statuses}
 
 
-def run(kind: str, url: str, seconds: float) -> dict:
+def run(kind: str, url: str, seconds: float, rounds: int, clients: int) -> dict:
     key, full_codes, bare_codes = prepare(url, 40000)
     env = {"SECRET_KEY": "bench-" + uuid.uuid4().hex, "CRM_ENV": "production", "BENCH_DATABASE_URL": url}
     config = {"database_url": url, "PARTNER_API_RATE": (1e6, 1000000)}
-    results = {}
-    for side, spec, path, headers, codes, idem in (
-            ("bare", "benchmarks.redeem:bare_app", "/", {"Content-Type": "application/json"}, bare_codes, False),
-            ("full", f"crm.app:create_app({config!r})", "/api/partners/v1/redemptions",
-             {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}, full_codes, True)):
-        proc, port = serve(spec, env)
-        try:
-            load(port, path, headers, codes[:400], 1.0, idem)  # warm-up: connections, pools, imports
-            results[side] = load(port, path, headers, codes[400:], seconds, idem)
-        finally:
+    sides = {
+        "bare": ("benchmarks.redeem:bare_app",
+                 _requests("/", {"Content-Type": "application/json"}, bare_codes, idem=False)),
+        "full": (f"crm.app:create_app({config!r})",
+                 _requests("/api/partners/v1/redemptions", {"Content-Type": "application/json",
+                                                           "Authorization": f"Bearer {key}"}, full_codes, idem=True)),
+    }
+    servers, sent, totals = {}, {}, {}
+    try:
+        for side, (spec, requests) in sides.items():
+            servers[side] = serve(spec, env)
+            load(servers[side][1], requests[:400], 1.0, clients)  # warm-up: connections, pools, imports
+            sent[side] = 400
+        for _ in range(rounds):
+            for side, (_spec, requests) in sides.items():
+                lat, statuses, elapsed = load(servers[side][1], requests[sent[side]:], seconds / rounds, clients)
+                sent[side] += len(lat)
+                total = totals.setdefault(side, ([], {}, 0.0))
+                total[0].extend(lat)
+                for status, n in statuses.items():
+                    total[1][status] = total[1].get(status, 0) + n
+                totals[side] = (total[0], total[1], total[2] + elapsed)
+    finally:
+        for proc, _port in servers.values():
             proc.terminate()
             proc.wait()
+    results = {side: _figures(*totals[side]) for side in sides}
     for side in ("bare", "full"):
         r = results[side]
         print(f"{kind:<8} {side:<5} {r['rps']:8.0f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
@@ -207,14 +242,16 @@ def run(kind: str, url: str, seconds: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per side, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--pg-url", default=os.environ.get("CRM_TEST_POSTGRES_URL",
                                                            "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
     os.environ.setdefault("CRM_INSTANCE_DIR", tempfile.mkdtemp(prefix="crm-bench-"))
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.seconds)
+            run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.seconds, args.rounds, args.clients)
     if args.db in ("postgres", "both"):
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
@@ -225,7 +262,7 @@ def main() -> None:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
             run("postgres", make_url(args.pg_url).set(database=name).render_as_string(hide_password=False),
-                args.seconds)
+                args.seconds, args.rounds, args.clients)
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

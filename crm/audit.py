@@ -2,22 +2,30 @@
 
 Each event stores the hash of its predecessor and the SHA-256 of its own canonical content
 (which includes that predecessor hash), so editing, deleting, reordering or inserting an
-event breaks the chain at that point. Writers take the single ``audit_head`` row first
-(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite write transactions are already serialised by
-``BEGIN IMMEDIATE``), so two writers can never extend the chain from the same event; the
-primary key on ``seq`` is the last guard. Events are written in the caller's transaction, so
-a rolled-back operation leaves no event behind and a committed one always has its event.
+event breaks the chain at that point. Writers take the single ``audit_head`` row (``FOR
+UPDATE`` on PostgreSQL; SQLite write transactions are already serialised by ``BEGIN
+IMMEDIATE``), so two writers can never extend the chain from the same event; the primary key
+on ``seq`` is the last guard. Events are written in the caller's transaction, so a
+rolled-back operation leaves no event behind and a committed one always has its event.
+
+Every writer queues on the head from its ``record`` until its commit, so busy paths record
+their event last, or hold it for ``commit``, which appends it and commits at once. On
+PostgreSQL one event is one statement: lock the head, insert the event with its hash computed
+by the server from the same canonical text, move the head.
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, event, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from crm.db import utcnow
@@ -75,8 +83,8 @@ def event_hash(row: dict) -> str:
 
 
 def _time_text(value: dt.datetime) -> str:
-    # Microsecond precision is kept by both databases; normalise to UTC text.
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Microsecond precision is kept by both databases; normalise to UTC text (…T…ffffffZ).
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 @dataclass(frozen=True)
@@ -90,45 +98,159 @@ class Change:
     after: dict | None = None
 
 
-def _lock_head(session: Session) -> tuple[int, str]:
-    stmt = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    row = session.execute(stmt).first()
-    if row is None:  # the migration creates the head; this covers a database made by create_all
-        session.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS))
-        return 0, GENESIS
-    return row.seq, row.hash
+# --- statements straight on the driver ----------------------------------------------------
+
+_SQLITE_FORMS = {  # what SQLAlchemy stores on SQLite (as crm.db.bulk_insert does)
+    dt.datetime: lambda v: v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds"),
+    dt.date: dt.date.isoformat,
+    Decimal: float,
+}
 
 
-def record(session: Session, actor: Actor, changes: Iterable[Change] | Change) -> int:
-    """Append events for ``changes`` in the caller's transaction; returns the last seq.
+@functools.lru_cache(maxsize=64)
+def _pyformat(sql: str) -> str:
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
 
-    Never commits: the event lands or vanishes with the operation it describes.
+
+def _sqlite_params(params: dict) -> dict:
+    return {k: (_SQLITE_FORMS[type(v)](v) if type(v) in _SQLITE_FORMS else v) for k, v in params.items()}
+
+
+def execute_on_driver(conn: Connection, sql: str, params=None, *, many: bool = False):
+    """Run ``sql`` (``:name`` parameters) on the DBAPI cursor, in the transaction of SQLAlchemy's
+    ``conn`` if it has one; returns the cursor (rows are plain tuples).
+
+    For the busiest write paths (the audit trail's, the redemptions'), where SQLAlchemy's
+    per-statement machinery took longer than the statements, on SQLite inside the write lock.
+    Values are stored as SQLAlchemy stores them; a driver error is raised as SQLAlchemy's (so
+    crm/errors.py still answers an unreachable database with 503).
     """
-    if isinstance(changes, Change):
-        changes = (changes,)
-    seq, prev = _lock_head(session)
-    now = utcnow()
-    rows = []
-    for change in changes:
+    if conn.dialect.name == "postgresql":
+        sql = _pyformat(sql)
+    elif params is not None:
+        params = [_sqlite_params(p) for p in params] if many else _sqlite_params(params)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        (cursor.executemany if many else cursor.execute)(sql, params if params is not None else {})
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
+    return cursor
+
+
+# --- writing -------------------------------------------------------------------------
+
+_READ_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
+_INSERT_EVENT = (f"INSERT INTO audit_events ({', '.join(_FIELDS)}, hash) "
+                 f"VALUES ({', '.join(':' + f for f in _FIELDS)}, :hash)")
+_MOVE_HEAD = "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"
+# One event on PostgreSQL: the server fills in seq, prev_hash and hash from the locked head, the
+# hash over event_hash()'s canonical text assembled around the head's values (see
+# _append_one_pg_params), so verify() recomputes it exactly. Without a head row the seq is
+# NULL and the INSERT fails: an operation can never commit without its event.
+_APPEND_ONE_PG = """
+WITH head AS (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE),
+nxt AS (SELECT seq + 1 AS seq, hash AS prev_hash,
+               encode(sha256(:text_before_prev || convert_to(hash, 'UTF8') || :text_before_seq
+                             || convert_to((seq + 1)::text || '}', 'UTF8')), 'hex') AS hash
+        FROM head),
+event AS (INSERT INTO audit_events (seq, occurred_at, actor_type, actor_id, actor_label, actor_role, action,
+                                    entity_type, entity_id, before, after, request_id, prev_hash, hash)
+          VALUES ((SELECT seq FROM nxt), :occurred_at, :actor_type, :actor_id, :actor_label, :actor_role,
+                  :action, :entity_type, :entity_id, :before, :after, :request_id,
+                  (SELECT prev_hash FROM nxt), (SELECT hash FROM nxt)))
+UPDATE audit_head SET seq = nxt.seq, hash = nxt.hash FROM nxt WHERE audit_head.id = 1"""
+_HELD = "crm.audit.held"  # session.info key: the (actor, change) pairs waiting for commit()
+
+
+def _event_row(actor: Actor, change: Change, now: dt.datetime) -> dict:
+    """An event's columns but its place in the chain (seq, prev_hash, hash)."""
+    return {
+        "occurred_at": now, "actor_type": actor.type, "actor_id": actor.id, "actor_label": actor.label,
+        "actor_role": actor.role, "action": change.action, "entity_type": change.entity_type,
+        "entity_id": None if change.entity_id is None else str(change.entity_id),
+        "before": canonical_json(change.before), "after": canonical_json(change.after),
+        "request_id": actor.request_id,
+    }
+
+
+def _append_one_pg_params(actor: Actor, change: Change) -> dict:
+    """_APPEND_ONE_PG's values: the row, and event_hash()'s canonical text cut around the values of
+    prev_hash and seq ("seq" sorts last; a JSON string never holds the bare quotes of '"prev_hash":"')."""
+    row = _event_row(actor, change, utcnow())
+    whole = canonical_json({**row, "occurred_at": _time_text(row["occurred_at"]), "prev_hash": "", "seq": 0})
+    cut = whole.index('"prev_hash":""') + len('"prev_hash":"')
+    return {**row, "text_before_prev": whole[:cut].encode(), "text_before_seq": whole[cut:-len("0}")].encode()}
+
+
+def _append(conn: Connection, events: list[tuple[Actor, Change]]) -> None:
+    if conn.dialect.name == "postgresql" and len(events) == 1:
+        execute_on_driver(conn, _APPEND_ONE_PG, _append_one_pg_params(*events[0]))
+        return
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""  # SQLite: BEGIN IMMEDIATE did
+    head = execute_on_driver(conn, _READ_HEAD + lock).fetchone()
+    if head is None:
+        raise RuntimeError("the audit head row is missing: the database was not made by `crm db upgrade`")
+    (seq, prev), now, rows = head, utcnow(), []
+    for actor, change in events:
         seq += 1
-        row = {
-            "seq": seq, "occurred_at": now, "actor_type": actor.type, "actor_id": actor.id,
-            "actor_label": actor.label, "actor_role": actor.role, "action": change.action,
-            "entity_type": change.entity_type,
-            "entity_id": None if change.entity_id is None else str(change.entity_id),
-            "before": canonical_json(change.before), "after": canonical_json(change.after),
-            "request_id": actor.request_id, "prev_hash": prev,
-        }
+        row = {"seq": seq, **_event_row(actor, change, now), "prev_hash": prev}
         row["hash"] = prev = event_hash(row)
         rows.append(row)
-    if not rows:
-        return seq
+    execute_on_driver(conn, _INSERT_EVENT, rows, many=True)
+    execute_on_driver(conn, _MOVE_HEAD, {"seq": seq, "hash": prev})
+
+
+def record(session: Session, actor: Actor, changes: Iterable[Change] | Change) -> None:
+    """Append events for ``changes`` in the caller's transaction (or hold them for commit()).
+
+    Never commits: the event lands or vanishes with the operation it describes. Holds the
+    audit head until the caller's commit, so call it last in a busy transaction.
+    """
+    events = [(actor, change) for change in ((changes,) if isinstance(changes, Change) else changes)]
+    held = session.info.get(_HELD)
+    if held is not None:
+        held.extend(events)
+    elif events:
+        _append(session.connection(), events)
+
+
+def hold_for_commit(session: Session) -> None:
+    """Hold the events ``session`` records from now on for commit() (any session.commit() appends
+    them too, so none is ever lost). For the views of busy write paths, which own their commit."""
+    session.info.setdefault(_HELD, [])
+
+
+def _append_held(session: Session) -> None:
+    held = session.info.pop(_HELD, None)
+    if held:
+        _append(session.connection(), held)
+
+
+event.listen(Session, "before_commit", _append_held)
+event.listen(Session, "after_rollback", lambda session: session.info.pop(_HELD, None))
+
+
+def commit(session: Session) -> None:
+    """Append the held events as the transaction's last statements and commit at once, so the
+    head is held for the server's time alone: on PostgreSQL one event and the COMMIT travel
+    together (a psycopg pipeline); elsewhere the COMMIT follows the last event on the driver.
+    SQLAlchemy's bookkeeping runs after the head (on SQLite, the write lock) is released."""
+    session.flush()  # any ORM changes belong to this transaction, not to one after it
+    held = session.info.pop(_HELD, None) or []
     conn = session.connection()
-    conn.execute(insert(AuditEvent.__table__), rows)
-    conn.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1).values(seq=seq, hash=prev))
-    return seq
+    driver = conn.connection.driver_connection
+    try:
+        if conn.dialect.name == "postgresql" and len(held) == 1:
+            with driver.pipeline():
+                execute_on_driver(conn, _APPEND_ONE_PG, _append_one_pg_params(*held[0]))
+                driver.commit()
+        else:
+            if held:
+                _append(conn, held)
+            driver.commit()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance("COMMIT", None, exc, conn.dialect.loaded_dbapi.Error) from exc
+    session.commit()  # the driver's transaction is over: this only settles SQLAlchemy's state
 
 
 @dataclass(frozen=True)

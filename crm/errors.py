@@ -24,7 +24,17 @@ def _render(code: int, message: str | None = None):
     return render_template("error.html", code=code, message=text), code
 
 
+def _method_not_allowed(e):
+    """405: JSON under /api/ like every other answer there; pages keep werkzeug's own answer."""
+    if not request.path.startswith("/api/"):
+        return e
+    response = jsonify(error="method_not_allowed", message="This method is not allowed on this resource.")
+    response.headers["Allow"] = ", ".join(e.valid_methods or ())
+    return response, 405
+
+
 def register(app) -> None:
+    app.register_error_handler(405, _method_not_allowed)
     for code in (400, 403, 404, 413, 500):
         app.register_error_handler(code, lambda e, code=code: _render(code))
     app.register_error_handler(CSRFError, lambda e: _render(400, _("The form expired or was not sent by this site. Please try again.")))

@@ -23,7 +23,7 @@ from partners import codes, redeem as redemptions
 from partners.models import Coupon
 from partners.openapi import DOCUMENT
 from partners.ratelimit import DEFAULT_RATE, TokenBucket
-from partners.services import authenticate_key
+from partners.services import ApiCaller, authenticate_key
 
 bp = Blueprint("partners_api", __name__, url_prefix="/api/partners/v1")
 NAV: list = []
@@ -49,23 +49,28 @@ def error(status: int, code: str, message: str, fields: dict | None = None, head
     return jsonify(body), status, headers or {}
 
 
+def _caller(presented: str) -> ApiCaller | None:
+    db = get_db()
+    if db.dialect == "sqlite":
+        # A connection of its own, read outside any transaction: the request's write session
+        # takes SQLite's write lock at its first statement, and would hold it from here on.
+        with db.engine.connect() as conn:
+            return authenticate_key(conn, presented)
+    return authenticate_key(get_session().connection(), presented)  # one connection per request
+
+
 def partner_api(view):
-    """Bearer-key authentication and the per-key rate limit; sets g.partner and g.api_key."""
+    """Bearer-key authentication and the per-key rate limit; sets g.partner (an ApiCaller)."""
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        found = None
-        if scheme.lower() == "bearer":
-            # A read session of its own: on SQLite the request's write session would take the
-            # write lock at its first statement, and hold it through all the parsing below.
-            with get_db().session() as session:
-                found = authenticate_key(session, presented.strip())
+        found = _caller(presented.strip()) if scheme.lower() == "bearer" else None
         if found is None:
             return error(401, "unauthorized", "A valid API key is required (Authorization: Bearer …).",
                          headers={"WWW-Authenticate": 'Bearer realm="partners"'})
-        g.partner, g.api_key = found
-        wait = current_app.extensions["partners_rate_limit"].take(g.api_key.id)
+        g.partner = found
+        wait = current_app.extensions["partners_rate_limit"].take(found.key_id)
         if wait:
             return error(429, "rate_limited", "Too many requests for this API key; retry later.",
                          headers={"Retry-After": str(wait)})
@@ -77,11 +82,19 @@ def partner_api(view):
 
 def _channel() -> redemptions.Channel:
     actor = audit.Actor("partner", g.partner.name, id=str(g.partner.id), request_id=g.get("request_id"))
-    return redemptions.Channel(actor, "api", api_key_id=g.api_key.id)
+    return redemptions.Channel(actor, "api", api_key_id=g.partner.key_id)
 
 
 def _today() -> dt.date:
     return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
+
+
+def _write_session():
+    """The request's session, its audit events held for audit.commit(): every partner's write
+    queues on the audit head, so it is taken as late and held as briefly as can be."""
+    db = get_session()
+    audit.hold_for_commit(db)
+    return db
 
 
 def _answer(answer: redemptions.Answer):
@@ -167,7 +180,7 @@ def _parse_redemption(body: dict) -> tuple[dict, dict]:
 @bp.post("/redemptions")
 @partner_api
 def create_redemption():
-    db = get_session()
+    db = _write_session()
     key = request.headers.get("Idempotency-Key", "")
     body, fields = _body()
     parsed, more = _parse_redemption(body) if body is not None else ({}, {})
@@ -177,19 +190,19 @@ def create_redemption():
     if fields:
         answer = redemptions.refusal(422, "invalid", fields)
         redemptions.record_attempt(db, _channel(), g.partner, "redeem", parsed.get("code", ""), answer)
-        db.commit()
+        audit.commit(db)
         return _answer(answer)
     request_hash = hashlib.sha256(audit.canonical_json(body).encode()).hexdigest()
     answer = redemptions.redeem(db, g.partner, parsed["code"], parsed.get("amount"), parsed.get("store_id"),
                                 key, request_hash, channel=_channel(), today=_today())
-    db.commit()
+    audit.commit(db)
     return _answer(answer)
 
 
 @bp.post("/redemptions/<int:redemption_id>/void")
 @partner_api
 def void_redemption(redemption_id: int):
-    db = get_session()
+    db = _write_session()
     body, _ = _body() if request.get_data(cache=True) else ({}, {})
     reason = body.get("reason") if isinstance(body, dict) and isinstance(body.get("reason"), str) else ""
     if redemption_id > _MAX_ID:
@@ -197,5 +210,5 @@ def void_redemption(redemption_id: int):
     else:
         answer = redemptions.void(db, g.partner, redemption_id, channel=_channel(),
                                   reason=reason.replace("\x00", ""))
-    db.commit()
+    audit.commit(db)
     return _answer(answer)

@@ -7,9 +7,15 @@ Exactly-once rests on the database, never on a read before a write:
 - a void is ``UPDATE redemptions SET voided_at=… WHERE id=… AND voided_at IS NULL AND
   redeemed_at > now − 24 h``, then the coupon goes back from 'redeemed' to 'issued';
 - an Idempotency-Key is claimed by ``INSERT … ON CONFLICT DO NOTHING`` on (partner, key)
-  before anything else, and its answer is stored in the same transaction.
+  before anything is changed, and its answer is stored in the same transaction.
 The answers are the partner API's (status and JSON body), so that the API, the portal and a
 replayed request all say the same thing.
+
+Speed: the statements every redemption runs go straight to the driver (SQLAlchemy's ORM and
+then its per-statement machinery were most of a redemption's time, and on SQLite all of it
+inside the write lock); refusals, replays and voids use Core statements and their types.
+PostgreSQL, which runs data-modifying CTEs, gets the claim, the conditional UPDATE and the
+INSERT in one round trip and the stored answer with the attempt row in another.
 """
 from __future__ import annotations
 
@@ -18,14 +24,14 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm.audit import execute_on_driver
 from crm.db import utcnow
 from partners import codes
-from partners.models import Coupon, IdempotencyRecord, Partner, PartnerStore, Redemption, RedemptionAttempt
+from partners.models import Coupon, IdempotencyRecord, PartnerStore, Redemption
 
 VOID_WINDOW = dt.timedelta(hours=24)
 
@@ -39,6 +45,41 @@ MESSAGES = {
     "already_voided": "This redemption has been voided already.",
     "void_window_closed": "The void window (24 hours) of this redemption has closed.",
 }
+
+
+_COUPONS, _REDEMPTIONS = Coupon.__table__, Redemption.__table__
+_KEYS, _STORES = IdempotencyRecord.__table__, PartnerStore.__table__
+_HELD = select(_KEYS.c.request_hash, _KEYS.c.status_code, _KEYS.c.body).where(
+    _KEYS.c.partner_id == bindparam("partner"), _KEYS.c.key == bindparam("idem_key"))
+_IS_STORE = select(_STORES.c.id).where(_STORES.c.partner_id == bindparam("partner"),
+                                       _STORES.c.store_id == bindparam("store"))
+_COUPON_STATE = select(_COUPONS.c.status, _COUPONS.c.expires_on, _COUPONS.c.value).where(
+    _COUPONS.c.code == bindparam("coupon_code"), _COUPONS.c.partner_id == bindparam("partner"))
+# Every redemption runs these (crm.audit.execute_on_driver: ``:name`` parameters, plain rows).
+_CLAIM = """INSERT INTO idempotency_records (partner_id, key, request_hash, status_code, body, created_at)
+    VALUES (:partner, :idem_key, :request_hash, 0, '', :now) ON CONFLICT (partner_id, key) DO NOTHING RETURNING id"""
+_REDEEMABLE = ("code = :coupon_code AND partner_id = :partner AND status = 'issued' AND expires_on >= :today"
+               " AND value >= :at_least")
+_REDEEM = f"UPDATE coupons SET status = 'redeemed' WHERE {_REDEEMABLE} RETURNING id, value"
+_INSERT_REDEMPTION = """INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, store_id, amount, redeemed_at)
+    VALUES (:coupon, :coupon, :partner, :store, :amount, :now) RETURNING id"""
+_STORE_ANSWER = """UPDATE idempotency_records SET status_code = :status, body = :answer
+    WHERE partner_id = :partner AND key = :idem_key"""
+_INSERT_ATTEMPT = """INSERT INTO redemption_attempts (partner_id, action, channel, code, outcome, redemption_id,
+                                                  api_key_id, user_id, attempted_at)
+    VALUES (:partner, :action, :channel, :code, :outcome, :redemption_id, :api_key_id, :user_id, :now)"""
+# PostgreSQL runs data-modifying CTEs: the same statements in two round trips instead of five.
+_CLAIM_AND_REDEEM_PG = f"""WITH claim AS ({_CLAIM}),
+won AS (UPDATE coupons SET status = 'redeemed' WHERE {_REDEEMABLE} AND EXISTS (SELECT FROM claim)
+        RETURNING id, value),
+redemption AS (INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, store_id, amount, redeemed_at)
+               SELECT id, id, :partner, :store, coalesce(:amount, value), :now FROM won RETURNING id)
+SELECT EXISTS (SELECT FROM claim), (SELECT id FROM redemption)"""
+_STORE_AND_RECORD_PG = f"WITH attempt AS ({_INSERT_ATTEMPT}) {_STORE_ANSWER}"
+
+
+def _money(value) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(f"{value:.2f}")  # SQLite keeps a float
 
 
 @dataclass(frozen=True)
@@ -81,35 +122,45 @@ def masked(code: str) -> str:
 
 # --- idempotency ---------------------------------------------------------------------
 
-def _claim(session: Session, partner_id: int, key: str, request_hash: str) -> IdempotencyRecord | None:
-    """Claim ``key`` for this request; None when claimed now, else the record holding it."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(IdempotencyRecord).values(
-        partner_id=partner_id, key=key, request_hash=request_hash, status_code=0, body="", created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["partner_id", "key"]).returning(IdempotencyRecord.id)
-    if session.execute(stmt).first() is not None:  # a row came back: this request holds the key
-        return None
-    # PostgreSQL waited for a concurrent holder of the key to commit; this sees its answer.
-    return session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.partner_id == partner_id,
-                                                          IdempotencyRecord.key == key))
+def _claim(conn: Connection, partner_id: int, key: str, request_hash: str) -> bool:
+    """Claim ``key`` for this request; False when another request holds it (PostgreSQL waited
+    for a concurrent holder to commit)."""
+    return execute_on_driver(conn, _CLAIM, {"partner": partner_id, "idem_key": key, "request_hash": request_hash,
+                                            "now": utcnow()}).fetchone() is not None
 
 
-def _store(session: Session, partner_id: int, key: str, answer: Answer) -> None:
-    session.execute(update(IdempotencyRecord).where(IdempotencyRecord.partner_id == partner_id,
-                                                    IdempotencyRecord.key == key)
-                    .values(status_code=answer.status, body=json.dumps(answer.body)))
+def _replay(conn: Connection, partner_id: int, key: str, request_hash: str) -> Answer:
+    """The answer stored under a key held by another request (or a 422 for another body)."""
+    held = conn.execute(_HELD, {"partner": partner_id, "idem_key": key}).first()
+    if held.request_hash != request_hash:
+        return refusal(422, "idempotency_mismatch", {"Idempotency-Key": "used before with a different request body"})
+    body = json.loads(held.body)
+    return Answer(held.status_code, body, "replayed", body.get("redemption_id"), replayed=True)
 
 
 # --- the record of every attempt -------------------------------------------------------
 
-def record_attempt(session: Session, channel: Channel, partner: Partner, action: str, code: str,
-                   answer: Answer) -> None:
-    """One attempt row and one audit event, in the caller's transaction (never commits)."""
+def record_attempt(session: Session, channel: Channel, partner, action: str, code: str, answer: Answer,
+                   *, stored_under: str | None = None) -> None:
+    """One attempt row and one audit event, in the caller's transaction (never commits); with
+    ``stored_under``, also the answer under that Idempotency-Key.
+
+    ``partner`` is a Partner, or anything with its ``id`` (the API's authenticated caller).
+    """
     code = "".join(ch for ch in (code or "") if ch.isascii() and ch.isalnum())[:40]  # typed text: keep it tame
-    session.execute(insert(RedemptionAttempt).values(
-        partner_id=partner.id, action=action, channel=channel.name, code=code,
-        outcome=answer.outcome, redemption_id=answer.redemption_id, api_key_id=channel.api_key_id,
-        user_id=channel.user_id, attempted_at=utcnow()))
+    conn = session.connection()
+    row = {"partner": partner.id, "action": action, "channel": channel.name, "code": code, "outcome": answer.outcome,
+           "redemption_id": answer.redemption_id, "api_key_id": channel.api_key_id, "user_id": channel.user_id,
+           "now": utcnow()}
+    if stored_under is None:
+        execute_on_driver(conn, _INSERT_ATTEMPT, row)
+    else:
+        row.update(idem_key=stored_under, status=answer.status, answer=json.dumps(answer.body))
+        if conn.dialect.name == "postgresql":
+            execute_on_driver(conn, _STORE_AND_RECORD_PG, row)
+        else:
+            execute_on_driver(conn, _STORE_ANSWER, row)
+            execute_on_driver(conn, _INSERT_ATTEMPT, row)
     # Last, so that the audit head (one row every writer takes) is held for the least time.
     audit.record(session, channel.actor, audit.Change(
         f"coupon.{action}", "redemption" if answer.redemption_id else "partner",
@@ -120,8 +171,8 @@ def record_attempt(session: Session, channel: Channel, partner: Partner, action:
 
 # --- redeem --------------------------------------------------------------------------
 
-def _why_not(session: Session, partner: Partner, code: str, amount: Decimal | None, today: dt.date) -> Answer:
-    coupon = session.scalar(select(Coupon).where(Coupon.code == code, Coupon.partner_id == partner.id))
+def _why_not(conn: Connection, partner_id: int, code: str, amount: Decimal | None, today: dt.date) -> Answer:
+    coupon = conn.execute(_COUPON_STATE, {"coupon_code": code, "partner": partner_id}).first()
     if coupon is None:
         return refusal(404, "not_found")
     if coupon.status == "redeemed":
@@ -136,79 +187,105 @@ def _why_not(session: Session, partner: Partner, code: str, amount: Decimal | No
     return refusal(409, "not_redeemable")
 
 
-def _redeem_once(session: Session, partner: Partner, code: str, amount: Decimal | None,
-                 store_id: str | None, today: dt.date) -> Answer:
-    if store_id is not None and session.scalar(select(PartnerStore.id).where(
-            PartnerStore.partner_id == partner.id, PartnerStore.store_id == store_id)) is None:
-        return refusal(422, "invalid", {"store_id": "not one of this partner's stores"})
-    where = [Coupon.code == code, Coupon.partner_id == partner.id, Coupon.status == "issued",
-             Coupon.expires_on >= today]
-    if amount is not None:
-        where.append(Coupon.value >= amount)
-    won = session.execute(update(Coupon).where(*where).values(status="redeemed")
-                          .returning(Coupon.id, Coupon.value)).first()
-    if won is None:
-        return _why_not(session, partner, code, amount, today)
-    now = utcnow()
-    redemption_id = session.execute(insert(Redemption).values(
-        coupon_id=won.id, live_coupon_id=won.id, partner_id=partner.id, store_id=store_id,
-        amount=won.value if amount is None else amount, redeemed_at=now).returning(Redemption.id)).scalar_one()
+def _redeemed(redemption_id: int, code: str, now: dt.datetime) -> Answer:
     return Answer(201, {"redemption_id": redemption_id, "code": code, "redeemed_at": _now_iso(now)},
                   "redeemed", redemption_id)
 
 
-def redeem(session: Session, partner: Partner, code: str, amount: Decimal | None, store_id: str | None,
+def _redeem_once(conn: Connection, partner_id: int, code: str, amount: Decimal | None,
+                 store_id: str | None, today: dt.date) -> Answer:
+    won = execute_on_driver(conn, _REDEEM, {"coupon_code": code, "partner": partner_id, "today": today,
+                                            "at_least": Decimal(0) if amount is None else amount}).fetchone()
+    if won is None:
+        return _why_not(conn, partner_id, code, amount, today)
+    coupon_id, value = won
+    now = utcnow()
+    (redemption_id,) = execute_on_driver(conn, _INSERT_REDEMPTION, {
+        "coupon": coupon_id, "partner": partner_id, "store": store_id,
+        "amount": _money(value) if amount is None else amount, "now": now}).fetchone()
+    return _redeemed(redemption_id, code, now)
+
+
+def _claim_and_redeem_pg(conn: Connection, partner_id: int, code: str, amount: Decimal | None,
+                         store_id: str | None, key: str, request_hash: str, today: dt.date) -> Answer | None:
+    """_claim and _redeem_once in one statement; None when another request holds the key."""
+    now = utcnow()
+    claimed, redemption_id = execute_on_driver(conn, _CLAIM_AND_REDEEM_PG, {
+        "partner": partner_id, "idem_key": key, "request_hash": request_hash, "now": now, "coupon_code": code,
+        "today": today, "at_least": Decimal(0) if amount is None else amount, "store": store_id,
+        "amount": amount}).fetchone()
+    if not claimed:
+        return None
+    if redemption_id is None:
+        return _why_not(conn, partner_id, code, amount, today)
+    return _redeemed(redemption_id, code, now)
+
+
+def redeem(session: Session, partner, code: str, amount: Decimal | None, store_id: str | None,
            idempotency_key: str, request_hash: str, *, channel: Channel, today: dt.date) -> Answer:
-    """Redeem ``code`` (as typed) for ``partner``, once; the answer of a repeated key is replayed.
+    """Redeem ``code`` (as typed) for ``partner`` (a Partner, or anything with its ``id``), once;
+    the answer of a repeated key is replayed.
 
     Never raises for a refusal: every outcome is an Answer, recorded as an attempt.
     """
-    held = _claim(session, partner.id, idempotency_key, request_hash)
-    if held is not None:
-        if held.request_hash != request_hash:
-            answer = refusal(422, "idempotency_mismatch",
-                             {"Idempotency-Key": "used before with a different request body"})
-        else:
-            body = json.loads(held.body)
-            answer = Answer(held.status_code, body, "replayed", body.get("redemption_id"), replayed=True)
-        record_attempt(session, channel, partner, "redeem", codes.normalise(code), answer)
-        return answer
     try:
-        canonical = codes.parse(code)
+        canonical, answer = codes.parse(code), None
     except codes.BadCode as exc:
-        answer = refusal(422, "invalid", {"code": str(exc)})
-        canonical = codes.normalise(code)
+        canonical, answer = codes.normalise(code), refusal(422, "invalid", {"code": str(exc)})
+    conn = session.connection()  # on SQLite, the write lock is taken here: after all the parsing
+    if answer is None and store_id is not None and conn.execute(
+            _IS_STORE, {"partner": partner.id, "store": store_id}).first() is None:
+        answer = refusal(422, "invalid", {"store_id": "not one of this partner's stores"})
+    if answer is None and conn.dialect.name == "postgresql":
+        answer = _claim_and_redeem_pg(conn, partner.id, canonical, amount, store_id, idempotency_key,
+                                      request_hash, today)
+        claimed = answer is not None
     else:
-        answer = _redeem_once(session, partner, canonical, amount, store_id, today)
-    _store(session, partner.id, idempotency_key, answer)
-    record_attempt(session, channel, partner, "redeem", canonical, answer)
+        claimed = _claim(conn, partner.id, idempotency_key, request_hash)
+        if claimed and answer is None:
+            answer = _redeem_once(conn, partner.id, canonical, amount, store_id, today)
+    if not claimed:
+        answer = _replay(conn, partner.id, idempotency_key, request_hash)
+    record_attempt(session, channel, partner, "redeem", canonical, answer,
+                   stored_under=idempotency_key if claimed else None)
     return answer
 
 
 # --- void ----------------------------------------------------------------------------
 
-def void(session: Session, partner: Partner, redemption_id: int, *, channel: Channel, reason: str = "",
+_VOID = update(_REDEMPTIONS).where(
+    _REDEMPTIONS.c.id == bindparam("redemption"), _REDEMPTIONS.c.partner_id == bindparam("partner"),
+    _REDEMPTIONS.c.voided_at.is_(None), _REDEMPTIONS.c.redeemed_at > bindparam("window_opened"),
+).values(voided_at=bindparam("now"), live_coupon_id=None, void_reason=bindparam("reason")
+         ).returning(_REDEMPTIONS.c.coupon_id)
+_UNREDEEM = update(_COUPONS).where(_COUPONS.c.id == bindparam("coupon"), _COUPONS.c.status == "redeemed"
+                                   ).values(status="issued").returning(_COUPONS.c.code)
+_CODE_OF = select(_COUPONS.c.code).where(_COUPONS.c.id == bindparam("coupon"))
+_VOID_STATE = select(_REDEMPTIONS.c.voided_at, _COUPONS.c.code).join(
+    _COUPONS, _COUPONS.c.id == _REDEMPTIONS.c.coupon_id).where(
+    _REDEMPTIONS.c.id == bindparam("redemption"), _REDEMPTIONS.c.partner_id == bindparam("partner"))
+
+
+def void(session: Session, partner, redemption_id: int, *, channel: Channel, reason: str = "",
          now: dt.datetime | None = None) -> Answer:
     """Void a standing redemption within 24 h; the coupon becomes redeemable again.
 
     Two voids of one redemption, concurrent or not, void it once: the second is 409.
     """
     now = now or utcnow()
-    voided = session.execute(update(Redemption).where(
-        Redemption.id == redemption_id, Redemption.partner_id == partner.id, Redemption.voided_at.is_(None),
-        Redemption.redeemed_at > now - VOID_WINDOW,
-    ).values(voided_at=now, live_coupon_id=None, void_reason=(reason or "")[:200] or None)
-        .returning(Redemption.coupon_id)).first()
+    conn = session.connection()
+    params = {"redemption": redemption_id, "partner": partner.id}
+    voided = conn.execute(_VOID, {**params, "window_opened": now - VOID_WINDOW, "now": now,
+                                  "reason": (reason or "")[:200] or None}).first()
     code = ""
     if voided is not None:
-        session.execute(update(Coupon).where(Coupon.id == voided.coupon_id, Coupon.status == "redeemed")
-                        .values(status="issued"))
-        code = session.scalar(select(Coupon.code).where(Coupon.id == voided.coupon_id))
+        code = conn.execute(_UNREDEEM, {"coupon": voided.coupon_id}).scalar()
+        if code is None:  # the coupon had left 'redeemed' some other way: it stays as it is
+            code = conn.execute(_CODE_OF, {"coupon": voided.coupon_id}).scalar()
         answer = Answer(200, {"redemption_id": redemption_id, "code": code, "voided_at": _now_iso(now),
                               "coupon_status": "issued"}, "voided", redemption_id)
     else:
-        row = session.execute(select(Redemption.voided_at, Coupon.code).join(Coupon, Coupon.id == Redemption.coupon_id)
-                              .where(Redemption.id == redemption_id, Redemption.partner_id == partner.id)).first()
+        row = conn.execute(_VOID_STATE, params).first()
         if row is None:
             answer = refusal(404, "not_found", message="There is no such redemption for this partner.")
         else:

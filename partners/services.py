@@ -12,11 +12,13 @@ import hashlib
 import hmac
 import secrets
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm.audit import execute_on_driver
 from crm.db import utcnow
 from crm.models import Customer, User
 from partners import codes
@@ -43,22 +45,37 @@ def _new_key(session: Session, partner_id: int) -> str:
     return key
 
 
-def authenticate_key(session: Session, presented: str) -> tuple[Partner, PartnerApiKey] | None:
-    """The active partner and live key for a presented key, or None (for every kind of wrong)."""
+class ApiCaller(NamedTuple):
+    """Who presented a live key: its partner (``id``, ``name``, so it stands in for a Partner where
+    only those are read) and the key's id (what the rate limit counts)."""
+
+    id: int
+    name: str
+    key_id: int
+
+
+_KEY_BY_PREFIX = """SELECT k.id, k.key_hash, k.revoked_at, p.id, p.name, p.active
+    FROM partner_api_keys k JOIN partners p ON p.id = k.partner_id WHERE k.prefix = :prefix"""
+
+
+def authenticate_key(conn: Connection, presented: str) -> ApiCaller | None:
+    """The active partner and live key for a presented key, or None (for every kind of wrong).
+
+    One query on every API call, straight on the driver (no cache: a revoked key is refused at once).
+    """
     parts = (presented or "").split("_")
     if len(parts) < 3 or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None
-    row = session.execute(select(PartnerApiKey, Partner).join(Partner, Partner.id == PartnerApiKey.partner_id)
-                          .where(PartnerApiKey.prefix == parts[1])).first()
+    row = execute_on_driver(conn, _KEY_BY_PREFIX, {"prefix": parts[1]}).fetchone()
     if row is None:
         hmac.compare_digest(_hash_key(presented), "0" * 64)  # the same work as a real check
         return None
-    key, partner = row
-    if not hmac.compare_digest(_hash_key(presented), key.key_hash):
+    key_id, key_hash, revoked_at, partner_id, name, active = row
+    if not hmac.compare_digest(_hash_key(presented), key_hash):
         return None
-    if key.revoked_at is not None or not partner.active:
+    if revoked_at is not None or not active:
         return None
-    return partner, key
+    return ApiCaller(partner_id, name, key_id)
 
 
 def rotate_key(session: Session, actor: audit.Actor, partner_id: int) -> str:
