@@ -67,8 +67,15 @@ def user(database, user_id: int) -> User:
         return s.get(User, user_id)
 
 
+def insurer_today() -> dt.date:
+    """Today where the insurer is (the routing counts business days in Asia/Shanghai)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
 def days_ago(n: int) -> str:
-    return (dt.date.today() - dt.timedelta(days=n)).isoformat()
+    return (insurer_today() - dt.timedelta(days=n)).isoformat()
 
 
 def claimable_case(database, tmp_path, queue: str = "claims", **kw) -> ReviewCase:

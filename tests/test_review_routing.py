@@ -1,7 +1,6 @@
 """Routing: each case kind, the initial-load exemption, idempotent re-imports, bulk chunks."""
 from __future__ import annotations
 
-import datetime as dt
 
 from sqlalchemy import func, select
 
@@ -57,8 +56,7 @@ def test_cover_entered_after_the_loss(database, tmp_path):
     fresh = policy(database, tmp_path, cust, start_date=days_ago(10))  # entered today
     old = policy(database, tmp_path, cust, initial_load=True)  # migrated: exempt
     backfilled = claim(database, tmp_path, fresh, loss_date=days_ago(5), report_date=days_ago(1))
-    same_day = claim(database, tmp_path, fresh, loss_date=dt.date.today().isoformat(),
-                     report_date=dt.date.today().isoformat())
+    same_day = claim(database, tmp_path, fresh, loss_date=days_ago(0), report_date=days_ago(0))
     claim(database, tmp_path, old, loss_date=days_ago(5), report_date=days_ago(1))
     keys = reasons(database)
     assert (backfilled["claim_no"], "cover_after_loss") in keys
