@@ -140,7 +140,7 @@ def execute_on_driver(conn: Connection, sql: str, params=None, *, many: bool = F
 # --- writing -------------------------------------------------------------------------
 
 _READ_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
-_INSERT_EVENT = (f"INSERT INTO audit_events ({', '.join(_FIELDS)}, hash) "
+_INSERT_EVENT = (f"INSERT INTO audit_events ({', '.join(_FIELDS)}, hash) "  # nosec B608 - names are constants
                  f"VALUES ({', '.join(':' + f for f in _FIELDS)}, :hash)")
 _MOVE_HEAD = "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"
 # One event on PostgreSQL: the server fills in seq, prev_hash and hash from the locked head, the

@@ -60,7 +60,7 @@ _CLAIM = """INSERT INTO idempotency_records (partner_id, key, request_hash, stat
     VALUES (:partner, :idem_key, :request_hash, 0, '', :now) ON CONFLICT (partner_id, key) DO NOTHING RETURNING id"""
 _REDEEMABLE = ("code = :coupon_code AND partner_id = :partner AND status = 'issued' AND expires_on >= :today"
                " AND value >= :at_least")
-_REDEEM = f"UPDATE coupons SET status = 'redeemed' WHERE {_REDEEMABLE} RETURNING id, value"
+_REDEEM = f"UPDATE coupons SET status = 'redeemed' WHERE {_REDEEMABLE} RETURNING id, value"  # nosec B608 - built from constants
 _INSERT_REDEMPTION = """INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, store_id, amount, redeemed_at)
     VALUES (:coupon, :coupon, :partner, :store, :amount, :now) RETURNING id"""
 _STORE_ANSWER = """UPDATE idempotency_records SET status_code = :status, body = :answer
@@ -74,7 +74,7 @@ won AS (UPDATE coupons SET status = 'redeemed' WHERE {_REDEEMABLE} AND EXISTS (S
         RETURNING id, value),
 redemption AS (INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, store_id, amount, redeemed_at)
                SELECT id, id, :partner, :store, coalesce(:amount, value), :now FROM won RETURNING id)
-SELECT EXISTS (SELECT FROM claim), (SELECT id FROM redemption)"""
+SELECT EXISTS (SELECT FROM claim), (SELECT id FROM redemption)"""  # nosec B608 - built from constants
 _STORE_AND_RECORD_PG = f"WITH attempt AS ({_INSERT_ATTEMPT}) {_STORE_ANSWER}"
 
 
