@@ -8,6 +8,9 @@ transaction control from the driver so that a write transaction starts with
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
+import itertools
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
@@ -159,35 +162,57 @@ def get_session() -> Session:
     return g.db_session
 
 
+_NULL = "\\N"  # COPY's NULL marker
+
+
 def bulk_insert(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """Insert many rows through the driver itself, in the session's transaction.
 
     For the few paths that write hundreds of thousands of rows (a recalculation's history):
-    PostgreSQL gets COPY, SQLite a plain executemany with the text forms SQLAlchemy's types
-    store (UTC timestamps without zone, ISO dates). Rows are tuples in ``columns`` order.
+    PostgreSQL gets COPY (as CSV, made by the csv module's C writer), SQLite a plain
+    executemany with the text forms SQLAlchemy's types store (UTC timestamps without zone,
+    ISO dates). Rows are tuples in ``columns`` order.
     """
     if not rows:
         return
     conn = session.connection()
     driver = conn.connection.driver_connection
     names = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    postgres = conn.dialect.name == "postgresql"
+    text_of: dict = {}  # the dates in such rows are a few constants (the run's date and time)
+
+    def as_text(v):
+        if v not in text_of:
+            if not isinstance(v, dt.datetime):
+                text_of[v] = v.isoformat()
+            elif postgres:
+                text_of[v] = v.isoformat(sep=" ")  # with its offset, for timestamptz
+            else:
+                text_of[v] = v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return text_of[v]
+
+    # Column by column: only the cells that need it are touched.
+    columns_of = list(zip(*rows))
+    for i, column in enumerate(columns_of):
+        if any(isinstance(v, dt.date) for v in column[:1]):
+            columns_of[i] = [None if v is None else as_text(v) for v in column]
+    if postgres:
+        if any(_NULL in column for column in columns_of):  # a value that reads as NULL: row by row
+            with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        columns_of = [[_NULL if v is None else v for v in column] if None in column else column
+                      for column in columns_of]
+        sql = f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')"
+        with driver.cursor() as cur, cur.copy(sql) as copy:
+            lines = zip(*columns_of)
+            while chunk := list(itertools.islice(lines, 50_000)):
+                buffer = io.StringIO()
+                csv.writer(buffer, lineterminator="\n").writerows(chunk)
+                copy.write(buffer.getvalue())
         return
-    first = rows[0]
-    dated = [i for i, v in enumerate(first) if isinstance(v, dt.date)]
-    if dated:
-        text_of: dict = {}  # the dates in such rows are a few constants (the run's date and time)
-
-        def as_text(v):
-            if v not in text_of:
-                text_of[v] = (v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-                              if isinstance(v, dt.datetime) else v.isoformat())
-            return text_of[v]
-
-        rows = [tuple(as_text(v) if i in dated and v is not None else v for i, v in enumerate(row)) for row in rows]
+    rows = list(zip(*columns_of))
     cur = driver.cursor()
     # Table and column names come from the model metadata, never from input; values are bound.
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})"  # nosec B608

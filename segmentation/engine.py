@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .features import FEATURE_COLUMNS, features_from_prepared, loss_ratio
-from .frames import prepare
+from .aggregates import aggregate, portfolio_totals
+from .features import FEATURE_COLUMNS, features_from_aggregates, portfolio_lr_from_totals
+from .frames import day_number, prepare
 from .policy import TierPolicy
-from .risk_model import (FittedModel, fit_frequency_model, predict_from_prepared,
+from .risk_model import (FittedModel, fit_frequency_model, predict_from_aggregates,
                          training_from_prepared)
 from .scores import risk_score, value_score
 from .tiers import assign_tiers
@@ -50,8 +51,7 @@ def fit_portfolio_stats(customers: pd.DataFrame, policies: pd.DataFrame,
     """
     policy = policy or TierPolicy()
     prep = prepare(customers, policies, claims, as_of, policy)
-    feats = features_from_prepared(prep, prep.as_of, policy, portfolio_lr=0.0)
-    plr = float(loss_ratio(feats["incurred"].sum(), feats["earned_premium"].sum()))
+    plr = portfolio_lr_from_totals(*portfolio_totals(aggregate(prep, prep.as_of, policy)))
     if model_sample is not None and model_sample < len(customers):
         rng = np.random.default_rng(random_state)
         ids = customers["customer_id"].to_numpy(dtype=np.int64)
@@ -60,10 +60,14 @@ def fit_portfolio_stats(customers: pd.DataFrame, policies: pd.DataFrame,
         policies = policies[np.isin(policies["customer_id"].to_numpy(np.int64), chosen)]
         claims = claims[np.isin(claims["customer_id"].to_numpy(np.int64), chosen)]
         prep = prepare(customers, policies, claims, as_of, policy)
-    train = training_from_prepared(prep, policy)
-    model = fit_frequency_model(train, random_state, min_policies=policy.model_min_policies,
-                                credibility_k=policy.credibility_k)
+    model = fit_model(training_from_prepared(prep, policy), policy, random_state)
     return PortfolioStats(portfolio_loss_ratio=plr, model=model)
+
+
+def fit_model(train: pd.DataFrame, policy: TierPolicy, random_state: int = 0) -> FittedModel:
+    """The frequency model of a run, from training rows (risk_model.training_from_aggregates)."""
+    return fit_frequency_model(train, random_state, min_policies=policy.model_min_policies,
+                               credibility_k=policy.credibility_k)
 
 
 def score_portfolio(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFrame,
@@ -80,13 +84,21 @@ def score_portfolio(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.
     """
     policy = policy or TierPolicy()
     prep = prepare(customers, policies, claims, as_of, policy)
-    # portfolio_lr None: the customers given are the portfolio, and give its ratio.
-    features = features_from_prepared(prep, prep.as_of, policy, portfolio_lr=portfolio_lr)
     if model is None:
-        model = fit_frequency_model(training_from_prepared(prep, policy),
-                                    min_policies=policy.model_min_policies,
-                                    credibility_k=policy.credibility_k)
-    frequency = predict_from_prepared(model, prep, policy, features)
+        model = fit_model(training_from_prepared(prep, policy), policy)
+    return score_aggregates(aggregate(prep, prep.as_of, policy), as_of, policy, previous_tier, overrides,
+                            model, portfolio_lr)
+
+
+def score_aggregates(aggs: pd.DataFrame, as_of: dt.date, policy: TierPolicy, previous_tier: pd.Series | None,
+                     overrides: pd.DataFrame | None, model: FittedModel,
+                     portfolio_lr: float | None = None) -> pd.DataFrame:
+    """score_portfolio from the per-customer sums as of D (aggregates.aggregate, or the
+    database's GROUP BY of the same sums). portfolio_lr None: these customers are the
+    portfolio, and give its ratio."""
+    d = day_number(as_of)
+    features = features_from_aggregates(aggs, d, policy, portfolio_lr=portfolio_lr)
+    frequency = predict_from_aggregates(model, aggs, d, policy, features)
     tiers = assign_tiers(features, previous_tier, overrides, policy, as_of=as_of)
     result = features.assign(
         value_score=value_score(features, policy),

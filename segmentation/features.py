@@ -16,7 +16,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .frames import NO_DATE, Prepared, prepare
+from .aggregates import aggregate, portfolio_totals
+from .frames import Prepared, prepare
 from .policy import TierPolicy
 
 DAYS_PER_YEAR = 365  # the 1/365 method: a year is 365 days, also in a leap year
@@ -95,66 +96,42 @@ def features_from_prepared(prep: Prepared, d: int, policy: TierPolicy, *,
                            portfolio_lr: float | None = None) -> pd.DataFrame:
     """compute_features on prepared arrays, as of day number d (d may precede prep.as_of:
     the risk model uses this to see the portfolio as it was at an earlier cut-off)."""
-    n = prep.n
-    ws, we = d - policy.window_days + 1, d + 1
-    year_start = d - policy.last_year_days + 1
-    recent_start = d - policy.recent_days + 1
+    return features_from_aggregates(aggregate(prep, d, policy), d, policy, portfolio_lr=portfolio_lr)
 
-    # Policies: only those started on or before d play a part.
-    started = prep.p_start <= d
-    cust, start, end = prep.p_cust[started], prep.p_start[started], prep.p_end[started]
-    premium = prep.p_premium[started]
-    in_force = end > d
-    annual_premium = np.bincount(cust[in_force], weights=premium[in_force], minlength=n)
-    long_term = in_force & (prep.p_term[started] >= policy.long_term_min_years) \
-        & ~prep.p_single[started]
-    long_term_regular = np.bincount(cust[long_term], minlength=n)
 
-    # Distinct product types in force: count the non-zero cells of a customer x product grid.
-    n_types = len(prep.product_names) + 1  # +1: the -1 code of a missing product type
-    key = cust[in_force] * n_types + (prep.p_product[started][in_force] + 1)
-    grid = np.bincount(key, minlength=n * n_types).reshape(n, n_types)
-    n_products = np.count_nonzero(grid[:, 1:], axis=1)
+def portfolio_lr_from_totals(incurred_cents: int, earned_cent_days: int) -> float:
+    """The portfolio loss ratio from exact whole-number totals (aggregates.portfolio_totals)."""
+    return float(loss_ratio(incurred_cents / 100, earned_cent_days / (100 * DAYS_PER_YEAR)))
 
-    first_start = np.full(n, NO_DATE, dtype=np.int64)
-    np.minimum.at(first_start, cust, start)
-    tenure_years = np.where(first_start <= d, (d - first_start) / DAYS_PER_YEAR, 0.0)
 
-    days = covered_days(start, end, ws, we)
-    earned = np.bincount(cust, weights=premium * days / DAYS_PER_YEAR, minlength=n)
-    exposure = np.bincount(cust, weights=days / DAYS_PER_YEAR, minlength=n)
-
-    # Claims: only those reported on or before d, with the loss in the window.
-    known = (prep.c_report <= d) & (prep.c_loss >= ws) & (prep.c_loss <= d)
-    counting = known & prep.c_status_ok
-    ccust, closs = prep.c_cust[counting], prep.c_loss[counting]
-    incurred = np.bincount(ccust, weights=prep.c_amount[counting], minlength=n)
-    claims_3y = np.bincount(ccust, minlength=n)
-    claims_12m = np.bincount(ccust[closs >= year_start], minlength=n)
-    recent = prep.c_report[counting] >= recent_start
-    claims_recent = np.bincount(ccust[recent], minlength=n)
-    fraud = np.bincount(prep.c_cust[known & prep.c_fraud], minlength=n) > 0
-
+def features_from_aggregates(aggs: pd.DataFrame, d: int, policy: TierPolicy, *,
+                             portfolio_lr: float | None = None) -> pd.DataFrame:
+    """The features of FEATURE_COLUMNS from the per-customer sums of aggregates.aggregate
+    (or of the database) as of day number d."""
+    first_start = aggs["first_start"].to_numpy(np.int64)
+    earned = aggs["earned_cent_days"].to_numpy(np.int64) / (100 * DAYS_PER_YEAR)
+    exposure = aggs["exposure_days"].to_numpy(np.int64) / DAYS_PER_YEAR
+    incurred = aggs["incurred_cents"].to_numpy(np.int64) / 100
     ratio = loss_ratio(incurred, earned)
     if portfolio_lr is None:
-        portfolio_lr = float(loss_ratio(incurred.sum(), earned.sum()))
+        portfolio_lr = portfolio_lr_from_totals(*portfolio_totals(aggs))
     frame = pd.DataFrame(
         {
-            "annual_premium": annual_premium,
-            "tenure_years": tenure_years,
-            "long_term_regular": long_term_regular.astype(np.int64),
-            "n_products": n_products.astype(np.int64),
+            "annual_premium": aggs["premium_cents"].to_numpy(np.int64) / 100,
+            "tenure_years": np.where(first_start <= d, (d - first_start) / DAYS_PER_YEAR, 0.0),
+            "long_term_regular": aggs["long_term_regular"].to_numpy(np.int64),
+            "n_products": aggs["n_products"].to_numpy(np.int64),
             "earned_premium": earned,
             "exposure_years": exposure,
             "incurred": incurred,
-            "claims_3y": claims_3y.astype(np.int64),
-            "claims_12m": claims_12m.astype(np.int64),
-            "claims_recent_180d": claims_recent.astype(np.int64),
-            "fraud_flag": fraud,
+            "claims_3y": aggs["claims_3y"].to_numpy(np.int64),
+            "claims_12m": aggs["claims_12m"].to_numpy(np.int64),
+            "claims_recent_180d": aggs["claims_recent"].to_numpy(np.int64),
+            "fraud_flag": aggs["fraud"].to_numpy(np.int64) > 0,
             "loss_ratio": ratio,
             "credible_loss_ratio": credible_loss_ratio(
                 ratio, exposure, portfolio_lr, policy.credibility_k),
         },
-        index=prep.customer_ids,
+        index=aggs.index,
     )
     return frame

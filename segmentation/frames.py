@@ -1,6 +1,6 @@
 """Normalise the engine's input frames into flat numpy arrays, in one place.
 
-Dates become int64 day numbers (days since 1970-01-01), money float64, statuses booleans,
+Dates become int64 day numbers (days since 1970-01-01), money whole cents, statuses booleans,
 and every policy and claim carries the position of its customer in the customer frame, so
 that per-customer sums are `np.bincount` calls instead of Python loops or joins.
 """
@@ -52,6 +52,12 @@ def to_day_numbers(values) -> np.ndarray:
     return np.where(np.isnat(arr), NO_DATE, days)
 
 
+def cents(amounts) -> np.ndarray:
+    """Money (floats with two decimals, or missing) as whole cents (int64)."""
+    values = pd.to_numeric(pd.Series(amounts), errors="coerce").fillna(0.0).to_numpy(np.float64)
+    return np.rint(values * 100).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """The input frames as arrays, restricted to what was known at the as-of date D."""
@@ -65,7 +71,7 @@ class Prepared:
     p_cust: np.ndarray
     p_start: np.ndarray
     p_end: np.ndarray
-    p_premium: np.ndarray
+    p_premium_cents: np.ndarray
     p_term: np.ndarray
     p_single: np.ndarray
     p_product: np.ndarray
@@ -76,7 +82,7 @@ class Prepared:
     c_report: np.ndarray
     c_status_ok: np.ndarray
     c_fraud: np.ndarray
-    c_amount: np.ndarray
+    c_amount_cents: np.ndarray
 
     @property
     def n(self) -> int:
@@ -109,8 +115,6 @@ def prepare(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFram
     ckeep = (c_cust >= 0) & (c_report <= d)
     cl = claims.loc[ckeep]
     excluded = list(policy.excluded_claim_statuses)
-    paid = pd.to_numeric(cl["paid_amount"]).fillna(0.0).to_numpy(dtype=np.float64)
-    reserve = pd.to_numeric(cl["reserve_amount"]).fillna(0.0).to_numpy(dtype=np.float64)
 
     pol = policies.loc[keep]
     return Prepared(
@@ -122,7 +126,7 @@ def prepare(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFram
         p_cust=p_cust[keep].astype(np.int64),
         p_start=p_start[keep],
         p_end=to_day_numbers(pol["end_date"]),
-        p_premium=pd.to_numeric(pol["annual_premium"]).fillna(0.0).to_numpy(np.float64),
+        p_premium_cents=cents(pol["annual_premium"]),
         p_term=pd.to_numeric(pol["term_years"]).fillna(0).to_numpy(np.int64),
         p_single=(pol["payment_mode"].astype(object) == "single").to_numpy(dtype=bool),
         p_product=product,
@@ -132,5 +136,5 @@ def prepare(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFram
         c_report=c_report[ckeep],
         c_status_ok=~cl["status"].astype(object).isin(excluded).to_numpy(dtype=bool),
         c_fraud=cl["fraud_suspected"].fillna(False).astype(bool).to_numpy(dtype=bool),
-        c_amount=paid + reserve,
+        c_amount_cents=cents(cl["paid_amount"]) + cents(cl["reserve_amount"]),
     )

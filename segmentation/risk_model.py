@@ -27,8 +27,9 @@ from sklearn.linear_model import PoissonRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
-from .features import DAYS_PER_YEAR, covered_days, credibility, features_from_prepared
-from .frames import PRODUCT_TYPES, Prepared, from_day_number, prepare
+from .aggregates import HELD, aggregate
+from .features import DAYS_PER_YEAR, credibility, features_from_aggregates
+from .frames import Prepared, from_day_number, prepare
 from .metrics import decile_table, normalised_gini, poisson_deviance
 from .policy import TierPolicy
 
@@ -37,8 +38,7 @@ CUTOFF_DAYS = 365
 # Bands are small integer codes (fast to encode); gender and city are strings.
 TEXT = ["gender", "city"]
 BANDS = ["age_band", "tenure_band", "premium_band"]
-HELD = [f"held_{t}" for t in PRODUCT_TYPES]
-NUMERIC = HELD + ["prior_claims"]
+NUMERIC = list(HELD) + ["prior_claims"]
 INPUTS = TEXT + BANDS + NUMERIC
 _AGE_EDGES = [25, 35, 45, 55, 65, 75]
 _TENURE_EDGES = [1, 3, 5, 10]
@@ -83,38 +83,45 @@ def _band(values: np.ndarray, edges: list) -> np.ndarray:
 def model_inputs(prep: Prepared, d: int, policy: TierPolicy,
                  feats: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per-customer model inputs as known at day number d (feats: the features at d)."""
+    return inputs_from_aggregates(aggregate(prep, d, policy), d, policy, feats)
+
+
+def inputs_from_aggregates(aggs: pd.DataFrame, d: int, policy: TierPolicy,
+                           feats: pd.DataFrame | None = None) -> pd.DataFrame:
+    """model_inputs from the per-customer sums as of day number d."""
     if feats is None:
-        feats = features_from_prepared(prep, d, policy, portfolio_lr=0.0)
-    age = np.where(prep.birth <= d, (d - prep.birth) / 365.25, 0.0)
+        feats = features_from_aggregates(aggs, d, policy, portfolio_lr=0.0)
+    birth = aggs["birth"].to_numpy(np.int64)
+    age = np.where(birth <= d, (d - birth) / 365.25, 0.0)
     inputs = pd.DataFrame(
         {
-            "gender": prep.gender,
-            "city": prep.city,
+            "gender": aggs["gender"].to_numpy(dtype=object),
+            "city": aggs["city"].to_numpy(dtype=object),
             "age_band": _band(age, _AGE_EDGES),
             "tenure_band": _band(feats["tenure_years"].to_numpy(), _TENURE_EDGES),
             "premium_band": _band(feats["annual_premium"].to_numpy(), _PREMIUM_EDGES),
             "prior_claims": np.minimum(feats["claims_3y"].to_numpy(), 5).astype(np.float64),
         },
-        index=prep.customer_ids,
+        index=aggs.index,
     )
-    in_force = (prep.p_start <= d) & (prep.p_end > d)
-    cust, product = prep.p_cust[in_force], prep.p_product[in_force]
-    for code, name in enumerate(PRODUCT_TYPES):
-        held = np.bincount(cust[product == code], minlength=prep.n) > 0
-        inputs[f"held_{name}"] = held.astype(np.float64)
-    inputs["n_policies"] = np.bincount(cust, minlength=prep.n)
+    for name in HELD:
+        inputs[name] = (aggs[name].to_numpy(np.int64) > 0).astype(np.float64)
+    inputs["n_policies"] = aggs["n_in_force"].to_numpy(np.int64)
     return inputs
 
 
 def training_from_prepared(prep: Prepared, policy: TierPolicy) -> pd.DataFrame:
     """build_training_frame on prepared arrays (prep must be as of D)."""
     d = prep.as_of
+    return training_from_aggregates(aggregate(prep, d - CUTOFF_DAYS, policy, target_to=d), d, policy)
+
+
+def training_from_aggregates(aggs: pd.DataFrame, d: int, policy: TierPolicy) -> pd.DataFrame:
+    """Training rows from the per-customer sums at the cut-off T = d - 365 with target_to = d."""
     t = d - CUTOFF_DAYS
-    inputs = model_inputs(prep, t, policy)
-    days = covered_days(prep.p_start, prep.p_end, t + 1, d + 1)
-    exposure = np.bincount(prep.p_cust, weights=days / DAYS_PER_YEAR, minlength=prep.n)
-    counting = prep.c_status_ok & (prep.c_loss > t) & (prep.c_loss <= d)
-    inputs["claims"] = np.bincount(prep.c_cust[counting], minlength=prep.n).astype(np.float64)
+    inputs = inputs_from_aggregates(aggs, t, policy)
+    exposure = aggs["target_exposure_days"].to_numpy(np.int64) / DAYS_PER_YEAR
+    inputs["claims"] = aggs["target_claims"].to_numpy(np.int64).astype(np.float64)
     inputs["exposure"] = exposure
     rows = (inputs["n_policies"].to_numpy() > 0) & (exposure > 0)
     train = inputs.loc[rows]
@@ -237,22 +244,28 @@ def _predict_rows(estimator: Pipeline, x: pd.DataFrame) -> np.ndarray:
 def predict_from_prepared(model: FittedModel, prep: Prepared, policy: TierPolicy,
                           features: pd.DataFrame | None = None) -> pd.Series:
     """predict_frequency on prepared arrays (features: compute_features at prep.as_of)."""
+    return predict_from_aggregates(model, aggregate(prep, prep.as_of, policy), prep.as_of, policy, features)
+
+
+def predict_from_aggregates(model: FittedModel, aggs: pd.DataFrame, d: int, policy: TierPolicy,
+                            features: pd.DataFrame | None = None) -> pd.Series:
+    """Predicted frequencies from the per-customer sums as of day number d."""
+    if features is None:
+        features = features_from_aggregates(aggs, d, policy, portfolio_lr=0.0)
     if model.kind == "credibility_fallback":
-        if features is None:
-            features = features_from_prepared(prep, prep.as_of, policy, portfolio_lr=0.0)
         e = features["exposure_years"].to_numpy()
         own = np.divide(features["claims_3y"].to_numpy(), e, out=np.zeros(len(e)), where=e > 0)
         z = credibility(e, model.credibility_k)
         freq = z * own + (1 - z) * model.portfolio_rate
     else:
-        inputs = model_inputs(prep, prep.as_of, policy, features)[INPUTS]
+        inputs = inputs_from_aggregates(aggs, d, policy, features)[INPUTS]
         # Customers share few distinct input rows (about 1 in 8 on a big portfolio), so
         # each distinct row is predicted once and the result spread back.
         group = inputs.groupby(INPUTS, sort=False, observed=True, dropna=False).ngroup()
         group = group.to_numpy()
         first = np.unique(group, return_index=True)[1]
         freq = np.maximum(_predict_rows(model.estimator, inputs.iloc[first]), 0.0)[group]
-    return pd.Series(freq, index=prep.customer_ids, name="predicted_frequency")
+    return pd.Series(freq, index=aggs.index, name="predicted_frequency")
 
 
 def predict_frequency(model: FittedModel, customers: pd.DataFrame, policies: pd.DataFrame,

@@ -11,10 +11,15 @@ import datetime as dt
 import io
 import re
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-_PARAM = re.compile(r":[a-z_]+")
+from segmentation.aggregates import COUNT_COLUMNS, HELD, TARGET_COLUMNS, normalise, windows
+from segmentation.frames import NO_DATE, PRODUCT_TYPES, day_number, from_day_number
+from segmentation.policy import TierPolicy
+
+_PARAM = re.compile(r":[a-z_0-9]+")
 # Dates travel as day numbers (days since 1970-01-01): integers are cheaper to move than text.
 CUSTOMER_SQL = """SELECT id AS customer_id, {birth_date} AS birth_date, gender, city, source FROM customers
                   WHERE id >= :lo AND id < :hi ORDER BY id"""
@@ -50,13 +55,15 @@ def _inline(sql: str, params: dict) -> str:
             literal = f"DATE '{value.isoformat()}'"
         elif isinstance(value, int):
             literal = str(int(value))
+        elif isinstance(value, str):
+            literal = "'" + value.replace("'", "''") + "'"  # a standard SQL string literal
         else:
             raise TypeError(f"cannot inline {name}={value!r}")
-        sql = sql.replace(f":{name}", literal)
+        sql = re.sub(f":{name}\\b", lambda _: literal, sql)
     return sql
 
 
-def _read(conn: Connection, sql: str, params: dict, dates: tuple[str, ...] = ()) -> pd.DataFrame:
+def _read(conn: Connection, sql: str, params: dict, dates: tuple[str, ...] = (), ints: bool = False) -> pd.DataFrame:
     """Run a query through the driver itself: row objects cost more than the query.
 
     PostgreSQL streams it with COPY into pandas' CSV parser; SQLite hands over tuples.
@@ -68,13 +75,17 @@ def _read(conn: Connection, sql: str, params: dict, dates: tuple[str, ...] = ())
             for block in copy:
                 buffer.write(block)
         buffer.seek(0)
-        frame = pd.read_csv(buffer, keep_default_na=False, na_values=[""], dtype={"reasons": str, "tier": str})
+        frame = pd.read_csv(buffer, keep_default_na=False, na_values=[""], dtype={"reasons": str, "tier": str, "gender": str, "city": str})
     else:
         cur = driver.cursor()
         names = [n.strip(":") for n in _PARAM.findall(sql)]
         cur.execute(_PARAM.sub("?", sql), [params[n] if not isinstance(params[n], dt.date) else params[n].isoformat()
                                           for n in names])
-        frame = pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
+        rows, columns = cur.fetchall(), [d[0] for d in cur.description]
+        if ints:  # whole numbers only: one array, not a Python object per value
+            frame = pd.DataFrame(np.array(rows, dtype=np.int64).reshape(len(rows), len(columns)), columns=columns)
+        else:
+            frame = pd.DataFrame.from_records(rows, columns=columns)
         cur.close()
     for column in dates:  # day numbers → datetime64, the same on both databases
         frame[column] = frame[column].to_numpy(dtype="int64").astype("datetime64[D]")
@@ -92,6 +103,144 @@ def load_partition(conn: Connection, lo: int, hi: int, as_of: dt.date) -> dict[s
                    ("loss_date", "report_date"))
     claims["fraud_suspected"] = claims["fraud_suspected"].isin([True, 1, "t", "1"])  # COPY writes t/f
     return {"customers": customers, "policies": policies, "claims": claims}
+
+
+_SQL_DIALECT = {
+    "sqlite": {"day": "CAST(julianday({0}) - 2440587.5 AS INTEGER)", "least": "MIN", "greatest": "MAX",
+               "cents": "CAST(ROUND(COALESCE({0}, 0) * 100) AS INTEGER)",
+               # A subquery with a LIMIT is not merged into its aggregate: each row's values
+               # are computed once, not once per sum that uses them.
+               "fence": "LIMIT -1"},
+    "postgresql": {"day": "({0} - DATE '1970-01-01')", "least": "LEAST", "greatest": "GREATEST",
+                   "cents": "CAST(COALESCE({0}, 0) * 100 AS BIGINT)", "fence": "OFFSET 0"},
+}
+_NO_DATE = int(NO_DATE)
+_PRODUCT_BIT = "CASE product_type " + " ".join(
+    f"WHEN '{t}' THEN {1 << i}" for i, t in enumerate(PRODUCT_TYPES)) + " ELSE 0 END"  # the engine's constants
+
+
+def _policy_rows(dialect: str, target: bool, ranged: bool) -> str:
+    """Each policy's part in the sums (as segmentation.aggregates), one row per policy."""
+    f = _SQL_DIALECT[dialect]
+    least, greatest = f["least"], f["greatest"]
+    s, e = f["day"].format("start_date"), f"COALESCE({f['day'].format('end_date')}, {_NO_DATE})"
+    target_days = (f", {greatest}({least}({e}, :target_end) - {greatest}({s}, :target_start), 0) AS target_days"
+                   if target else "")
+    return f"""SELECT customer_id,
+        CASE WHEN start_date <= :d THEN 1 ELSE 0 END AS started,
+        CASE WHEN start_date <= :d AND (end_date IS NULL OR end_date > :d) THEN 1 ELSE 0 END AS in_force,
+        CASE WHEN term_years >= :long_term AND COALESCE(payment_mode, '') <> 'single' THEN 1 ELSE 0 END AS long_term,
+        {f["cents"].format("annual_premium")} AS cents, product_type, {_PRODUCT_BIT} AS product_bit, {s} AS s,
+        {greatest}({least}({e}, :window_end) - {greatest}({s}, :window_start), 0) AS days{target_days}
+      FROM policies
+      WHERE {_RANGE if ranged else ""} start_date <= :outer AND voided_at IS NULL {f["fence"]}"""
+
+
+def _policy_sums(target: bool) -> dict[str, str]:
+    sums = {
+        "premium_cents": "SUM(in_force * cents)",
+        "long_term_regular": "SUM(in_force * long_term)",
+        "n_products": "COUNT(DISTINCT CASE WHEN in_force = 1 THEN product_type END)",
+        "n_in_force": "SUM(in_force)",
+        # distinct bits: their sum is the set of the product types held
+        "held_mask": "COALESCE(SUM(DISTINCT CASE WHEN in_force = 1 THEN product_bit END), 0)",
+        "first_start": f"COALESCE(MIN(CASE WHEN started = 1 THEN s END), {_NO_DATE})",
+        "earned_cent_days": "SUM(started * cents * days)",
+        "exposure_days": "SUM(started * days)",
+    }
+    if target:
+        sums["target_exposure_days"] = "SUM(target_days)"
+    return sums
+
+
+def _claim_rows(dialect: str, target: bool, n_excluded: int, ranged: bool) -> str:
+    """Each claim's part in the sums (as segmentation.aggregates), one row per claim."""
+    f = _SQL_DIALECT[dialect]
+    excluded = ", ".join(f":excluded{i}" for i in range(n_excluded)) or "''"
+    target_sql = ", CASE WHEN loss_date > :d AND loss_date <= :outer THEN 1 ELSE 0 END AS ahead" if target else ""
+    return f"""SELECT customer_id,
+        CASE WHEN report_date <= :d AND loss_date >= :window_start_date AND loss_date <= :d THEN 1 ELSE 0 END AS known,
+        CASE WHEN COALESCE(status, '') NOT IN ({excluded}) THEN 1 ELSE 0 END AS counts,
+        {f["cents"].format("paid_amount")} + {f["cents"].format("reserve_amount")} AS cents,
+        CASE WHEN loss_date >= :year_start THEN 1 ELSE 0 END AS last_year,
+        CASE WHEN report_date >= :recent_start THEN 1 ELSE 0 END AS recent,
+        CASE WHEN fraud_suspected THEN 1 ELSE 0 END AS fraud{target_sql}
+      FROM claims
+      WHERE {_RANGE if ranged else ""} report_date <= :outer AND voided_at IS NULL
+            AND loss_date >= :window_start_date AND loss_date <= :outer {f["fence"]}"""
+
+
+def _claim_sums(target: bool) -> dict[str, str]:
+    sums = {
+        "incurred_cents": "SUM(known * counts * cents)",
+        "claims_3y": "SUM(known * counts)",
+        "claims_12m": "SUM(known * counts * last_year)",
+        "claims_recent": "SUM(known * counts * recent)",
+        "fraud": "SUM(known * fraud)",
+    }
+    if target:
+        sums["target_claims"] = "SUM(counts * ahead)"
+    return sums
+
+
+_RANGE = "customer_id >= :lo AND customer_id < :hi AND"
+
+
+def _grouped(sums: dict[str, str], rows: str) -> str:
+    columns = ",\n       ".join(f"{sql} AS {name}" for name, sql in sums.items())
+    # Built from the constants above; every value is a bound parameter.
+    return f"SELECT customer_id,\n       {columns}\nFROM ({rows}) AS r\nGROUP BY customer_id ORDER BY customer_id"  # nosec B608
+
+
+def _params(d: dt.date, policy: TierPolicy, target_to: dt.date | None, **more) -> dict:
+    dn = day_number(d)
+    w = windows(dn, policy)
+    outer = target_to or d
+    return {"d": d, "outer": outer, "long_term": policy.long_term_min_years,
+            "window_start": w["window_start"], "window_end": dn + 1,
+            "window_start_date": from_day_number(w["window_start"]),
+            "year_start": from_day_number(w["year_start"]), "recent_start": from_day_number(w["recent_start"]),
+            "target_start": dn + 1, "target_end": day_number(outer) + 1,
+            **{f"excluded{i}": status for i, status in enumerate(policy.excluded_claim_statuses)}, **more}
+
+
+def load_aggregates(conn: Connection, lo: int, hi: int, d: dt.date, policy: TierPolicy,
+                    target_to: dt.date | None = None) -> pd.DataFrame:
+    """segmentation.aggregates.aggregate of the customers lo <= id < hi as of feature day d,
+    computed by the database: one GROUP BY per table, so that a partition moves one row per
+    customer instead of all their policies and claims. The sums are whole numbers (cents,
+    days, counts), so they equal the engine's to the last bit (tests/test_recalc.py)."""
+    dialect, target = conn.dialect.name, target_to is not None
+    params = _params(d, policy, target_to, lo=lo, hi=hi)
+    customers = _read(conn, _with_day_numbers(_CUSTOMER_SUMS_SQL, dialect, ("birth_date",)), params)
+    policies = _read(conn, _grouped(_policy_sums(target), _policy_rows(dialect, target, True)), params, ints=True)
+    claims = _read(conn, _grouped(_claim_sums(target), _claim_rows(
+        dialect, target, len(policy.excluded_claim_statuses), True)), params, ints=True)
+    aggs = customers.set_index("customer_id").join(policies.set_index("customer_id")).join(
+        claims.set_index("customer_id"))
+    mask = aggs.pop("held_mask").fillna(0).to_numpy(np.int64)
+    for i, name in enumerate(HELD):
+        aggs[name] = (mask >> i) & 1
+    aggs["first_start"] = aggs["first_start"].fillna(NO_DATE)
+    return normalise(aggs[["birth", "gender", "city", *COUNT_COLUMNS, *(TARGET_COLUMNS if target else ())]])
+
+
+_CUSTOMER_SUMS_SQL = """SELECT id AS customer_id, {birth_date} AS birth, gender, city FROM customers
+                        WHERE id >= :lo AND id < :hi ORDER BY id"""
+
+
+def portfolio_totals(conn: Connection, as_of: dt.date, policy: TierPolicy) -> tuple[int, int]:
+    """(Σ incurred cents, Σ earned cent-days) of the whole portfolio as of D, exactly (as
+    segmentation.aggregates.portfolio_totals): the portfolio loss ratio without moving a row."""
+    dialect, params = conn.dialect.name, _params(as_of, policy, None)
+    claims = _claim_rows(dialect, False, len(policy.excluded_claim_statuses), False)
+    policies = _policy_rows(dialect, False, False)
+    # COALESCE: a lone NULL would be a blank line in COPY's CSV, which the reader skips.
+    out = [_read(conn, f"SELECT COALESCE({sums[name]}, 0) AS total FROM ({rows}) AS r",  # nosec B608 - constants
+                 params).iloc[0, 0]
+           for sums, name, rows in ((_claim_sums(False), "incurred_cents", claims),
+                                    (_policy_sums(False), "earned_cent_days", policies))]
+    return tuple(0 if pd.isna(v) else int(v) for v in out)
 
 
 def load_state(conn: Connection, lo: int, hi: int, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:

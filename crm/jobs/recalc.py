@@ -28,13 +28,15 @@ from crm.jobs import frames
 from crm.jobs.write import write_changes
 from crm.models import RiskModelRecord, TierRun
 from crm.tiers.policy import current_policy
-from segmentation.engine import diff_results, fit_portfolio_stats, score_portfolio
-from segmentation.features import compute_features, portfolio_loss_ratio
+from segmentation.engine import diff_results, fit_model, score_aggregates
+from segmentation.features import portfolio_lr_from_totals
+from segmentation.frames import day_number
 from segmentation.policy import TierPolicy
-from segmentation.risk_model import FittedModel
+from segmentation.risk_model import CUTOFF_DAYS, FittedModel, training_from_aggregates
 
 STALE_AFTER = dt.timedelta(minutes=10)
 SAMPLE_SIZE = 20  # moved customers shown in a preview
+WRITE_CHUNK = 100_000  # changes written (and published) at a time
 
 
 class AlreadyRunning(Exception):
@@ -131,46 +133,44 @@ def _reusable_model(database: Database, req: RunRequest):
     return FittedModel.from_bytes(record.blob), record.version
 
 
+def _sample_ranges(ranges, model_sample: int | None, block: int = 5_000) -> list[tuple[int, int]]:
+    """Where the model's training customers come from: every range, or blocks of ``block``
+    ids spread evenly over the whole id space (old and new customers alike)."""
+    if not ranges or model_sample is None:
+        return list(ranges)
+    lo, hi = ranges[0][0], ranges[-1][1]
+    blocks = -(-model_sample // block)
+    if blocks * block >= hi - lo:
+        return list(ranges)
+    step = (hi - lo) / blocks
+    return [(int(lo + i * step), int(lo + i * step) + block) for i in range(blocks)]
+
+
 def _portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, run_id: int | None,
                     fit: bool = True):
-    """Pass 1: the portfolio loss ratio over everyone, and (if ``fit``) a model fitted on a sample."""
-    incurred = earned = 0.0
-    sampled: list[dict] = []
-    total = max(1, len(ranges))
-    per_range = None
+    """Pass 1: the portfolio loss ratio over everyone (summed by the database), and (if ``fit``)
+    a model fitted on a sample of customers as they were a year before the as-of date."""
     with database.engine.connect() as conn:
-        for i, (lo, hi) in enumerate(ranges):
-            part = frames.load_partition(conn, lo, hi, req.as_of)
-            feats = compute_features(part["customers"], part["policies"], part["claims"], req.as_of, policy,
-                                     portfolio_lr=0.0)
-            incurred += float(feats["incurred"].sum())
-            earned += float(feats["earned_premium"].sum())
-            if not fit:
-                pass
-            elif req.model_sample is not None:
-                per_range = per_range or max(1, req.model_sample // total)
-                ids = part["customers"]["customer_id"]
-                keep = ids.sample(n=min(per_range, len(ids)), random_state=lo).sort_values()
-                sampled.append({k: v[v["customer_id"].isin(keep)] for k, v in part.items()})
-            else:
-                sampled.append(part)
-            if run_id is not None:
-                _beat(database, run_id, int(40 * (i + 1) / total), req, "portfolio statistics")
-    plr = portfolio_loss_ratio(pd.DataFrame({"incurred": [incurred], "earned_premium": [earned]}))
-    if not sampled or not ranges:
-        return plr, None
-    sample = {k: pd.concat([s[k] for s in sampled], ignore_index=True) for k in sampled[0]}
-    stats = fit_portfolio_stats(sample["customers"], sample["policies"], sample["claims"], req.as_of, policy)
-    return plr, stats.model
+        plr = portfolio_lr_from_totals(*frames.portfolio_totals(conn, req.as_of, policy))
+        if not fit or not ranges:
+            return plr, None
+        cutoff = req.as_of - dt.timedelta(days=CUTOFF_DAYS)
+        sample = _sample_ranges(ranges, req.model_sample)
+        parts = []
+        for i, (lo, hi) in enumerate(sample):
+            parts.append(frames.load_aggregates(conn, lo, hi, cutoff, policy, target_to=req.as_of))
+            if run_id is not None and (i % 10 == 9 or i == len(sample) - 1):
+                _beat(database, run_id, int(30 * (i + 1) / len(sample)), req, "portfolio statistics")
+    train = training_from_aggregates(pd.concat(parts), day_number(req.as_of), policy)
+    return plr, fit_model(train, policy)
 
 
 def _score_range(conn, lo: int, hi: int, as_of: dt.date, policy: TierPolicy, plr: float, model):
     """Score one partition against its stored state: (result, state)."""
-    part = frames.load_partition(conn, lo, hi, as_of)
+    aggs = frames.load_aggregates(conn, lo, hi, as_of, policy)
     state, overrides = frames.load_state(conn, lo, hi, as_of)
     previous = state["computed_tier"] if not state.empty else None
-    result = score_portfolio(part["customers"], part["policies"], part["claims"], as_of, policy,
-                             previous_tier=previous, overrides=overrides, model=model, portfolio_lr=plr)
+    result = score_aggregates(aggs, as_of, policy, previous, overrides, model, plr)
     return result, state
 
 
@@ -204,7 +204,7 @@ def _iter_scored(database: Database, ranges, req: RunRequest, policy: TierPolicy
         for i, (lo, hi) in enumerate(ranges):
             yield _score_range(conn, lo, hi, req.as_of, policy, plr, model)
             if run_id is not None:
-                _beat(database, run_id, 40 + int(50 * (i + 1) / max(1, len(ranges))), req, "scoring")
+                _beat(database, run_id, 30 + int(60 * (i + 1) / max(1, len(ranges))), req, "scoring")
 
 
 def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
@@ -222,7 +222,7 @@ def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolic
                                  pure=False) for lo, hi in ranges]
         for i, future in enumerate(as_completed(futures)):
             yield future.result()
-            _beat(database, run_id, 40 + int(50 * (i + 1) / max(1, len(ranges))), req, "scoring")
+            _beat(database, run_id, 30 + int(60 * (i + 1) / max(1, len(ranges))), req, "scoring")
 
 
 def _score_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model, run_id: int):
@@ -255,8 +255,9 @@ def _moves(changed: pd.DataFrame) -> dict:
     if changed.empty:
         return {}
     moved = changed[changed["old_tier"].astype(object) != changed["tier"]]
-    pairs = Counter(zip(moved["old_tier"].fillna("new").astype(str), moved["tier"]))
-    return {f"{a}→{b}": n for (a, b), n in sorted(pairs.items())}
+    pairs = pd.DataFrame({"a": moved["old_tier"].fillna("new").astype(str), "b": moved["tier"].astype(str)})
+    counts = pairs.groupby(["a", "b"]).size()
+    return {f"{a}→{b}": int(n) for (a, b), n in sorted(counts.items())}
 
 
 def _sample(changed: pd.DataFrame) -> list[dict]:
@@ -283,8 +284,10 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
     summary = RunSummary(run_id, req.mode, customers, len(changed), dict(counts), _moves(changed),
                          _sample(changed) if len(changed) else [], policy.version, model_version)
     with database.transaction() as session:
-        if req.mode == "publish" and len(changed):
-            moves = write_changes(session, changed, run_id, req.as_of, req.actor)
+        # In chunks, so that the rows being written (and the moves handed to the subscribers)
+        # take memory bounded by the chunk, not by the number of changes; one transaction.
+        for start in range(0, len(changed) if req.mode == "publish" else 0, WRITE_CHUNK):
+            moves = write_changes(session, changed.iloc[start:start + WRITE_CHUNK], run_id, req.as_of, req.actor)
             if moves:
                 events.publish(session, events.TiersChanged(tuple(moves), run_id, req.actor))
         if fitted is not None and req.mode == "publish":

@@ -57,5 +57,5 @@ def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: d
         part = slice(start, start + AUDIT_CHUNK)
         audit.record(session, actor, audit.Change("tiers.changed", "tier_run", run_id, None, {"customers": [
             list(r) for r in zip(ids[part], old[part], tiers[part], reasons[part], values[part], risks[part])]}))
-    return [TierMove(i, o, t, tuple(r.split(";")) if r else ())
-            for i, o, t, r in zip(ids, old, tiers, reasons) if o != t]
+    codes = {r: tuple(r.split(";")) if r else () for r in set(reasons)}  # a few dozen distinct sets
+    return [TierMove(i, o, t, codes[r]) for i, o, t, r in zip(ids, old, tiers, reasons) if o != t]
