@@ -1,8 +1,9 @@
 """The one definition of every per-customer metric of the tier rules (TIER_RULES.md).
 
 Reports reuse these functions so that a loss ratio or an earned premium means the same thing
-everywhere. All computations are vectorised over customers: per-customer sums are
-`np.bincount` over the customer position of each policy or claim.
+everywhere. Every feature is computed from the per-customer whole-number sums of
+aggregates.py (premium in cents, cent-days earned, days covered, claim counts), whether the
+engine summed them from rows or the database did: the features are then the same to the bit.
 
 Windows for an as-of date D, as half-open day ranges [start, end):
 - window    = [D - window_days + 1, D + 1)      (D - 1094 ... D by default)

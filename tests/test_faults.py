@@ -166,6 +166,19 @@ def _start_redemption(spec: dict) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _killed_at_its_point(process, **kw) -> dict:
+    """Wait for the child to reach its kill point, SIGKILL it there and reap it: what it reported."""
+    try:
+        held = _kill_point(process, **kw)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        process.reader.join(timeout=30)
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+    return held
+
+
 def _kill_point(process: subprocess.Popen, timeout: float = 60.0, what: str = "the redemption") -> dict:
     """The child's report once it has stopped at its kill point (it then sleeps)."""
     lines: queue.Queue = queue.Queue()
@@ -211,14 +224,7 @@ def test_a_killed_redemption_leaves_the_coupon_consistent_and_retryable(db_url, 
 
     process = _start_redemption({"db_url": db_url, "at": kill_at, "body": body, "headers": headers, "code": code,
                                  "partner_id": partner_id, "idem": headers["Idempotency-Key"]})
-    try:
-        held = _kill_point(process)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-        process.reader.join(timeout=30)
-        process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
+    held = _killed_at_its_point(process)
     # Killed inside the transaction, after the conditional UPDATE and the redemption row …
     assert held["coupon_status"] == "redeemed" and held["redemptions"] == 1, held
     if kill_at == "driver.commit":  # … and, here, after everything but the COMMIT
@@ -371,14 +377,7 @@ def test_a_killed_recalculation_leaves_tiers_as_they_were(db_url, database, kill
         runs_before = s.scalar(select(func.count()).select_from(TierRun))
 
     process = _start_recalc(db_url, {"at": kill_at, "as_of": RECALC_AS_OF})
-    try:
-        held = _kill_point(process, timeout=120, what="the recalculation")
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-        process.reader.join(timeout=30)
-        process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
+    held = _killed_at_its_point(process, timeout=120, what="the recalculation")
     assert held["running"] == 1, held  # killed while its run held the slot …
     if kill_at == "write_changes":  # … with the run's changes written in its open transaction
         assert held["moves"] > 0, held
