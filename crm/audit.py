@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import Connection, event, select
@@ -159,7 +159,7 @@ event AS (INSERT INTO audit_events (seq, occurred_at, actor_type, actor_id, acto
                   :action, :entity_type, :entity_id, :before, :after, :request_id,
                   (SELECT prev_hash FROM nxt), (SELECT hash FROM nxt)))
 UPDATE audit_head SET seq = nxt.seq, hash = nxt.hash FROM nxt WHERE audit_head.id = 1"""
-_HELD = "crm.audit.held"  # session.info key: the (actor, change) pairs waiting for commit()
+_HELD = "crm.audit.held"  # session.info key: the _Tail waiting for commit()
 
 
 def _event_row(actor: Actor, change: Change, now: dt.datetime) -> dict:
@@ -207,46 +207,132 @@ def record(session: Session, actor: Actor, changes: Iterable[Change] | Change) -
     audit head until the caller's commit, so call it last in a busy transaction.
     """
     events = [(actor, change) for change in ((changes,) if isinstance(changes, Change) else changes)]
-    held = session.info.get(_HELD)
-    if held is not None:
-        held.extend(events)
+    tail = session.info.get(_HELD)
+    if tail is not None:
+        tail.events.extend(events)
     elif events:
         _append(session.connection(), events)
 
 
+@dataclass
+class _Tail:
+    """What a holding session sends at its commit: the writes nobody waits on, then its events."""
+
+    statements: list = field(default_factory=list)
+    events: list = field(default_factory=list)
+
+    def send(self, conn: Connection) -> None:
+        for sql, params in self.statements:
+            execute_on_driver(conn, sql, params)
+        if self.events:
+            _append(conn, self.events)
+
+
+class HeldTransaction:
+    """A write transaction on a plain Connection, begun by the first connection(), that holds its
+    audit events and deferred writes for commit(): for the busiest write path (the partner API's
+    redemptions), where an ORM Session and its bookkeeping only cost time. Stands in for a
+    Session where record(), defer(), commit() and the partner services take one
+    (``connection()``, ``info``). On SQLite it begins with BEGIN IMMEDIATE (as crm.db.writer's
+    sessions do): the write lock is taken by the first connection() and held until the end."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+        self.info: dict = {_HELD: _Tail()}
+        self._transaction = None
+
+    def connection(self) -> Connection:
+        if self._transaction is None:
+            if self._conn.dialect.name == "sqlite":
+                self._conn.execution_options(sqlite_begin="IMMEDIATE")
+            self._transaction = self._conn.begin()
+        return self._conn
+
+    def flush(self) -> None:
+        """Nothing to flush: there is no ORM state."""
+
+    def commit(self) -> None:
+        """Send what is held and commit (as Session.commit() would); after commit() on the driver,
+        this only settles SQLAlchemy's state."""
+        _send_held(self)
+        if self._transaction is not None:
+            self._transaction.commit()
+
+    def rollback(self) -> None:
+        self.info.pop(_HELD, None)
+        if self._transaction is not None and self._transaction.is_active:
+            self._transaction.rollback()
+
+
 def hold_for_commit(session: Session) -> None:
-    """Hold the events ``session`` records from now on for commit() (any session.commit() appends
-    them too, so none is ever lost). For the views of busy write paths, which own their commit."""
-    session.info.setdefault(_HELD, [])
+    """Hold the events ``session`` records (and the statements it defers) from now on for
+    commit(); any session.commit() sends them too, so none is ever lost. For the views of
+    busy write paths, which own their commit."""
+    session.info.setdefault(_HELD, _Tail())
 
 
-def _append_held(session: Session) -> None:
-    held = session.info.pop(_HELD, None)
-    if held:
-        _append(session.connection(), held)
+def defer(session: Session, sql: str, params: dict) -> None:
+    """Run ``sql``, a write whose result nobody needs, at the commit of a holding session (before
+    its events); at once otherwise. A plain INSERT or UPDATE without WITH or RETURNING (on
+    PostgreSQL, commit() sends it as a CTE of the event's statement) that depends on no other
+    deferred write."""
+    tail = session.info.get(_HELD)
+    if tail is None:
+        execute_on_driver(session.connection(), sql, params)
+    else:
+        tail.statements.append((sql, params))
 
 
-event.listen(Session, "before_commit", _append_held)
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@functools.lru_cache(maxsize=32)
+def _statements_and_event_pg(statements: tuple[str, ...]) -> str:
+    """``statements`` (data-modifying, without WITH or RETURNING) as the CTEs of _APPEND_ONE_PG,
+    their parameters renamed ``:s<i>_<name>``: one statement for the server to plan and run."""
+    ctes = []
+    for i, sql in enumerate(statements):
+        renamed = _PARAM.sub(lambda m, i=i: f":s{i}_{m.group(1)}", sql)
+        ctes.append(f"s{i} AS ({renamed})")
+    return "WITH " + ", ".join([*ctes, _APPEND_ONE_PG.strip().removeprefix("WITH ")])
+
+
+def _with_event_pg(statements: list, event: tuple[Actor, Change]) -> tuple[str, dict]:
+    """The held statements and one event, in one statement (PostgreSQL runs every data-modifying
+    CTE, each once, in the statement's one snapshot: they must not depend on each other)."""
+    params = _append_one_pg_params(*event)
+    for i, (_sql, values) in enumerate(statements):
+        params.update({f"s{i}_{name}": value for name, value in values.items()})
+    return _statements_and_event_pg(tuple(sql for sql, _values in statements)), params
+
+
+def _send_held(session: Session) -> None:
+    tail = session.info.pop(_HELD, None)
+    if tail is not None:
+        tail.send(session.connection())
+
+
+event.listen(Session, "before_commit", _send_held)
 event.listen(Session, "after_rollback", lambda session: session.info.pop(_HELD, None))
 
 
 def commit(session: Session) -> None:
-    """Append the held events as the transaction's last statements and commit at once, so the
-    head is held for the server's time alone: on PostgreSQL one event and the COMMIT travel
-    together (a psycopg pipeline); elsewhere the COMMIT follows the last event on the driver.
-    SQLAlchemy's bookkeeping runs after the head (on SQLite, the write lock) is released."""
+    """Send the held statements and events and commit at once, so the audit head is held for
+    the server's time alone: on PostgreSQL they and the COMMIT travel together (a psycopg
+    pipeline); elsewhere the COMMIT follows the last event on the driver. SQLAlchemy's
+    bookkeeping runs after the head (on SQLite, the write lock) is released."""
     session.flush()  # any ORM changes belong to this transaction, not to one after it
-    held = session.info.pop(_HELD, None) or []
+    tail = session.info.pop(_HELD, None) or _Tail()
     conn = session.connection()
     driver = conn.connection.driver_connection
     try:
-        if conn.dialect.name == "postgresql" and len(held) == 1:
+        if conn.dialect.name == "postgresql" and len(tail.events) == 1:
+            sql, params = _with_event_pg(tail.statements, tail.events[0])
             with driver.pipeline():
-                execute_on_driver(conn, _APPEND_ONE_PG, _append_one_pg_params(*held[0]))
+                execute_on_driver(conn, sql, params)
                 driver.commit()
         else:
-            if held:
-                _append(conn, held)
+            tail.send(conn)
             driver.commit()
     except conn.dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance("COMMIT", None, exc, conn.dialect.loaded_dbapi.Error) from exc

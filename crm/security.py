@@ -10,14 +10,20 @@ CSP = (
 )
 
 
+_ALWAYS = (("Content-Security-Policy", CSP), ("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"),
+           ("Referrer-Policy", "same-origin"))
+
+
 def apply_security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if response.mimetype == "text/html" or request.path.startswith("/api/"):
+    """Each header unless the view set its own (one pass over the response's headers, not one
+    per header: this runs on every call of the partner API)."""
+    headers = response.headers
+    present = {key.lower() for key, _value in headers.items()}
+    add = [(key, value) for key, value in _ALWAYS if key.lower() not in present]
+    if request.is_secure and "strict-transport-security" not in present:
+        add.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    if "cache-control" not in present and (request.path.startswith("/api/") or response.mimetype == "text/html"):
         # Pages carry personal data: no browser or proxy may keep a copy.
-        response.headers.setdefault("Cache-Control", "no-store")
+        add.append(("Cache-Control", "no-store"))
+    headers.extend(add)
     return response

@@ -11,14 +11,15 @@ import functools
 import hashlib
 import json
 import re
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from crm import audit
-from crm.db import get_db, get_session
+from crm.db import get_db
 from partners import codes, redeem as redemptions
 from partners.models import Coupon
 from partners.openapi import DOCUMENT
@@ -49,14 +50,26 @@ def error(status: int, code: str, message: str, fields: dict | None = None, head
     return jsonify(body), status, headers or {}
 
 
+def _connection() -> Connection:
+    """The request's one connection (no ORM Session: this API reads and writes with Core and
+    the driver), closed at the request's teardown. The key is checked on it outside any
+    transaction on SQLite (a write lock is taken only by _writing()), and on PostgreSQL in the
+    transaction the request then writes in."""
+    conn = g.get("api_connection")
+    if conn is None:
+        conn = g.api_connection = get_db().engine.connect()
+    return conn
+
+
+@bp.teardown_request
+def _close_connection(_exc) -> None:
+    conn = g.pop("api_connection", None)
+    if conn is not None:
+        conn.close()  # a transaction left open rolls back here
+
+
 def _caller(presented: str) -> ApiCaller | None:
-    db = get_db()
-    if db.dialect == "sqlite":
-        # A connection of its own, read outside any transaction: the request's write session
-        # takes SQLite's write lock at its first statement, and would hold it from here on.
-        with db.engine.connect() as conn:
-            return authenticate_key(conn, presented)
-    return authenticate_key(get_session().connection(), presented)  # one connection per request
+    return authenticate_key(_connection(), presented)
 
 
 def partner_api(view):
@@ -89,12 +102,18 @@ def _today() -> dt.date:
     return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
 
 
-def _write_session():
-    """The request's session, its audit events held for audit.commit(): every partner's write
-    queues on the audit head, so it is taken as late and held as briefly as can be."""
-    db = get_session()
-    audit.hold_for_commit(db)
-    return db
+@contextmanager
+def _writing():
+    """The request's write transaction (on SQLite BEGIN IMMEDIATE: it takes the write lock),
+    committed on leaving by audit.commit(): the audit head, on which every writer queues, is
+    taken by the last statement and held only until the COMMIT."""
+    db = audit.HeldTransaction(_connection())
+    try:
+        yield db
+        audit.commit(db)
+    except BaseException:
+        db.rollback()  # hand the locks on at once, not at the request's teardown
+        raise
 
 
 def _answer(answer: redemptions.Answer):
@@ -115,7 +134,7 @@ def coupon(code: str):
         canonical = codes.parse(code)
     except codes.BadCode as exc:
         return error(422, "invalid", "The code is not a coupon code.", {"code": str(exc)})
-    row = get_session().execute(
+    row = _connection().execute(
         select(Coupon.code, Coupon.status, Coupon.value, Coupon.currency, Coupon.expires_on)
         .where(Coupon.code == canonical, Coupon.partner_id == g.partner.id)).first()
     if row is None:
@@ -180,7 +199,6 @@ def _parse_redemption(body: dict) -> tuple[dict, dict]:
 @bp.post("/redemptions")
 @partner_api
 def create_redemption():
-    db = _write_session()
     key = request.headers.get("Idempotency-Key", "")
     body, fields = _body()
     parsed, more = _parse_redemption(body) if body is not None else ({}, {})
@@ -189,26 +207,26 @@ def create_redemption():
         fields["Idempotency-Key"] = "required: 1 to 100 visible ASCII characters, unique per redemption"
     if fields:
         answer = redemptions.refusal(422, "invalid", fields)
-        redemptions.record_attempt(db, _channel(), g.partner, "redeem", parsed.get("code", ""), answer)
-        audit.commit(db)
+        with _writing() as db:
+            redemptions.record_attempt(db, _channel(), g.partner, "redeem", parsed.get("code", ""), answer)
         return _answer(answer)
     request_hash = hashlib.sha256(audit.canonical_json(body).encode()).hexdigest()
-    answer = redemptions.redeem(db, g.partner, parsed["code"], parsed.get("amount"), parsed.get("store_id"),
-                                key, request_hash, channel=_channel(), today=_today())
-    audit.commit(db)
+    channel, today = _channel(), _today()
+    with _writing() as db:
+        answer = redemptions.redeem(db, g.partner, parsed["code"], parsed.get("amount"), parsed.get("store_id"),
+                                    key, request_hash, channel=channel, today=today)
     return _answer(answer)
 
 
 @bp.post("/redemptions/<int:redemption_id>/void")
 @partner_api
 def void_redemption(redemption_id: int):
-    db = _write_session()
     body, _ = _body() if request.get_data(cache=True) else ({}, {})
     reason = body.get("reason") if isinstance(body, dict) and isinstance(body.get("reason"), str) else ""
-    if redemption_id > _MAX_ID:
-        answer = redemptions.refusal(404, "not_found", message="There is no such redemption for this partner.")
-    else:
-        answer = redemptions.void(db, g.partner, redemption_id, channel=_channel(),
-                                  reason=reason.replace("\x00", ""))
-    audit.commit(db)
+    channel = _channel()
+    with _writing() as db:
+        if redemption_id > _MAX_ID:
+            answer = redemptions.refusal(404, "not_found", message="There is no such redemption for this partner.")
+        else:
+            answer = redemptions.void(db, g.partner, redemption_id, channel=channel, reason=reason.replace("\x00", ""))
     return _answer(answer)

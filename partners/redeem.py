@@ -15,7 +15,8 @@ Speed: the statements every redemption runs go straight to the driver (SQLAlchem
 then its per-statement machinery were most of a redemption's time, and on SQLite all of it
 inside the write lock); refusals, replays and voids use Core statements and their types.
 PostgreSQL, which runs data-modifying CTEs, gets the claim, the conditional UPDATE and the
-INSERT in one round trip and the stored answer with the attempt row in another.
+INSERT in one statement, and the stored answer, the attempt row and the audit event in another
+(crm.audit.commit), sent with the COMMIT.
 """
 from __future__ import annotations
 
@@ -68,14 +69,13 @@ _STORE_ANSWER = """UPDATE idempotency_records SET status_code = :status, body = 
 _INSERT_ATTEMPT = """INSERT INTO redemption_attempts (partner_id, action, channel, code, outcome, redemption_id,
                                                   api_key_id, user_id, attempted_at)
     VALUES (:partner, :action, :channel, :code, :outcome, :redemption_id, :api_key_id, :user_id, :now)"""
-# PostgreSQL runs data-modifying CTEs: the same statements in two round trips instead of five.
+# PostgreSQL runs data-modifying CTEs: the claim, the UPDATE and the INSERT in one statement.
 _CLAIM_AND_REDEEM_PG = f"""WITH claim AS ({_CLAIM}),
 won AS (UPDATE coupons SET status = 'redeemed' WHERE {_REDEEMABLE} AND EXISTS (SELECT FROM claim)
         RETURNING id, value),
 redemption AS (INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, store_id, amount, redeemed_at)
                SELECT id, id, :partner, :store, coalesce(:amount, value), :now FROM won RETURNING id)
 SELECT EXISTS (SELECT FROM claim), (SELECT id FROM redemption)"""  # nosec B608 - built from constants
-_STORE_AND_RECORD_PG = f"WITH attempt AS ({_INSERT_ATTEMPT}) {_STORE_ANSWER}"
 
 
 def _money(value) -> Decimal:
@@ -148,19 +148,15 @@ def record_attempt(session: Session, channel: Channel, partner, action: str, cod
     ``partner`` is a Partner, or anything with its ``id`` (the API's authenticated caller).
     """
     code = "".join(ch for ch in (code or "") if ch.isascii() and ch.isalnum())[:40]  # typed text: keep it tame
-    conn = session.connection()
     row = {"partner": partner.id, "action": action, "channel": channel.name, "code": code, "outcome": answer.outcome,
            "redemption_id": answer.redemption_id, "api_key_id": channel.api_key_id, "user_id": channel.user_id,
            "now": utcnow()}
-    if stored_under is None:
-        execute_on_driver(conn, _INSERT_ATTEMPT, row)
-    else:
+    # Deferred: a holding session (the API's) sends them with its commit, on PostgreSQL in one
+    # statement with the audit event, and in one round trip with the COMMIT.
+    if stored_under is not None:
         row.update(idem_key=stored_under, status=answer.status, answer=json.dumps(answer.body))
-        if conn.dialect.name == "postgresql":
-            execute_on_driver(conn, _STORE_AND_RECORD_PG, row)
-        else:
-            execute_on_driver(conn, _STORE_ANSWER, row)
-            execute_on_driver(conn, _INSERT_ATTEMPT, row)
+        audit.defer(session, _STORE_ANSWER, row)
+    audit.defer(session, _INSERT_ATTEMPT, row)
     # Last, so that the audit head (one row every writer takes) is held for the least time.
     audit.record(session, channel.actor, audit.Change(
         f"coupon.{action}", "redemption" if answer.redemption_id else "partner",

@@ -194,3 +194,31 @@ def test_openapi_document_is_served(live_url, world):
     r = requests.get(f"{live_url}{API}/openapi.json", headers=_h(world["key"]), timeout=10)
     assert r.status_code == 200 and r.json()["openapi"].startswith("3.")
     assert {"/coupons/{code}", "/redemptions", "/redemptions/{redemption_id}/void"} <= set(r.json()["paths"])
+
+
+def test_held_transaction_sends_deferred_writes_with_its_event_or_nothing(world, database):
+    """The API's write transaction (crm.audit.HeldTransaction, a plain Connection): its deferred
+    writes and its audit event land with audit.commit() — on PostgreSQL as one statement — and
+    a rollback leaves neither behind."""
+    from crm import audit
+    from partners import redeem as redemptions
+
+    def attempt(tx, code):
+        partner = services.ApiCaller(world["partner_id"], "p", 0)
+        channel = redemptions.Channel(audit.Actor("partner", "p", id=str(partner.id)), "api")
+        redemptions.record_attempt(tx, channel, partner, "redeem", code,
+                                   redemptions.refusal(404, "not_found"))
+
+    with database.engine.connect() as conn:
+        tx = audit.HeldTransaction(conn)
+        attempt(tx, "ROLLEDBACK1")
+        tx.rollback()
+    with database.engine.connect() as conn:
+        tx = audit.HeldTransaction(conn)
+        attempt(tx, "KEPT1")
+        audit.commit(tx)
+    with database.session() as s:
+        assert set(s.scalars(select(RedemptionAttempt.code))) == {"KEPT1"}
+    assert _count(database, AuditEvent, AuditEvent.action == "coupon.redeem") == 1
+    with database.session() as s:
+        assert audit.verify(s).ok
