@@ -32,6 +32,7 @@ from segmentation.engine import diff_results, fit_model, score_aggregates
 from segmentation.features import portfolio_lr_from_totals
 from segmentation.frames import day_number
 from segmentation.policy import TierPolicy
+from segmentation.tiers import _REASONS_OF_MASK, TIERS
 from segmentation.risk_model import CUTOFF_DAYS, FittedModel, training_from_aggregates
 
 STALE_AFTER = dt.timedelta(minutes=10)
@@ -174,6 +175,7 @@ def _score_range(conn, lo: int, hi: int, as_of: dt.date, policy: TierPolicy, plr
     return result, state
 
 
+_REASON_TEXTS = sorted({";".join(r) for r in _REASONS_OF_MASK})
 _KEPT = ("tier", "reasons", "computed_tier", "computed_reasons", "value_score", "risk_score")
 
 
@@ -181,6 +183,12 @@ def _changes(result: pd.DataFrame, state: pd.DataFrame) -> tuple[pd.DataFrame, d
     """What a partition changed (memory O(changes)), its tier counts and its size."""
     diff = diff_results(result, state if not state.empty else None)
     changed = result.loc[diff.index, list(_KEPT)].assign(old_tier=diff["old_tier"])  # not the features
+    # Kept until the run writes: categorical codes, not a Python object per value (memory ~30
+    # bytes a change; the categories are fixed, so partitions concatenate without widening).
+    for column in ("tier", "computed_tier", "old_tier"):
+        changed[column] = pd.Categorical(changed[column].astype(object), categories=TIERS)
+    for column in ("reasons", "computed_reasons"):
+        changed[column] = pd.Categorical([";".join(r) for r in changed[column]], categories=_REASON_TEXTS)
     return changed, result["tier"].value_counts().to_dict(), len(result)
 
 
@@ -254,16 +262,17 @@ def compute(database: Database, req: RunRequest) -> pd.DataFrame:
 def _moves(changed: pd.DataFrame) -> dict:
     if changed.empty:
         return {}
-    moved = changed[changed["old_tier"].astype(object) != changed["tier"]]
-    pairs = pd.DataFrame({"a": moved["old_tier"].fillna("new").astype(str), "b": moved["tier"].astype(str)})
+    moved = changed[changed["old_tier"].astype(object) != changed["tier"].astype(object)]
+    pairs = pd.DataFrame({"a": moved["old_tier"].astype(object).fillna("new").astype(str),
+                          "b": moved["tier"].astype(str)})
     counts = pairs.groupby(["a", "b"]).size()
     return {f"{a}→{b}": int(n) for (a, b), n in sorted(counts.items())}
 
 
 def _sample(changed: pd.DataFrame) -> list[dict]:
-    moved = changed[changed["old_tier"].astype(object) != changed["tier"]].head(SAMPLE_SIZE)
+    moved = changed[changed["old_tier"].astype(object) != changed["tier"].astype(object)].head(SAMPLE_SIZE)
     return [{"customer_id": int(cid), "from": None if pd.isna(r.old_tier) else r.old_tier, "to": r.tier,
-             "reasons": list(r.reasons)} for cid, r in moved.iterrows()]
+             "reasons": r.reasons.split(";") if r.reasons else []} for cid, r in moved.iterrows()]
 
 
 def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:

@@ -27,11 +27,11 @@ def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: d
     """
     now = utcnow()
     ids = [int(i) for i in changed.index]
-    old = [None if pd.isna(t) else t for t in changed["old_tier"]]
-    tiers = changed["tier"].tolist()
-    reasons = [_codes(r) for r in changed["reasons"]]
-    computed = changed["computed_tier"].tolist()
-    computed_reasons = [_codes(r) for r in changed["computed_reasons"]]
+    old = [None if pd.isna(t) else t for t in changed["old_tier"].astype(object)]
+    tiers = changed["tier"].astype(object).tolist()
+    reasons = [r if isinstance(r, str) else _codes(r) for r in changed["reasons"].astype(object)]
+    computed = changed["computed_tier"].astype(object).tolist()
+    computed_reasons = [r if isinstance(r, str) else _codes(r) for r in changed["computed_reasons"].astype(object)]
     values = changed["value_score"].astype(float).round(2).tolist()
     risks = changed["risk_score"].astype(float).round(2).tolist()
     rows = list(zip(ids, tiers, reasons, computed, computed_reasons, values, risks))
