@@ -4,6 +4,7 @@ main pages go to test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from crm.workspace.snapshots import take_snapshot
 from tests.conftest import PASSWORD
@@ -51,12 +52,12 @@ def test_manager_dashboard_portfolio_and_customer(live_app, page, tmp_path):  # 
     page.fill("#next_step", "寄送体检预约")
     page.fill("#next_step_due", page.input_value("#visit_date"))  # due today: on the reminder list
     page.click("#save-visit")
-    assert page.locator("#visits-panel").get_by_text("回访：客户满意").is_visible()
+    expect(page.locator("#visits-panel").get_by_text("回访：客户满意")).to_be_visible()  # after the redirect
     _shot(page, "workspace-customer-360")
 
     page.goto(base + "/reports")
-    assert page.locator("#table-loss_ratio_tier").is_visible()
+    expect(page.locator("#table-loss_ratio_tier")).to_be_visible()
     _shot(page, "workspace-reports")
     page.goto(base + "/workspace/visits")
-    assert page.locator("#due-follow-ups").get_by_text("寄送体检预约").is_visible()
+    expect(page.locator("#due-follow-ups").get_by_text("寄送体检预约")).to_be_visible()
     _shot(page, "workspace-visits")
