@@ -234,15 +234,16 @@ def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolic
 
 
 def _score_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model, run_id: int):
-    """Keep only what changed, and count the tiers."""
+    """Keep only what changed, partition by partition in id order (never concatenated: a
+    first run changes everyone), and count the tiers."""
     changes, counts, customers = [], Counter(), 0
     for changed, tier_counts, n in _iter_changes(database, ranges, req, policy, plr, model, run_id):
         customers += n
         counts.update(tier_counts)
         if len(changed):
             changes.append(changed)
-    changed = pd.concat(changes).sort_index() if changes else pd.DataFrame()
-    return changed, counts, customers
+    changes.sort(key=lambda part: part.index[0])  # Dask hands partitions back as they finish
+    return changes, counts, customers
 
 
 def compute(database: Database, req: RunRequest) -> pd.DataFrame:
@@ -259,20 +260,28 @@ def compute(database: Database, req: RunRequest) -> pd.DataFrame:
     return pd.concat([result for result, _ in _iter_scored(database, ranges, req, policy, plr, model)])
 
 
-def _moves(changed: pd.DataFrame) -> dict:
-    if changed.empty:
-        return {}
-    moved = changed[changed["old_tier"].astype(object) != changed["tier"].astype(object)]
-    pairs = pd.DataFrame({"a": moved["old_tier"].astype(object).fillna("new").astype(str),
-                          "b": moved["tier"].astype(str)})
-    counts = pairs.groupby(["a", "b"]).size()
-    return {f"{a}→{b}": int(n) for (a, b), n in sorted(counts.items())}
+def _moved(part: pd.DataFrame) -> pd.DataFrame:
+    return part[part["old_tier"].astype(object) != part["tier"].astype(object)]
 
 
-def _sample(changed: pd.DataFrame) -> list[dict]:
-    moved = changed[changed["old_tier"].astype(object) != changed["tier"].astype(object)].head(SAMPLE_SIZE)
-    return [{"customer_id": int(cid), "from": None if pd.isna(r.old_tier) else r.old_tier, "to": r.tier,
-             "reasons": r.reasons.split(";") if r.reasons else []} for cid, r in moved.iterrows()]
+def _moves(changes: list[pd.DataFrame]) -> dict:
+    pairs = Counter()
+    for part in changes:
+        moved = _moved(part)
+        counts = moved.groupby(["old_tier", "tier"], observed=True, dropna=False).size()
+        pairs.update({("new" if pd.isna(a) else a, b): int(n) for (a, b), n in counts.items() if n})
+    return {f"{a}→{b}": n for (a, b), n in sorted(pairs.items())}
+
+
+def _sample(changes: list[pd.DataFrame]) -> list[dict]:
+    sample = []
+    for part in changes:
+        for cid, r in _moved(part).head(SAMPLE_SIZE - len(sample)).iterrows():
+            sample.append({"customer_id": int(cid), "from": None if pd.isna(r.old_tier) else r.old_tier,
+                           "to": r.tier, "reasons": r.reasons.split(";") if r.reasons else []})
+        if len(sample) >= SAMPLE_SIZE:
+            break
+    return sample
 
 
 def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
@@ -287,18 +296,19 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
     reused = _reusable_model(database, req)
     plr, fitted = _portfolio_pass(database, ranges, req, policy, run_id, fit=reused is None)
     model = reused[0] if reused and ranges else fitted
-    changed, counts, customers = (_score_pass(database, ranges, req, policy, plr, model, run_id)
-                                  if model is not None else (pd.DataFrame(), Counter(), 0))
+    changes, counts, customers = (_score_pass(database, ranges, req, policy, plr, model, run_id)
+                                  if model is not None else ([], Counter(), 0))
     model_version = reused[1] if reused and ranges else (f"{fitted.version}#run{run_id}" if fitted else "")
-    summary = RunSummary(run_id, req.mode, customers, len(changed), dict(counts), _moves(changed),
-                         _sample(changed) if len(changed) else [], policy.version, model_version)
+    summary = RunSummary(run_id, req.mode, customers, sum(len(part) for part in changes), dict(counts),
+                         _moves(changes), _sample(changes), policy.version, model_version)
     with database.transaction() as session:
         # In chunks, so that the rows being written (and the moves handed to the subscribers)
         # take memory bounded by the chunk, not by the number of changes; one transaction.
-        for start in range(0, len(changed) if req.mode == "publish" else 0, WRITE_CHUNK):
-            moves = write_changes(session, changed.iloc[start:start + WRITE_CHUNK], run_id, req.as_of, req.actor)
-            if moves:
-                events.publish(session, events.TiersChanged(tuple(moves), run_id, req.actor))
+        for part in changes if req.mode == "publish" else []:
+            for start in range(0, len(part), WRITE_CHUNK):
+                moves = write_changes(session, part.iloc[start:start + WRITE_CHUNK], run_id, req.as_of, req.actor)
+                if moves:
+                    events.publish(session, events.TiersChanged(tuple(moves), run_id, req.actor))
         if fitted is not None and req.mode == "publish":
             session.add(RiskModelRecord(version=summary.model_version, kind=fitted.kind,
                                         data_window=json.dumps(fitted.data_window, default=str),
