@@ -41,8 +41,10 @@ def child(url: str) -> dict:
     t = time.perf_counter()
     with database.engine.connect() as conn:
         for sql in GROUP_BY:
-            conn.execute(text(sql)).fetchall()
+            for _row in conn.execute(text(sql)):  # every row fetched, none kept
+                pass
     group_by = time.perf_counter() - t
+    _reset_peak()  # the peak reported is the recalculation's
     req = recalc.RunRequest(as_of=AS_OF, actor=audit.Actor("cli", "benchmark"))
     t = time.perf_counter()
     first = recalc.recalculate(database, req)
@@ -53,6 +55,15 @@ def child(url: str) -> dict:
     return {"group_by_s": group_by, "full_s": full, "rerun_s": rerun, "changed_first": first.changed,
             "changed_rerun": again.changed, "customers": first.customers, "counts": first.counts,
             "model": first.model_version, "peak_mb": _peak_mb()}
+
+
+def _reset_peak() -> None:
+    """Start VmHWM again from the current size (Linux 4.0+; elsewhere the peak includes the GROUP BY)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
 
 
 def _peak_mb() -> float:

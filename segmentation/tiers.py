@@ -25,6 +25,8 @@ _V_TRIGGERS = ("V_PREMIUM", "V_LONGTERM")
 _REASONS_OF_MASK = np.empty(1 << len(REASON_CODES), dtype=object)
 for _mask in range(len(_REASONS_OF_MASK)):
     _REASONS_OF_MASK[_mask] = tuple(c for c in REASON_CODES if _mask & BIT[c])
+# Every reasons value a customer can have, as stored: the codes joined by ";".
+REASON_TEXTS = tuple(sorted({";".join(r) for r in _REASONS_OF_MASK}))
 
 
 def triggers(features: pd.DataFrame, policy: TierPolicy) -> dict[str, np.ndarray]:

@@ -32,8 +32,8 @@ from segmentation.engine import diff_results, fit_model, score_aggregates
 from segmentation.features import portfolio_lr_from_totals
 from segmentation.frames import day_number
 from segmentation.policy import TierPolicy
-from segmentation.tiers import _REASONS_OF_MASK, TIERS
 from segmentation.risk_model import CUTOFF_DAYS, FittedModel, training_from_aggregates
+from segmentation.tiers import REASON_TEXTS, TIERS
 
 STALE_AFTER = dt.timedelta(minutes=10)
 SAMPLE_SIZE = 20  # moved customers shown in a preview
@@ -175,7 +175,6 @@ def _score_range(conn, lo: int, hi: int, as_of: dt.date, policy: TierPolicy, plr
     return result, state
 
 
-_REASON_TEXTS = sorted({";".join(r) for r in _REASONS_OF_MASK})
 _KEPT = ("tier", "reasons", "computed_tier", "computed_reasons", "value_score", "risk_score")
 
 
@@ -183,12 +182,12 @@ def _changes(result: pd.DataFrame, state: pd.DataFrame) -> tuple[pd.DataFrame, d
     """What a partition changed (memory O(changes)), its tier counts and its size."""
     diff = diff_results(result, state if not state.empty else None)
     changed = result.loc[diff.index, list(_KEPT)].assign(old_tier=diff["old_tier"])  # not the features
-    # Kept until the run writes: categorical codes, not a Python object per value (memory ~30
-    # bytes a change; the categories are fixed, so partitions concatenate without widening).
+    # Kept until the run writes: categorical codes over fixed categories, not a Python object
+    # per value (about 30 bytes a change).
     for column in ("tier", "computed_tier", "old_tier"):
         changed[column] = pd.Categorical(changed[column].astype(object), categories=TIERS)
     for column in ("reasons", "computed_reasons"):
-        changed[column] = pd.Categorical([";".join(r) for r in changed[column]], categories=_REASON_TEXTS)
+        changed[column] = pd.Categorical([";".join(r) for r in changed[column]], categories=REASON_TEXTS)
     return changed, result["tier"].value_counts().to_dict(), len(result)
 
 
