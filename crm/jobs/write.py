@@ -15,10 +15,6 @@ from crm.models import CustomerTier, TierHistory
 AUDIT_CHUNK = 2000
 
 
-def _codes(reasons) -> str:
-    return ";".join(reasons)
-
-
 def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: dt.date,
                   actor: audit.Actor) -> list[TierMove]:
     """Upsert the changed customers' tier state, add their history, audit them.
@@ -29,9 +25,9 @@ def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: d
     ids = [int(i) for i in changed.index]
     old = [None if pd.isna(t) else t for t in changed["old_tier"].astype(object)]
     tiers = changed["tier"].astype(object).tolist()
-    reasons = [r if isinstance(r, str) else _codes(r) for r in changed["reasons"].astype(object)]
+    reasons = changed["reasons"].astype(object).tolist()  # stored text: the codes joined by ";"
     computed = changed["computed_tier"].astype(object).tolist()
-    computed_reasons = [r if isinstance(r, str) else _codes(r) for r in changed["computed_reasons"].astype(object)]
+    computed_reasons = changed["computed_reasons"].astype(object).tolist()
     values = changed["value_score"].astype(float).round(2).tolist()
     risks = changed["risk_score"].astype(float).round(2).tolist()
     rows = list(zip(ids, tiers, reasons, computed, computed_reasons, values, risks))
