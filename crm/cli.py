@@ -237,7 +237,7 @@ def tiers_recalc(as_of, dry_run):
     bar, update = _run_bar()
     req = recalc.RunRequest(as_of=_as_of(as_of), actor=audit.Actor.cli("tiers"), trigger="cli",
                             mode="preview" if dry_run else "publish", policy_file=settings.tier_policy_file,
-                            progress=update)
+                            workers=settings.recalc_workers, progress=update)
     try:
         summary = recalc.recalculate(get_db(), req)
     except recalc.AlreadyRunning as exc:
@@ -245,7 +245,8 @@ def tiers_recalc(as_of, dry_run):
         _fail(f"already running: {exc}")
     bar.close()
     click.echo(f"run {summary.run_id} ({'preview, nothing changed' if dry_run else 'published'}): "
-               f"{summary.customers} customers in {summary.seconds:.1f}s, {summary.changed} changed; "
+               f"{summary.customers} customers in {summary.seconds:.1f}s ({summary.workers} process"
+               f"{'es' if summary.workers > 1 else ''}), {summary.changed} changed; "
                f"policy {summary.policy_version}, model {summary.model_version}")
     for tier in ("vip", "standard", "watchlist"):
         click.echo(f"  {tier:<10} {summary.counts.get(tier, 0)}")

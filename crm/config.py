@@ -28,6 +28,7 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     tier_policy_file: str | None = None
     recalc_cron: str = "0 2 * * *"
+    recalc_workers: int | None = None  # None: one per core (crm.jobs.recalc.MAX_WORKERS at most)
     default_locale: str = "en"
     behind_proxy: bool = False
     extra: dict = field(default_factory=dict)
@@ -35,6 +36,19 @@ class Settings:
     @property
     def is_development(self) -> bool:
         return self.env in DEVELOPMENT_ENVS
+
+
+def _positive_int(name: str, override: int | None) -> int | None:
+    value = override if override is not None else os.environ.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1 (it is {value!r})")
+    return number
 
 
 def _development_secret() -> str:
@@ -73,6 +87,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         tier_policy_file=overrides.pop("tier_policy_file", None)
         or os.environ.get("CRM_TIER_POLICY_FILE"),
         recalc_cron=overrides.pop("recalc_cron", None) or os.environ.get("CRM_RECALC_CRON", "0 2 * * *"),
+        recalc_workers=_positive_int("CRM_RECALC_WORKERS", overrides.pop("recalc_workers", None)),
         default_locale=overrides.pop("default_locale", None) or os.environ.get("CRM_DEFAULT_LOCALE", "en"),
         behind_proxy=bool(overrides.pop("behind_proxy", None) or os.environ.get("CRM_BEHIND_PROXY") == "1"),
         extra=overrides,

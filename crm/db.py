@@ -191,12 +191,16 @@ def bulk_insert(session: Session, table, columns: tuple[str, ...], rows: list[tu
                 text_of[v] = v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         return text_of[v]
 
-    # Column by column: only the cells that need it are touched.
-    columns_of = list(zip(*rows))
-    for i, column in enumerate(columns_of):
-        if any(isinstance(v, dt.date) for v in column[:1]):
-            columns_of[i] = [None if v is None else as_text(v) for v in column]
+    # Column by column: only the cells that need it are touched (and none if none needs it).
+    columns_of = None
+    if any(isinstance(v, dt.date) for v in rows[0]):
+        columns_of = list(zip(*rows))
+        for i, column in enumerate(columns_of):
+            if isinstance(column[0], dt.date):
+                columns_of[i] = [None if v is None else as_text(v) for v in column]
+        rows = list(zip(*columns_of))
     if postgres:
+        columns_of = columns_of or list(zip(*rows))
         if any(_NULL in column for column in columns_of):  # a value that reads as NULL: row by row
             with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
                 for row in rows:
@@ -212,7 +216,6 @@ def bulk_insert(session: Session, table, columns: tuple[str, ...], rows: list[tu
                 csv.writer(buffer, lineterminator="\n").writerows(chunk)
                 copy.write(buffer.getvalue())
         return
-    rows = list(zip(*columns_of))
     cur = driver.cursor()
     # Table and column names come from the model metadata, never from input; values are bound.
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})"  # nosec B608

@@ -7,27 +7,70 @@ together. The segmentation engine knows nothing of this: the recalculation job p
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
 from crm.audit import Actor
 
 
-@dataclass(frozen=True)
-class TierMove:
+class TierMove(NamedTuple):
+    """One customer's move (a named tuple: a first run makes a million of them)."""
+
     customer_id: int
     old_tier: str | None
     new_tier: str
     reasons: tuple[str, ...]
 
 
+class TierMoves(Sequence):
+    """A run's moves kept as columns (a first run moves a million customers): a TierMove is
+    made only for whoever reads one, and ``groups`` makes none."""
+
+    def __init__(self, customer_ids: list[int], old_tiers: list, new_tiers: list[str], reasons: list[str]):
+        self._columns = (customer_ids, old_tiers, new_tiers, reasons)  # reasons: codes joined by ";"
+
+    @staticmethod
+    def _move(customer_id, old_tier, new_tier, reasons) -> TierMove:
+        return TierMove(customer_id, old_tier, new_tier, tuple(reasons.split(";")) if reasons else ())
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._move(*row) for row in zip(*(column[i] for column in self._columns))]
+        return self._move(*(column[i] for column in self._columns))
+
+    def __iter__(self):
+        return (self._move(*row) for row in zip(*self._columns))
+
+    def groups(self) -> dict[tuple[str | None, str], list[int]]:
+        return _grouped(zip(*self._columns[:3]))
+
+
+def moves_by_pair(moves) -> dict[tuple[str | None, str], list[int]]:
+    """The ids of the customers whose tier changed, by (old tier, new tier)."""
+    if isinstance(moves, TierMoves):
+        return moves.groups()
+    return _grouped((m.customer_id, m.old_tier, m.new_tier) for m in moves)
+
+
+def _grouped(rows) -> dict[tuple[str | None, str], list[int]]:
+    groups: dict[tuple[str | None, str], list[int]] = defaultdict(list)
+    for customer_id, old, new in rows:
+        if old != new:
+            groups[(old, new)].append(customer_id)
+    return dict(groups)
+
+
 @dataclass(frozen=True)
 class TiersChanged:
     """Customers whose tier changed, in one run (or by an override)."""
 
-    moves: tuple[TierMove, ...]
+    moves: Sequence[TierMove]  # a tuple, or a run's TierMoves
     run_id: int | None
     actor: Actor
 

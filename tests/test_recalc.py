@@ -81,6 +81,29 @@ def test_partitioned_run_equals_single_pass(database, tmp_path):
     assert _tiers(database) == partitioned
 
 
+def test_worker_processes_give_what_one_process_gives(database):
+    """Partitions (and the model's sample) read and scored by a pool of worker processes give
+    the very tiers, scores, moves and model that this process alone gives."""
+    seed_demo(database, 500, seed=11, as_of=AS_OF)
+    table = CustomerTier.__table__
+    with database.session() as s:
+        start = [dict(r._mapping) for r in s.execute(select(table))]
+    # Refit (refit_after_days=0), so that the model's sample is read by the workers too.
+    req = dict(as_of=AS_OF + dt.timedelta(days=200), partition_size=60, refit_after_days=0)
+    alone = recalc.recalculate(database, _req(**req, workers=1))
+    tiers_alone = _tiers(database)
+    with database.transaction() as s:
+        s.execute(table.delete())
+        s.execute(table.insert(), start)
+    pooled = recalc.recalculate(database, _req(**req, workers=2))
+    assert (alone.workers, pooled.workers) == (1, 2)
+    assert (pooled.changed, pooled.counts, pooled.moves) == (alone.changed, alone.counts, alone.moves)
+    assert alone.changed > 0 and _tiers(database) == tiers_alone
+    with database.session() as s:
+        models = s.scalars(select(RiskModelRecord).order_by(RiskModelRecord.id.desc()).limit(2)).all()
+        assert models[0].metrics == models[1].metrics
+
+
 def test_only_one_run_at_a_time_under_concurrency(portfolio):
     results, barrier = [], threading.Barrier(12)
 

@@ -6,7 +6,6 @@ queries per customer.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 
 from sqlalchemy.orm import Session
 
@@ -22,10 +21,7 @@ def on_tiers_changed(session: Session, event: events.TiersChanged) -> None:
     run = session.get(TierRun, event.run_id) if event.run_id else None
     as_of = run.as_of if run is not None else business_today()
     catalogue = current_catalogue(session)
-    groups: dict[tuple[str | None, str], list[int]] = defaultdict(list)
-    for move in event.moves:
-        if move.old_tier != move.new_tier:
-            groups[(move.old_tier, move.new_tier)].append(move.customer_id)
+    groups = events.moves_by_pair(event.moves)
     for (old, new), ids in sorted(groups.items(), key=lambda g: (g[0][0] or "", g[0][1])):
         if old is not None:
             ledger.leave_tier(session, event.actor, ids, old, new, as_of, catalogue)

@@ -119,24 +119,32 @@ _PRODUCT_BIT = "CASE product_type " + " ".join(
     f"WHEN '{t}' THEN {1 << i}" for i, t in enumerate(PRODUCT_TYPES)) + " ELSE 0 END"  # the engine's constants
 
 
+def _covered_days(dialect: str, lo: str, hi: str) -> str:
+    """A policy's days of cover in [lo, hi) (segmentation.aggregates._covered), from the day
+    numbers ``lo`` and ``hi`` and the dates ``lo_date`` and ``hi_date`` of the same days: a
+    date's day number is computed only where the cover starts or ends inside the window."""
+    f = _SQL_DIALECT[dialect]
+    start = f"CASE WHEN start_date <= :{lo}_date THEN :{lo} ELSE {f['day'].format('start_date')} END"
+    end = f"CASE WHEN end_date IS NULL OR end_date >= :{hi}_date THEN :{hi} ELSE {f['day'].format('end_date')} END"
+    return f"{f['greatest']}(({end}) - ({start}), 0)"
+
+
 def _policy_rows(dialect: str, target: bool, ranged: bool) -> str:
     """Each policy's part in the sums (as segmentation.aggregates), one row per policy."""
     f = _SQL_DIALECT[dialect]
-    least, greatest = f["least"], f["greatest"]
-    s, e = f["day"].format("start_date"), f"COALESCE({f['day'].format('end_date')}, {_NO_DATE})"
-    target_days = (f", {greatest}({least}({e}, :target_end) - {greatest}({s}, :target_start), 0) AS target_days"
-                   if target else "")
+    target_days = f", {_covered_days(dialect, 'target_start', 'target_end')} AS target_days" if target else ""
     return ("SELECT customer_id, "  # nosec B608 - this module's constants; values are bound
         "CASE WHEN start_date <= :d THEN 1 ELSE 0 END AS started, "
         "CASE WHEN start_date <= :d AND (end_date IS NULL OR end_date > :d) THEN 1 ELSE 0 END AS in_force, "
         "CASE WHEN term_years >= :long_term AND COALESCE(payment_mode, '') <> 'single' THEN 1 ELSE 0 END AS long_term, "
-        f"{f['cents'].format('annual_premium')} AS cents, product_type, {_PRODUCT_BIT} AS product_bit, {s} AS s, "
-        f"{greatest}({least}({e}, :window_end) - {greatest}({s}, :window_start), 0) AS days{target_days} "
+        f"{f['cents'].format('annual_premium')} AS cents, product_type, {_PRODUCT_BIT} AS product_bit, start_date, "
+        f"{_covered_days(dialect, 'window_start', 'window_end')} AS days{target_days} "
         "FROM policies "
         f"WHERE {_RANGE if ranged else ''} start_date <= :outer AND voided_at IS NULL {f['fence']} ")
 
 
-def _policy_sums(target: bool) -> dict[str, str]:
+def _policy_sums(dialect: str, target: bool) -> dict[str, str]:
+    first = _SQL_DIALECT[dialect]["day"].format("MIN(CASE WHEN started = 1 THEN start_date END)")
     sums = {
         "premium_cents": "SUM(in_force * cents)",
         "long_term_regular": "SUM(in_force * long_term)",
@@ -144,7 +152,7 @@ def _policy_sums(target: bool) -> dict[str, str]:
         "n_in_force": "SUM(in_force)",
         # distinct bits: their sum is the set of the product types held
         "held_mask": "COALESCE(SUM(DISTINCT CASE WHEN in_force = 1 THEN product_bit END), 0)",
-        "first_start": f"COALESCE(MIN(CASE WHEN started = 1 THEN s END), {_NO_DATE})",
+        "first_start": f"COALESCE({first}, {_NO_DATE})",
         "earned_cent_days": "SUM(started * cents * days)",
         "exposure_days": "SUM(started * days)",
     }
@@ -196,11 +204,11 @@ def _params(d: dt.date, policy: TierPolicy, target_to: dt.date | None, **more) -
     dn = day_number(d)
     w = windows(dn, policy)
     outer = target_to or d
-    return {"d": d, "outer": outer, "long_term": policy.long_term_min_years,
-            "window_start": w["window_start"], "window_end": dn + 1,
-            "window_start_date": from_day_number(w["window_start"]),
+    days = {"window_start": w["window_start"], "window_end": dn + 1,  # [start, end) of the windows
+            "target_start": dn + 1, "target_end": day_number(outer) + 1}
+    return {"d": d, "outer": outer, "long_term": policy.long_term_min_years, **days,
+            **{f"{name}_date": from_day_number(day) for name, day in days.items()},
             "year_start": from_day_number(w["year_start"]), "recent_start": from_day_number(w["recent_start"]),
-            "target_start": dn + 1, "target_end": day_number(outer) + 1,
             **{f"excluded{i}": status for i, status in enumerate(policy.excluded_claim_statuses)}, **more}
 
 
@@ -213,7 +221,7 @@ def load_aggregates(conn: Connection, lo: int, hi: int, d: dt.date, policy: Tier
     dialect, target = conn.dialect.name, target_to is not None
     params = _params(d, policy, target_to, lo=lo, hi=hi)
     customers = _read(conn, _with_day_numbers(_CUSTOMER_SUMS_SQL, dialect, ("birth_date",)), params)
-    policies = _read(conn, _grouped(_policy_sums(target), _policy_rows(dialect, target, True)), params, ints=True)
+    policies = _read(conn, _grouped(_policy_sums(dialect, target), _policy_rows(dialect, target, True)), params, ints=True)
     claims = _read(conn, _grouped(_claim_sums(target), _claim_rows(
         dialect, target, len(policy.excluded_claim_statuses), True)), params, ints=True)
     aggs = customers.set_index("customer_id").join(policies.set_index("customer_id")).join(
@@ -231,15 +239,24 @@ _CUSTOMER_SUMS_SQL = """SELECT id AS customer_id, {birth_date} AS birth, gender,
 
 def portfolio_totals(conn: Connection, as_of: dt.date, policy: TierPolicy) -> tuple[int, int]:
     """(Σ incurred cents, Σ earned cent-days) of the whole portfolio as of D, exactly (as
-    segmentation.aggregates.portfolio_totals): the portfolio loss ratio without moving a row."""
-    dialect, params = conn.dialect.name, _params(as_of, policy, None)
-    claims = _claim_rows(dialect, False, len(policy.excluded_claim_statuses), False)
-    policies = _policy_rows(dialect, False, False)
+    segmentation.aggregates.portfolio_totals): the portfolio loss ratio without moving a row.
+
+    Two scans that keep only the rows that count (claims known and counting at D, policies
+    started by D and not ended before the window) and compute only what the two sums need;
+    a policy's days in the window take a date's day number only where it starts or ends
+    inside the window."""
+    f, params = _SQL_DIALECT[conn.dialect.name], _params(as_of, policy, None)
+    excluded = ", ".join(f":excluded{i}" for i in range(len(policy.excluded_claim_statuses))) or "''"
+    claims = (f"SELECT {f['cents'].format('paid_amount')} + {f['cents'].format('reserve_amount')} AS v "
+              "FROM claims WHERE report_date <= :d AND loss_date >= :window_start_date AND loss_date <= :d "
+              f"AND voided_at IS NULL AND COALESCE(status, '') NOT IN ({excluded})")
+    days = _covered_days(conn.dialect.name, "window_start", "window_end")
+    policies = (f"SELECT {f['cents'].format('annual_premium')} * {days} AS v "
+                "FROM policies WHERE start_date <= :d AND voided_at IS NULL "
+                "AND (end_date IS NULL OR end_date >= :window_start_date)")
     # COALESCE: a lone NULL would be a blank line in COPY's CSV, which the reader skips.
-    out = [_read(conn, f"SELECT COALESCE({sums[name]}, 0) AS total FROM ({rows}) AS r",  # nosec B608 - constants
-                 params).iloc[0, 0]
-           for sums, name, rows in ((_claim_sums(False), "incurred_cents", claims),
-                                    (_policy_sums(False), "earned_cent_days", policies))]
+    out = [_read(conn, f"SELECT COALESCE(SUM(v), 0) AS total FROM ({rows}) AS r", params).iloc[0, 0]  # nosec B608
+           for rows in (claims, policies)]
     return tuple(0 if pd.isna(v) else int(v) for v in out)
 
 

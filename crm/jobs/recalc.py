@@ -9,8 +9,11 @@ killed leaves every tier as it was (a killed run's slot is freed once its heartb
 """
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import datetime as dt
 import json
+import multiprocessing
 import os
 import traceback
 from collections import Counter
@@ -38,6 +41,7 @@ from segmentation.tiers import REASON_TEXTS, TIERS
 STALE_AFTER = dt.timedelta(minutes=10)
 SAMPLE_SIZE = 20  # moved customers shown in a preview
 WRITE_CHUNK = 100_000  # changes written (and published) at a time
+MAX_WORKERS = 4  # local worker processes of a run, by default one per core up to this
 
 
 class AlreadyRunning(Exception):
@@ -57,8 +61,11 @@ class RunRequest:
     # The frequency model is refitted when the newest is older than this: refitting every
     # night would shift everyone's risk score a little and rewrite every row for nothing.
     refit_after_days: int = 30
+    # Processes on this machine that read and score partitions side by side (None: one per
+    # core, at most MAX_WORKERS; 1: all in this process). The results are the same.
+    workers: int | None = None
     # A Dask scheduler (or a distributed.LocalCluster) to score partitions on, for
-    # portfolios one machine cannot hold; None scores them one after another here.
+    # portfolios one machine cannot hold; None scores them here.
     dask_address: object = None
     progress: Callable[[int, str], None] | None = None
 
@@ -75,6 +82,7 @@ class RunSummary:
     policy_version: str = ""
     model_version: str = ""
     seconds: float = 0.0
+    workers: int = 1  # processes that scored partitions (this one alone: 1)
 
 
 def free_stale_slot(database: Database, now: dt.datetime | None = None) -> int | None:
@@ -134,6 +142,29 @@ def _reusable_model(database: Database, req: RunRequest):
     return FittedModel.from_bytes(record.blob), record.version
 
 
+class _Pool(concurrent.futures.ProcessPoolExecutor):
+    def __init__(self, workers: int):
+        # forkserver: workers start from a clean process that has imported this module once,
+        # not as copies of this one (its threads, its open connections).
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        super().__init__(max_workers=workers, mp_context=context)
+        self.workers = workers
+        for _ in range(workers):  # start them now, while the run's first pass begins here
+            self.submit(int)
+
+
+@contextlib.contextmanager
+def _local_pool(req: RunRequest, partitions: int):
+    """Worker processes on this machine for a run of several partitions (None: this process)."""
+    workers = req.workers if req.workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
+    if workers <= 1 or partitions <= 1 or req.dask_address is not None:
+        yield None
+        return
+    with _Pool(workers) as pool:
+        yield pool
+
+
 def _sample_ranges(ranges, model_sample: int | None, block: int = 5_000) -> list[tuple[int, int]]:
     """Where the model's training customers come from: every range, or blocks of ``block``
     ids spread evenly over the whole id space (old and new customers alike)."""
@@ -147,23 +178,50 @@ def _sample_ranges(ranges, model_sample: int | None, block: int = 5_000) -> list
     return [(int(lo + i * step), int(lo + i * step) + block) for i in range(blocks)]
 
 
+def _training_rows(conn, blocks, as_of: dt.date, policy: TierPolicy) -> list[pd.DataFrame]:
+    """The model's training sums of the customers in ``blocks``, as they were a year before
+    the as-of date (features at T = D - 365, target in (T, D])."""
+    cutoff = as_of - dt.timedelta(days=CUTOFF_DAYS)
+    return [frames.load_aggregates(conn, lo, hi, cutoff, policy, target_to=as_of) for lo, hi in blocks]
+
+
 def _portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, run_id: int | None,
-                    fit: bool = True):
+                    fit: bool = True, pool=None):
     """Pass 1: the portfolio loss ratio over everyone (summed by the database), and (if ``fit``)
-    a model fitted on a sample of customers as they were a year before the as-of date."""
+    a model fitted on a sample of customers as they were a year before the as-of date. With a
+    pool, its workers read the sample while this process sums the totals."""
+    sample = _sample_ranges(ranges, req.model_sample) if fit and ranges else []
+    shares = [sample[i::pool.workers] for i in range(pool.workers)] if pool is not None else []
+    local = [] if pool is not None else sample
+    # The workers read the sample (once started: seconds) while this process sums.
+    pending = [pool.submit(_training_remote, database.url, share, req.as_of, policy.to_dict())
+               for share in shares if share]
     with database.engine.connect() as conn:
         plr = portfolio_lr_from_totals(*frames.portfolio_totals(conn, req.as_of, policy))
-        if not fit or not ranges:
-            return plr, None
-        cutoff = req.as_of - dt.timedelta(days=CUTOFF_DAYS)
-        sample = _sample_ranges(ranges, req.model_sample)
         parts = []
-        for i, (lo, hi) in enumerate(sample):
-            parts.append(frames.load_aggregates(conn, lo, hi, cutoff, policy, target_to=req.as_of))
-            if run_id is not None and (i % 10 == 9 or i == len(sample) - 1):
-                _beat(database, run_id, int(30 * (i + 1) / len(sample)), req, "portfolio statistics")
-    train = training_from_aggregates(pd.concat(parts), day_number(req.as_of), policy)
+        for i in range(0, len(local), 10):
+            parts.extend(_training_rows(conn, local[i:i + 10], req.as_of, policy))
+            if run_id is not None:
+                _beat(database, run_id, int(30 * min(i + 10, len(local)) / len(local)), req, "portfolio statistics")
+    for i, future in enumerate(pending):
+        parts.extend(future.result())
+        if run_id is not None:
+            _beat(database, run_id, int(30 * (i + 1) / len(pending)), req, "portfolio statistics")
+    if not parts:
+        return plr, None
+    # In id order whichever worker read which block: the same rows, the same model.
+    train = training_from_aggregates(pd.concat(parts).sort_index(), day_number(req.as_of), policy)
     return plr, fit_model(train, policy)
+
+
+def _training_remote(url: str, blocks, as_of: dt.date, policy: dict) -> list[pd.DataFrame]:
+    """_training_rows in a worker process."""
+    database = Database(url)
+    try:
+        with database.engine.connect() as conn:
+            return _training_rows(conn, blocks, as_of, TierPolicy.from_dict(policy))
+    finally:
+        database.dispose()
 
 
 def _score_range(conn, lo: int, hi: int, as_of: dt.date, policy: TierPolicy, plr: float, model):
@@ -215,8 +273,17 @@ def _iter_scored(database: Database, ranges, req: RunRequest, policy: TierPolicy
 
 
 def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
-                  run_id: int):
-    """Pass 2's per-partition changes, in this process or on a Dask cluster (same results)."""
+                  run_id: int, pool=None):
+    """Pass 2's per-partition changes: in this process, in a local pool of worker processes,
+    or on a Dask cluster (the same results)."""
+    if pool is not None:
+        shared = (policy.to_dict(), model.to_bytes())
+        futures = [pool.submit(score_partition_remote, database.url, lo, hi, req.as_of, shared[0], plr, shared[1])
+                   for lo, hi in ranges]
+        for i, future in enumerate(concurrent.futures.as_completed(futures)):
+            yield future.result()
+            _beat(database, run_id, 30 + int(60 * (i + 1) / max(1, len(ranges))), req, "scoring")
+        return
     if req.dask_address is None:
         for result, state in _iter_scored(database, ranges, req, policy, plr, model, run_id):
             yield _changes(result, state)
@@ -232,16 +299,17 @@ def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolic
             _beat(database, run_id, 30 + int(60 * (i + 1) / max(1, len(ranges))), req, "scoring")
 
 
-def _score_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model, run_id: int):
+def _score_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model, run_id: int,
+                pool=None):
     """Keep only what changed, partition by partition in id order (never concatenated: a
     first run changes everyone), and count the tiers."""
     changes, counts, customers = [], Counter(), 0
-    for changed, tier_counts, n in _iter_changes(database, ranges, req, policy, plr, model, run_id):
+    for changed, tier_counts, n in _iter_changes(database, ranges, req, policy, plr, model, run_id, pool):
         customers += n
         counts.update(tier_counts)
         if len(changed):
             changes.append(changed)
-    changes.sort(key=lambda part: part.index[0])  # Dask hands partitions back as they finish
+    changes.sort(key=lambda part: part.index[0])  # workers hand partitions back as they finish
     return changes, counts, customers
 
 
@@ -293,13 +361,16 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
         ranges = frames.id_ranges(conn, req.partition_size)
     _beat(database, run_id, 1, req, "starting")
     reused = _reusable_model(database, req)
-    plr, fitted = _portfolio_pass(database, ranges, req, policy, run_id, fit=reused is None)
-    model = reused[0] if reused and ranges else fitted
-    changes, counts, customers = (_score_pass(database, ranges, req, policy, plr, model, run_id)
-                                  if model is not None else ([], Counter(), 0))
+    with _local_pool(req, len(ranges)) as pool:
+        workers = pool.workers if pool is not None else 1
+        plr, fitted = _portfolio_pass(database, ranges, req, policy, run_id, fit=reused is None, pool=pool)
+        model = reused[0] if reused and ranges else fitted
+        changes, counts, customers = (_score_pass(database, ranges, req, policy, plr, model, run_id, pool)
+                                      if model is not None else ([], Counter(), 0))
     model_version = reused[1] if reused and ranges else (f"{fitted.version}#run{run_id}" if fitted else "")
     summary = RunSummary(run_id, req.mode, customers, sum(len(part) for part in changes), dict(counts),
-                         _moves(changes), _sample(changes), policy.version, model_version)
+                         _moves(changes), _sample(changes), policy.version, model_version,
+                         workers=workers)
     with database.transaction() as session:
         # In chunks, so that the rows being written (and the moves handed to the subscribers)
         # take memory bounded by the chunk, not by the number of changes; one transaction.
@@ -307,7 +378,7 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
             for start in range(0, len(part), WRITE_CHUNK):
                 moves = write_changes(session, part.iloc[start:start + WRITE_CHUNK], run_id, req.as_of, req.actor)
                 if moves:
-                    events.publish(session, events.TiersChanged(tuple(moves), run_id, req.actor))
+                    events.publish(session, events.TiersChanged(moves, run_id, req.actor))
         if fitted is not None and req.mode == "publish":
             session.add(RiskModelRecord(version=summary.model_version, kind=fitted.kind,
                                         data_window=json.dumps(fitted.data_window, default=str),
@@ -351,7 +422,7 @@ def queue(session: Session, req: RunRequest) -> int:
     return take_slot(session, req, state="queued")
 
 
-def process_queue(database: Database) -> RunSummary | None:
+def process_queue(database: Database, workers: int | None = None) -> RunSummary | None:
     """Run the queued run, if any (called by the scheduler process every few seconds)."""
     with database.transaction() as session:
         run = session.scalar(select(TierRun).where(TierRun.state == "queued", TierRun.active_slot == 1))
@@ -360,7 +431,7 @@ def process_queue(database: Database) -> RunSummary | None:
         claimed = session.execute(update(TierRun).where(TierRun.id == run.id, TierRun.state == "queued").values(
             state="running", started_at=utcnow(), heartbeat_at=utcnow())).rowcount
         req = RunRequest(as_of=run.as_of, actor=audit.Actor("user", run.started_by), trigger=run.trigger,
-                         mode=run.mode)
+                         mode=run.mode, workers=workers)
         run_id = run.id
     if not claimed:
         return None

@@ -28,7 +28,8 @@ def scheduled_recalc(database: Database, settings: Settings) -> None:
     """The nightly recalculation, as of today in the insurer's zone; once per day, ever."""
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     req = recalc.RunRequest(as_of=today, actor=audit.Actor.job("scheduler:tiers"), trigger="scheduler",
-                            job_key=f"scheduled:{today.isoformat()}", policy_file=settings.tier_policy_file)
+                            job_key=f"scheduled:{today.isoformat()}", policy_file=settings.tier_policy_file,
+                            workers=settings.recalc_workers)
     try:
         summary = recalc.recalculate(database, req)
     except recalc.AlreadyRunning as exc:
@@ -40,7 +41,7 @@ def scheduled_recalc(database: Database, settings: Settings) -> None:
 
 def queued_runs(database: Database, settings: Settings) -> None:
     """Runs requested from the web UI (previews and publications)."""
-    recalc.process_queue(database)
+    recalc.process_queue(database, settings.recalc_workers)
 
 
 def jobs(settings: Settings) -> list[dict]:

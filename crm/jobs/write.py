@@ -1,57 +1,79 @@
-"""Writing a run's changes: the tier state, its history and the audit trail, in bulk."""
+"""Writing a run's changes: the tier state, its history and the audit trail, in bulk.
+
+The changed rows cross from Python to the database once, into a temporary table of the
+run's connection; the database then inserts the new tier rows, updates the changed ones and
+appends the history from it (INSERT … SELECT and UPDATE … FROM, the same SQL on SQLite 3.33+
+and PostgreSQL): a first run's million tier rows and million history rows are sent as one
+million rows, not two, and the run's constants (its id, date and time) are not repeated per
+row. (On PostgreSQL this is also faster than COPY straight into the two tables: there the
+time goes to the per-row foreign-key checks, which both ways pay.)
+"""
 from __future__ import annotations
 
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import bindparam, update
+from sqlalchemy import Date, bindparam, table, text
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.db import bulk_insert, utcnow
-from crm.events import TierMove
-from crm.models import CustomerTier, TierHistory
+from crm.db import UTCDateTime, bulk_insert, utcnow
+from crm.events import TierMoves
 
 AUDIT_CHUNK = 2000
+STAGE = "tier_stage"
+_STAGE_COLUMNS = ("customer_id", "tier", "reasons", "computed_tier", "computed_reasons", "value_score",
+                  "risk_score", "old_tier")
+_CREATE_STAGE = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (
+    customer_id INTEGER PRIMARY KEY, tier VARCHAR(10) NOT NULL, reasons VARCHAR(200) NOT NULL,
+    computed_tier VARCHAR(10) NOT NULL, computed_reasons VARCHAR(200) NOT NULL,
+    value_score NUMERIC(5, 2) NOT NULL, risk_score NUMERIC(5, 2) NOT NULL, old_tier VARCHAR(10))"""
+# Typed, so that the date and time are stored in the forms the ORM stores them in elsewhere.
+_TYPED = (bindparam("as_of", type_=Date()), bindparam("now", type_=UTCDateTime()))
+_NEW_TIERS = f"""INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons,
+                                             value_score, risk_score, run_id, as_of, updated_at)
+    SELECT customer_id, tier, reasons, computed_tier, computed_reasons, value_score, risk_score, :run, :as_of, :now
+    FROM {STAGE} WHERE old_tier IS NULL"""  # nosec B608 - constant names
+_CHANGED_TIERS = f"""UPDATE customer_tiers SET tier = s.tier, reasons = s.reasons, computed_tier = s.computed_tier,
+        computed_reasons = s.computed_reasons, value_score = s.value_score, risk_score = s.risk_score,
+        run_id = :run, as_of = :as_of, updated_at = :now
+    FROM {STAGE} AS s WHERE customer_tiers.customer_id = s.customer_id AND s.old_tier IS NOT NULL"""  # nosec B608
+_HISTORY = f"""INSERT INTO tier_history (customer_id, run_id, tier, previous_tier, reasons, value_score, risk_score,
+                                         as_of, changed_at)
+    SELECT customer_id, :run, tier, old_tier, reasons, value_score, risk_score, :as_of, :now
+    FROM {STAGE} ORDER BY customer_id"""  # nosec B608
+
+
+def _stage(session: Session, rows: list[tuple]) -> None:
+    conn = session.connection()
+    conn.execute(text(_CREATE_STAGE))
+    conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - a constant name
+    bulk_insert(session, table(STAGE), _STAGE_COLUMNS, rows)
 
 
 def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: dt.date,
-                  actor: audit.Actor) -> list[TierMove]:
+                  actor: audit.Actor) -> TierMoves:
     """Upsert the changed customers' tier state, add their history, audit them.
 
     Returns the tier moves (customers whose tier itself changed) for the domain event.
     """
     now = utcnow()
-    ids = [int(i) for i in changed.index]
-    old = [None if pd.isna(t) else t for t in changed["old_tier"].astype(object)]
+    ids = changed.index.to_numpy(dtype="int64").tolist()
+    old = changed["old_tier"].astype(object).where(changed["old_tier"].notna(), None).tolist()
     tiers = changed["tier"].astype(object).tolist()
     reasons = changed["reasons"].astype(object).tolist()  # stored text: the codes joined by ";"
-    computed = changed["computed_tier"].astype(object).tolist()
-    computed_reasons = changed["computed_reasons"].astype(object).tolist()
     values = changed["value_score"].astype(float).round(2).tolist()
     risks = changed["risk_score"].astype(float).round(2).tolist()
-    rows = list(zip(ids, tiers, reasons, computed, computed_reasons, values, risks))
-    fresh = [r + (run_id, as_of, now) for r, o in zip(rows, old) if o is None]
-    bulk_insert(session, CustomerTier.__table__, ("customer_id", "tier", "reasons", "computed_tier",
-                                                  "computed_reasons", "value_score", "risk_score", "run_id",
-                                                  "as_of", "updated_at"), fresh)
-    existing = [{"b_id": r[0], "b_tier": r[1], "b_reasons": r[2], "b_computed_tier": r[3],
-                 "b_computed_reasons": r[4], "b_value_score": r[5], "b_risk_score": r[6]}
-                for r, o in zip(rows, old) if o is not None]
-    if existing:
-        table = CustomerTier.__table__
-        session.connection().execute(
-            update(table).where(table.c.customer_id == bindparam("b_id")).values(
-                tier=bindparam("b_tier"), reasons=bindparam("b_reasons"), computed_tier=bindparam("b_computed_tier"),
-                computed_reasons=bindparam("b_computed_reasons"), value_score=bindparam("b_value_score"),
-                risk_score=bindparam("b_risk_score"), run_id=run_id, as_of=as_of, updated_at=now),
-            existing)
-    bulk_insert(session, TierHistory.__table__, ("customer_id", "run_id", "tier", "previous_tier", "reasons",
-                                                 "value_score", "risk_score", "as_of", "changed_at"),
-                [(i, run_id, t, o, r, v, k, as_of, now) for i, t, o, r, v, k in zip(ids, tiers, old, reasons, values, risks)])
+    computed = changed["computed_tier"].astype(object).tolist()
+    computed_reasons = changed["computed_reasons"].astype(object).tolist()
+    rows = list(zip(ids, tiers, reasons, computed, computed_reasons, values, risks, old))
+    conn, constants = session.connection(), {"run": run_id, "as_of": as_of, "now": now}
+    _stage(session, rows)
+    for sql in (_NEW_TIERS, _CHANGED_TIERS, _HISTORY):
+        conn.execute(text(sql).bindparams(*_TYPED), constants)
     for start in range(0, len(ids), AUDIT_CHUNK):
         part = slice(start, start + AUDIT_CHUNK)
-        audit.record(session, actor, audit.Change("tiers.changed", "tier_run", run_id, None, {"customers": [
-            list(r) for r in zip(ids[part], old[part], tiers[part], reasons[part], values[part], risks[part])]}))
-    codes = {r: tuple(r.split(";")) if r else () for r in set(reasons)}  # a few dozen distinct sets
-    return [TierMove(i, o, t, codes[r]) for i, o, t, r in zip(ids, old, tiers, reasons) if o != t]
+        audit.record(session, actor, audit.Change("tiers.changed", "tier_run", run_id, None, {"customers": list(
+            zip(ids[part], old[part], tiers[part], reasons[part], values[part], risks[part]))}))
+    moved = [k for k, (o, t) in enumerate(zip(old, tiers)) if o != t]
+    return TierMoves(*([column[k] for k in moved] for column in (ids, old, tiers, reasons)))
