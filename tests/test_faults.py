@@ -341,7 +341,9 @@ def _recalc_child(spec_json: str) -> None:
 
 
 def _start_recalc(db_url: str, spec: dict) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": db_url, "CRM_ENV": "test"}
+    # One process: the kill points are functions of this one (a run's worker processes would
+    # score the partitions where the wrapping does not reach).
+    env = {**os.environ, "DATABASE_URL": db_url, "CRM_ENV": "test", "CRM_RECALC_WORKERS": "1"}
     code = "import sys; from tests.test_faults import _recalc_child; _recalc_child(sys.argv[1])"
     return subprocess.Popen([sys.executable, "-c", code, json.dumps(spec)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -381,7 +383,9 @@ def test_a_killed_recalculation_leaves_tiers_as_they_were(db_url, database, kill
     assert held["running"] == 1, held  # killed while its run held the slot …
     if kill_at == "write_changes":  # … with the run's changes written in its open transaction
         assert held["moves"] > 0, held
-        assert held["history"] > before["history"] and held["audit_events"] > before["audit_events"], held
+        assert held["history"] > before["history"], held
+        # SQLite appends the run's audit events as it writes; PostgreSQL holds them for the commit.
+        assert (held["audit_events"] > before["audit_events"]) == (database.dialect == "sqlite"), held
     else:  # … between two partitions of pass 2, nothing of the run written
         assert held["calls"] == 2 and held["ranges"] >= 3, held
         assert held["history"] == before["history"] and held["audit_events"] == before["audit_events"], held

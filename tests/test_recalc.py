@@ -104,6 +104,33 @@ def test_worker_processes_give_what_one_process_gives(database):
         assert models[0].metrics == models[1].metrics
 
 
+def test_other_writers_go_on_while_a_run_scores(portfolio, monkeypatch):
+    """While a run scores (on PostgreSQL with its first partition already written in its open
+    transaction), another session's audited write commits at once, and no tier shows yet."""
+    before, seen = _tiers(portfolio), []
+    real_beat = recalc._beat
+
+    def beat(database, run_id, progress, req, phase):
+        real_beat(database, run_id, progress, req, phase)
+        if phase == "scoring" and not seen:
+            done = threading.Event()
+
+            def other_writer():
+                with portfolio.transaction() as s:
+                    audit.record(s, ACTOR, audit.Change("test.written", "customer", 1, None, {"during": "scoring"}))
+                done.set()
+
+            thread = threading.Thread(target=other_writer)
+            thread.start()
+            thread.join(timeout=20)
+            seen.append((done.is_set(), _tiers(portfolio) == before))
+
+    monkeypatch.setattr(recalc, "_beat", beat)
+    summary = recalc.recalculate(portfolio, _req(as_of=AS_OF + dt.timedelta(days=200), partition_size=100, workers=1))
+    assert seen == [(True, True)]
+    assert summary.changed > 0 and _tiers(portfolio) != before
+
+
 def test_only_one_run_at_a_time_under_concurrency(portfolio):
     results, barrier = [], threading.Barrier(12)
 

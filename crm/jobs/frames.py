@@ -106,12 +106,12 @@ def load_partition(conn: Connection, lo: int, hi: int, as_of: dt.date) -> dict[s
 
 
 _SQL_DIALECT = {
-    "sqlite": {"day": "CAST(julianday({0}) - 2440587.5 AS INTEGER)", "least": "MIN", "greatest": "MAX",
+    "sqlite": {"day": "CAST(julianday({0}) - 2440587.5 AS INTEGER)", "greatest": "MAX",
                "cents": "CAST(ROUND(COALESCE({0}, 0) * 100) AS INTEGER)",
                # A subquery with a LIMIT is not merged into its aggregate: each row's values
                # are computed once, not once per sum that uses them.
                "fence": "LIMIT -1"},
-    "postgresql": {"day": "({0} - DATE '1970-01-01')", "least": "LEAST", "greatest": "GREATEST",
+    "postgresql": {"day": "({0} - DATE '1970-01-01')", "greatest": "GREATEST",
                    "cents": "CAST(COALESCE({0}, 0) * 100 AS BIGINT)", "fence": "OFFSET 0"},
 }
 _NO_DATE = int(NO_DATE)

@@ -82,7 +82,7 @@ class RunSummary:
     policy_version: str = ""
     model_version: str = ""
     seconds: float = 0.0
-    workers: int = 1  # processes that scored partitions (this one alone: 1)
+    workers: int = 1  # local processes that scored partitions (1: this one alone, or a Dask cluster)
 
 
 def free_stale_slot(database: Database, now: dt.datetime | None = None) -> int | None:
@@ -161,8 +161,11 @@ def _local_pool(req: RunRequest, partitions: int):
     if workers <= 1 or partitions <= 1 or req.dask_address is not None:
         yield None
         return
-    with _Pool(workers) as pool:
+    pool = _Pool(workers)
+    try:
         yield pool
+    finally:  # after a failure, the partitions not yet begun are not begun
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _sample_ranges(ranges, model_sample: int | None, block: int = 5_000) -> list[tuple[int, int]]:
@@ -300,15 +303,18 @@ def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolic
 
 
 def _score_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model, run_id: int,
-                pool=None):
+                pool=None, write=None):
     """Keep only what changed, partition by partition in id order (never concatenated: a
-    first run changes everyone), and count the tiers."""
+    first run changes everyone), and count the tiers. ``write`` (if given) is handed each
+    partition's changes as soon as they are known."""
     changes, counts, customers = [], Counter(), 0
     for changed, tier_counts, n in _iter_changes(database, ranges, req, policy, plr, model, run_id, pool):
         customers += n
         counts.update(tier_counts)
         if len(changed):
             changes.append(changed)
+            if write is not None:
+                write(changed)
     changes.sort(key=lambda part: part.index[0])  # workers hand partitions back as they finish
     return changes, counts, customers
 
@@ -361,24 +367,38 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
         ranges = frames.id_ranges(conn, req.partition_size)
     _beat(database, run_id, 1, req, "starting")
     reused = _reusable_model(database, req)
-    with _local_pool(req, len(ranges)) as pool:
-        workers = pool.workers if pool is not None else 1
-        plr, fitted = _portfolio_pass(database, ranges, req, policy, run_id, fit=reused is None, pool=pool)
-        model = reused[0] if reused and ranges else fitted
-        changes, counts, customers = (_score_pass(database, ranges, req, policy, plr, model, run_id, pool)
-                                      if model is not None else ([], Counter(), 0))
-    model_version = reused[1] if reused and ranges else (f"{fitted.version}#run{run_id}" if fitted else "")
-    summary = RunSummary(run_id, req.mode, customers, sum(len(part) for part in changes), dict(counts),
-                         _moves(changes), _sample(changes), policy.version, model_version,
-                         workers=workers)
+    publish = req.mode == "publish"
+    # One transaction for all of a run's writes. On PostgreSQL it begins with the scoring, and
+    # each partition's changes are written while the workers score the next ones: other
+    # sessions go on reading and writing meanwhile (MVCC), nothing shows before COMMIT, and the
+    # run's audit events are held for the commit, so that the audit head (which every audited
+    # write takes) is not held for the whole run. On SQLite the write lock would stall every
+    # other writer for the whole run, so the changes are written after the scoring.
+    early = publish and database.dialect == "postgresql"
     with database.transaction() as session:
-        # In chunks, so that the rows being written (and the moves handed to the subscribers)
-        # take memory bounded by the chunk, not by the number of changes; one transaction.
-        for part in changes if req.mode == "publish" else []:
+        if early:
+            audit.hold_for_commit(session)
+        def write(part: pd.DataFrame) -> None:
+            # In chunks, so that the rows being written (and the moves handed to the subscribers)
+            # take memory bounded by the chunk, not by the number of changes.
             for start in range(0, len(part), WRITE_CHUNK):
                 moves = write_changes(session, part.iloc[start:start + WRITE_CHUNK], run_id, req.as_of, req.actor)
                 if moves:
                     events.publish(session, events.TiersChanged(moves, run_id, req.actor))
+
+        with _local_pool(req, len(ranges)) as pool:
+            workers = pool.workers if pool is not None else 1
+            plr, fitted = _portfolio_pass(database, ranges, req, policy, run_id, fit=reused is None, pool=pool)
+            model = reused[0] if reused and ranges else fitted
+            changes, counts, customers = (_score_pass(database, ranges, req, policy, plr, model, run_id, pool,
+                                                      write if early else None)
+                                          if model is not None else ([], Counter(), 0))
+        model_version = reused[1] if reused and ranges else (f"{fitted.version}#run{run_id}" if fitted else "")
+        summary = RunSummary(run_id, req.mode, customers, sum(len(part) for part in changes), dict(counts),
+                             _moves(changes), _sample(changes), policy.version, model_version,
+                             workers=workers)
+        for part in changes if publish and not early else []:
+            write(part)
         if fitted is not None and req.mode == "publish":
             session.add(RiskModelRecord(version=summary.model_version, kind=fitted.kind,
                                         data_window=json.dumps(fitted.data_window, default=str),

@@ -71,6 +71,7 @@ def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: d
     _stage(session, rows)
     for sql in (_NEW_TIERS, _CHANGED_TIERS, _HISTORY):
         conn.execute(text(sql).bindparams(*_TYPED), constants)
+    conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
     for start in range(0, len(ids), AUDIT_CHUNK):
         part = slice(start, start + AUDIT_CHUNK)
         audit.record(session, actor, audit.Change("tiers.changed", "tier_run", run_id, None, {"customers": list(
