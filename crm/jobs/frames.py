@@ -247,11 +247,12 @@ def portfolio_totals(conn: Connection, as_of: dt.date, policy: TierPolicy) -> tu
     inside the window."""
     f, params = _SQL_DIALECT[conn.dialect.name], _params(as_of, policy, None)
     excluded = ", ".join(f":excluded{i}" for i in range(len(policy.excluded_claim_statuses))) or "''"
-    claims = (f"SELECT {f['cents'].format('paid_amount')} + {f['cents'].format('reserve_amount')} AS v "
+    # Built from this module's constants; every value is a bound parameter.
+    claims = (f"SELECT {f['cents'].format('paid_amount')} + {f['cents'].format('reserve_amount')} AS v "  # nosec B608
               "FROM claims WHERE report_date <= :d AND loss_date >= :window_start_date AND loss_date <= :d "
               f"AND voided_at IS NULL AND COALESCE(status, '') NOT IN ({excluded})")
     days = _covered_days(conn.dialect.name, "window_start", "window_end")
-    policies = (f"SELECT {f['cents'].format('annual_premium')} * {days} AS v "
+    policies = (f"SELECT {f['cents'].format('annual_premium')} * {days} AS v "  # nosec B608
                 "FROM policies WHERE start_date <= :d AND voided_at IS NULL "
                 "AND (end_date IS NULL OR end_date >= :window_start_date)")
     # COALESCE: a lone NULL would be a blank line in COPY's CSV, which the reader skips.
