@@ -104,6 +104,25 @@ def test_worker_processes_give_what_one_process_gives(database):
         assert models[0].metrics == models[1].metrics
 
 
+def test_a_portfolio_smaller_than_a_partition_per_worker_is_split_among_the_workers(database):
+    def ranges(workers: int):
+        with database.engine.connect() as conn:
+            return recalc._partitions(conn, _req(workers=workers))
+
+    def add(cid: int):
+        with database.transaction() as s:
+            s.add(Customer(id=cid, customer_ref=f"SPLIT{cid}", name="拆分", id_number="110105196001010018",
+                           birth_date=dt.date(1960, 1, 1), gender="M", phone=f"139{cid:08d}", city="上海",
+                           source="referral"))
+
+    add(1)
+    add(50_000)
+    assert ranges(2) == [(1, 50_001)]  # too few to be worth a second process
+    add(120_000)
+    assert ranges(1) == [(1, 120_001)]
+    assert ranges(2) == [(1, 60_001), (60_001, 120_001)]
+
+
 def test_other_writers_go_on_while_a_run_scores(portfolio, monkeypatch):
     """While a run scores (on PostgreSQL with its first partition already written in its open
     transaction), another session's audited write commits at once, and no tier shows yet."""

@@ -42,6 +42,9 @@ STALE_AFTER = dt.timedelta(minutes=10)
 SAMPLE_SIZE = 20  # moved customers shown in a preview
 WRITE_CHUNK = 100_000  # changes written (and published) at a time
 MAX_WORKERS = 4  # local worker processes of a run, by default one per core up to this
+# A portfolio of at least this many ids, smaller than a partition per worker, is split so
+# that every worker has one; below it, starting workers costs more than they save.
+SPLIT_FOR_WORKERS_FROM = 100_000
 
 
 class AlreadyRunning(Exception):
@@ -154,10 +157,24 @@ class _Pool(concurrent.futures.ProcessPoolExecutor):
             self.submit(int)
 
 
+def _workers(req: RunRequest) -> int:
+    return req.workers if req.workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
+
+
+def _partitions(conn, req: RunRequest) -> list[tuple[int, int]]:
+    """The run's id ranges: of req.partition_size ids, or fewer, so that each worker has one."""
+    ranges = frames.id_ranges(conn, req.partition_size)
+    workers = _workers(req) if req.dask_address is None else 1
+    span = ranges[-1][1] - ranges[0][0] if ranges else 0
+    if len(ranges) < workers and span >= SPLIT_FOR_WORKERS_FROM:
+        return frames.id_ranges(conn, -(-span // workers))
+    return ranges
+
+
 @contextlib.contextmanager
 def _local_pool(req: RunRequest, partitions: int):
     """Worker processes on this machine for a run of several partitions (None: this process)."""
-    workers = req.workers if req.workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
+    workers = _workers(req)
     if workers <= 1 or partitions <= 1 or req.dask_address is not None:
         yield None
         return
@@ -364,7 +381,7 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
     with database.session() as session:
         policy = current_policy(session, req.policy_file)
     with database.engine.connect() as conn:
-        ranges = frames.id_ranges(conn, req.partition_size)
+        ranges = _partitions(conn, req)
     _beat(database, run_id, 1, req, "starting")
     reused = _reusable_model(database, req)
     publish = req.mode == "publish"
