@@ -28,7 +28,7 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     tier_policy_file: str | None = None
     recalc_cron: str = "0 2 * * *"
-    recalc_workers: int | None = None  # None: one per core (crm.jobs.recalc.MAX_WORKERS at most)
+    recalc_workers: int | None = None  # None: one per core (crm.jobs.passes.MAX_WORKERS at most)
     default_locale: str = "en"
     behind_proxy: bool = False
     extra: dict = field(default_factory=dict)

@@ -282,7 +282,7 @@ def _recalc_child(spec_json: str) -> None:
     begins scoring its second partition (the first is scored, its heartbeat committed).
     """
     spec = json.loads(spec_json)
-    from crm.jobs import frames, recalc, write
+    from crm.jobs import frames, passes, recalc, write
 
     def stop(conn, **report) -> None:
         """Report what ``conn`` (the connection the run is using there) sees, then wait to be killed."""
@@ -310,7 +310,7 @@ def _recalc_child(spec_json: str) -> None:
         # recalc imported the name (from crm.jobs.write import write_changes): wrap both.
         write.write_changes = recalc.write_changes = write_changes
     elif spec["at"] == "scoring":
-        real_id_ranges, real_score_range = frames.id_ranges, recalc._score_range
+        real_id_ranges, real_score_range = frames.id_ranges, passes._score_range
         seen = {"ranges": 0, "calls": 0}
 
         def id_ranges(conn, size):  # several partitions of a small portfolio, not one
@@ -324,7 +324,7 @@ def _recalc_child(spec_json: str) -> None:
                 stop(conn, **seen)
             return real_score_range(conn, *args, **kw)
 
-        frames.id_ranges, recalc._score_range = id_ranges, score_range
+        frames.id_ranges, passes._score_range = id_ranges, score_range
     else:
         raise ValueError(spec["at"])
 

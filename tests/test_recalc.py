@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from crm import audit, events
 from crm.db import utcnow
 from crm.demo import seed_demo
-from crm.jobs import frames, recalc
+from crm.jobs import frames, passes, recalc
 from crm.models import Claim, Customer, CustomerTier, Policy, RiskModelRecord, TierHistory, TierRun
 from segmentation.aggregates import aggregate, portfolio_totals
 from segmentation.frames import day_number, prepare
@@ -107,7 +107,7 @@ def test_worker_processes_give_what_one_process_gives(database):
 def test_a_portfolio_smaller_than_a_partition_per_worker_is_split_among_the_workers(database):
     def ranges(workers: int):
         with database.engine.connect() as conn:
-            return recalc._partitions(conn, _req(workers=workers))
+            return passes.partitions(conn, _req(workers=workers))
 
     def add(cid: int):
         with database.transaction() as s:

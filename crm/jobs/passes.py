@@ -1,0 +1,234 @@
+"""A recalculation's two passes over the portfolio, and where they run.
+
+Pass 1 (``portfolio_pass``): the portfolio loss ratio, summed by the database, and the
+frequency model, fitted on a sample of customers as they were a year before the as-of date.
+Pass 2 (``score_pass``): each partition (a range of customer ids) read, scored and compared
+with its stored state, keeping only what changed. Partitions run in this process, in a pool
+of local worker processes (``local_pool``: one per core), or on a Dask cluster; all three
+give the same results. crm.jobs.recalc runs a run around them: its slot, its writes, its
+record.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import datetime as dt
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from crm.db import Database
+from crm.jobs import frames
+from segmentation.engine import diff_results, fit_model, score_aggregates
+from segmentation.features import portfolio_lr_from_totals
+from segmentation.frames import day_number
+from segmentation.policy import TierPolicy
+from segmentation.risk_model import CUTOFF_DAYS, FittedModel, training_from_aggregates
+from segmentation.tiers import REASON_TEXTS, TIERS
+
+if TYPE_CHECKING:
+    from crm.jobs.recalc import RunRequest
+
+MAX_WORKERS = 4  # local worker processes of a run, by default one per core up to this
+# A portfolio of at least this many ids, smaller than a partition per worker, is split so
+# that every worker has one; below it, starting workers costs more than they save.
+SPLIT_FOR_WORKERS_FROM = 100_000
+
+Beat = Callable[[int, str], None]  # (percent done, phase): the run's heartbeat and progress
+
+
+def _tick(beat: Beat | None, progress: int, phase: str) -> None:
+    if beat is not None:
+        beat(progress, phase)
+
+
+class _Pool(concurrent.futures.ProcessPoolExecutor):
+    def __init__(self, workers: int):
+        # forkserver: workers start from a clean process that has imported this module once,
+        # not as copies of this one (its threads, its open connections).
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        super().__init__(max_workers=workers, mp_context=context)
+        self.workers = workers
+        for _ in range(workers):  # start them now, while the run's first pass begins here
+            self.submit(int)
+
+
+def workers_of(req: RunRequest) -> int:
+    return req.workers if req.workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
+
+
+def partitions(conn, req: RunRequest) -> list[tuple[int, int]]:
+    """The run's id ranges: of req.partition_size ids, or fewer, so that each worker has one."""
+    ranges = frames.id_ranges(conn, req.partition_size)
+    workers = workers_of(req) if req.dask_address is None else 1
+    span = ranges[-1][1] - ranges[0][0] if ranges else 0
+    if len(ranges) < workers and span >= SPLIT_FOR_WORKERS_FROM:
+        return frames.id_ranges(conn, -(-span // workers))
+    return ranges
+
+
+@contextlib.contextmanager
+def local_pool(req: RunRequest, partitions: int):
+    """Worker processes on this machine for a run of several partitions (None: this process)."""
+    workers = workers_of(req)
+    if workers <= 1 or partitions <= 1 or req.dask_address is not None:
+        yield None
+        return
+    pool = _Pool(workers)
+    try:
+        yield pool
+    finally:  # after a failure, the partitions not yet begun are not begun
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _sample_ranges(ranges, model_sample: int | None, block: int = 5_000) -> list[tuple[int, int]]:
+    """Where the model's training customers come from: every range, or blocks of ``block``
+    ids spread evenly over the whole id space (old and new customers alike)."""
+    if not ranges or model_sample is None:
+        return list(ranges)
+    lo, hi = ranges[0][0], ranges[-1][1]
+    blocks = -(-model_sample // block)
+    if blocks * block >= hi - lo:
+        return list(ranges)
+    step = (hi - lo) / blocks
+    return [(int(lo + i * step), int(lo + i * step) + block) for i in range(blocks)]
+
+
+def _training_rows(conn, blocks, as_of: dt.date, policy: TierPolicy) -> list[pd.DataFrame]:
+    """The model's training sums of the customers in ``blocks``, as they were a year before
+    the as-of date (features at T = D - 365, target in (T, D])."""
+    cutoff = as_of - dt.timedelta(days=CUTOFF_DAYS)
+    return [frames.load_aggregates(conn, lo, hi, cutoff, policy, target_to=as_of) for lo, hi in blocks]
+
+
+def portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, beat: Beat | None,
+                   fit: bool = True, pool=None):
+    """Pass 1: the portfolio loss ratio over everyone (summed by the database), and (if ``fit``)
+    a model fitted on a sample of customers as they were a year before the as-of date. With a
+    pool, its workers read the sample while this process sums the totals."""
+    sample = _sample_ranges(ranges, req.model_sample) if fit and ranges else []
+    shares = [sample[i::pool.workers] for i in range(pool.workers)] if pool is not None else []
+    local = [] if pool is not None else sample
+    # The workers read the sample (once started: seconds) while this process sums.
+    pending = [pool.submit(_training_remote, database.url, share, req.as_of, policy.to_dict())
+               for share in shares if share]
+    with database.engine.connect() as conn:
+        plr = portfolio_lr_from_totals(*frames.portfolio_totals(conn, req.as_of, policy))
+        parts = []
+        for i in range(0, len(local), 10):
+            parts.extend(_training_rows(conn, local[i:i + 10], req.as_of, policy))
+            _tick(beat, int(30 * min(i + 10, len(local)) / len(local)), "portfolio statistics")
+    for i, future in enumerate(pending):
+        parts.extend(future.result())
+        _tick(beat, int(30 * (i + 1) / len(pending)), "portfolio statistics")
+    if not parts:
+        return plr, None
+    # In id order whichever worker read which block: the same rows, the same model.
+    train = training_from_aggregates(pd.concat(parts).sort_index(), day_number(req.as_of), policy)
+    return plr, fit_model(train, policy)
+
+
+def _training_remote(url: str, blocks, as_of: dt.date, policy: dict) -> list[pd.DataFrame]:
+    """_training_rows in a worker process."""
+    database = Database(url)
+    try:
+        with database.engine.connect() as conn:
+            return _training_rows(conn, blocks, as_of, TierPolicy.from_dict(policy))
+    finally:
+        database.dispose()
+
+
+def _score_range(conn, lo: int, hi: int, as_of: dt.date, policy: TierPolicy, plr: float, model):
+    """Score one partition against its stored state: (result, state)."""
+    aggs = frames.load_aggregates(conn, lo, hi, as_of, policy)
+    state, overrides = frames.load_state(conn, lo, hi, as_of)
+    previous = state["computed_tier"] if not state.empty else None
+    result = score_aggregates(aggs, as_of, policy, previous, overrides, model, plr)
+    return result, state
+
+
+_KEPT = ("tier", "reasons", "computed_tier", "computed_reasons", "value_score", "risk_score")
+
+
+def _changes(result: pd.DataFrame, state: pd.DataFrame) -> tuple[pd.DataFrame, dict, int]:
+    """What a partition changed (memory O(changes)), its tier counts and its size."""
+    diff = diff_results(result, state if not state.empty else None)
+    changed = result.loc[diff.index, list(_KEPT)].assign(old_tier=diff["old_tier"])  # not the features
+    # Kept until the run writes: categorical codes over fixed categories, not a Python object
+    # per value (about 30 bytes a change).
+    for column in ("tier", "computed_tier", "old_tier"):
+        changed[column] = pd.Categorical(changed[column].astype(object), categories=TIERS)
+    for column in ("reasons", "computed_reasons"):
+        changed[column] = pd.Categorical([";".join(r) for r in changed[column]], categories=REASON_TEXTS)
+    return changed, result["tier"].value_counts().to_dict(), len(result)
+
+
+def score_partition_remote(url: str, lo: int, hi: int, as_of: dt.date, policy: dict, plr: float,
+                           model: bytes) -> tuple[pd.DataFrame, dict, int]:
+    """One partition on a Dask worker: its own connection, the run's shared statistics."""
+    database = Database(url)
+    try:
+        with database.engine.connect() as conn:
+            result, state = _score_range(conn, lo, hi, as_of, TierPolicy.from_dict(policy), plr,
+                                         FittedModel.from_bytes(model))
+        return _changes(result, state)
+    finally:
+        database.dispose()
+
+
+def iter_scored(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
+                beat: Beat | None = None):
+    """Pass 2, in this process: yields (result, state) per partition."""
+    with database.engine.connect() as conn:
+        for i, (lo, hi) in enumerate(ranges):
+            yield _score_range(conn, lo, hi, req.as_of, policy, plr, model)
+            _tick(beat, 30 + int(60 * (i + 1) / max(1, len(ranges))), "scoring")
+
+
+def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
+                  beat: Beat | None, pool=None):
+    """Pass 2's per-partition changes: in this process, in a local pool of worker processes,
+    or on a Dask cluster (the same results)."""
+    if pool is not None:
+        shared = (policy.to_dict(), model.to_bytes())
+        futures = [pool.submit(score_partition_remote, database.url, lo, hi, req.as_of, shared[0], plr, shared[1])
+                   for lo, hi in ranges]
+        for i, future in enumerate(concurrent.futures.as_completed(futures)):
+            yield future.result()
+            _tick(beat, 30 + int(60 * (i + 1) / max(1, len(ranges))), "scoring")
+        return
+    if req.dask_address is None:
+        for result, state in iter_scored(database, ranges, req, policy, plr, model, beat):
+            yield _changes(result, state)
+        return
+    from distributed import Client, as_completed  # the optional extra crm[distributed]
+
+    with Client(req.dask_address) as client:
+        shared = client.scatter([policy.to_dict(), model.to_bytes()], broadcast=True)
+        futures = [client.submit(score_partition_remote, database.url, lo, hi, req.as_of, shared[0], plr, shared[1],
+                                 pure=False) for lo, hi in ranges]
+        for i, future in enumerate(as_completed(futures)):
+            yield future.result()
+            _tick(beat, 30 + int(60 * (i + 1) / max(1, len(ranges))), "scoring")
+
+
+def score_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
+               beat: Beat | None, pool=None, write=None):
+    """Keep only what changed, partition by partition in id order (never concatenated: a
+    first run changes everyone), and count the tiers. ``write`` (if given) is handed each
+    partition's changes as soon as they are known."""
+    changes, counts, customers = [], Counter(), 0
+    for changed, tier_counts, n in _iter_changes(database, ranges, req, policy, plr, model, beat, pool):
+        customers += n
+        counts.update(tier_counts)
+        if len(changed):
+            changes.append(changed)
+            if write is not None:
+                write(changed)
+    changes.sort(key=lambda part: part.index[0])  # workers hand partitions back as they finish
+    return changes, counts, customers
