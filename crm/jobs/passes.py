@@ -133,14 +133,21 @@ def portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPoli
     return plr, fit_model(train, policy)
 
 
-def _training_remote(url: str, blocks, as_of: dt.date, policy: dict) -> list[pd.DataFrame]:
-    """_training_rows in a worker process."""
+@contextlib.contextmanager
+def _own_connection(url: str):
+    """A worker's (local or Dask) own engine and connection, disposed of after its task."""
     database = Database(url)
     try:
         with database.engine.connect() as conn:
-            return _training_rows(conn, blocks, as_of, TierPolicy.from_dict(policy))
+            yield conn
     finally:
         database.dispose()
+
+
+def _training_remote(url: str, blocks, as_of: dt.date, policy: dict) -> list[pd.DataFrame]:
+    """_training_rows in a worker process."""
+    with _own_connection(url) as conn:
+        return _training_rows(conn, blocks, as_of, TierPolicy.from_dict(policy))
 
 
 def _score_range(conn, lo: int, hi: int, as_of: dt.date, policy: TierPolicy, plr: float, model):
@@ -170,15 +177,12 @@ def _changes(result: pd.DataFrame, state: pd.DataFrame) -> tuple[pd.DataFrame, d
 
 def score_partition_remote(url: str, lo: int, hi: int, as_of: dt.date, policy: dict, plr: float,
                            model: bytes) -> tuple[pd.DataFrame, dict, int]:
-    """One partition on a Dask worker: its own connection, the run's shared statistics."""
-    database = Database(url)
-    try:
-        with database.engine.connect() as conn:
-            result, state = _score_range(conn, lo, hi, as_of, TierPolicy.from_dict(policy), plr,
-                                         FittedModel.from_bytes(model))
-        return _changes(result, state)
-    finally:
-        database.dispose()
+    """One partition in a worker process (local or Dask): its own connection, the run's
+    shared statistics."""
+    with _own_connection(url) as conn:
+        result, state = _score_range(conn, lo, hi, as_of, TierPolicy.from_dict(policy), plr,
+                                     FittedModel.from_bytes(model))
+    return _changes(result, state)
 
 
 def iter_scored(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
@@ -187,7 +191,19 @@ def iter_scored(database: Database, ranges, req: RunRequest, policy: TierPolicy,
     with database.engine.connect() as conn:
         for i, (lo, hi) in enumerate(ranges):
             yield _score_range(conn, lo, hi, req.as_of, policy, plr, model)
-            _tick(beat, 30 + int(60 * (i + 1) / max(1, len(ranges))), "scoring")
+            _tick_scored(beat, i, len(ranges))
+
+
+def _tick_scored(beat: Beat | None, i: int, partitions: int) -> None:
+    """Pass 2 is 30% to 90% of a run: the (i+1)th of its partitions is scored."""
+    _tick(beat, 30 + int(60 * (i + 1) / max(1, partitions)), "scoring")
+
+
+def _as_they_finish(futures, as_completed, beat: Beat | None):
+    """The workers' results (a pool's or Dask's futures), in the order they finish."""
+    for i, future in enumerate(as_completed(futures)):
+        yield future.result()
+        _tick_scored(beat, i, len(futures))
 
 
 def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
@@ -198,9 +214,7 @@ def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolic
         shared = (policy.to_dict(), model.to_bytes())
         futures = [pool.submit(score_partition_remote, database.url, lo, hi, req.as_of, shared[0], plr, shared[1])
                    for lo, hi in ranges]
-        for i, future in enumerate(concurrent.futures.as_completed(futures)):
-            yield future.result()
-            _tick(beat, 30 + int(60 * (i + 1) / max(1, len(ranges))), "scoring")
+        yield from _as_they_finish(futures, concurrent.futures.as_completed, beat)
         return
     if req.dask_address is None:
         for result, state in iter_scored(database, ranges, req, policy, plr, model, beat):
@@ -212,9 +226,7 @@ def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolic
         shared = client.scatter([policy.to_dict(), model.to_bytes()], broadcast=True)
         futures = [client.submit(score_partition_remote, database.url, lo, hi, req.as_of, shared[0], plr, shared[1],
                                  pure=False) for lo, hi in ranges]
-        for i, future in enumerate(as_completed(futures)):
-            yield future.result()
-            _tick(beat, 30 + int(60 * (i + 1) / max(1, len(ranges))), "scoring")
+        yield from _as_they_finish(futures, as_completed, beat)
 
 
 def score_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
