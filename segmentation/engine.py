@@ -22,7 +22,7 @@ from .frames import day_number, prepare
 from .policy import TierPolicy
 from .risk_model import (FittedModel, fit_frequency_model, predict_from_aggregates,
                          training_from_prepared)
-from .scores import risk_score, value_score
+from .scores import SCORE_DECIMALS, published, risk_score, value_score
 from .tiers import assign_tiers
 
 RESULT_COLUMNS = FEATURE_COLUMNS + (
@@ -101,15 +101,15 @@ def score_aggregates(aggs: pd.DataFrame, as_of: dt.date, policy: TierPolicy, pre
     frequency = predict_from_aggregates(model, aggs, d, policy, features)
     tiers = assign_tiers(features, previous_tier, overrides, policy, as_of=as_of)
     result = features.assign(
-        value_score=value_score(features, policy),
+        value_score=published(value_score(features, policy)),
         predicted_frequency=frequency,
-        risk_score=risk_score(frequency, model.reference_frequency),
+        risk_score=published(risk_score(frequency, model.reference_frequency)),
     )
     return pd.concat([result, tiers], axis=1)[list(RESULT_COLUMNS)]
 
 
 def diff_results(new: pd.DataFrame, old: pd.DataFrame | None) -> pd.DataFrame:
-    """Customers of `new` whose tier, reasons, value or risk score (to 2 decimals) changed.
+    """Customers of `new` whose tier, reasons, value or risk score (as published) changed.
 
     A customer absent from `old` counts as changed. Customers only in `old` are not
     reported: `new` may be one partition of a run. Columns: old_/new_ tier, reasons,
@@ -123,8 +123,8 @@ def diff_results(new: pd.DataFrame, old: pd.DataFrame | None) -> pd.DataFrame:
     for name in fields:
         a, b = new[name], prior[name]
         if name.endswith("_score"):
-            a = a.astype(float).round(2)
-            b = b.astype(float).round(2)
+            a = a.astype(float).round(SCORE_DECIMALS)
+            b = b.astype(float).round(SCORE_DECIMALS)
         flags[name] = ~seen | (a.astype(object).to_numpy() != b.astype(object).to_numpy())
     any_change = np.logical_or.reduce([flags[f] for f in fields])
     idx = new.index[any_change]

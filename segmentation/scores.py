@@ -14,6 +14,12 @@ risk_score = 100 x (1 - exp(-f / ref)), where f is the predicted claim frequency
 per policy-year, from risk_model) and ref = portfolio rate / ln 2, fixed by the model: a
 customer at the portfolio's average frequency scores 50, twice it 75, four times it 93.75.
 A fixed transform (not a rank) gives the same score to a customer whatever else is scored.
+
+Both are published (stored, compared between runs, shown and exported) in whole points,
+`SCORE_DECIMALS`: a point is the smallest difference worth a member of staff's attention,
+and finer steps would move with the calendar alone (a year of tenure is 0.75 value points,
+so at two decimals a fifth of all customers would change every night and their history
+would fill with 0.01 steps). The raw values stay in the features and the explanation.
 """
 from __future__ import annotations
 
@@ -27,6 +33,12 @@ PREMIUM_CAP = 100_000.0
 LONG_TERM_CAP = 3
 TENURE_CAP_YEARS = 20.0
 PRODUCTS_CAP = 4
+SCORE_DECIMALS = 0
+
+
+def published(score: pd.Series) -> pd.Series:
+    """A score as it is published: rounded to SCORE_DECIMALS (half to even)."""
+    return score.astype(np.float64).round(SCORE_DECIMALS)
 
 
 def value_parts(features: pd.DataFrame) -> pd.DataFrame:

@@ -128,7 +128,7 @@ def test_diff_reports_tier_reason_and_rounded_score_changes():
                         "risk_score": [20.0, 20.0, 20.0, 20.0]}, index=[1, 2, 3, 9])
     new = pd.DataFrame({"tier": ["vip", "standard", "standard", "watchlist"],
                         "reasons": [("V_RETAINED",), (), (), ("W_FRAUD",)],
-                        "value_score": [50.0, 10.001, 10.01, 1.0],
+                        "value_score": [50.0, 10.4, 10.6, 1.0],  # published in whole points
                         "risk_score": [20.0, 20.0, 20.0, 5.0]}, index=[1, 2, 3, 4])
     d = diff_results(new, old)
     assert list(d.index) == [1, 3, 4]
