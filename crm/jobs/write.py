@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.db import UTCDateTime, bulk_insert, utcnow
 from crm.events import TierMoves
+from segmentation.scores import SCORE_DECIMALS
 
 AUDIT_CHUNK = 2000
 STAGE = "tier_stage"
@@ -34,10 +35,17 @@ _NEW_TIERS = f"""INSERT INTO customer_tiers (customer_id, tier, reasons, compute
                                              value_score, risk_score, run_id, as_of, updated_at)
     SELECT customer_id, tier, reasons, computed_tier, computed_reasons, value_score, risk_score, :run, :as_of, :now
     FROM {STAGE} WHERE old_tier IS NULL"""  # nosec B608 - constant names
-_CHANGED_TIERS = f"""UPDATE customer_tiers SET tier = s.tier, reasons = s.reasons, computed_tier = s.computed_tier,
+# Customers whose tier moved, then those whose tier stayed: the second UPDATE leaves the tier
+# column out, so that SQLite does not touch the tier index for them (a refit rescores nearly
+# everyone and moves few; PostgreSQL spares its indexes by itself, see migration 0010).
+_MOVED_TIERS = f"""UPDATE customer_tiers SET tier = s.tier, reasons = s.reasons, computed_tier = s.computed_tier,
         computed_reasons = s.computed_reasons, value_score = s.value_score, risk_score = s.risk_score,
         run_id = :run, as_of = :as_of, updated_at = :now
-    FROM {STAGE} AS s WHERE customer_tiers.customer_id = s.customer_id AND s.old_tier IS NOT NULL"""  # nosec B608
+    FROM {STAGE} AS s WHERE customer_tiers.customer_id = s.customer_id AND s.old_tier <> s.tier"""  # nosec B608
+_RESCORED_TIERS = f"""UPDATE customer_tiers SET reasons = s.reasons, computed_tier = s.computed_tier,
+        computed_reasons = s.computed_reasons, value_score = s.value_score, risk_score = s.risk_score,
+        run_id = :run, as_of = :as_of, updated_at = :now
+    FROM {STAGE} AS s WHERE customer_tiers.customer_id = s.customer_id AND s.old_tier = s.tier"""  # nosec B608
 _HISTORY = f"""INSERT INTO tier_history (customer_id, run_id, tier, previous_tier, reasons, value_score, risk_score,
                                          as_of, changed_at)
     SELECT customer_id, :run, tier, old_tier, reasons, value_score, risk_score, :as_of, :now
@@ -62,14 +70,14 @@ def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: d
     old = changed["old_tier"].astype(object).where(changed["old_tier"].notna(), None).tolist()
     tiers = changed["tier"].astype(object).tolist()
     reasons = changed["reasons"].astype(object).tolist()  # stored text: the codes joined by ";"
-    values = changed["value_score"].astype(float).round(2).tolist()
-    risks = changed["risk_score"].astype(float).round(2).tolist()
+    values = changed["value_score"].astype(float).round(SCORE_DECIMALS).tolist()
+    risks = changed["risk_score"].astype(float).round(SCORE_DECIMALS).tolist()
     computed = changed["computed_tier"].astype(object).tolist()
     computed_reasons = changed["computed_reasons"].astype(object).tolist()
     rows = list(zip(ids, tiers, reasons, computed, computed_reasons, values, risks, old))
     conn, constants = session.connection(), {"run": run_id, "as_of": as_of, "now": now}
     _stage(session, rows)
-    for sql in (_NEW_TIERS, _CHANGED_TIERS, _HISTORY):
+    for sql in (_NEW_TIERS, _MOVED_TIERS, _RESCORED_TIERS, _HISTORY):
         conn.execute(text(sql).bindparams(*_TYPED), constants)
     conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
     for start in range(0, len(ids), AUDIT_CHUNK):
