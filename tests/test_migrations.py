@@ -56,3 +56,32 @@ def test_upgrade_downgrade_upgrade(db_url, tmp_path):
         upgrade(url)
     finally:
         drop()
+
+
+def test_0011_keeps_only_the_states_customers_have_left(db_url, tmp_path):
+    url, drop = _fresh_url(db_url, tmp_path)
+    stamp = "'2026-02-01 00:00:00'"
+    try:
+        upgrade(url, "0010")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO customers (id, customer_ref, name, id_number, birth_date, gender, phone, "
+                              "city, source, created_at, updated_at) VALUES (1, 'C1', 'n', '110105197001010011', "
+                              f"'1970-01-01', 'M', '13800000000', 'x', 'other', {stamp}, {stamp})"))
+            conn.execute(text("INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, "
+                              "value_score, risk_score, run_id, as_of, updated_at) VALUES (1, 'vip', 'V_PREMIUM', "
+                              f"'vip', 'V_PREMIUM', 60, 20, 2, '2026-02-01', {stamp})"))
+            # The old form: every state in the history, the current one (run 2) included.
+            for run, tier, prev in ((1, "standard", "NULL"), (2, "vip", "'standard'")):
+                conn.execute(text("INSERT INTO tier_history (customer_id, run_id, tier, previous_tier, reasons, "
+                                  f"value_score, risk_score, as_of, changed_at) VALUES (1, {run}, '{tier}', {prev}, "
+                                  f"'', 50, 20, '2026-01-01', {stamp})"))
+        engine.dispose()
+        upgrade(url)
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT run_id, tier FROM tier_history")).all() == [(1, "standard")]
+            assert "previous_tier" not in {c["name"] for c in inspect(conn).get_columns("tier_history")}
+        engine.dispose()
+    finally:
+        drop()

@@ -57,6 +57,29 @@ def test_seed_publishes_a_run_and_a_rerun_writes_nothing(portfolio):
     assert set(summary.counts) <= {"vip", "standard", "watchlist"} and sum(summary.counts.values()) == 600
 
 
+def test_history_keeps_each_state_a_customer_has_left_and_the_current_one_once(portfolio):
+    from crm.tiers.explain import history
+
+    assert _count(portfolio, TierHistory) == 0  # the seed's run gave everyone a first tier: no history yet
+    with portfolio.session() as s:
+        before = {t.customer_id: (t.tier, t.reasons, t.value_score, t.risk_score, t.run_id, t.as_of)
+                  for t in s.scalars(select(CustomerTier))}
+    summary = recalc.recalculate(portfolio, _req(as_of=AS_OF + dt.timedelta(days=400), refit_after_days=0))
+    assert summary.changed > 0
+    assert _count(portfolio, TierHistory) == summary.changed
+    with portfolio.session() as s:
+        left = {h.customer_id: (h.tier, h.reasons, h.value_score, h.risk_score, h.run_id, h.as_of)
+                for h in s.scalars(select(TierHistory))}
+        now = {t.customer_id: (t.tier, t.reasons, t.value_score, t.risk_score, t.run_id, t.as_of)
+               for t in s.scalars(select(CustomerTier))}
+        assert left == {c: before[c] for c in left}  # each changed customer's old state, as it was
+        assert all(now[c] != before[c] and now[c][4] == summary.run_id for c in left)
+        assert all(now[c] == before[c] for c in now if c not in left)
+        shown = history(s, next(iter(left)))
+        assert [(h.tier, h.run_id) for h in shown] == [(before[shown[0].customer_id][0], before[shown[0].customer_id][4]),
+                                                        (now[shown[0].customer_id][0], summary.run_id)]
+
+
 def test_preview_changes_nothing(database):
     seed_demo(database, 300, seed=5, as_of=AS_OF)
     before = _tiers(database)

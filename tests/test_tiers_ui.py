@@ -9,7 +9,7 @@ from sqlalchemy import select
 from crm import audit
 from crm.demo import seed_demo
 from crm.jobs import recalc
-from crm.models import AuditEvent, CustomerTier, TierOverride, TierPolicyVersion, TierRun
+from crm.models import AuditEvent, CustomerTier, TierHistory, TierOverride, TierPolicyVersion, TierRun
 from tests.conftest import csrf_token
 
 AS_OF = dt.date(2026, 11, 24)
@@ -102,6 +102,9 @@ def test_lifting_a_watchlist_customer_needs_a_second_person(client, auth, make_u
     with database.session() as s:
         state = s.get(CustomerTier, watch.customer_id)
         assert state.tier == "standard" and "M_OVERRIDE" in state.reasons and state.computed_tier == "watchlist"
+        # The watchlist state it replaced is kept in the history, as the run had set it.
+        left = s.scalars(select(TierHistory).where(TierHistory.customer_id == watch.customer_id)).all()
+        assert [(h.tier, h.reasons, h.run_id) for h in left][-1] == (watch.tier, watch.reasons, watch.run_id)
     # The next run keeps the override and the computed tier beside it …
     recalc.recalculate(database, recalc.RunRequest(as_of=AS_OF, actor=audit.Actor("system", "t")))
     with database.session() as s:

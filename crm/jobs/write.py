@@ -1,11 +1,11 @@
 """Writing a run's changes: the tier state, its history and the audit trail, in bulk.
 
 The changed rows cross from Python to the database once, into a temporary table of the
-run's connection; the database then inserts the new tier rows, updates the changed ones and
-appends the history from it (INSERT … SELECT and UPDATE … FROM, the same SQL on SQLite 3.33+
-and PostgreSQL): a first run's million tier rows and million history rows are sent as one
-million rows, not two, and the run's constants (its id, date and time) are not repeated per
-row. (On PostgreSQL this is also faster than COPY straight into the two tables: there the
+run's connection; the database then moves the states being replaced into the history,
+inserts the new tier rows and updates the changed ones from it (INSERT … SELECT and
+UPDATE … FROM, the same SQL on SQLite 3.33+ and PostgreSQL), and the run's constants (its id,
+date and time) are not repeated per row. A first run writes a million tier rows and no
+history: the history keeps the states a customer has left. (On PostgreSQL this is also faster than COPY straight into the two tables: there the
 time goes to the per-row foreign-key checks, which both ways pay.)
 """
 from __future__ import annotations
@@ -46,10 +46,12 @@ _RESCORED_TIERS = f"""UPDATE customer_tiers SET reasons = s.reasons, computed_ti
         computed_reasons = s.computed_reasons, value_score = s.value_score, risk_score = s.risk_score,
         run_id = :run, as_of = :as_of, updated_at = :now
     FROM {STAGE} AS s WHERE customer_tiers.customer_id = s.customer_id AND s.old_tier = s.tier"""  # nosec B608
-_HISTORY = f"""INSERT INTO tier_history (customer_id, run_id, tier, previous_tier, reasons, value_score, risk_score,
-                                         as_of, changed_at)
-    SELECT customer_id, :run, tier, old_tier, reasons, value_score, risk_score, :as_of, :now
-    FROM {STAGE} ORDER BY customer_id"""  # nosec B608
+# The states being replaced move into the history before the updates: the current state is
+# stored once, in customer_tiers, so a customer's first tier adds no history row.
+_REPLACED = f"""INSERT INTO tier_history (customer_id, run_id, tier, reasons, value_score, risk_score, as_of, changed_at)
+    SELECT t.customer_id, t.run_id, t.tier, t.reasons, t.value_score, t.risk_score, t.as_of, t.updated_at
+    FROM customer_tiers AS t JOIN {STAGE} AS s ON s.customer_id = t.customer_id
+    ORDER BY t.customer_id"""  # nosec B608 - constant names
 
 
 def _stage(session: Session, rows: list[tuple]) -> None:
@@ -61,7 +63,7 @@ def _stage(session: Session, rows: list[tuple]) -> None:
 
 def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: dt.date,
                   actor: audit.Actor) -> TierMoves:
-    """Upsert the changed customers' tier state, add their history, audit them.
+    """Upsert the changed customers' tier state, keep the states they leave, audit them.
 
     Returns the tier moves (customers whose tier itself changed) for the domain event.
     """
@@ -77,7 +79,8 @@ def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: d
     rows = list(zip(ids, tiers, reasons, computed, computed_reasons, values, risks, old))
     conn, constants = session.connection(), {"run": run_id, "as_of": as_of, "now": now}
     _stage(session, rows)
-    for sql in (_NEW_TIERS, _MOVED_TIERS, _RESCORED_TIERS, _HISTORY):
+    conn.execute(text(_REPLACED))
+    for sql in (_NEW_TIERS, _MOVED_TIERS, _RESCORED_TIERS):
         conn.execute(text(sql).bindparams(*_TYPED), constants)
     conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
     for start in range(0, len(ids), AUDIT_CHUNK):

@@ -35,7 +35,10 @@ class CustomerTier(Base):
 
 
 class TierHistory(Base):
-    """One row each time a customer's tier, reasons or scores changed."""
+    """A state a customer has left: the tier, reasons and scores that a run (or an override)
+    set, kept when a later one replaced them. The current state is the customer_tiers row;
+    the two together are every state the customer has had, each stored once (a first run
+    writes a million current rows, not a million more copies of them here)."""
 
     __tablename__ = "tier_history"
     __table_args__ = (CheckConstraint(_TIER_CHECK, name="tier"),)
@@ -44,12 +47,11 @@ class TierHistory(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     run_id: Mapped[int | None]
     tier: Mapped[str] = mapped_column(String(10))
-    previous_tier: Mapped[str | None] = mapped_column(String(10))
     reasons: Mapped[str] = mapped_column(String(200), default="")
     value_score: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=0)
     risk_score: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=0)
     as_of: Mapped[dt.date | None]
-    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)  # when this state was set
 
 
 class TierPolicyVersion(Base):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.jobs import frames
-from crm.models import TierHistory, TierRun
+from crm.models import CustomerTier, TierHistory, TierRun
 from crm.tiers.policy import current_policy
 from segmentation.features import compute_features
 from segmentation.tiers import explain
@@ -41,5 +41,13 @@ def explain_customer(session: Session, customer_id: int, as_of: dt.date | None =
 
 
 def history(session: Session, customer_id: int, limit: int = 50) -> list[TierHistory]:
-    return list(session.scalars(select(TierHistory).where(TierHistory.customer_id == customer_id)
-                                .order_by(TierHistory.id.desc()).limit(limit)))[::-1]
+    """The customer's last ``limit`` states, oldest first: the states they left, then the
+    current one (as an unsaved TierHistory row)."""
+    current = session.get(CustomerTier, customer_id)
+    if current is None:
+        return []
+    left = list(session.scalars(select(TierHistory).where(TierHistory.customer_id == customer_id)
+                                .order_by(TierHistory.id.desc()).limit(limit - 1)))[::-1]
+    return left + [TierHistory(customer_id=customer_id, run_id=current.run_id, tier=current.tier,
+                               reasons=current.reasons, value_score=current.value_score,
+                               risk_score=current.risk_score, as_of=current.as_of, changed_at=current.updated_at)]

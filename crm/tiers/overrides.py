@@ -33,11 +33,13 @@ def _state(session: Session, customer_id: int) -> CustomerTier:
 
 def _set_tier(session: Session, actor: audit.Actor, state: CustomerTier, tier: str, reasons: str) -> None:
     old = state.tier
+    # The state being replaced moves into the history (crm.models.TierHistory).
+    session.add(TierHistory(customer_id=state.customer_id, run_id=state.run_id, tier=state.tier,
+                            reasons=state.reasons, value_score=state.value_score, risk_score=state.risk_score,
+                            as_of=state.as_of, changed_at=state.updated_at))
+    session.flush()
     session.execute(update(CustomerTier).where(CustomerTier.customer_id == state.customer_id).values(
         tier=tier, reasons=reasons, updated_at=utcnow()))
-    session.add(TierHistory(customer_id=state.customer_id, tier=tier, previous_tier=old, reasons=reasons,
-                            value_score=state.value_score, risk_score=state.risk_score, as_of=state.as_of))
-    session.flush()
     if old != tier:
         move = events.TierMove(state.customer_id, old, tier, tuple(reasons.split(";")) if reasons else ())
         events.publish(session, events.TiersChanged((move,), None, actor))
