@@ -19,7 +19,7 @@ Both are published (stored, compared between runs, shown and exported) in whole 
 `SCORE_DECIMALS`: a point is the smallest difference worth a member of staff's attention,
 and finer steps would move with the calendar alone (a year of tenure is 0.75 value points,
 so at two decimals a fifth of all customers would change every night and their history
-would fill with 0.01 steps). The raw values stay in the features and the explanation.
+would fill with 0.01 steps). The features and the predicted frequency are not rounded.
 """
 from __future__ import annotations
 

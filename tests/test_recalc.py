@@ -75,9 +75,9 @@ def test_history_keeps_each_state_a_customer_has_left_and_the_current_one_once(p
         assert left == {c: before[c] for c in left}  # each changed customer's old state, as it was
         assert all(now[c] != before[c] and now[c][4] == summary.run_id for c in left)
         assert all(now[c] == before[c] for c in now if c not in left)
-        shown = history(s, next(iter(left)))
-        assert [(h.tier, h.run_id) for h in shown] == [(before[shown[0].customer_id][0], before[shown[0].customer_id][4]),
-                                                        (now[shown[0].customer_id][0], summary.run_id)]
+        one = next(iter(left))  # the customer page shows the state left, then the current one
+        assert [(h.tier, h.run_id) for h in history(s, one)] == [(before[one][0], before[one][4]),
+                                                                 (now[one][0], summary.run_id)]
 
 
 def test_preview_changes_nothing(database):

@@ -5,8 +5,9 @@ run's connection; the database then moves the states being replaced into the his
 inserts the new tier rows and updates the changed ones from it (INSERT … SELECT and
 UPDATE … FROM, the same SQL on SQLite 3.33+ and PostgreSQL), and the run's constants (its id,
 date and time) are not repeated per row. A first run writes a million tier rows and no
-history: the history keeps the states a customer has left. (On PostgreSQL this is also faster than COPY straight into the two tables: there the
-time goes to the per-row foreign-key checks, which both ways pay.)
+history: the history keeps the states a customer has left. (On PostgreSQL this is also faster
+than COPY straight into the tables: there the time goes to the per-row foreign-key checks,
+which both ways pay.)
 """
 from __future__ import annotations
 
