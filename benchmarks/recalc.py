@@ -2,7 +2,7 @@
 
 For each size: a fresh database with N customers, ~2N policies and ~3N claims; then, in a
 child process (so that its peak memory is the run's alone): the bare GROUP BY pass over the
-three tables, and three recalculations, each reading everyone, computing the features,
+three tables, and four recalculations, each reading everyone, computing the features,
 scoring and tiering them, and writing what changed with its history:
 - first: the first run on an empty tier table: the model is fitted and everyone is written
   (a million customers: a million tier rows; the history keeps only states left behind);

@@ -58,8 +58,10 @@ def test_partitioned_scoring_equals_a_single_pass(book, min_policies):
     pd.testing.assert_frame_equal(parts, whole, check_exact=True)
     assert whole.loc[5, "reasons"][-1] == "M_OVERRIDE"
     assert "M_OVERRIDE" not in whole.loc[1500, "reasons"]
-    assert whole["risk_score"].between(0, 100).all()
-    assert whole["value_score"].between(0, 100).all()
+    for score in ("risk_score", "value_score"):  # published in whole points, raw features beside them
+        assert whole[score].between(0, 100).all() and (whole[score] % 1 == 0).all()
+        assert whole[score].nunique() > 20
+    assert (whole["predicted_frequency"] % 1 != 0).any()
     assert set(whole["tier"]) == {"vip", "standard", "watchlist"}
 
 
