@@ -8,6 +8,7 @@ from flask_babel import format_datetime, lazy_gettext as _l
 from flask_login import current_user
 
 from crm.validators import mask_id_number, mask_phone
+from segmentation.scores import SCORE_DECIMALS
 
 LABELS = {
     "role": {"admin": _l("Administrator"), "account_manager": _l("Account manager"),
@@ -66,6 +67,13 @@ def money(value) -> str:
     return f"¥{Decimal(value):,.2f}"
 
 
+def score(value) -> str:
+    """A 0-100 score as published: whole points (segmentation.scores.SCORE_DECIMALS)."""
+    if value is None:
+        return "—"
+    return f"{float(value):.{SCORE_DECIMALS}f}"
+
+
 def init_app(app) -> None:
     app.jinja_env.globals.update(
         nav_items=nav_items, role_label=_label("role"), tier_label=_label("tier"),
@@ -73,6 +81,6 @@ def init_app(app) -> None:
         status_label=_label("status"), reason_label=_label("reason"), feature_label=_label("feature"),
     )
     app.jinja_env.filters.update(
-        mask_phone=mask_phone, mask_id=mask_id_number, money=money,
+        mask_phone=mask_phone, mask_id=mask_id_number, money=money, score=score,
         localtime=lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else "",
     )

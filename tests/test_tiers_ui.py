@@ -51,6 +51,7 @@ def test_customer_page_says_why(client, login_as, database):
     assert 'id="tier-panel"' in html and "Every rule, and what would change the tier" in html
     assert ("High annual premium" in html) or ("Long-term regular-premium customer" in html)
     assert 'class="tier-history-chart"' in html
+    assert f'id="value-score">{vip.value_score:.0f}<' in html  # whole points, as published
 
 
 def test_policy_edit_creates_a_version_and_refuses_bad_values(client, login_as, database):
