@@ -22,7 +22,7 @@ from .frames import day_number, prepare
 from .policy import TierPolicy
 from .risk_model import (FittedModel, fit_frequency_model, predict_from_aggregates,
                          training_from_prepared)
-from .scores import SCORE_DECIMALS, published, risk_score, value_score
+from .scores import published, risk_score, value_score
 from .tiers import assign_tiers
 
 RESULT_COLUMNS = FEATURE_COLUMNS + (
@@ -123,8 +123,7 @@ def diff_results(new: pd.DataFrame, old: pd.DataFrame | None) -> pd.DataFrame:
     for name in fields:
         a, b = new[name], prior[name]
         if name.endswith("_score"):
-            a = a.astype(float).round(SCORE_DECIMALS)
-            b = b.astype(float).round(SCORE_DECIMALS)
+            a, b = published(a), published(b)
         flags[name] = ~seen | (a.astype(object).to_numpy() != b.astype(object).to_numpy())
     any_change = np.logical_or.reduce([flags[f] for f in fields])
     idx = new.index[any_change]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.db import UTCDateTime, bulk_insert, utcnow
 from crm.events import TierMoves
-from segmentation.scores import SCORE_DECIMALS
+from segmentation.scores import published
 
 AUDIT_CHUNK = 2000
 STAGE = "tier_stage"
@@ -73,8 +73,8 @@ def write_changes(session: Session, changed: pd.DataFrame, run_id: int, as_of: d
     old = changed["old_tier"].astype(object).where(changed["old_tier"].notna(), None).tolist()
     tiers = changed["tier"].astype(object).tolist()
     reasons = changed["reasons"].astype(object).tolist()  # stored text: the codes joined by ";"
-    values = changed["value_score"].astype(float).round(SCORE_DECIMALS).tolist()
-    risks = changed["risk_score"].astype(float).round(SCORE_DECIMALS).tolist()
+    values = published(changed["value_score"]).tolist()
+    risks = published(changed["risk_score"]).tolist()
     computed = changed["computed_tier"].astype(object).tolist()
     computed_reasons = changed["computed_reasons"].astype(object).tolist()
     rows = list(zip(ids, tiers, reasons, computed, computed_reasons, values, risks, old))

@@ -53,6 +53,13 @@ class TierHistory(Base):
     as_of: Mapped[dt.date | None]
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)  # when this state was set
 
+    @classmethod
+    def of(cls, state: CustomerTier) -> "TierHistory":
+        """A customer's current state as a history row (unsaved)."""
+        return cls(customer_id=state.customer_id, run_id=state.run_id, tier=state.tier, reasons=state.reasons,
+                   value_score=state.value_score, risk_score=state.risk_score, as_of=state.as_of,
+                   changed_at=state.updated_at)
+
 
 class TierPolicyVersion(Base):
     """A version of the tier policy (thresholds, windows, hysteresis): rows are never edited."""

@@ -48,6 +48,4 @@ def history(session: Session, customer_id: int, limit: int = 50) -> list[TierHis
         return []
     left = list(session.scalars(select(TierHistory).where(TierHistory.customer_id == customer_id)
                                 .order_by(TierHistory.id.desc()).limit(limit - 1)))[::-1]
-    return left + [TierHistory(customer_id=customer_id, run_id=current.run_id, tier=current.tier,
-                               reasons=current.reasons, value_score=current.value_score,
-                               risk_score=current.risk_score, as_of=current.as_of, changed_at=current.updated_at)]
+    return left + [TierHistory.of(current)]

@@ -34,9 +34,7 @@ def _state(session: Session, customer_id: int) -> CustomerTier:
 def _set_tier(session: Session, actor: audit.Actor, state: CustomerTier, tier: str, reasons: str) -> None:
     old = state.tier
     # The state being replaced moves into the history (crm.models.TierHistory).
-    session.add(TierHistory(customer_id=state.customer_id, run_id=state.run_id, tier=state.tier,
-                            reasons=state.reasons, value_score=state.value_score, risk_score=state.risk_score,
-                            as_of=state.as_of, changed_at=state.updated_at))
+    session.add(TierHistory.of(state))
     session.flush()
     session.execute(update(CustomerTier).where(CustomerTier.customer_id == state.customer_id).values(
         tier=tier, reasons=reasons, updated_at=utcnow()))
