@@ -44,7 +44,9 @@ class TierHistory(Base):
     __table_args__ = (CheckConstraint(_TIER_CHECK, name="tier"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # No foreign key: a row is a copy of a customer_tiers row, whose key checked the customer
+    # (migration 0012).
+    customer_id: Mapped[int] = mapped_column(index=True)
     run_id: Mapped[int | None]
     tier: Mapped[str] = mapped_column(String(10))
     reasons: Mapped[str] = mapped_column(String(200), default="")
