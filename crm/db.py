@@ -115,9 +115,12 @@ class Database:
         return (self._write_sessions if write else self._read_sessions)()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A write transaction for jobs and commands: commit on success, roll back on error."""
-        session = self.session(write=True)
+    def transaction(self, lock: bool = True) -> Iterator[Session]:
+        """A write transaction for jobs and commands: commit on success, roll back on error.
+
+        On SQLite it takes the write lock at BEGIN; with ``lock=False``, at its first write to
+        a table of the database (for a long transaction that writes only at its end)."""
+        session = self.session(write=lock)
         try:
             yield session
             session.commit()

@@ -26,14 +26,13 @@ from sqlalchemy.orm import Session
 from crm import audit, events
 from crm.db import Database, utcnow
 from crm.jobs import frames, passes
-from crm.jobs.write import write_changes
+from crm.jobs.write import clear_stage, stage_changes, write_changes
 from crm.models import RiskModelRecord, TierRun
 from crm.tiers.policy import current_policy
 from segmentation.risk_model import FittedModel
 
 STALE_AFTER = dt.timedelta(minutes=10)
 SAMPLE_SIZE = 20  # moved customers shown in a preview
-WRITE_CHUNK = 100_000  # changes written (and published) at a time
 
 
 class AlreadyRunning(Exception):
@@ -183,23 +182,23 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
     _beat(database, run_id, 1, req, "starting")
     reused = _reusable_model(database, req)
     publish = req.mode == "publish"
-    # One transaction for all of a run's writes. On PostgreSQL it begins with the scoring, and
-    # each partition's changes are written while the workers score the next ones: other
-    # sessions go on reading and writing meanwhile (MVCC), nothing shows before COMMIT, and the
-    # run's audit events are held for the commit, so that the audit head (which every audited
-    # write takes) is not held for the whole run. On SQLite the write lock would stall every
-    # other writer for the whole run, so the changes are written after the scoring.
-    early = publish and database.dialect == "postgresql"
-    with database.transaction() as session:
-        if early:
-            audit.hold_for_commit(session)
-        def write(part: pd.DataFrame) -> None:
-            # In chunks, so that the rows being written (and the moves handed to the subscribers)
-            # take memory bounded by the chunk, not by the number of changes.
-            for start in range(0, len(part), WRITE_CHUNK):
-                moves = write_changes(session, part.iloc[start:start + WRITE_CHUNK], run_id, req.as_of, req.actor)
-                if moves:
-                    events.publish(session, events.TiersChanged(moves, run_id, req.actor))
+    # One transaction for all of a run's writes, its audit events held for its commit (so that
+    # the audit head, which every audited write takes, is not held for the whole run). Each
+    # partition's changes are staged as soon as they are known; nothing shows before COMMIT.
+    # PostgreSQL applies them while the workers score the next partitions (other sessions go
+    # on reading and writing meanwhile: MVCC). SQLite applies them once, after the scoring: the
+    # transaction is not begun with the write lock (staging writes only a TEMP table, which
+    # takes none), so other writers wait only while the staged changes are applied.
+    early = database.dialect == "postgresql"
+    with database.transaction(lock=False) as session:
+        audit.hold_for_commit(session)
+        if publish:
+            clear_stage(session)
+
+        def take(part: pd.DataFrame) -> None:
+            stage_changes(session, part, run_id, req.actor)
+            if early:
+                write_changes(session, run_id, req.as_of, req.actor)
 
         def beat(progress: int, phase: str) -> None:
             _beat(database, run_id, progress, req, phase)
@@ -209,14 +208,14 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
             plr, fitted = passes.portfolio_pass(database, ranges, req, policy, beat, fit=reused is None, pool=pool)
             model = reused[0] if reused and ranges else fitted
             changes, counts, customers = (passes.score_pass(database, ranges, req, policy, plr, model, beat, pool,
-                                                            write if early else None)
+                                                            take if publish else None)
                                           if model is not None else ([], Counter(), 0))
         model_version = reused[1] if reused and ranges else (f"{fitted.version}#run{run_id}" if fitted else "")
         summary = RunSummary(run_id, req.mode, customers, sum(len(part) for part in changes), dict(counts),
                              _moves(changes), _sample(changes), policy.version, model_version,
                              workers=workers)
-        for part in changes if publish and not early else []:
-            write(part)
+        if publish and not early:
+            write_changes(session, run_id, req.as_of, req.actor)
         if fitted is not None and req.mode == "publish":
             session.add(RiskModelRecord(version=summary.model_version, kind=fitted.kind,
                                         data_window=json.dumps(fitted.data_window, default=str),
