@@ -54,8 +54,8 @@ _FROM_STAGE = {"run_id": ":run", "as_of": ":as_of", "updated_at": ":now"}  # the
 
 
 def _upsert(where: str, columns: tuple[str, ...]) -> str:
-    return _NEW.format(where) + " ON CONFLICT (customer_id) DO UPDATE SET " + ", ".join(
-        f"{c} = excluded.{c}" for c in columns)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in columns)
+    return f"{_NEW.format(where)} ON CONFLICT (customer_id) DO UPDATE SET {sets}"  # nosec B608 - constant names
 
 
 def _update(where: str, columns: tuple[str, ...]) -> str:
