@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from crm import audit, events
 from crm.db import Database, utcnow
 from crm.jobs import frames, passes
-from crm.jobs.write import clear_stage, stage_changes, write_changes
+from crm.jobs.write import clear_stage, moves_of, stage_changes, write_changes
 from crm.models import RiskModelRecord, TierRun
 from crm.tiers.policy import current_policy
 from segmentation.risk_model import FittedModel
@@ -147,14 +147,10 @@ def compute(database: Database, req: RunRequest) -> pd.DataFrame:
     return pd.concat([result for result, _ in passes.iter_scored(database, ranges, req, policy, plr, model)])
 
 
-def _moved(part: pd.DataFrame) -> pd.DataFrame:
-    return part[part["old_tier"].astype(object) != part["tier"].astype(object)]
-
-
 def _moves(changes: list[pd.DataFrame]) -> dict:
     pairs = Counter()
     for part in changes:
-        moved = _moved(part)
+        moved = moves_of(part)
         counts = moved.groupby(["old_tier", "tier"], observed=True, dropna=False).size()
         pairs.update({("new" if pd.isna(a) else a, b): int(n) for (a, b), n in counts.items() if n})
     return {f"{a}→{b}": n for (a, b), n in sorted(pairs.items())}
@@ -163,7 +159,7 @@ def _moves(changes: list[pd.DataFrame]) -> dict:
 def _sample(changes: list[pd.DataFrame]) -> list[dict]:
     sample = []
     for part in changes:
-        for cid, r in _moved(part).head(SAMPLE_SIZE - len(sample)).iterrows():
+        for cid, r in moves_of(part).head(SAMPLE_SIZE - len(sample)).iterrows():
             sample.append({"customer_id": int(cid), "from": None if pd.isna(r.old_tier) else r.old_tier,
                            "to": r.tier, "reasons": r.reasons.split(";") if r.reasons else []})
         if len(sample) >= SAMPLE_SIZE:
@@ -198,7 +194,7 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
         def take(part: pd.DataFrame) -> None:
             stage_changes(session, part, run_id, req.actor)
             if early:
-                write_changes(session, run_id, req.as_of, req.actor)
+                write_changes(session, [part], run_id, req.as_of, req.actor)
 
         def beat(progress: int, phase: str) -> None:
             _beat(database, run_id, progress, req, phase)
@@ -215,7 +211,7 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
                              _moves(changes), _sample(changes), policy.version, model_version,
                              workers=workers)
         if publish and not early:
-            write_changes(session, run_id, req.as_of, req.actor)
+            write_changes(session, changes, run_id, req.as_of, req.actor)
         if fitted is not None and req.mode == "publish":
             session.add(RiskModelRecord(version=summary.model_version, kind=fitted.kind,
                                         data_window=json.dumps(fitted.data_window, default=str),

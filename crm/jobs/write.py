@@ -6,7 +6,8 @@ SQLite other writers go on while a run stages), and records their audit events (
 them for its commit). ``write_changes`` then applies everything staged: the states being
 replaced move into the history, then the new states are inserted or updated from the stage
 (INSERT … SELECT, and UPDATE … FROM or an upsert, see _CURRENT), the run's constants
-(its id, date and time) bound once, and the moves are published to the subscribers. SQLite
+(its id, date and time) bound once, and the moves (from the changes the run holds, not read
+back) are published to the subscribers. SQLite
 applies once, after the scoring, so that its write lock is held for the writes alone;
 PostgreSQL applies each partition while the workers score the next.
 
@@ -82,10 +83,6 @@ _CURRENT = {
 _STAGED = f"""SELECT COUNT(*) - COUNT(old_tier) AS new, COUNT(old_tier) AS replaced,
     COALESCE(SUM(CASE WHEN old_tier <> tier THEN 1 ELSE 0 END), 0) AS moved,
     COALESCE(SUM(CASE WHEN old_tier = tier THEN 1 ELSE 0 END), 0) AS kept FROM {STAGE}"""  # nosec B608
-# The moves, a page at a time by key (not one cursor over a million rows held by the driver).
-_MOVES_PAGE = f"""SELECT customer_id, old_tier, tier, reasons FROM {STAGE}
-    WHERE customer_id > :after AND (old_tier IS NULL OR old_tier <> tier)
-    ORDER BY customer_id LIMIT :n"""  # nosec B608
 
 
 def clear_stage(session: Session) -> None:
@@ -118,9 +115,16 @@ def _stage_chunk(session: Session, changed: pd.DataFrame, run_id: int, actor: au
             zip(ids[part], old[part], tiers[part], reasons[part], values[part], risks[part]))}))
 
 
-def write_changes(session: Session, run_id: int, as_of: dt.date, actor: audit.Actor) -> int:
-    """Apply the staged changes (keeping the states they replace), publish their moves to the
-    subscribers (benefits, queues), and empty the stage. Returns the number of moves."""
+def moves_of(part: pd.DataFrame) -> pd.DataFrame:
+    """The changes of ``part`` that move a customer's tier (a new customer's first one included)."""
+    return part[part["old_tier"].astype(object) != part["tier"].astype(object)]
+
+
+def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date,
+                  actor: audit.Actor) -> int:
+    """Apply the staged changes (keeping the states they replace), publish the moves among
+    ``parts`` (the changes staged) to the subscribers (benefits, queues), and empty the stage.
+    Returns the number of moves."""
     conn, constants = session.connection(), {"run": run_id, "as_of": as_of, "now": utcnow()}
     staged = conn.execute(text(_STAGED)).one()._asdict()
     staged["new_or_moved"] = staged["new"] + staged["moved"]
@@ -129,13 +133,15 @@ def write_changes(session: Session, run_id: int, as_of: dt.date, actor: audit.Ac
     for sql, rows in _CURRENT[conn.dialect.name]:
         if staged[rows]:
             conn.execute(text(sql).bindparams(*_TYPED), constants)
-    published_moves, after = 0, -1
-    while True:  # plain tuples from the driver: a first run publishes a million moves
-        page = audit.execute_on_driver(conn, _MOVES_PAGE, {"after": after, "n": CHUNK}).fetchall()
-        if not page:
-            break
-        published_moves, after = published_moves + len(page), page[-1][0]
-        events.publish(session, events.TiersChanged(events.TierMoves(*(list(column) for column in zip(*page))),
-                                                    run_id, actor))
     conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
+    published_moves = 0
+    for part in parts:
+        moved = moves_of(part)
+        for start in range(0, len(moved), CHUNK):  # a first run publishes a million moves
+            chunk = moved.iloc[start:start + CHUNK]
+            old = chunk["old_tier"].astype(object)
+            events.publish(session, events.TiersChanged(events.TierMoves(
+                chunk.index.to_numpy(dtype="int64").tolist(), old.where(old.notna(), None).tolist(),
+                *(chunk[c].astype(object).tolist() for c in ("tier", "reasons"))), run_id, actor))
+        published_moves += len(moved)
     return published_moves
