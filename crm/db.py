@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import itertools
 import datetime as dt
@@ -168,52 +169,39 @@ def get_session() -> Session:
 _NULL = "\\N"  # COPY's NULL marker
 
 
-def bulk_insert(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+def bulk_insert(session: Session, table, columns: dict[str, list]) -> None:
     """Insert many rows through the driver itself, in the session's transaction.
 
-    For the few paths that write hundreds of thousands of rows (a recalculation's history):
+    For the few paths that write hundreds of thousands of rows (a recalculation's stage):
     PostgreSQL gets COPY (as CSV, made by the csv module's C writer), SQLite a plain
     executemany with the text forms SQLAlchemy's types store (UTC timestamps without zone,
-    ISO dates). Rows are tuples in ``columns`` order.
+    ISO dates). ``columns`` maps each column's name to its values, all of the same length.
+    Each column's types are looked at once, so a column of numbers is passed on untouched.
     """
-    if not rows:
+    names, values = ", ".join(columns), list(columns.values())
+    if not values or not len(values[0]):
         return
     conn = session.connection()
     driver = conn.connection.driver_connection
-    names = ", ".join(columns)
     postgres = conn.dialect.name == "postgresql"
-    text_of: dict = {}  # the dates in such rows are a few constants (the run's date and time)
-
-    def as_text(v):
-        if v not in text_of:
-            if not isinstance(v, dt.datetime):
-                text_of[v] = v.isoformat()
-            elif postgres:
-                text_of[v] = v.isoformat(sep=" ")  # with its offset, for timestamptz
-            else:
-                text_of[v] = v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        return text_of[v]
-
-    # Column by column: only the cells that need it are touched (and none if none needs it).
-    columns_of = None
-    if any(isinstance(v, dt.date) for v in rows[0]):
-        columns_of = list(zip(*rows))
-        for i, column in enumerate(columns_of):
-            if isinstance(column[0], dt.date):
-                columns_of[i] = [None if v is None else as_text(v) for v in column]
-        rows = list(zip(*columns_of))
+    marker_in_text = False
+    for i, column in enumerate(values):
+        kinds = set(map(type, column))
+        if kinds & {dt.date, dt.datetime}:
+            values[i] = column = [_as_text(v, postgres) for v in column]  # a few constants (the run's date)
+        if postgres and str in kinds and _NULL in set(column):
+            marker_in_text = True  # a value that reads as NULL: row by row, below
+        elif postgres and type(None) in kinds:
+            values[i] = [_NULL if v is None else v for v in column]
+    if postgres and marker_in_text:
+        with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in zip(*columns.values()):
+                copy.write_row(row)
+        return
     if postgres:
-        columns_of = columns_of or list(zip(*rows))
-        if any(_NULL in column for column in columns_of):  # a value that reads as NULL: row by row
-            with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        columns_of = [[_NULL if v is None else v for v in column] if None in column else column
-                      for column in columns_of]
         sql = f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')"
         with driver.cursor() as cur, cur.copy(sql) as copy:
-            lines = zip(*columns_of)
+            lines = zip(*values)
             while chunk := list(itertools.islice(lines, 50_000)):
                 buffer = io.StringIO()
                 csv.writer(buffer, lineterminator="\n").writerows(chunk)
@@ -221,6 +209,19 @@ def bulk_insert(session: Session, table, columns: tuple[str, ...], rows: list[tu
         return
     cur = driver.cursor()
     # Table and column names come from the model metadata, never from input; values are bound.
-    sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})"  # nosec B608
-    cur.executemany(sql, rows)
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(values))})"  # nosec B608
+    cur.executemany(sql, zip(*values))
     cur.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _as_text(value, postgres: bool):
+    """A date or time as bulk_insert sends it: ISO text, UTC without zone on SQLite (as
+    SQLAlchemy stores it), with its offset on PostgreSQL (for timestamptz)."""
+    if value is None or not isinstance(value, dt.date):
+        return value
+    if not isinstance(value, dt.datetime):
+        return value.isoformat()
+    if postgres:
+        return value.isoformat(sep=" ")
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")

@@ -161,11 +161,42 @@ def test_the_writes_are_driven_by_the_staged_rows_not_by_every_tier_row(sqlite_u
         conn.execute(text(write._CREATE_STAGE))
         for sql in (write._REPLACED, *(sql for sql, _ in write._CURRENT["sqlite"])):
             plan = [row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql),
-                                                    {"run": 1, "as_of": "2025-01-01", "now": "x"})]
+                                                    {"run": 1, "as_of": "2025-01-01", "now": "x", "lo": 1, "hi": 9})]
             name = sql.split("(")[0]
-            assert plan[0] in (f"SCAN {write.STAGE}", "SCAN s"), (name, plan)  # the stage, once
+            assert plan[0].split(" USING")[0] in (f"SCAN {write.STAGE}", "SCAN s", "SEARCH s"), (name, plan)  # the stage, once
             assert not any(step.startswith("SCAN") and ("customer_tiers" in step or step == "SCAN t")
                            for step in plan), (name, plan)
+    engine.dispose()
+
+
+def test_on_postgresql_a_partition_reads_its_own_tier_rows_not_every_one(pg_database):
+    """PostgreSQL applies each partition as it is scored. Its planner knows nothing of the
+    stage (a TEMP table has no statistics) and, with the tier rows bounded only by the join,
+    hashed the stage and scanned every tier row for each partition: quadratic in the
+    portfolio. Bounded by the stage's ids, each statement reads the partition's rows."""
+    from sqlalchemy import create_engine, text
+
+    from crm.jobs import write
+
+    from tests.conftest import _reset_postgres
+
+    _reset_postgres(pg_database)
+    engine = create_engine(pg_database)
+    with engine.connect() as conn:
+        conn.execute(text("INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, "
+                          "value_score, risk_score, run_id, as_of, updated_at) SELECT i, 'standard', '', 'standard', "
+                          "'', 10, 20, 1, DATE '2025-01-01', now() FROM generate_series(1, 100000) AS i"))
+        conn.execute(text("ANALYZE customer_tiers"))
+        conn.execute(text(write._CREATE_STAGE))
+        conn.execute(text(f"INSERT INTO {write.STAGE} SELECT customer_id, CASE WHEN customer_id % 10 = 0 THEN 'vip' "
+                          "ELSE tier END, reasons, computed_tier, computed_reasons, value_score + 1, risk_score, tier "
+                          "FROM customer_tiers WHERE customer_id BETWEEN 50001 AND 60000"))
+        bounds = conn.execute(text(write._STAGED)).one()
+        for sql in (write._REPLACED, *(sql for sql, _ in write._CURRENT["postgresql"])):
+            plan = conn.execute(text("EXPLAIN " + sql), {"run": 2, "as_of": dt.date(2025, 1, 2), "now": utcnow(),
+                                                         "lo": bounds.lo, "hi": bounds.hi}).scalars().all()
+            assert not any("Seq Scan on customer_tiers" in step for step in plan), (sql.split("(")[0], plan)
+        conn.rollback()
     engine.dispose()
 
 
@@ -332,3 +363,28 @@ def test_a_run_with_no_claims_or_cover_in_its_window_works(database):
     assert summary.customers == 120 and summary.counts.get("watchlist", 0) == 0
     with database.session() as s:
         assert s.get(TierRun, summary.run_id).portfolio_loss_ratio == 0.0
+
+
+def test_bulk_insert_keeps_every_value_as_given(database):
+    """The stage's bulk path (COPY on PostgreSQL, executemany on SQLite): NULLs, a text that
+    reads as COPY's NULL marker, dates and times, and numbers arrive as they were sent."""
+    from sqlalchemy import table, text
+
+    from crm.db import bulk_insert
+
+    now = dt.datetime(2026, 11, 24, 8, 30, tzinfo=dt.timezone.utc)
+    columns = {"n": [1, 2, 3], "x": [0.5, 12.25, 99.99], "label": ["a", None, "b,\"c\""],
+               "day": [AS_OF, None, AS_OF], "at": [now, now, None]}
+    for label in (columns["label"], ["a", "\\N", "b"]):  # the second goes row by row on PostgreSQL
+        with database.transaction() as session:
+            conn = session.connection()
+            conn.execute(text("CREATE TEMPORARY TABLE bulk_t (n INTEGER, x NUMERIC(5, 2), label VARCHAR(20), "
+                              "day DATE, at TIMESTAMP)"))
+            bulk_insert(session, table("bulk_t"), {**columns, "label": label})
+            got = conn.execute(text("SELECT n, x, label, day, at FROM bulk_t ORDER BY n")).all()
+            conn.execute(text("DROP TABLE bulk_t"))
+        assert [r[0] for r in got] == [1, 2, 3]
+        assert [float(r[1]) for r in got] == columns["x"]
+        assert [r[2] for r in got] == label
+        assert [None if r[3] is None else str(r[3])[:10] for r in got] == ["2026-11-24", None, "2026-11-24"]
+        assert [None if r[4] is None else str(r[4])[:16] for r in got] == ["2026-11-24 08:30", "2026-11-24 08:30", None]
