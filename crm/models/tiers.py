@@ -22,7 +22,9 @@ class CustomerTier(Base):
         Index("ix_customer_tiers_tier_customer", "tier", "customer_id"),
     )
 
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    # No foreign key: only a run inserts these rows, one per customer it read, and customers
+    # are never deleted (migration 0013).
+    customer_id: Mapped[int] = mapped_column(primary_key=True)
     tier: Mapped[str] = mapped_column(String(10))
     reasons: Mapped[str] = mapped_column(String(200), default="")  # ';'-separated codes
     computed_tier: Mapped[str] = mapped_column(String(10))
