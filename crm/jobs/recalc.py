@@ -46,7 +46,7 @@ class RunRequest:
     trigger: str = "cli"  # cli | ui | scheduler
     mode: str = "publish"  # publish | preview
     job_key: str | None = None
-    partition_size: int = 250_000
+    partition_size: int = 125_000
     model_sample: int | None = 200_000
     policy_file: str | None = None
     # The frequency model is refitted when the newest is older than this: refitting every
