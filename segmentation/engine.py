@@ -67,7 +67,7 @@ def fit_portfolio_stats(customers: pd.DataFrame, policies: pd.DataFrame,
 def fit_model(train: pd.DataFrame, policy: TierPolicy, random_state: int = 0) -> FittedModel:
     """The frequency model of a run, from training rows (risk_model.training_from_aggregates)."""
     return fit_frequency_model(train, random_state, min_policies=policy.model_min_policies,
-                               credibility_k=policy.credibility_k)
+                               credibility_k=policy.credibility_k, boosted_min_gain=policy.model_boosted_min_gain)
 
 
 def score_portfolio(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFrame,

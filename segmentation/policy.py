@@ -43,7 +43,10 @@ class TierPolicy:
     retain_watch_ratio: float = 1.00
     # Risk model: below this many policies the frequency model falls back to credibility.
     model_min_policies: int = 300
-    version: str = "default-1"
+    # ... and the boosted model replaces the GLM only if its held-out deviance is lower by at
+    # least this share of the GLM's (see risk_model).
+    model_boosted_min_gain: float = 0.02
+    version: str = "default-2"
 
     def __post_init__(self) -> None:
         # Validate on construction too, so that no invalid policy can exist at all.

@@ -129,3 +129,6 @@ def test_model_page_shows_metrics(client, login_as, database):
     login_as("risk_officer")
     html = client.get("/tiers/model").get_data(as_text=True)
     assert 'id="deviance-model"' in html and "decile-chart" in html
+    # Both candidates, and why the one kept was kept.
+    assert 'id="deviance-glm"' in html and 'id="deviance-hgb"' in html
+    assert "Boosted trees replace the GLM only with a deviance at least 2.0% lower" in html

@@ -22,7 +22,12 @@ ZH = {
     "Claim-frequency model": "出险频率模型", "No model yet: the first recalculation fits one.": "尚无模型：首次计算时将拟合模型。",
     "Too little data for a model: credibility-weighted rates are used.": "数据不足以建模：使用信度加权频率。",
     "Training rows": "训练样本数", "Poisson deviance, model": "泊松偏差（模型）",
-    "Poisson deviance, constant rate": "泊松偏差（常数频率基准）", "Normalised Gini (held out)": "标准化基尼系数（验证集）",
+    "Poisson deviance, constant rate": "泊松偏差（常数频率基准）",
+    "Poisson deviance, GLM": "泊松偏差（广义线性模型）", "Poisson deviance, boosted trees": "泊松偏差（梯度提升树）",
+    "Boosted trees replace the GLM only with a deviance at least %(need)s lower; theirs was %(gain)s lower.":
+        "梯度提升树须比广义线性模型的偏差低至少 %(need)s 才会取代之；本次低 %(gain)s。",
+    "Boosted trees replace the GLM only with a deviance at least %(need)s lower; theirs was %(gain)s higher.":
+        "梯度提升树须比广义线性模型的偏差低至少 %(need)s 才会取代之；本次反而高 %(gain)s。", "Normalised Gini (held out)": "标准化基尼系数（验证集）",
     "Predicted vs actual claims by decile (held out)": "按十分位的预测与实际出险次数（验证集）",
     "Predicted": "预测", "Actual": "实际", "Tier overrides": "分层人工调整", "Reason": "原因", "Until": "有效期至",
     "awaiting approval": "待审批", "active": "生效中", "Approve": "批准", "Reject": "驳回", "Revoke": "撤销",
