@@ -331,8 +331,9 @@ def test_cli_recalc_and_export(runner, portfolio, tmp_path):
 
 
 def test_the_database_sums_equal_the_engine_sums_to_the_last_bit(database):
-    """A run aggregates in SQL (crm.jobs.frames.load_aggregates); the engine in numpy from the
-    rows. Both must give the same whole-number sums, hence the same features and tiers."""
+    """A run's sums (crm.jobs.frames.load_aggregates: PostgreSQL's GROUP BY, or the engine on
+    SQLite's rows of whole numbers) and the engine's from the rows as the frames carry them
+    must be the same whole numbers, hence the same features and tiers."""
     seed_demo(database, 400, seed=13, as_of=AS_OF)
     with database.transaction() as s:  # awkward rows: whole-life cover, a claim with odd cents
         s.execute(update(Policy).where(Policy.id == s.scalar(select(func.min(Policy.id)))).values(

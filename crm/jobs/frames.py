@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from segmentation.aggregates import COUNT_COLUMNS, HELD, TARGET_COLUMNS, normalise, windows
-from segmentation.frames import NO_DATE, PRODUCT_TYPES, day_number, from_day_number
+from segmentation.aggregates import COUNT_COLUMNS, HELD, TARGET_COLUMNS, aggregate, normalise, windows
+from segmentation.frames import NO_DATE, PRODUCT_TYPES, Prepared, day_number, from_day_number
 from segmentation.policy import TierPolicy
 
 _PARAM = re.compile(r":[a-z_0-9]+")
@@ -214,13 +214,20 @@ def _params(d: dt.date, policy: TierPolicy, target_to: dt.date | None, **more) -
 
 def load_aggregates(conn: Connection, lo: int, hi: int, d: dt.date, policy: TierPolicy,
                     target_to: dt.date | None = None) -> pd.DataFrame:
-    """segmentation.aggregates.aggregate of the customers lo <= id < hi as of feature day d,
-    computed by the database: one GROUP BY per table, so that a partition moves one row per
-    customer instead of all their policies and claims. The sums are whole numbers (cents,
-    days, counts), so they equal the engine's to the last bit (tests/test_recalc.py)."""
+    """segmentation.aggregates.aggregate of the customers lo <= id < hi as of feature day d.
+
+    PostgreSQL computes the sums: one GROUP BY per table, so that a partition moves one row
+    per customer instead of all their policies and claims. SQLite sends the rows, as whole
+    numbers, and the engine sums them (_aggregates_of_rows): its GROUP BY evaluates each
+    aggregate's expression row by row and took 0.67 s for the policies of 125,000 customers,
+    against 0.37 s to fetch the same rows (measured on the 1M benchmark database). Either
+    way the sums are whole numbers (cents, days, counts) and equal the engine's to the last
+    bit (tests/test_recalc.py)."""
     dialect, target = conn.dialect.name, target_to is not None
     params = _params(d, policy, target_to, lo=lo, hi=hi)
     customers = _read(conn, _with_day_numbers(_CUSTOMER_SUMS_SQL, dialect, ("birth_date",)), params)
+    if dialect == "sqlite":
+        return _aggregates_of_rows(conn, customers, params, d, policy, target_to)
     policies = _read(conn, _grouped(_policy_sums(dialect, target), _policy_rows(dialect, target, True)), params, ints=True)
     claims = _read(conn, _grouped(_claim_sums(target), _claim_rows(
         dialect, target, len(policy.excluded_claim_statuses), True)), params, ints=True)
@@ -235,6 +242,53 @@ def load_aggregates(conn: Connection, lo: int, hi: int, d: dt.date, policy: Tier
 
 _CUSTOMER_SUMS_SQL = """SELECT id AS customer_id, {birth_date} AS birth, gender, city FROM customers
                         WHERE id >= :lo AND id < :hi ORDER BY id"""
+
+# SQLite: the rows that segmentation.aggregates.aggregate sums, as whole numbers (day numbers,
+# cents, codes and flags), in the index's order (the sums are of whole numbers: any order). The product code is the engine's (PRODUCT_TYPES; the
+# schema admits no other type).
+_DAY = _SQL_DIALECT["sqlite"]["day"]
+_CENTS = _SQL_DIALECT["sqlite"]["cents"]
+_POLICY_ROWS_SQL = (
+    f"SELECT customer_id, {_DAY.format('start_date')}, COALESCE({_DAY.format('end_date')}, {_NO_DATE}), "  # nosec B608
+    f"{_CENTS.format('annual_premium')}, COALESCE(term_years, 0), COALESCE(payment_mode = 'single', 0), "
+    "CASE product_type " + " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(PRODUCT_TYPES)) + " ELSE -1 END "
+    "FROM policies WHERE customer_id >= :lo AND customer_id < :hi AND start_date <= :outer AND voided_at IS NULL")
+_CLAIM_ROWS_SQL = (
+    f"SELECT customer_id, {_DAY.format('loss_date')}, {_DAY.format('report_date')}, "  # nosec B608 - constants
+    "COALESCE(status, '') NOT IN ({excluded}), COALESCE(fraud_suspected, 0), "
+    f"{_CENTS.format('paid_amount')} + {_CENTS.format('reserve_amount')} "
+    "FROM claims WHERE customer_id >= :lo AND customer_id < :hi AND report_date <= :outer AND voided_at IS NULL "
+    "AND loss_date >= :window_start_date AND loss_date <= :outer")  # earlier losses count nowhere
+
+
+def _aggregates_of_rows(conn: Connection, customers: pd.DataFrame, params: dict, d: dt.date,
+                        policy: TierPolicy, target_to: dt.date | None) -> pd.DataFrame:
+    """load_aggregates on SQLite: the partition's policy and claim rows, summed by the engine."""
+    excluded = ", ".join(f":excluded{i}" for i in range(len(policy.excluded_claim_statuses))) or "''"
+    p = _int_rows(conn, _POLICY_ROWS_SQL, params, 7)
+    c = _int_rows(conn, _CLAIM_ROWS_SQL.format(excluded=excluded), params, 6)
+    ids = pd.Index(customers["customer_id"].to_numpy(np.int64), name="customer_id")
+    p_cust, c_cust = ids.get_indexer(p[:, 0]), ids.get_indexer(c[:, 0])
+    prep = Prepared(
+        customer_ids=ids, as_of=day_number(target_to or d),
+        birth=pd.to_numeric(customers["birth"]).fillna(_NO_DATE).to_numpy(np.int64),
+        gender=customers["gender"].to_numpy(object), city=customers["city"].to_numpy(object),
+        p_cust=p_cust, p_start=p[:, 1], p_end=p[:, 2], p_premium_cents=p[:, 3], p_term=p[:, 4],
+        p_single=p[:, 5] != 0, p_product=p[:, 6], product_names=PRODUCT_TYPES,
+        c_cust=c_cust, c_loss=c[:, 1], c_report=c[:, 2], c_status_ok=c[:, 3] != 0, c_fraud=c[:, 4] != 0,
+        c_amount_cents=c[:, 5])
+    return aggregate(prep, day_number(d), policy, day_number(target_to) if target_to else None)
+
+
+def _int_rows(conn: Connection, sql: str, params: dict, width: int) -> np.ndarray:
+    """The rows of a query of whole numbers, as one int64 array (SQLite)."""
+    cur = conn.connection.driver_connection.cursor()
+    names = [n.strip(":") for n in _PARAM.findall(sql)]
+    cur.execute(_PARAM.sub("?", sql), [params[n].isoformat() if isinstance(params[n], dt.date) else params[n]
+                                       for n in names])
+    rows = cur.fetchall()
+    cur.close()
+    return np.array(rows, dtype=np.int64).reshape(len(rows), width)
 
 
 def portfolio_totals(conn: Connection, as_of: dt.date, policy: TierPolicy) -> tuple[int, int]:
