@@ -8,8 +8,10 @@ scoring and tiering them, and writing what changed with its history:
   (a million customers: a million tier rows; the history keeps only states left behind);
 - nightly: the next day's scheduled run, the model reused (29 nights out of 30): it writes
   the customers whose tier, reasons or a score in whole points changed;
-- refit: the day after, the model refitted (the worst night of the month): nearly every
-  risk score moves, so nearly everyone is written, with the state each leaves in the history;
+- refit: the day after, the model refitted (the night of the month that refits it): the
+  customers whose published risk score the new model moves by a point are written, with the
+  state each leaves in the history (about a fifth of them; a new kind of model, or a data
+  shift, can move everyone: then it costs what the first run costs, plus the history);
 - rerun: the same day again with no data changes: it writes nothing.
 Peak memory is that of the run's processes together (this one and its workers).
 

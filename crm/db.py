@@ -175,8 +175,9 @@ def bulk_insert(session: Session, table, columns: dict[str, list]) -> None:
     For the few paths that write hundreds of thousands of rows (a recalculation's stage):
     PostgreSQL gets COPY (as CSV, made by the csv module's C writer), SQLite a plain
     executemany with the text forms SQLAlchemy's types store (UTC timestamps without zone,
-    ISO dates). ``columns`` maps each column's name to its values, all of the same length.
-    Each column's types are looked at once, so a column of numbers is passed on untouched.
+    ISO dates). ``columns`` maps each column's name to its values, all of the same length,
+    each column of one type (or None). A column's type is read off its first value, so that a
+    column of numbers is passed on untouched.
     """
     names, values = ", ".join(columns), list(columns.values())
     if not values or not len(values[0]):
@@ -186,12 +187,12 @@ def bulk_insert(session: Session, table, columns: dict[str, list]) -> None:
     postgres = conn.dialect.name == "postgresql"
     marker_in_text = False
     for i, column in enumerate(values):
-        kinds = set(map(type, column))
-        if kinds & {dt.date, dt.datetime}:
+        first = next((v for v in column if v is not None), None)
+        if isinstance(first, dt.date):
             values[i] = column = [_as_text(v, postgres) for v in column]  # a few constants (the run's date)
-        if postgres and str in kinds and _NULL in set(column):
+        if postgres and isinstance(first, str) and _NULL in set(column):
             marker_in_text = True  # a value that reads as NULL: row by row, below
-        elif postgres and type(None) in kinds:
+        elif postgres and None in column:
             values[i] = [_NULL if v is None else v for v in column]
     if postgres and marker_in_text:
         with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:

@@ -110,9 +110,11 @@ _SQL_DIALECT = {
                "cents": "CAST(ROUND(COALESCE({0}, 0) * 100) AS INTEGER)",
                # A subquery with a LIMIT is not merged into its aggregate: each row's values
                # are computed once, not once per sum that uses them.
-               "fence": "LIMIT -1"},
+               "fence": "LIMIT -1", "bits": "SUM(DISTINCT {0})"},
+    # BIT_OR, not SUM(DISTINCT …): a DISTINCT aggregate sorts each group's rows, 0.15 s of
+    # the 0.46 s that the policies of 125,000 customers took (measured at 1M).
     "postgresql": {"day": "({0} - DATE '1970-01-01')", "greatest": "GREATEST",
-                   "cents": "CAST(COALESCE({0}, 0) * 100 AS BIGINT)", "fence": "OFFSET 0"},
+                   "cents": "CAST(COALESCE({0}, 0) * 100 AS BIGINT)", "fence": "OFFSET 0", "bits": "BIT_OR({0})"},
 }
 _NO_DATE = int(NO_DATE)
 _PRODUCT_BIT = "CASE product_type " + " ".join(
@@ -148,10 +150,9 @@ def _policy_sums(dialect: str, target: bool) -> dict[str, str]:
     sums = {
         "premium_cents": "SUM(in_force * cents)",
         "long_term_regular": "SUM(in_force * long_term)",
-        "n_products": "COUNT(DISTINCT CASE WHEN in_force = 1 THEN product_type END)",
         "n_in_force": "SUM(in_force)",
-        # distinct bits: their sum is the set of the product types held
-        "held_mask": "COALESCE(SUM(DISTINCT CASE WHEN in_force = 1 THEN product_bit END), 0)",
+        # the set of the product types in force, a bit each (their number: the bits set)
+        "held_mask": f"COALESCE({_SQL_DIALECT[dialect]['bits'].format('CASE WHEN in_force = 1 THEN product_bit END')}, 0)",
         "first_start": f"COALESCE({first}, {_NO_DATE})",
         "earned_cent_days": "SUM(started * cents * days)",
         "exposure_days": "SUM(started * days)",
@@ -236,6 +237,7 @@ def load_aggregates(conn: Connection, lo: int, hi: int, d: dt.date, policy: Tier
     mask = aggs.pop("held_mask").fillna(0).to_numpy(np.int64)
     for i, name in enumerate(HELD):
         aggs[name] = (mask >> i) & 1
+    aggs["n_products"] = aggs[list(HELD)].sum(axis=1)  # each type has its bit (the schema admits no other)
     aggs["first_start"] = aggs["first_start"].fillna(NO_DATE)
     return normalise(aggs[["birth", "gender", "city", *COUNT_COLUMNS, *(TARGET_COLUMNS if target else ())]])
 
