@@ -11,7 +11,6 @@ import contextlib
 import csv
 import functools
 import io
-import itertools
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
@@ -169,50 +168,57 @@ def get_session() -> Session:
 _NULL = "\\N"  # COPY's NULL marker
 
 
-def bulk_insert(session: Session, table, columns: dict[str, list]) -> None:
+def bulk_insert(session: Session, table, columns: dict[str, list], rendered: str | None = None) -> None:
     """Insert many rows through the driver itself, in the session's transaction.
 
     For the few paths that write hundreds of thousands of rows (a recalculation's stage):
-    PostgreSQL gets COPY (as CSV, made by the csv module's C writer), SQLite a plain
+    PostgreSQL gets COPY (as CSV, made by the csv module's C writer: copy_csv), SQLite a plain
     executemany with the text forms SQLAlchemy's types store (UTC timestamps without zone,
     ISO dates). ``columns`` maps each column's name to its values, all of the same length,
     each column of one type (or None). A column's type is read off its first value, so that a
-    column of numbers is passed on untouched.
+    column of numbers is passed on untouched. ``rendered``: the same rows already made into
+    copy_csv's text (elsewhere: a recalculation's worker process), sent as they are.
     """
     names, values = ", ".join(columns), list(columns.values())
     if not values or not len(values[0]):
         return
     conn = session.connection()
     driver = conn.connection.driver_connection
-    postgres = conn.dialect.name == "postgresql"
-    marker_in_text = False
+    if conn.dialect.name == "postgresql":
+        rendered = rendered if rendered is not None else copy_csv(columns)
+        if rendered is None:  # a text that reads as NULL: row by row
+            with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in zip(*values):
+                    copy.write_row(row)
+            return
+        with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')") as copy:
+            copy.write(rendered)
+        return
     for i, column in enumerate(values):
-        first = next((v for v in column if v is not None), None)
-        if isinstance(first, dt.date):
-            values[i] = column = [_as_text(v, postgres) for v in column]  # a few constants (the run's date)
-        if postgres and isinstance(first, str) and _NULL in set(column):
-            marker_in_text = True  # a value that reads as NULL: row by row, below
-        elif postgres and None in column:
-            values[i] = [_NULL if v is None else v for v in column]
-    if postgres and marker_in_text:
-        with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in zip(*columns.values()):
-                copy.write_row(row)
-        return
-    if postgres:
-        sql = f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')"
-        with driver.cursor() as cur, cur.copy(sql) as copy:
-            lines = zip(*values)
-            while chunk := list(itertools.islice(lines, 50_000)):
-                buffer = io.StringIO()
-                csv.writer(buffer, lineterminator="\n").writerows(chunk)
-                copy.write(buffer.getvalue())
-        return
+        if isinstance(next((v for v in column if v is not None), None), dt.date):
+            values[i] = [_as_text(v, False) for v in column]  # a few constants (the run's date)
     cur = driver.cursor()
     # Table and column names come from the model metadata, never from input; values are bound.
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(values))})"  # nosec B608
     cur.executemany(sql, zip(*values))
     cur.close()
+
+
+def copy_csv(columns: dict[str, list]) -> str | None:
+    """The rows of ``columns`` (as bulk_insert takes them) as the CSV that bulk_insert sends
+    to PostgreSQL's COPY, or None if a text among them reads as COPY's NULL marker."""
+    values = list(columns.values())
+    for i, column in enumerate(values):
+        first = next((v for v in column if v is not None), None)
+        if isinstance(first, dt.date):
+            values[i] = column = [_as_text(v, True) for v in column]  # a few constants (the run's date)
+        if isinstance(first, str) and _NULL in set(column):
+            return None
+        if None in column:
+            values[i] = [_NULL if v is None else v for v in column]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(zip(*values))
+    return buffer.getvalue()
 
 
 @functools.lru_cache(maxsize=64)

@@ -371,17 +371,20 @@ def test_bulk_insert_keeps_every_value_as_given(database):
     reads as COPY's NULL marker, dates and times, and numbers arrive as they were sent."""
     from sqlalchemy import table, text
 
-    from crm.db import bulk_insert
+    from crm.db import bulk_insert, copy_csv
 
     now = dt.datetime(2026, 11, 24, 8, 30, tzinfo=dt.timezone.utc)
     columns = {"n": [1, 2, 3], "x": [0.5, 12.25, 99.99], "label": ["a", None, "b,\"c\""],
                "day": [AS_OF, None, AS_OF], "at": [now, now, None]}
-    for label in (columns["label"], ["a", "\\N", "b"]):  # the second goes row by row on PostgreSQL
+    cases = [(columns["label"], False), (columns["label"], True),  # made here, or rendered beforehand
+             (["a", "\\N", "b"], False)]  # the last goes row by row on PostgreSQL
+    for label, rendered in cases:
         with database.transaction() as session:
             conn = session.connection()
             conn.execute(text("CREATE TEMPORARY TABLE bulk_t (n INTEGER, x NUMERIC(5, 2), label VARCHAR(20), "
                               "day DATE, at TIMESTAMP)"))
-            bulk_insert(session, table("bulk_t"), {**columns, "label": label})
+            rows = {**columns, "label": label}
+            bulk_insert(session, table("bulk_t"), rows, copy_csv(rows) if rendered else None)
             got = conn.execute(text("SELECT n, x, label, day, at FROM bulk_t ORDER BY n")).all()
             conn.execute(text("DROP TABLE bulk_t"))
         assert [r[0] for r in got] == [1, 2, 3]

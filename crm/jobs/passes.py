@@ -23,6 +23,7 @@ import pandas as pd
 
 from crm.db import Database
 from crm.jobs import frames
+from crm.jobs.write import render_stage
 from segmentation.engine import diff_results, fit_model, score_aggregates
 from segmentation.features import portfolio_lr_from_totals
 from segmentation.frames import day_number
@@ -182,7 +183,11 @@ def score_partition_remote(url: str, lo: int, hi: int, as_of: dt.date, policy: d
     with _own_connection(url) as conn:
         result, state = _score_range(conn, lo, hi, as_of, TierPolicy.from_dict(policy), plr,
                                      FittedModel.from_bytes(model))
-    return _changes(result, state)
+        postgres = conn.dialect.name == "postgresql"
+    changed, counts, size = _changes(result, state)
+    if postgres:  # the run's process, which writes every partition, then only sends the text
+        render_stage(changed)
+    return changed, counts, size
 
 
 def iter_scored(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,

@@ -24,7 +24,7 @@ from sqlalchemy import Date, bindparam, table, text
 from sqlalchemy.orm import Session
 
 from crm import audit, events
-from crm.db import UTCDateTime, bulk_insert, utcnow
+from crm.db import UTCDateTime, bulk_insert, copy_csv, utcnow
 from segmentation.scores import published
 
 AUDIT_CHUNK = 2000  # customers per audit event
@@ -100,27 +100,40 @@ def clear_stage(session: Session) -> None:
     conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - a constant name
 
 
+RENDERED = "stage_csv"  # in a partition's changes' attrs: their stage rows as COPY's CSV, a text per CHUNK
+
+
+def render_stage(changed: pd.DataFrame) -> None:
+    """Make the stage rows of a partition's changes into COPY's CSV, kept in the frame's
+    attrs (a worker process does it, for PostgreSQL: the run's own process, which writes
+    every partition, then only sends the text)."""
+    changed.attrs[RENDERED] = [copy_csv(_stage_columns(changed.iloc[start:start + CHUNK]))
+                               for start in range(0, len(changed), CHUNK)]
+
+
 def stage_changes(session: Session, changed: pd.DataFrame, run_id: int, actor: audit.Actor) -> None:
     """Send the changed customers' new state to the stage and record their audit events."""
-    for start in range(0, len(changed), CHUNK):
-        _stage_chunk(session, changed.iloc[start:start + CHUNK], run_id, actor)
+    rendered = changed.attrs.pop(RENDERED, None)  # before slicing: a slice keeps its frame's attrs
+    for i, start in enumerate(range(0, len(changed), CHUNK)):
+        chunk = _stage_columns(changed.iloc[start:start + CHUNK])
+        bulk_insert(session, table(STAGE), chunk, rendered[i] if rendered else None)
+        ids, old, tiers, reasons, values, risks = (chunk[c] for c in (
+            "customer_id", "old_tier", "tier", "reasons", "value_score", "risk_score"))
+        for first in range(0, len(ids), AUDIT_CHUNK):
+            part = slice(first, first + AUDIT_CHUNK)
+            audit.record(session, actor, audit.Change("tiers.changed", "tier_run", run_id, None, {"customers": list(
+                zip(ids[part], old[part], tiers[part], reasons[part], values[part], risks[part]))}))
 
 
-def _stage_chunk(session: Session, changed: pd.DataFrame, run_id: int, actor: audit.Actor) -> None:
-    ids = changed.index.to_numpy(dtype="int64").tolist()
-    old = changed["old_tier"].astype(object).where(changed["old_tier"].notna(), None).tolist()
-    tiers = changed["tier"].astype(object).tolist()
-    reasons = changed["reasons"].astype(object).tolist()  # stored text: the codes joined by ";"
-    values = published(changed["value_score"]).tolist()
-    risks = published(changed["risk_score"]).tolist()
-    computed = changed["computed_tier"].astype(object).tolist()
-    computed_reasons = changed["computed_reasons"].astype(object).tolist()
-    bulk_insert(session, table(STAGE), dict(zip(_STAGE_COLUMNS, (
-        ids, tiers, reasons, computed, computed_reasons, values, risks, old))))
-    for start in range(0, len(ids), AUDIT_CHUNK):
-        part = slice(start, start + AUDIT_CHUNK)
-        audit.record(session, actor, audit.Change("tiers.changed", "tier_run", run_id, None, {"customers": list(
-            zip(ids[part], old[part], tiers[part], reasons[part], values[part], risks[part]))}))
+def _stage_columns(changed: pd.DataFrame) -> dict[str, list]:
+    """The stage's columns of some changes, as bulk_insert takes them."""
+    old = changed["old_tier"].astype(object)
+    return dict(zip(_STAGE_COLUMNS, (
+        changed.index.to_numpy(dtype="int64").tolist(), changed["tier"].astype(object).tolist(),
+        changed["reasons"].astype(object).tolist(),  # stored text: the codes joined by ";"
+        changed["computed_tier"].astype(object).tolist(), changed["computed_reasons"].astype(object).tolist(),
+        published(changed["value_score"]).tolist(), published(changed["risk_score"]).tolist(),
+        old.where(old.notna(), None).tolist())))
 
 
 def moves_of(part: pd.DataFrame) -> pd.DataFrame:
