@@ -33,15 +33,17 @@ def synthetic_book(n: int, seed: int):
         "product_type": np.array(PRODUCT_TYPES)[product], "start_date": start,
         "end_date": pd.to_datetime(days(400)), "term_years": 1, "payment_mode": "annual",
         "annual_premium": 1000.0, "status": "in_force"})
-    # A year of exposure each in (T, D]: claim counts are Poisson(rate).
-    counts = rng.poisson(rate)
-    owner = np.repeat(ids, counts)
+    return customers, policies, _year_of_claims(ids, rate, rng)
+
+
+def _year_of_claims(ids: np.ndarray, rate: np.ndarray, rng) -> pd.DataFrame:
+    """A year of exposure each in (T, D]: claim counts are Poisson(rate), one policy each."""
+    owner = np.repeat(ids, rng.poisson(rate))
     loss = pd.to_datetime(T) + pd.to_timedelta(rng.integers(1, 366, len(owner)), unit="D")
-    claims = pd.DataFrame({
+    return pd.DataFrame({
         "claim_id": np.arange(len(owner)), "policy_id": owner, "customer_id": owner,
         "loss_date": loss, "report_date": loss, "status": "paid", "paid_amount": 100.0,
         "reserve_amount": 0.0, "fraud_suspected": False})[CLAIM_COLUMNS]
-    return customers, policies, claims
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -124,18 +126,12 @@ def test_fallback_threshold_is_configurable(book):
 def _xor_book(n: int, seed: int):
     """A book whose frequency depends on gender and city together (high for women in A and
     men in B, low otherwise): no sum of per-column effects fits it, trees do."""
-    customers, policies, claims = synthetic_book(n, seed)
-    rng = np.random.default_rng(seed + 1)
+    customers, policies, _ = synthetic_book(n, seed)
     high = ((customers["gender"] == "F") & (customers["city"] == "A")) | (
         (customers["gender"] == "M") & (customers["city"] == "B"))
-    counts = rng.poisson(np.where(high, 0.9, 0.05))
-    owner = np.repeat(customers["customer_id"].to_numpy(), counts)
-    loss = pd.to_datetime(T) + pd.to_timedelta(rng.integers(1, 366, len(owner)), unit="D")
-    claims = pd.DataFrame({
-        "claim_id": np.arange(len(owner)), "policy_id": owner, "customer_id": owner,
-        "loss_date": loss, "report_date": loss, "status": "paid", "paid_amount": 100.0,
-        "reserve_amount": 0.0, "fraud_suspected": False})[CLAIM_COLUMNS]
-    return customers, policies, claims
+    rate = np.where(high, 0.9, 0.05)
+    return customers, policies, _year_of_claims(customers["customer_id"].to_numpy(), rate,
+                                                np.random.default_rng(seed + 1))
 
 
 def test_the_glm_is_kept_unless_the_boosted_model_is_materially_better(book):
