@@ -14,8 +14,10 @@ be read and explained, and a refit moves its scores little where the data moved 
 boosted model is the less stable of the two: refitted two days later on the 1M benchmark
 portfolio (its held-out deviance 0.5 % below the GLM's), it moved 83 % of the published risk
 scores by a point or more, the GLM 22 %. The held-out quarter is chosen by customer
-(``held_out``), so that a refit trains on the same customers as the fit before it. With too few policies (TierPolicy.model_min_policies) or no claims, the model
-falls back to credibility: portfolio rate blended with the customer's own 3-year rate by
+(``held_out``), so that a refit trains on the same customers as the fit before it.
+
+With too few policies (TierPolicy.model_min_policies) or no claims, the model falls back to
+credibility: portfolio rate blended with the customer's own 3-year rate by
 Z = exposure / (exposure + k).
 """
 from __future__ import annotations
