@@ -130,28 +130,28 @@ def _covered_days(dialect: str, lo: str, hi: str) -> str:
     return f"{f['greatest']}(({end}) - ({start}), 0)"
 
 
-def _policy_rows(dialect: str, target: bool, ranged: bool) -> str:
+def _policy_rows(target: bool) -> str:
     """Each policy's part in the sums (as segmentation.aggregates), one row per policy."""
-    f = _SQL_DIALECT[dialect]
-    target_days = f", {_covered_days(dialect, 'target_start', 'target_end')} AS target_days" if target else ""
+    f = _SQL_DIALECT["postgresql"]
+    target_days = f", {_covered_days('postgresql', 'target_start', 'target_end')} AS target_days" if target else ""
     return ("SELECT customer_id, "  # nosec B608 - this module's constants; values are bound
         "CASE WHEN start_date <= :d THEN 1 ELSE 0 END AS started, "
         "CASE WHEN start_date <= :d AND (end_date IS NULL OR end_date > :d) THEN 1 ELSE 0 END AS in_force, "
         "CASE WHEN term_years >= :long_term AND COALESCE(payment_mode, '') <> 'single' THEN 1 ELSE 0 END AS long_term, "
         f"{f['cents'].format('annual_premium')} AS cents, product_type, {_PRODUCT_BIT} AS product_bit, start_date, "
-        f"{_covered_days(dialect, 'window_start', 'window_end')} AS days{target_days} "
+        f"{_covered_days('postgresql', 'window_start', 'window_end')} AS days{target_days} "
         "FROM policies "
-        f"WHERE {_RANGE if ranged else ''} start_date <= :outer AND voided_at IS NULL {f['fence']} ")
+        f"WHERE {_RANGE} start_date <= :outer AND voided_at IS NULL {f['fence']} ")
 
 
-def _policy_sums(dialect: str, target: bool) -> dict[str, str]:
-    first = _SQL_DIALECT[dialect]["day"].format("MIN(CASE WHEN started = 1 THEN start_date END)")
+def _policy_sums(target: bool) -> dict[str, str]:
+    first = _SQL_DIALECT["postgresql"]["day"].format("MIN(CASE WHEN started = 1 THEN start_date END)")
     sums = {
         "premium_cents": "SUM(in_force * cents)",
         "long_term_regular": "SUM(in_force * long_term)",
         "n_in_force": "SUM(in_force)",
         # the set of the product types in force, a bit each (their number: the bits set)
-        "held_mask": f"COALESCE({_SQL_DIALECT[dialect]['bits'].format('CASE WHEN in_force = 1 THEN product_bit END')}, 0)",
+        "held_mask": f"COALESCE({_SQL_DIALECT['postgresql']['bits'].format('CASE WHEN in_force = 1 THEN product_bit END')}, 0)",
         "first_start": f"COALESCE({first}, {_NO_DATE})",
         "earned_cent_days": "SUM(started * cents * days)",
         "exposure_days": "SUM(started * days)",
@@ -161,9 +161,9 @@ def _policy_sums(dialect: str, target: bool) -> dict[str, str]:
     return sums
 
 
-def _claim_rows(dialect: str, target: bool, n_excluded: int, ranged: bool) -> str:
+def _claim_rows(target: bool, n_excluded: int) -> str:
     """Each claim's part in the sums (as segmentation.aggregates), one row per claim."""
-    f = _SQL_DIALECT[dialect]
+    f = _SQL_DIALECT["postgresql"]
     excluded = ", ".join(f":excluded{i}" for i in range(n_excluded)) or "''"
     target_sql = ", CASE WHEN loss_date > :d AND loss_date <= :outer THEN 1 ELSE 0 END AS ahead" if target else ""
     return ("SELECT customer_id, "  # nosec B608 - this module's constants; values are bound
@@ -174,7 +174,7 @@ def _claim_rows(dialect: str, target: bool, n_excluded: int, ranged: bool) -> st
         "CASE WHEN report_date >= :recent_start THEN 1 ELSE 0 END AS recent, "
         f"CASE WHEN fraud_suspected THEN 1 ELSE 0 END AS fraud{target_sql} "
         "FROM claims "
-        f"WHERE {_RANGE if ranged else ''} report_date <= :outer AND voided_at IS NULL "
+        f"WHERE {_RANGE} report_date <= :outer AND voided_at IS NULL "
         f"AND loss_date >= :window_start_date AND loss_date <= :outer {f['fence']} ")
 
 
@@ -228,9 +228,9 @@ def load_aggregates(conn: Connection, lo: int, hi: int, d: dt.date, policy: Tier
     customers = _read(conn, _with_day_numbers(_CUSTOMER_SUMS_SQL, dialect, ("birth_date",)), params)
     if dialect == "sqlite":
         return _aggregates_of_rows(conn, customers, params, d, policy, target_to)
-    policies = _read(conn, _grouped(_policy_sums(dialect, target), _policy_rows(dialect, target, True)), params, ints=True)
-    claims = _read(conn, _grouped(_claim_sums(target), _claim_rows(
-        dialect, target, len(policy.excluded_claim_statuses), True)), params, ints=True)
+    policies = _read(conn, _grouped(_policy_sums(target), _policy_rows(target)), params, ints=True)
+    claims = _read(conn, _grouped(_claim_sums(target), _claim_rows(target, len(policy.excluded_claim_statuses))),
+                   params, ints=True)
     aggs = customers.set_index("customer_id").join(policies.set_index("customer_id")).join(
         claims.set_index("customer_id"))
     mask = aggs.pop("held_mask").fillna(0).to_numpy(np.int64)
