@@ -55,7 +55,11 @@ class _Pool(concurrent.futures.ProcessPoolExecutor):
         context.set_forkserver_preload([__name__])
         super().__init__(max_workers=workers, mp_context=context)
         self.workers = workers
-        for _ in range(workers):  # start them now, while the run's first pass begins here
+
+    def start(self) -> None:
+        """Start every worker now (blocks while the forkserver imports the engine: over a
+        second), not at the first task that finds none idle."""
+        for _ in range(self.workers):
             self.submit(int)
 
 
@@ -111,27 +115,42 @@ def portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPoli
                    fit: bool = True, pool=None):
     """Pass 1: the portfolio loss ratio over everyone (summed by the database), and (if ``fit``)
     a model fitted on a sample of customers as they were a year before the as-of date. With a
-    pool, its workers read the sample while this process sums the totals."""
+    pool, its workers start and read the sample while a thread of this process has the
+    database sum the totals (the driver lets go of the GIL while it waits)."""
     sample = _sample_ranges(ranges, req.model_sample) if fit and ranges else []
-    shares = [sample[i::pool.workers] for i in range(pool.workers)] if pool is not None else []
-    local = [] if pool is not None else sample
-    # The workers read the sample (once started: seconds) while this process sums.
-    pending = [pool.submit(_training_remote, database.url, share, req.as_of, policy.to_dict())
-               for share in shares if share]
-    with database.engine.connect() as conn:
-        plr = portfolio_lr_from_totals(*frames.portfolio_totals(conn, req.as_of, policy))
+    if pool is None:
+        with database.engine.connect() as conn:
+            plr = _portfolio_lr(conn, req.as_of, policy)
+            parts = []
+            for i in range(0, len(sample), 10):
+                parts.extend(_training_rows(conn, sample[i:i + 10], req.as_of, policy))
+                _tick(beat, int(30 * min(i + 10, len(sample)) / len(sample)), "portfolio statistics")
+    else:
+        with concurrent.futures.ThreadPoolExecutor(1) as background:
+            totals = background.submit(_portfolio_lr_of, database, req.as_of, policy)
+            pending = [pool.submit(_training_remote, database.url, sample[i::pool.workers], req.as_of,
+                                   policy.to_dict()) for i in range(min(pool.workers, len(sample)))]
+            pool.start()  # this thread waits for the forkserver meanwhile; the sums go on
+            plr = totals.result()
         parts = []
-        for i in range(0, len(local), 10):
-            parts.extend(_training_rows(conn, local[i:i + 10], req.as_of, policy))
-            _tick(beat, int(30 * min(i + 10, len(local)) / len(local)), "portfolio statistics")
-    for i, future in enumerate(pending):
-        parts.extend(future.result())
-        _tick(beat, int(30 * (i + 1) / len(pending)), "portfolio statistics")
+        for i, future in enumerate(pending):
+            parts.extend(future.result())
+            _tick(beat, int(30 * (i + 1) / len(pending)), "portfolio statistics")
     if not parts:
         return plr, None
     # In id order whichever worker read which block: the same rows, the same model.
     train = training_from_aggregates(pd.concat(parts).sort_index(), day_number(req.as_of), policy)
     return plr, fit_model(train, policy)
+
+
+def _portfolio_lr(conn, as_of: dt.date, policy: TierPolicy) -> float:
+    return portfolio_lr_from_totals(*frames.portfolio_totals(conn, as_of, policy))
+
+
+def _portfolio_lr_of(database: Database, as_of: dt.date, policy: TierPolicy) -> float:
+    """_portfolio_lr on a connection of its own (a thread's)."""
+    with database.engine.connect() as conn:
+        return _portfolio_lr(conn, as_of, policy)
 
 
 @contextlib.contextmanager
