@@ -369,12 +369,17 @@ def test_a_run_with_no_claims_or_cover_in_its_window_works(database):
         assert s.get(TierRun, summary.run_id).portfolio_loss_ratio == 0.0
 
 
-def test_bulk_insert_keeps_every_value_as_given(database):
-    """The stage's bulk path (COPY on PostgreSQL, executemany on SQLite): NULLs, a text that
-    reads as COPY's NULL marker, dates and times, and numbers arrive as they were sent."""
+@pytest.mark.parametrize("rows_per_statement", [200, 2])  # SQLite: one statement, or two (2 + 1)
+def test_bulk_insert_keeps_every_value_as_given(database, monkeypatch, rows_per_statement):
+    """The stage's bulk path (COPY on PostgreSQL, many rows a statement on SQLite): NULLs, a
+    text that reads as COPY's NULL marker, dates and times, and numbers arrive as they were
+    sent."""
     from sqlalchemy import table, text
 
+    from crm import db
     from crm.db import bulk_insert, copy_csv
+
+    monkeypatch.setattr(db, "_ROWS_PER_INSERT", rows_per_statement)
 
     now = dt.datetime(2026, 11, 24, 8, 30, tzinfo=dt.timezone.utc)
     columns = {"n": [1, 2, 3], "x": [0.5, 12.25, 99.99], "label": ["a", None, "b,\"c\""],
