@@ -295,6 +295,32 @@ def test_a_killed_process_frees_the_slot_once_its_heartbeat_is_stale(portfolio):
     assert summary.customers == 600
 
 
+def test_the_audit_trail_names_every_changed_customer_and_their_new_state(portfolio, monkeypatch):
+    """Each run's tiers.changed events (AUDIT_CHUNK customers each) hold, column by column,
+    every customer the run wrote: from which tier to which, the reasons and the scores, as
+    stored; and the chain still verifies."""
+    from crm.jobs import write
+    from crm.models import AuditEvent
+
+    monkeypatch.setattr(write, "AUDIT_CHUNK", 7)  # several events, the last one short
+    before = _tiers(portfolio)
+    summary = recalc.recalculate(portfolio, _req(as_of=AS_OF + dt.timedelta(days=200)))
+    after = _tiers(portfolio)
+    with portfolio.session() as s:
+        payloads = [json.loads(e.after) for e in s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "tiers.changed", AuditEvent.entity_id == str(summary.run_id)).order_by(AuditEvent.seq))]
+        assert audit.verify(s).ok
+    assert len(payloads) == -(-summary.changed // 7) and summary.changed > 7
+    logged = {}
+    for p in payloads:
+        assert set(p) == {"customer_id", "from", "to", "reasons", "value_score", "risk_score"}
+        for i, cid in enumerate(p["customer_id"]):
+            logged[cid] = (p["from"][i], (p["to"][i], p["reasons"][i], p["value_score"][i], p["risk_score"][i]))
+    changed = {cid for cid in after if after[cid] != before.get(cid)}
+    assert set(logged) == changed
+    assert all(logged[cid] == (before[cid][0], after[cid]) for cid in changed)
+
+
 def test_tier_moves_are_published_as_domain_events(database):
     received = []
     events.subscribe(events.TiersChanged, lambda session, event: received.append(event))

