@@ -22,11 +22,12 @@ REASON_CODES = (
 BIT = {code: 1 << i for i, code in enumerate(REASON_CODES)}
 _W_TRIGGERS = ("W_FRAUD", "W_LOSS", "W_FREQ")
 _V_TRIGGERS = ("V_PREMIUM", "V_LONGTERM")
-_REASONS_OF_MASK = np.empty(1 << len(REASON_CODES), dtype=object)
-for _mask in range(len(_REASONS_OF_MASK)):
-    _REASONS_OF_MASK[_mask] = tuple(c for c in REASON_CODES if _mask & BIT[c])
+# The reasons of each set of REASON_CODES bits, in their order: every tuple the engine gives.
+REASONS_OF_MASK = np.empty(1 << len(REASON_CODES), dtype=object)
+for _mask in range(len(REASONS_OF_MASK)):
+    REASONS_OF_MASK[_mask] = tuple(c for c in REASON_CODES if _mask & BIT[c])
 # Every reasons value a customer can have, as stored: the codes joined by ";".
-REASON_TEXTS = tuple(sorted({";".join(r) for r in _REASONS_OF_MASK}))
+REASON_TEXTS = tuple(sorted({";".join(r) for r in REASONS_OF_MASK}))
 
 
 def triggers(features: pd.DataFrame, policy: TierPolicy) -> dict[str, np.ndarray]:
@@ -123,9 +124,9 @@ def assign_tiers(features: pd.DataFrame, previous_tier: pd.Series | None = None,
     return pd.DataFrame(
         {
             "computed_tier": computed,
-            "computed_reasons": _REASONS_OF_MASK[mask],
+            "computed_reasons": REASONS_OF_MASK[mask],
             "tier": final.astype(object),
-            "reasons": _REASONS_OF_MASK[final_mask],
+            "reasons": REASONS_OF_MASK[final_mask],
         },
         index=features.index,
     )

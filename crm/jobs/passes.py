@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from crm.db import Database
@@ -29,7 +30,7 @@ from segmentation.features import portfolio_lr_from_totals
 from segmentation.frames import day_number
 from segmentation.policy import TierPolicy
 from segmentation.risk_model import CUTOFF_DAYS, FittedModel, training_from_aggregates
-from segmentation.tiers import REASON_TEXTS, TIERS
+from segmentation.tiers import REASON_TEXTS, REASONS_OF_MASK, TIERS
 
 if TYPE_CHECKING:
     from crm.jobs.recalc import RunRequest
@@ -180,6 +181,8 @@ def _score_range(conn, lo: int, hi: int, as_of: dt.date, policy: TierPolicy, plr
 
 
 _KEPT = ("tier", "reasons", "computed_tier", "computed_reasons", "value_score", "risk_score")
+# Each set of reasons the engine gives (a tuple of codes) → its stored text's place in REASON_TEXTS
+_REASON_CODE = {reasons: REASON_TEXTS.index(";".join(reasons)) for reasons in REASONS_OF_MASK}
 
 
 def _changes(result: pd.DataFrame, state: pd.DataFrame) -> tuple[pd.DataFrame, dict, int]:
@@ -190,8 +193,9 @@ def _changes(result: pd.DataFrame, state: pd.DataFrame) -> tuple[pd.DataFrame, d
     # per value (about 30 bytes a change).
     for column in ("tier", "computed_tier", "old_tier"):
         changed[column] = pd.Categorical(changed[column].astype(object), categories=TIERS)
-    for column in ("reasons", "computed_reasons"):
-        changed[column] = pd.Categorical([";".join(r) for r in changed[column]], categories=REASON_TEXTS)
+    for column in ("reasons", "computed_reasons"):  # a lookup per change, not a join
+        codes = np.fromiter((_REASON_CODE[r] for r in changed[column]), dtype=np.int16, count=len(changed))
+        changed[column] = pd.Categorical.from_codes(codes, categories=REASON_TEXTS)
     return changed, result["tier"].value_counts().to_dict(), len(result)
 
 
