@@ -210,9 +210,11 @@ def bulk_insert(session: Session, table, columns: dict[str, list], rendered: str
     flat = itertools.chain.from_iterable(zip(*values))
     cur = driver.cursor()
 
+    row = f"({', '.join('?' * width)})"
+
     def insert(rows: int) -> str:
         # Table and column names come from the model metadata, never from input; values are bound.
-        return f"INSERT INTO {table.name} ({names}) VALUES " + ", ".join([f"({', '.join('?' * width)})"] * rows)  # nosec B608
+        return f"INSERT INTO {table.name} ({names}) VALUES " + ", ".join([row] * rows)  # nosec B608
 
     if n >= per:
         cur.executemany(insert(per), (tuple(itertools.islice(flat, per * width)) for _ in range(n // per)))
