@@ -24,7 +24,6 @@ import pandas as pd
 
 from crm.db import Database
 from crm.jobs import frames
-from crm.jobs.write import render_stage
 from segmentation.engine import diff_results, fit_model, score_aggregates
 from segmentation.features import portfolio_lr_from_totals
 from segmentation.frames import day_number
@@ -209,6 +208,10 @@ def score_partition_remote(url: str, lo: int, hi: int, as_of: dt.date, policy: d
         postgres = conn.dialect.name == "postgresql"
     changed, counts, size = _changes(result, state)
     if postgres:  # the run's process, which writes every partition, then only sends the text
+        # Imported here: the writing side (the ORM models, flask_login) would add 0.2 s to the
+        # forkserver's start, which the workers wait for.
+        from crm.jobs.write import render_stage
+
         render_stage(changed)
     return changed, counts, size
 
