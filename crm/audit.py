@@ -216,13 +216,14 @@ def record(session: Session, actor: Actor, changes: Iterable[Change] | Change) -
     events = [(actor, change) for change in ((changes,) if isinstance(changes, Change) else changes)]
     tail = session.info.get(_HELD)
     if tail is not None:
-        tail.events.extend((actor, _as_text(change)) for actor, change in events)
+        tail.events.extend((actor, as_text(change)) for actor, change in events)
     elif events:
         _append(session.connection(), events)
 
 
-def _as_text(change: Change) -> Change:
-    """The same change, its before and after in canonical JSON already (the same event hash)."""
+def as_text(change: Change) -> Change:
+    """The same change, its before and after in canonical JSON already (the same event hash):
+    for a caller that makes many events' text in a thread of its own."""
     text = {k: None if v is None else _JSONText(canonical_json(v))
             for k, v in (("before", change.before), ("after", change.after))}
     return replace(change, **text)

@@ -192,7 +192,7 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
             clear_stage(session)
 
         def take(part: pd.DataFrame) -> None:
-            stage_changes(session, part, run_id, req.actor)
+            stage_changes(session, part)
             if early:
                 write_changes(session, [part], run_id, req.as_of, req.actor)
 
