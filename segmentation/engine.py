@@ -108,6 +108,33 @@ def score_aggregates(aggs: pd.DataFrame, as_of: dt.date, policy: TierPolicy, pre
     return pd.concat([result, tiers], axis=1)[list(RESULT_COLUMNS)]
 
 
+DIFFED = ("tier", "reasons", "value_score", "risk_score")  # what a change is a change of
+
+
+def _change_flags(new: pd.DataFrame, old: pd.DataFrame) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Per field of DIFFED, which customers of `new` changed it (every field of a customer
+    absent from `old`); and `old` aligned on `new`."""
+    prior = old.reindex(new.index)
+    seen = new.index.isin(old.index)
+    flags = {}
+    for name in DIFFED:
+        a, b = new[name], prior[name]
+        if name.endswith("_score"):
+            a, b = published(a), published(b)
+        flags[name] = ~seen | (a.astype(object).to_numpy() != b.astype(object).to_numpy())
+    return flags, prior
+
+
+def changed_customers(new: pd.DataFrame, old: pd.DataFrame | None) -> pd.Series:
+    """The customers of `new` that diff_results reports, with their old tier (NaN: none),
+    without its columns of old and new values: a run keeps this much of every partition."""
+    if old is None or old.empty:  # a first run: everyone is new
+        return pd.Series(np.nan, index=new.index, dtype=object, name="old_tier")
+    flags, prior = _change_flags(new, old)
+    any_change = np.logical_or.reduce(list(flags.values()))
+    return prior["tier"].astype(object)[any_change].rename("old_tier")
+
+
 def diff_results(new: pd.DataFrame, old: pd.DataFrame | None) -> pd.DataFrame:
     """Customers of `new` whose tier, reasons, value or risk score (as published) changed.
 
@@ -115,26 +142,17 @@ def diff_results(new: pd.DataFrame, old: pd.DataFrame | None) -> pd.DataFrame:
     reported: `new` may be one partition of a run. Columns: old_/new_ tier, reasons,
     value_score, risk_score, and `changed` (tuple of the names of what changed).
     """
-    fields = ("tier", "reasons", "value_score", "risk_score")
-    old = old if old is not None else pd.DataFrame(columns=list(fields))
-    prior = old.reindex(new.index)
-    seen = new.index.isin(old.index)
-    flags = {}
-    for name in fields:
-        a, b = new[name], prior[name]
-        if name.endswith("_score"):
-            a, b = published(a), published(b)
-        flags[name] = ~seen | (a.astype(object).to_numpy() != b.astype(object).to_numpy())
-    any_change = np.logical_or.reduce([flags[f] for f in fields])
+    flags, prior = _change_flags(new, old if old is not None else pd.DataFrame(columns=list(DIFFED)))
+    any_change = np.logical_or.reduce([flags[f] for f in DIFFED])
     idx = new.index[any_change]
     out = pd.DataFrame(index=idx)
-    for name in fields:
+    for name in DIFFED:
         out[f"old_{name}"] = prior.loc[idx, name].astype(object)
         out[f"new_{name}"] = new.loc[idx, name].astype(object)
     # A table of the 16 possible tuples avoids building a tuple per customer in Python.
-    table = np.empty(1 << len(fields), dtype=object)
+    table = np.empty(1 << len(DIFFED), dtype=object)
     for mask in range(len(table)):
-        table[mask] = tuple(f for i, f in enumerate(fields) if mask & (1 << i))
-    codes = sum(flags[f].astype(np.int64) << i for i, f in enumerate(fields))
+        table[mask] = tuple(f for i, f in enumerate(DIFFED) if mask & (1 << i))
+    codes = sum(flags[f].astype(np.int64) << i for i, f in enumerate(DIFFED))
     out["changed"] = table[codes[any_change]]
     return out

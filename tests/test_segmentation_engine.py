@@ -139,6 +139,16 @@ def test_diff_reports_tier_reason_and_rounded_score_changes():
     assert d.loc[4, "changed"] == ("tier", "reasons", "value_score", "risk_score")
     assert d.loc[1, "old_reasons"] == ("V_PREMIUM",) and d.loc[1, "new_tier"] == "vip"
     assert len(diff_results(new, new)) == 0
+    # What a run keeps of each partition: the same customers, with their old tier.
+    from segmentation.engine import changed_customers
+
+    for before in (old, old.iloc[:0], None, new):
+        kept = changed_customers(new, before)
+        full = diff_results(new, before)
+        assert list(kept.index) == list(full.index)
+        assert kept.isna().tolist() == full["old_tier"].isna().tolist()
+        assert kept.dropna().tolist() == full["old_tier"].dropna().tolist()
+    assert changed_customers(new, old).tolist()[:2] == ["vip", "standard"]
 
 
 # --- the tier policy ----------------------------------------------------------------------

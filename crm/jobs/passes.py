@@ -24,7 +24,7 @@ import pandas as pd
 
 from crm.db import Database
 from crm.jobs import frames
-from segmentation.engine import diff_results, fit_model, score_aggregates
+from segmentation.engine import changed_customers, fit_model, score_aggregates
 from segmentation.features import portfolio_lr_from_totals
 from segmentation.frames import day_number
 from segmentation.policy import TierPolicy
@@ -180,21 +180,25 @@ def _score_range(conn, lo: int, hi: int, as_of: dt.date, policy: TierPolicy, plr
 
 
 _KEPT = ("tier", "reasons", "computed_tier", "computed_reasons", "value_score", "risk_score")
-# Each set of reasons the engine gives (a tuple of codes) → its stored text's place in REASON_TEXTS
-_REASON_CODE = {reasons: REASON_TEXTS.index(";".join(reasons)) for reasons in REASONS_OF_MASK}
+# Every set of reasons the engine gives (a tuple of codes), and its stored text's place in REASON_TEXTS
+_REASONS = pd.Index(REASONS_OF_MASK, tupleize_cols=False)
+_TEXT_CODE = np.array([REASON_TEXTS.index(";".join(reasons)) for reasons in REASONS_OF_MASK], dtype=np.int16)
 
 
 def _changes(result: pd.DataFrame, state: pd.DataFrame) -> tuple[pd.DataFrame, dict, int]:
     """What a partition changed (memory O(changes)), its tier counts and its size."""
-    diff = diff_results(result, state if not state.empty else None)
-    changed = result.loc[diff.index, list(_KEPT)].assign(old_tier=diff["old_tier"])  # not the features
+    old_tier = changed_customers(result, state)
+    kept = result[list(_KEPT)]  # not the features
+    changed = (kept if len(old_tier) == len(kept) else kept.loc[old_tier.index]).assign(old_tier=old_tier)
     # Kept until the run writes: categorical codes over fixed categories, not a Python object
     # per value (about 30 bytes a change).
     for column in ("tier", "computed_tier", "old_tier"):
         changed[column] = pd.Categorical(changed[column].astype(object), categories=TIERS)
     for column in ("reasons", "computed_reasons"):  # a lookup per change, not a join
-        codes = np.fromiter((_REASON_CODE[r] for r in changed[column]), dtype=np.int16, count=len(changed))
-        changed[column] = pd.Categorical.from_codes(codes, categories=REASON_TEXTS)
+        where = _REASONS.get_indexer(changed[column].to_numpy())
+        if (where < 0).any():
+            raise ValueError(f"{column} the engine does not give: {changed[column].to_numpy()[where < 0][0]!r}")
+        changed[column] = pd.Categorical.from_codes(_TEXT_CODE[where], categories=REASON_TEXTS)
     return changed, result["tier"].value_counts().to_dict(), len(result)
 
 
