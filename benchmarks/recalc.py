@@ -14,8 +14,12 @@ scoring and tiering them, and writing what changed with its history:
   shift, can move everyone: then it costs what the first run costs, plus the history);
 - rerun: the same day again with no data changes: it writes nothing.
 Peak memory is that of the run's processes together (this one and its workers).
+With --repeat N, each size and database is measured N times, each time on a fresh copy of
+the loaded database, and the medians are printed too: on a shared machine, whose speed can
+move by a third within minutes, one run's ratio to its own GROUP BY says little.
 
     .venv/bin/python benchmarks/recalc.py [--sizes 250000,1000000,3000000] [--db sqlite|postgres|both]
+                                          [--repeat N]
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,16 +138,50 @@ def _peak_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+RUNS = ("first", "nightly", "refit", "rerun")
+
+
+def _measure(copy: tuple[str, callable]) -> dict:
+    """The child's figures on the database at copy[0] (dropped afterwards)."""
+    url, drop = copy
+    try:
+        out = subprocess.run([sys.executable, __file__, "--child", url], capture_output=True, text=True,
+                             cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    finally:
+        drop()
+    if out.returncode:
+        sys.exit(f"run failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _line(r: dict, n: int) -> str:
+    g = r["group_by_s"]
+    return (f"GROUP BY {g:.1f}s | " + " | ".join(
+        f"{name} {r[f'{name}_s']:.1f}s ({r[f'{name}_s'] / g:.1f}x; {r[f'{name}_s'] / n * 1e5:.2f}s per 100k; "
+        f"{r[f'{name}_changed']:,} written)" for name in RUNS)
+        + f" | {r['workers']} processes, peak {r['peak_mb']:.0f} MB together | tiers {r['counts']}")
+
+
+def _medians(runs: list[dict]) -> str:
+    """Each run's median time and median ratio to its own GROUP BY (the GROUP BY and the run
+    slow down alike only when measured side by side)."""
+    return (f"GROUP BY {statistics.median(r['group_by_s'] for r in runs):.1f}s | " + " | ".join(
+        f"{name} {statistics.median(r[f'{name}_s'] for r in runs):.1f}s "
+        f"({statistics.median(r[f'{name}_s'] / r['group_by_s'] for r in runs):.1f}x)" for name in RUNS)
+        + f" | peak {statistics.median(r['peak_mb'] for r in runs):.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="250000,1000000,3000000")
     parser.add_argument("--db", default="both", choices=["sqlite", "postgres", "both"])
+    parser.add_argument("--repeat", type=int, default=1, help="measurements per size and database (medians)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child)))
         return
-    from benchmarks._portfolio_db import fresh_database, frames, load
+    from benchmarks._portfolio_db import copy_database, fresh_database, frames, load
 
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -159,19 +198,16 @@ def main() -> None:
                     t = time.perf_counter()
                     load(url, data)
                     print(f"[{n:,}] {kind}: loaded in {time.perf_counter() - t:.0f}s", flush=True)
-                    out = subprocess.run([sys.executable, __file__, "--child", url], capture_output=True, text=True,
-                                         cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
-                    if out.returncode:
-                        sys.exit(f"run failed:\n{out.stderr[-3000:]}")
-                    r = json.loads(out.stdout.strip().splitlines()[-1])
+                    # Each measurement on a fresh copy, the loaded database kept as it was.
+                    runs = ([_measure(copy_database(kind, url, tmp, PG_URL)) for _ in range(args.repeat)]
+                            if args.repeat > 1 else [_measure((url, lambda: None))])
                 finally:
                     drop()
-                results[(kind, n)] = r
-                g = r["group_by_s"]
-                print(f"[{n:,}] {kind}: GROUP BY {g:.1f}s | " + " | ".join(
-                    f"{name} {r[f'{name}_s']:.1f}s ({r[f'{name}_s'] / g:.1f}x; {r[f'{name}_s'] / n * 1e5:.2f}s per 100k; "
-                    f"{r[f'{name}_changed']:,} written)" for name in ("first", "nightly", "refit", "rerun"))
-                    + f" | {r['workers']} processes, peak {r['peak_mb']:.0f} MB together | tiers {r['counts']}", flush=True)
+                for i, r in enumerate(runs):
+                    print(f"[{n:,}] {kind}: " + (f"#{i + 1} " if len(runs) > 1 else "") + _line(r, n), flush=True)
+                if len(runs) > 1:
+                    print(f"[{n:,}] {kind}: median of {len(runs)}: " + _medians(runs), flush=True)
+                results[(kind, n)] = {"peak_mb": statistics.median(r["peak_mb"] for r in runs)}
             del data
     for kind in kinds:
         done = sorted(n for k, n in results if k == kind)
