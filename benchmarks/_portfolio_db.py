@@ -28,41 +28,38 @@ def fresh_database(kind: str, tmpdir: str, pg_url: str | None) -> tuple[str, cal
         url = f"sqlite:///{tmpdir}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
         upgrade(url)
         return url, lambda: None
+    url, drop = _new_pg_database(pg_url)
+    upgrade(url)
+    return url, drop
+
+
+def _new_pg_database(pg_url: str, template: str | None = None) -> tuple[str, callable]:
+    """A new PostgreSQL database (a copy of ``template``, if given): (url, drop)."""
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
+    with admin.connect() as conn:  # nobody may be connected to the template meanwhile
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
 
     def drop():
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
-    return url, drop
+    return make_url(pg_url).set(database=name).render_as_string(hide_password=False), drop
 
 
 def copy_database(kind: str, url: str, tmpdir: str, pg_url: str | None) -> tuple[str, callable]:
     """A copy of the database at ``url`` (a run's first state again): (url, drop)."""
     if kind == "sqlite":
         source = make_url(url).database
-        with create_engine(url).connect() as conn:  # everything into the main file first
+        engine = create_engine(url)
+        with engine.connect() as conn:  # everything into the main file first
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
         target = f"{tmpdir}/copy-{uuid.uuid4().hex[:6]}.sqlite3"
         shutil.copyfile(source, target)
         return f"sqlite:///{target}", lambda: os.remove(target)
-    name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:  # nobody may be connected to the template meanwhile
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(url).set(database=name).render_as_string(hide_password=False), drop
+    return _new_pg_database(pg_url, template=make_url(url).database)
 
 
 def frames(n: int, seed: int = 1) -> dict[str, pd.DataFrame]:
