@@ -36,8 +36,6 @@ from segmentation.tiers import TIERS
 AUDIT_CHUNK = 2000  # customers per audit event
 CHUNK = 100_000  # rows sent, and moves published, at a time: memory bounded by the chunk
 STAGE = "tier_stage"
-_STAGE_COLUMNS = ("customer_id", "tier", "reasons", "computed_tier", "computed_reasons", "value_score",
-                  "risk_score", "old_tier")
 _CREATE_STAGE = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (
     customer_id INTEGER PRIMARY KEY, tier VARCHAR(10) NOT NULL, reasons VARCHAR(200) NOT NULL,
     computed_tier VARCHAR(10) NOT NULL, computed_reasons VARCHAR(200) NOT NULL,
@@ -190,22 +188,30 @@ def stage_changes(session: Session, changed: pd.DataFrame) -> None:
         bulk_insert(session, table(STAGE), chunk, rendered[i] if rendered else None)
 
 
+def _texts(column: pd.Series) -> list:
+    """A column of the changes (a tier, or reasons as stored: the codes joined by ";") as a list
+    of texts, None where there is none (a new customer's old tier)."""
+    values = column.astype(object)
+    return values.where(values.notna(), None).tolist()
+
+
+def _ids(changed: pd.DataFrame) -> list[int]:
+    return changed.index.to_numpy(dtype="int64").tolist()
+
+
 def _stage_columns(changed: pd.DataFrame, sqlite: bool) -> dict[str, list]:
     """The stage's columns of some changes, as bulk_insert takes them."""
-    ids = changed.index.to_numpy(dtype="int64").tolist()
-    reasons = [changed[c].astype(object).tolist() for c in ("reasons", "computed_reasons")]  # the codes joined by ";"
     if sqlite:
-        return {"customer_id": ids, "state": _PackedState.pack(changed).tolist(), "reasons": reasons[0],
-                "computed_reasons": reasons[1]}
-    old = changed["old_tier"].astype(object)
-    return dict(zip(_STAGE_COLUMNS, (
-        ids, changed["tier"].astype(object).tolist(), reasons[0], changed["computed_tier"].astype(object).tolist(),
-        reasons[1], published(changed["value_score"]).tolist(), published(changed["risk_score"]).tolist(),
-        old.where(old.notna(), None).tolist())))
+        return {"customer_id": _ids(changed), "state": _PackedState.pack(changed).tolist(),
+                **{c: _texts(changed[c]) for c in ("reasons", "computed_reasons")}}
+    return {"customer_id": _ids(changed),
+            **{c: _texts(changed[c]) for c in ("tier", "reasons", "computed_tier", "computed_reasons")},
+            **{c: published(changed[c]).tolist() for c in ("value_score", "risk_score")},
+            "old_tier": _texts(changed["old_tier"])}
 
 
 # A run's audit event per AUDIT_CHUNK changed customers: (name in the event, column of the changes)
-_AUDITED_TEXTS = (("to", "tier"), ("reasons", "reasons"))
+_AUDITED_TEXTS = (("from", "old_tier"), ("to", "tier"), ("reasons", "reasons"))
 
 
 def _audit_changes(parts: list[pd.DataFrame], run_id: int) -> list[audit.Change]:
@@ -215,10 +221,8 @@ def _audit_changes(parts: list[pd.DataFrame], run_id: int) -> list[audit.Change]
     for part in parts:
         for first in range(0, len(part), AUDIT_CHUNK):
             chunk = part.iloc[first:first + AUDIT_CHUNK]
-            old = chunk["old_tier"].astype(object)
             out.append(audit.as_text(audit.Change("tiers.changed", "tier_run", run_id, None, {
-                "customer_id": chunk.index.to_numpy(dtype="int64").tolist(), "from": old.where(old.notna(), None).tolist(),
-                **{name: chunk[column].astype(object).tolist() for name, column in _AUDITED_TEXTS},
+                "customer_id": _ids(chunk), **{name: _texts(chunk[column]) for name, column in _AUDITED_TEXTS},
                 **{name: published(chunk[name]).tolist() for name in ("value_score", "risk_score")}})))
     return out
 
@@ -273,9 +277,7 @@ def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_o
         moved = moves_of(part)
         for start in range(0, len(moved), CHUNK):  # a first run publishes a million moves
             chunk = moved.iloc[start:start + CHUNK]
-            old = chunk["old_tier"].astype(object)
             events.publish(session, events.TiersChanged(events.TierMoves(
-                chunk.index.to_numpy(dtype="int64").tolist(), old.where(old.notna(), None).tolist(),
-                *(chunk[c].astype(object).tolist() for c in ("tier", "reasons"))), run_id, actor))
+                _ids(chunk), *(_texts(chunk[c]) for c in ("old_tier", "tier", "reasons"))), run_id, actor))
         published_moves += len(moved)
     return published_moves
