@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import make_url
 
 from crm.db import Base
@@ -94,3 +97,27 @@ def test_0010_leaves_room_on_the_tier_pages_for_hot_updates_on_postgresql(pg_dat
         options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'customer_tiers'")).scalar()
     engine.dispose()
     assert "fillfactor=50" in (options or [])
+
+
+def test_0014_tier_tables_check_their_tier_with_comparisons(db_url):
+    # SQLite rebuilds an IN list's lookup table for every row a CHECK checks (crm.db.one_of);
+    # the comparisons admit the same tiers, and still refuse any other.
+    engine = create_engine(db_url)
+    try:
+        checks = {table: {c["name"]: c["sqltext"] for c in inspect(engine).get_check_constraints(table)}
+                  for table in ("customer_tiers", "tier_history", "tier_overrides")}
+        for table, by_name in checks.items():
+            check = by_name[f"ck_{table}_tier"]
+            assert " IN " not in check.upper() and "ANY" not in check.upper(), check
+            assert all(f"'{tier}'" in check for tier in ("vip", "standard", "watchlist")), check
+        stamp = "'2026-02-01 00:00:00'"
+        insert = ("INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, "
+                  "value_score, risk_score, as_of, updated_at) "
+                  f"VALUES (:id, :tier, '', 'standard', '', 1, 1, '2026-02-01', {stamp})")
+        with engine.connect() as conn:
+            conn.execute(text(insert), {"id": 1, "tier": "watchlist"})
+            with pytest.raises(IntegrityError):
+                conn.execute(text(insert), {"id": 2, "tier": "gold"})
+            conn.rollback()
+    finally:
+        engine.dispose()
