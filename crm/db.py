@@ -12,6 +12,7 @@ import csv
 import functools
 import io
 import itertools
+import json
 import sqlite3
 import datetime as dt
 from collections.abc import Iterator
@@ -176,6 +177,27 @@ def get_session() -> Session:
         write = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
         g.db_session = get_db().session(write=write)
     return g.db_session
+
+
+# The ids bound as :ids (ids_param) as a table of one column, ``value``: a bulk statement
+# takes any number of ids as ONE parameter (SQLite reads a JSON array, PostgreSQL an array),
+# where an IN list takes a parameter per id, and SQLite at most 32,766 of them.
+_ID_ROWS = {"sqlite": "SELECT value FROM json_each(:ids)",
+            "postgresql": "SELECT unnest(CAST(:ids AS BIGINT[])) AS value"}
+
+
+IDS_PER_STATEMENT = 100_000  # ids bound at a time: a bulk path's memory is bounded by it
+
+
+def id_rows(dialect: str) -> str:
+    """SQL for the table of the ids bound as :ids (see ids_param)."""
+    return _ID_ROWS[dialect]
+
+
+def ids_param(dialect: str, ids) -> object:
+    """The value to bind as :ids for id_rows."""
+    whole = [int(i) for i in ids]
+    return json.dumps(whole) if dialect == "sqlite" else whole
 
 
 _NULL = "\\N"  # COPY's NULL marker

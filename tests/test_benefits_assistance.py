@@ -1,14 +1,16 @@
 """Emergency assistance: spend within the cover is approved, beyond it waits for a second person."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from crm import audit
 from crm.benefits import assistance
 from crm.benefits.services import BenefitError
+from crm.db import id_rows, ids_param
 from crm.models import AuditEvent, Customer
 from crm.models.benefits import AssistanceEnrolment, AssistanceSpend
 from tests.benefits_helpers import AS_OF, make_customers, move
@@ -83,3 +85,17 @@ def test_case_list_shows_open_cases_and_the_risk_officer_approves_on_the_web(cli
         assert s.get(AssistanceSpend, spend_id).state == "approved"
     assert client.post(f"/benefits/assistance/cases/{case_id}/close", data={"csrf_token": token}).status_code == 302
     assert f'/benefits/assistance/cases/{case_id}"' not in client.get("/benefits/assistance").get_data(as_text=True)
+
+
+def test_enrolment_numbers_made_by_the_database_are_membership_no(database):
+    # A first run enrols its new VIPs in one statement: the database writes the number.
+    start = dt.date(2026, 1, 1)
+    ids = [7, 12_345_678, 123_456_789]
+    dialect = database.dialect
+    sql = (f"SELECT {assistance._MEMBERSHIP_NO[dialect]} FROM ({id_rows(dialect)}) AS i "  # nosec B608 - constants
+           "ORDER BY i.value")
+    with database.session() as s:
+        made = s.scalars(text(sql), {"number_head": assistance.membership_no(0, start)[:-8],
+                                     "ids": ids_param(dialect, ids)}).all()
+    assert made == [assistance.membership_no(cid, start) for cid in ids] == [
+        "GA202601-00000007", "GA202601-12345678", "GA202601-123456789"]

@@ -9,20 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Date, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.benefits.catalogue import Benefit, Catalogue, period_bounds
 from crm.benefits.services import BenefitError
-from crm.db import utcnow
+from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_rows, ids_param, utcnow
 from crm.models import Customer
-from crm.models.benefits import (CASE_CATEGORIES, AssistanceCase, AssistanceEnrolment, AssistanceSpend,
-                                 BenefitUse)
-
-ENROLMENTS = AssistanceEnrolment.__table__
+from crm.models.benefits import CASE_CATEGORIES, AssistanceCase, AssistanceEnrolment, AssistanceSpend
 
 
 def _chunks(items: list, size: int = 900):
@@ -34,35 +29,60 @@ def membership_no(customer_id: int, period_start: dt.date) -> str:
     return f"GA{period_start:%Y%m}-{customer_id:08d}"
 
 
+# The enrolments of the bound ids (crm.db.id_rows) for one period, and the membership fee of
+# each one inserted: a statement each, not a row of parameters per customer (a first run
+# enrols tens of thousands of new VIPs). The membership number as membership_no makes it.
+_MEMBERSHIP_NO = {"sqlite": "CAST(:number_head AS TEXT) || printf('%08d', i.value)",
+                  "postgresql": "CAST(:number_head AS TEXT) || lpad(CAST(i.value AS TEXT), "
+                                "GREATEST(8, length(CAST(i.value AS TEXT))), '0')"}
+_ENROL = """INSERT INTO assistance_enrolments (customer_id, provider, membership_no, cover_limit_usd, spent_usd,
+                                           period_start, period_end, status, created_at)
+    SELECT i.value, :provider, {number}, :cover, 0, :start, :end, 'active', :now FROM ({ids}) AS i WHERE true
+    ON CONFLICT (customer_id, period_start) DO NOTHING RETURNING id, customer_id"""  # WHERE: for SQLite's parser
+_FEES = """INSERT INTO benefit_uses (customer_id, benefit_code, kind, source, source_id, cost, used_on, created_at)
+    SELECT e.customer_id, :code, :kind, 'enrolment', e.id, :cost, :used_on, :now FROM assistance_enrolments AS e
+    WHERE e.id IN ({ids}) ORDER BY e.id"""
+_REACTIVATE = """UPDATE assistance_enrolments SET status = 'active'
+    WHERE customer_id IN ({ids}) AND period_start = :start AND status = 'ended'"""
+
+
 def enrol(session: Session, actor: audit.Actor, customer_ids: list[int], benefits, as_of: dt.date,
           catalogue: Catalogue) -> int:
     """Enrol customers with the assistance provider for the current period (once per period,
     by its unique key), record the membership fee as the benefit's cost, and re-activate an
     enrolment ended earlier this period. Returns how many were newly enrolled."""
     new = 0
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    dialect = session.get_bind().dialect.name
+    ids, money = id_rows(dialect), AssistanceEnrolment.cover_limit_usd.type
+    enrols = _typed(_ENROL.format(number=_MEMBERSHIP_NO[dialect], ids=ids), start=Date(), end=Date(),
+                    now=UTCDateTime(), cover=money)
+    fees = _typed(_FEES.format(ids=ids), used_on=Date(), now=UTCDateTime(), cost=money)
+    reactivate = _typed(_REACTIVATE.format(ids=ids), start=Date())
     for b in (b for b in benefits if b.kind == "emergency_assistance"):
         start, end = period_bounds(b.period, as_of)
-        for part in _chunks(list(customer_ids)):
-            rows = [{"customer_id": cid, "provider": catalogue.assistance_provider,
-                     "membership_no": membership_no(cid, start), "cover_limit_usd": b.cover_limit_usd,
-                     "spent_usd": Decimal("0"), "period_start": start, "period_end": end, "status": "active",
-                     "created_at": utcnow()} for cid in part]
-            done = session.execute(insert(ENROLMENTS).on_conflict_do_nothing(
-                index_elements=["customer_id", "period_start"]).returning(ENROLMENTS.c.id, ENROLMENTS.c.customer_id),
-                rows).all()
+        now = utcnow()
+        for part in _chunks(list(customer_ids), IDS_PER_STATEMENT):
+            done = sorted(session.execute(enrols, {
+                "provider": catalogue.assistance_provider, "number_head": membership_no(0, start)[:-8],
+                "cover": b.cover_limit_usd, "start": start, "end": end, "now": now,
+                "ids": ids_param(dialect, part)}).all())
             if done:
-                session.execute(BenefitUse.__table__.insert(), [{
-                    "customer_id": r.customer_id, "benefit_code": b.code, "kind": b.kind, "source": "enrolment",
-                    "source_id": r.id, "cost": b.unit_cost, "used_on": as_of, "created_at": utcnow()} for r in done])
-                audit.record(session, actor, audit.Change("assistance.enrolled", "assistance_enrolment", None, None, {
-                    "enrolments": [[r.id, r.customer_id] for r in done], "period_start": start,
-                    "cover_limit_usd": b.cover_limit_usd}))
+                session.execute(fees, {"code": b.code, "kind": b.kind, "cost": b.unit_cost, "used_on": as_of,
+                                       "now": now, "ids": ids_param(dialect, [i for i, _cid in done])})
+                for chunk in _chunks(done, 2000):
+                    audit.record(session, actor, audit.Change(
+                        "assistance.enrolled", "assistance_enrolment", None, None,
+                        {"enrolments": [[i, cid] for i, cid in chunk], "period_start": start,
+                         "cover_limit_usd": b.cover_limit_usd}))
                 new += len(done)
-            session.execute(update(AssistanceEnrolment).where(
-                AssistanceEnrolment.customer_id.in_(part), AssistanceEnrolment.period_start == start,
-                AssistanceEnrolment.status == "ended").values(status="active"))
+            session.execute(reactivate, {"start": start, "ids": ids_param(dialect, part)})
     return new
+
+
+def _typed(sql: str, **types):
+    """``sql`` as a statement whose named parameters are bound as ``types`` (dates, times and
+    money stored as the ORM stores them)."""
+    return text(sql).bindparams(*(bindparam(name, type_=type_) for name, type_ in types.items()))
 
 
 def end_enrolments(session: Session, actor: audit.Actor, customer_ids: list[int], benefits: list[Benefit],

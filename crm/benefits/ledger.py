@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Date, Integer, and_, bindparam, case, column, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.benefits.catalogue import Benefit, Catalogue, period_bounds, prorated
 from crm.benefits.services import BenefitError
+from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_rows, ids_param, utcnow
 from crm.models import CustomerTier
 from crm.models.benefits import EntitlementEntry
 
@@ -59,9 +61,61 @@ def insert_entries(session: Session, actor: audit.Actor, rows: list[dict], actio
     done = []
     for part in chunks(rows):
         done += session.execute(stmt, part).all()
+    _audit_entries(session, actor, done, action)
+    return done
+
+
+def _audit_entries(session: Session, actor: audit.Actor, done: list, action: str) -> None:
+    iso = {day: day.isoformat() for day in {r[3] for r in done}}  # a few periods' first days
     for part in chunks(done, 2000):
         audit.record(session, actor, audit.Change(action, "entitlement", None, None, {"entries": [
-            [r.id, r.customer_id, r.benefit_code, r.period_start, r.entry_type, r.quantity] for r in part]}))
+            [i, cid, code, iso[start], entry_type, quantity] for i, cid, code, start, entry_type, quantity in part]}))
+
+
+class Entry(NamedTuple):
+    """An inserted ledger line, as insert_entries returns them."""
+    id: int
+    customer_id: int
+    benefit_code: str
+    period_start: dt.date
+    entry_type: str
+    quantity: int
+
+
+# One keyed entry (grant or renew) per customer of the bound ids (crm.db.id_rows), the rest
+# the same for all: a statement per benefit, not a row of parameters per customer. A first
+# run at 1M makes 76,585 new VIPs: their 306,340 entries, enrolments and fees took 8.5 s
+# through SQLAlchemy's parameters per row, 3.2 s this way (measured).
+_KEYED = """INSERT INTO entitlement_entries (customer_id, benefit_code, kind, period_start, period_end, entry_type,
+                                         quantity, once_key, catalogue_version, note, created_at)
+    SELECT i.value, :code, :kind, :start, :end, :entry_type, :quantity,
+           CAST(:key_head AS TEXT) || CAST(i.value AS TEXT) || CAST(:key_tail AS TEXT), :version, '', :now
+    FROM ({ids}) AS i WHERE true
+    ON CONFLICT (once_key) DO NOTHING RETURNING id, customer_id"""  # WHERE: SQLite's parser needs one before ON
+
+
+def insert_keyed(session: Session, actor: audit.Actor, groups: list[tuple[Benefit, list[int]]], as_of: dt.date,
+                 entry_type: str, quantity_of, version: int | None, action: str) -> list[Entry]:
+    """For each (benefit, customer ids) of ``groups``, each customer's keyed entry (once_key:
+    grant_key) for the period of ``as_of``, ``quantity_of(benefit)`` units, skipping those
+    whose key exists (granted or renewed already: exactly once, even against a concurrent
+    renewal); audits what was inserted, and returns it (as insert_entries does)."""
+    dialect = session.get_bind().dialect.name
+    stmt = text(_KEYED.format(ids=id_rows(dialect))).bindparams(
+        bindparam("start", type_=Date()), bindparam("end", type_=Date()), bindparam("now", type_=UTCDateTime()))
+    now, done = utcnow(), []
+    for b, customer_ids in groups:
+        start, end = period_bounds(b.period, as_of)
+        head, tail = grant_key(0, b.code, start).split(":0:", 1)  # grant_key's text around the id
+        quantity = quantity_of(b)
+        constants = {"code": b.code, "kind": b.kind, "start": start, "end": end, "entry_type": entry_type,
+                     "quantity": quantity, "key_head": f"{head}:", "key_tail": f":{tail}", "version": version,
+                     "now": now}
+        for part in chunks(customer_ids, IDS_PER_STATEMENT):
+            done += [Entry(i, cid, b.code, start, entry_type, quantity)
+                     for i, cid in session.execute(stmt, {**constants, "ids": ids_param(dialect, part)}).all()]
+    done.sort()  # by id: in the order inserted
+    _audit_entries(session, actor, done, action)
     return done
 
 
@@ -69,15 +123,17 @@ def _period_sums(session: Session, customer_ids: list[int], codes: Iterable[str]
                  types: tuple[str, ...] | None = None) -> dict[tuple[int, str], int]:
     """Sum of quantities per (customer, benefit) in the period containing ``as_of``."""
     out: dict[tuple[int, str], int] = {}
-    codes = list(codes)
-    for part in chunks(customer_ids):
-        where = [ENTRIES.c.customer_id.in_(part), ENTRIES.c.benefit_code.in_(codes),
+    codes, dialect = list(codes), session.get_bind().dialect.name
+    ids = text(id_rows(dialect)).columns(column("value", Integer))  # the customers, as one parameter
+    for part in chunks(customer_ids, IDS_PER_STATEMENT):
+        where = [ENTRIES.c.customer_id.in_(ids), ENTRIES.c.benefit_code.in_(codes),
                  ENTRIES.c.period_start <= as_of, ENTRIES.c.period_end > as_of]
         if types:
             where.append(ENTRIES.c.entry_type.in_(types))
         stmt = (select(ENTRIES.c.customer_id, ENTRIES.c.benefit_code, func.sum(ENTRIES.c.quantity))
                 .where(*where).group_by(ENTRIES.c.customer_id, ENTRIES.c.benefit_code))
-        out.update({(cid, code): int(total) for cid, code, total in session.execute(stmt)})
+        out.update({(cid, code): int(total)
+                    for cid, code, total in session.execute(stmt, {"ids": ids_param(dialect, part)})})
     return out
 
 
@@ -96,15 +152,15 @@ def enter_tier(session: Session, actor: audit.Actor, customer_ids: list[int], ti
     codes = [b.code for b in benefits]
     granted = _period_sums(session, customer_ids, codes, as_of, ("grant", "renew"))
     taken = _period_sums(session, customer_ids, codes, as_of, ("stop", "suspend", "resume"))
-    rows = []
-    for cid in customer_ids:
-        for b in benefits:
-            if (cid, b.code) not in granted:
-                rows.append(_row(cid, b, as_of, "grant", prorated(b.quota, b.period, as_of),
-                                 grant_key(cid, b.code, period_bounds(b.period, as_of)[0]), catalogue.version))
-            elif taken.get((cid, b.code), 0) < 0:
-                rows.append(_row(cid, b, as_of, "resume", -taken[(cid, b.code)], None, catalogue.version))
-    done = insert_entries(session, actor, rows, "benefits.granted")
+    # Granted this period already (left and came back): what was stopped or suspended resumes.
+    resumed = [_row(cid, b, as_of, "resume", -taken[(cid, b.code)], None, catalogue.version)
+               for cid in customer_ids for b in benefits
+               if (cid, b.code) in granted and taken.get((cid, b.code), 0) < 0]
+    done = insert_entries(session, actor, resumed, "benefits.granted")
+    # The others get the grant (its key skips whoever has one: ``granted`` spares the work).
+    fresh = [(b, [cid for cid in customer_ids if (cid, b.code) not in granted]) for b in benefits]
+    done += insert_keyed(session, actor, fresh, as_of, "grant", lambda b: prorated(b.quota, b.period, as_of),
+                         catalogue.version, "benefits.granted")
     from crm.benefits.assistance import enrol
 
     enrol(session, actor, customer_ids, benefits, as_of, catalogue)
@@ -155,9 +211,8 @@ def renew(session: Session, actor: audit.Actor, as_of: dt.date, catalogue: Catal
         ids = list(session.scalars(select(CustomerTier.customer_id).where(CustomerTier.tier == tier)
                                    .order_by(CustomerTier.customer_id)))
         for part in chunks(ids, 5000):
-            rows = [_row(cid, b, as_of, "renew", b.quota, grant_key(cid, b.code, period_bounds(b.period, as_of)[0]),
-                         catalogue.version) for cid in part for b in benefits]
-            inserted += len(insert_entries(session, actor, rows, "benefits.renewed"))
+            inserted += len(insert_keyed(session, actor, [(b, part) for b in benefits], as_of, "renew",
+                                         lambda b: b.quota, catalogue.version, "benefits.renewed"))
             enrol(session, actor, part, benefits, as_of, catalogue)
     return inserted
 
