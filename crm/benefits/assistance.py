@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.benefits.catalogue import Benefit, Catalogue, period_bounds
 from crm.benefits.services import BenefitError
-from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_rows, ids_param, utcnow
+from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_in, id_rows, ids_param, utcnow
 from crm.models import Customer
 from crm.models.benefits import CASE_CATEGORIES, AssistanceCase, AssistanceEnrolment, AssistanceSpend
 
@@ -41,9 +41,9 @@ _ENROL = """INSERT INTO assistance_enrolments (customer_id, provider, membership
     ON CONFLICT (customer_id, period_start) DO NOTHING RETURNING id, customer_id"""  # WHERE: for SQLite's parser
 _FEES = """INSERT INTO benefit_uses (customer_id, benefit_code, kind, source, source_id, cost, used_on, created_at)
     SELECT e.customer_id, :code, :kind, 'enrolment', e.id, :cost, :used_on, :now FROM assistance_enrolments AS e
-    WHERE e.id IN ({ids}) ORDER BY e.id"""
+    WHERE {enrolment_ids} ORDER BY e.id"""
 _REACTIVATE = """UPDATE assistance_enrolments SET status = 'active'
-    WHERE customer_id IN ({ids}) AND period_start = :start AND status = 'ended'"""
+    WHERE {customer_ids} AND period_start = :start AND status = 'ended'"""
 
 
 def enrol(session: Session, actor: audit.Actor, customer_ids: list[int], benefits, as_of: dt.date,
@@ -56,8 +56,8 @@ def enrol(session: Session, actor: audit.Actor, customer_ids: list[int], benefit
     ids, money = id_rows(dialect), AssistanceEnrolment.cover_limit_usd.type
     enrols = _typed(_ENROL.format(number=_MEMBERSHIP_NO[dialect], ids=ids), start=Date(), end=Date(),
                     now=UTCDateTime(), cover=money)
-    fees = _typed(_FEES.format(ids=ids), used_on=Date(), now=UTCDateTime(), cost=money)
-    reactivate = _typed(_REACTIVATE.format(ids=ids), start=Date())
+    fees = _typed(_FEES.format(enrolment_ids=id_in(dialect, "e.id")), used_on=Date(), now=UTCDateTime(), cost=money)
+    reactivate = _typed(_REACTIVATE.format(customer_ids=id_in(dialect, "customer_id")), start=Date())
     for b in (b for b in benefits if b.kind == "emergency_assistance"):
         start, end = period_bounds(b.period, as_of)
         now = utcnow()

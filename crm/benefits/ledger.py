@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from sqlalchemy import Date, Integer, and_, bindparam, case, column, func, select, text
+from sqlalchemy import Date, and_, bindparam, case, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.benefits.catalogue import Benefit, Catalogue, period_bounds, prorated
 from crm.benefits.services import BenefitError
-from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_rows, ids_param, utcnow
+from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_in, id_rows, ids_param, utcnow
 from crm.models import CustomerTier
 from crm.models.benefits import EntitlementEntry
 
@@ -124,9 +124,9 @@ def _period_sums(session: Session, customer_ids: list[int], codes: Iterable[str]
     """Sum of quantities per (customer, benefit) in the period containing ``as_of``."""
     out: dict[tuple[int, str], int] = {}
     codes, dialect = list(codes), session.get_bind().dialect.name
-    ids = text(id_rows(dialect)).columns(column("value", Integer))  # the customers, as one parameter
+    of_ids = text(id_in(dialect, "entitlement_entries.customer_id"))  # the customers, as one parameter
     for part in chunks(customer_ids, IDS_PER_STATEMENT):
-        where = [ENTRIES.c.customer_id.in_(ids), ENTRIES.c.benefit_code.in_(codes),
+        where = [of_ids, ENTRIES.c.benefit_code.in_(codes),
                  ENTRIES.c.period_start <= as_of, ENTRIES.c.period_end > as_of]
         if types:
             where.append(ENTRIES.c.entry_type.in_(types))
