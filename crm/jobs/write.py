@@ -255,9 +255,9 @@ def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_o
     and empty the stage. Returns the number of moves."""
     conn, staged = session.connection(), _staged(parts)
     constants = {"run": run_id, "as_of": as_of, "now": utcnow(), "lo": staged.pop("lo"), "hi": staged.pop("hi")}
-    # Before the encoder's thread starts: it holds the GIL but while this one's statements run,
-    # and short statements wait for it at every call into the driver (these two took 0.23 s
-    # instead of a few ms). The tier index is not used by the statements below.
+    # Before the encoder's thread starts: it holds the GIL except while this thread's statements
+    # run, and a short statement waits for the GIL at every call into the driver (these two took
+    # 0.23 s instead of a few ms). The statements below do not use the tier index.
     rebuilt = _rebuilt_indexes(conn, staged["new"])
     for index in rebuilt:
         conn.execute(DropIndex(index))
