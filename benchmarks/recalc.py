@@ -22,7 +22,7 @@ the loaded database, and the medians are printed too: on a shared machine, whose
 move by a third within minutes, one run's ratio to its own GROUP BY says little.
 
     .venv/bin/python benchmarks/recalc.py [--sizes 250000,1000000,3000000] [--db sqlite|postgres|both]
-                                          [--repeat N]
+                                          [--repeat N] [--without-subscribers]
 """
 from __future__ import annotations
 
@@ -49,14 +49,15 @@ GROUP_BY = (
 )
 
 
-def child(url: str) -> dict:
+def child(url: str, subscribers_on: bool = True) -> dict:
     from sqlalchemy import text
 
     from crm import audit, features
     from crm.db import Database
     from crm.jobs import recalc
 
-    features.register_subscriptions()  # as `crm tiers recalc` and the scheduler run it
+    if subscribers_on:
+        features.register_subscriptions()  # as `crm tiers recalc` and the scheduler run it
     subscribers = _SubscriberTime()
     database = Database(url)
     t = time.perf_counter()
@@ -166,11 +167,12 @@ def _peak_mb() -> float:
 RUNS = ("first", "nightly", "refit", "rerun")
 
 
-def _measure(copy: tuple[str, callable]) -> dict:
+def _measure(copy: tuple[str, callable], subscribers_on: bool = True) -> dict:
     """The child's figures on the database at copy[0] (dropped afterwards)."""
     url, drop = copy
     try:
-        out = subprocess.run([sys.executable, __file__, "--child", url], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, __file__, "--child", url]
+                             + ([] if subscribers_on else ["--without-subscribers"]), capture_output=True, text=True,
                              cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     finally:
         drop()
@@ -193,10 +195,15 @@ def _medians(runs: list[dict]) -> str:
     def median(f) -> float:
         return statistics.median(f(r) for r in runs)
 
+    def subscribers(name: str) -> str:
+        if not median(lambda r: r[f"{name}_subscribers_s"]):
+            return ""
+        return (f"; {median(lambda r: (r[f'{name}_s'] - r[f'{name}_subscribers_s']) / r['group_by_s']):.1f}x "
+                f"without the subscribers' {median(lambda r: r[f'{name}_subscribers_s']):.1f}s")
+
     return (f"GROUP BY {median(lambda r: r['group_by_s']):.1f}s | " + " | ".join(
-        f"{name} {median(lambda r: r[f'{name}_s']):.1f}s ({median(lambda r: r[f'{name}_s'] / r['group_by_s']):.1f}x; "
-        f"{median(lambda r: (r[f'{name}_s'] - r[f'{name}_subscribers_s']) / r['group_by_s']):.1f}x without the "
-        f"subscribers' {median(lambda r: r[f'{name}_subscribers_s']):.1f}s)" for name in RUNS)
+        f"{name} {median(lambda r: r[f'{name}_s']):.1f}s ({median(lambda r: r[f'{name}_s'] / r['group_by_s']):.1f}x"
+        f"{subscribers(name)})" for name in RUNS)
         + f" | peak {median(lambda r: r['peak_mb']):.0f} MB")
 
 
@@ -205,10 +212,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="250000,1000000,3000000")
     parser.add_argument("--db", default="both", choices=["sqlite", "postgres", "both"])
     parser.add_argument("--repeat", type=int, default=1, help="measurements per size and database (medians)")
+    parser.add_argument("--without-subscribers", action="store_true",
+                        help="the recalculation alone: no benefits follow the tiers (the command line's runs have them)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child)))
+        print(json.dumps(child(args.child, not args.without_subscribers)))
         return
     from benchmarks._portfolio_db import copy_database, fresh_database, frames, load
 
@@ -228,8 +237,9 @@ def main() -> None:
                     load(url, data)
                     print(f"[{n:,}] {kind}: loaded in {time.perf_counter() - t:.0f}s", flush=True)
                     # Each measurement on a fresh copy, the loaded database kept as it was.
-                    runs = ([_measure(copy_database(kind, url, tmp, PG_URL)) for _ in range(args.repeat)]
-                            if args.repeat > 1 else [_measure((url, lambda: None))])
+                    on = not args.without_subscribers
+                    runs = ([_measure(copy_database(kind, url, tmp, PG_URL), on) for _ in range(args.repeat)]
+                            if args.repeat > 1 else [_measure((url, lambda: None), on)])
                 finally:
                     drop()
                 for i, r in enumerate(runs):
