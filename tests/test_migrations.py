@@ -121,3 +121,14 @@ def test_0014_tier_tables_check_their_tier_with_comparisons(db_url):
             conn.rollback()
     finally:
         engine.dispose()
+
+
+def test_0015_the_ledger_checks_its_entry_type_with_comparisons(db_url):
+    engine = create_engine(db_url)
+    try:
+        checks = {c["name"]: c["sqltext"] for c in inspect(engine).get_check_constraints("entitlement_entries")}
+        check = checks["ck_entitlement_entries_entry_type"]
+        assert " IN " not in check.upper() and "ANY" not in check.upper(), check
+        assert all(f"'{t}'" in check for t in ("grant", "renew", "consume", "return", "stop", "suspend", "resume"))
+    finally:
+        engine.dispose()

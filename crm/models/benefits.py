@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.db import Base, utcnow
+from crm.db import Base, one_of, utcnow
 
 ENTRY_TYPES = ("grant", "renew", "consume", "return", "stop", "suspend", "resume")
 BOOKING_STATES = ("requested", "confirmed", "attended", "no_show", "cancelled")
@@ -40,7 +40,7 @@ class EntitlementEntry(Base):
 
     __tablename__ = "entitlement_entries"
     __table_args__ = (
-        CheckConstraint(_in("entry_type", ENTRY_TYPES), name="entry_type"),
+        CheckConstraint(one_of("entry_type", ENTRY_TYPES), name="entry_type"),  # a grant writes a row per VIP
         Index("ix_entitlement_entries_customer_period", "customer_id", "benefit_code", "period_start"),
     )
 
