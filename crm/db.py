@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Numeric, bindparam, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -204,6 +204,12 @@ _ID_IN = {"sqlite": "{0} IN (SELECT value FROM json_each(:ids))", "postgresql": 
 def id_in(dialect: str, column: str) -> str:
     """SQL that ``column`` is one of the ids bound as :ids (see ids_param)."""
     return _ID_IN[dialect].format(column)
+
+
+def typed_text(sql: str, **types):
+    """``sql`` as a statement whose named parameters are bound as ``types``: dates, times and
+    money stored as the ORM stores them, for the bulk statements written as SQL."""
+    return text(sql).bindparams(*(bindparam(name, type_=type_) for name, type_ in types.items()))
 
 
 def ids_param(dialect: str, ids) -> object:

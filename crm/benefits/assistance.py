@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, bindparam, select, text, update
+from sqlalchemy import Date, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.benefits.catalogue import Benefit, Catalogue, period_bounds
 from crm.benefits.services import BenefitError
-from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_in, id_rows, ids_param, utcnow
+from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_in, id_rows, ids_param, typed_text, utcnow
 from crm.models import Customer
 from crm.models.benefits import CASE_CATEGORIES, AssistanceCase, AssistanceEnrolment, AssistanceSpend
 
@@ -53,11 +53,12 @@ def enrol(session: Session, actor: audit.Actor, customer_ids: list[int], benefit
     enrolment ended earlier this period. Returns how many were newly enrolled."""
     new = 0
     dialect = session.get_bind().dialect.name
-    ids, money = id_rows(dialect), AssistanceEnrolment.cover_limit_usd.type
-    enrols = _typed(_ENROL.format(number=_MEMBERSHIP_NO[dialect], ids=ids), start=Date(), end=Date(),
-                    now=UTCDateTime(), cover=money)
-    fees = _typed(_FEES.format(enrolment_ids=id_in(dialect, "e.id")), used_on=Date(), now=UTCDateTime(), cost=money)
-    reactivate = _typed(_REACTIVATE.format(customer_ids=id_in(dialect, "customer_id")), start=Date())
+    money = AssistanceEnrolment.cover_limit_usd.type
+    enrols = typed_text(_ENROL.format(number=_MEMBERSHIP_NO[dialect], ids=id_rows(dialect)),
+                        start=Date(), end=Date(), now=UTCDateTime(), cover=money)
+    fees = typed_text(_FEES.format(enrolment_ids=id_in(dialect, "e.id")), used_on=Date(), now=UTCDateTime(),
+                      cost=money)
+    reactivate = typed_text(_REACTIVATE.format(customer_ids=id_in(dialect, "customer_id")), start=Date())
     for b in (b for b in benefits if b.kind == "emergency_assistance"):
         start, end = period_bounds(b.period, as_of)
         now = utcnow()
@@ -77,12 +78,6 @@ def enrol(session: Session, actor: audit.Actor, customer_ids: list[int], benefit
                 new += len(done)
             session.execute(reactivate, {"start": start, "ids": ids_param(dialect, part)})
     return new
-
-
-def _typed(sql: str, **types):
-    """``sql`` as a statement whose named parameters are bound as ``types`` (dates, times and
-    money stored as the ORM stores them)."""
-    return text(sql).bindparams(*(bindparam(name, type_=type_) for name, type_ in types.items()))
 
 
 def end_enrolments(session: Session, actor: audit.Actor, customer_ids: list[int], benefits: list[Benefit],

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from sqlalchemy import Date, and_, bindparam, case, func, select, text
+from sqlalchemy import Date, and_, case, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.benefits.catalogue import Benefit, Catalogue, period_bounds, prorated
 from crm.benefits.services import BenefitError
-from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_in, id_rows, ids_param, utcnow
+from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_in, id_rows, ids_param, typed_text, utcnow
 from crm.models import CustomerTier
 from crm.models.benefits import EntitlementEntry
 
@@ -102,8 +102,7 @@ def insert_keyed(session: Session, actor: audit.Actor, groups: list[tuple[Benefi
     whose key exists (granted or renewed already: exactly once, even against a concurrent
     renewal); audits what was inserted, and returns it (as insert_entries does)."""
     dialect = session.get_bind().dialect.name
-    stmt = text(_KEYED.format(ids=id_rows(dialect))).bindparams(
-        bindparam("start", type_=Date()), bindparam("end", type_=Date()), bindparam("now", type_=UTCDateTime()))
+    stmt = typed_text(_KEYED.format(ids=id_rows(dialect)), start=Date(), end=Date(), now=UTCDateTime())
     now, done = utcnow(), []
     for b, customer_ids in groups:
         start, end = period_bounds(b.period, as_of)
