@@ -252,6 +252,12 @@ def tiers_recalc(as_of, dry_run):
         click.echo(f"  {tier:<10} {summary.counts.get(tier, 0)}")
     for move, n in summary.moves.items():
         click.echo(f"  {move:<22} {n}")
+    delivery = summary.delivery
+    if delivery is not None and delivery.batches:
+        click.echo(f"moves delivered to the subscribers (benefits): {delivery.moves} in {delivery.batches} batches")
+    if delivery is not None and delivery.error:
+        _fail(f"the tiers are published, but delivering their moves to the subscribers failed ({delivery.error}); "
+              "`crm scheduler run` tries again")
 
 
 @tiers_group.command("export")

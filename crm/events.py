@@ -1,8 +1,10 @@
 """Tiny in-process domain events: a module announces what happened, others react.
 
-Handlers run synchronously in the publisher's transaction (they get its session), so a tier
-change and everything that follows from it (benefits, review queues) commit or roll back
-together. The segmentation engine knows nothing of this: the recalculation job publishes.
+Handlers run synchronously in the publisher's transaction (they get its session), so what
+happened and everything that follows from it (benefits, review queues) commit or roll back
+together. A recalculation run is the exception: it keeps its moves in an outbox in its own
+transaction, and they are published after it commits, a batch per transaction
+(crm.jobs.moves). The segmentation engine knows nothing of this.
 """
 from __future__ import annotations
 
@@ -17,38 +19,39 @@ from crm.audit import Actor
 
 
 class TierMove(NamedTuple):
-    """One customer's move (a named tuple: a first run makes a million of them)."""
+    """One customer's move (a named tuple: a first run makes a million of them). Why they
+    moved is in their tier state and its history."""
 
     customer_id: int
     old_tier: str | None
     new_tier: str
-    reasons: tuple[str, ...]
 
 
 class TierMoves(Sequence):
-    """A run's moves kept as columns (a first run moves a million customers): a TierMove is
-    made only for whoever reads one, and ``groups`` makes none."""
+    """Moves kept as columns (a first run moves a million customers): a TierMove is made only
+    for whoever reads one, and ``groups`` makes none."""
 
-    def __init__(self, customer_ids: list[int], old_tiers: list, new_tiers: list[str], reasons: list[str]):
-        self._columns = (customer_ids, old_tiers, new_tiers, reasons)  # reasons: codes joined by ";"
-
-    @staticmethod
-    def _move(customer_id, old_tier, new_tier, reasons) -> TierMove:
-        return TierMove(customer_id, old_tier, new_tier, tuple(reasons.split(";")) if reasons else ())
+    def __init__(self, customer_ids: list[int], old_tiers: list, new_tiers: list[str]):
+        self._columns = (customer_ids, old_tiers, new_tiers)
 
     def __len__(self) -> int:
         return len(self._columns[0])
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return [self._move(*row) for row in zip(*(column[i] for column in self._columns))]
-        return self._move(*(column[i] for column in self._columns))
+            return [TierMove(*row) for row in zip(*(column[i] for column in self._columns))]
+        return TierMove(*(column[i] for column in self._columns))
 
     def __iter__(self):
-        return (self._move(*row) for row in zip(*self._columns))
+        return (TierMove(*row) for row in zip(*self._columns))
 
     def groups(self) -> dict[tuple[str | None, str], list[int]]:
-        return _grouped(zip(*self._columns[:3]))
+        return _grouped(zip(*self._columns))
+
+    @classmethod
+    def of_pair(cls, customer_ids: list[int], old_tier: str | None, new_tier: str) -> TierMoves:
+        """Customers who all made the same move."""
+        return cls(customer_ids, [old_tier] * len(customer_ids), [new_tier] * len(customer_ids))
 
 
 def moves_by_pair(moves) -> dict[tuple[str | None, str], list[int]]:
@@ -70,7 +73,7 @@ def _grouped(rows) -> dict[tuple[str | None, str], list[int]]:
 class TiersChanged:
     """Customers whose tier changed, in one run (or by an override)."""
 
-    moves: Sequence[TierMove]  # a tuple, or a run's TierMoves
+    moves: Sequence[TierMove]  # a tuple, or TierMoves
     run_id: int | None
     actor: Actor
 

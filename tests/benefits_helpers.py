@@ -50,7 +50,7 @@ def move(database, ids: list[int], new_tier: str, as_of: dt.date = AS_OF) -> Non
             else:
                 s.add(CustomerTier(customer_id=cid, tier=new_tier, computed_tier=new_tier, as_of=as_of))
         s.flush()
-        moves = tuple(events.TierMove(cid, old.get(cid), new_tier, ()) for cid in ids if old.get(cid) != new_tier)
+        moves = tuple(events.TierMove(cid, old.get(cid), new_tier) for cid in ids if old.get(cid) != new_tier)
         events.publish(s, events.TiersChanged(moves, run.id, ACTOR))
 
 

@@ -373,9 +373,11 @@ def test_tier_moves_are_published_as_domain_events(database):
         seed_demo(database, 200, seed=8, as_of=AS_OF)
     finally:
         events._handlers[events.TiersChanged].clear()
-    assert len(received) == 1
-    moves = received[0].moves
-    assert len(moves) == 200 and all(m.old_tier is None for m in moves)
+    moves = [m for event in received for m in event.moves]  # a batch per (old tier, new tier)
+    assert len({event.run_id for event in received}) == 1 and len(received) == len({m.new_tier for m in moves})
+    with database.session() as s:
+        customers = list(s.scalars(select(Customer.id).order_by(Customer.id)))
+    assert sorted(m.customer_id for m in moves) == customers and all(m.old_tier is None for m in moves)
 
 
 def test_model_beats_the_constant_rate_baseline_on_the_demo_portfolio(database):

@@ -95,7 +95,7 @@ def test_leaving_the_watchlist_keeps_open_cases(database, tmp_path):
     policy(database, tmp_path, cust, initial_load=True)
     with database.transaction() as s:
         s.get(CustomerTier, cust["id"]).tier = "standard"
-        events.publish(s, events.TiersChanged((events.TierMove(cust["id"], "watchlist", "standard", ()),),
+        events.publish(s, events.TiersChanged((events.TierMove(cust["id"], "watchlist", "standard"),),
                                               None, ACTOR))
     assert [c.state for c in cases(database)] == ["open"]
 

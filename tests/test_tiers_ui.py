@@ -132,3 +132,24 @@ def test_model_page_shows_metrics(client, login_as, database):
     # Both candidates, and why the one kept was kept.
     assert 'id="deviance-glm"' in html and 'id="deviance-hgb"' in html
     assert "Boosted trees replace the GLM only with a deviance at least 2.0% lower" in html
+
+
+def test_run_page_says_whether_its_moves_reached_the_benefits(client, login_as, database):
+    from sqlalchemy import update
+
+    from crm.jobs import moves
+    from crm.models import TierMoveBatch
+
+    _seed(database)
+    login_as("risk_officer")
+    with database.session() as s:
+        run_id = s.scalar(select(TierRun.id).where(TierRun.mode == "publish").order_by(TierRun.id.desc()))
+    page = client.get(f"/tiers/runs/{run_id}").get_data(as_text=True)
+    assert "Benefits: every move delivered." in page
+    with database.transaction() as s:  # the delivery met a failure: the batches wait, with its reason
+        s.execute(update(TierMoveBatch).where(TierMoveBatch.run_id == run_id).values(
+            delivered_at=None, error="RuntimeError: the catalogue is broken"))
+    page = client.get(f"/tiers/runs/{run_id}").get_data(as_text=True)
+    assert "Benefits: 150 moves waiting to be delivered" in page and "the catalogue is broken" in page
+    assert moves.deliver(database).moves == 150
+    assert "Benefits: every move delivered." in client.get(f"/tiers/runs/{run_id}").get_data(as_text=True)

@@ -6,7 +6,8 @@ line during a run gets AlreadyRunning. Scheduled runs also carry a unique ``job_
 day. Its two passes (crm.jobs.passes) compare the engine's results with the stored state
 partition by partition, and only what changed is written, all in ONE transaction (on SQLite
 after the scoring, on PostgreSQL during it): a run that fails or is killed leaves every tier
-as it was (a killed run's slot is freed once its heartbeat is stale).
+as it was (a killed run's slot is freed once its heartbeat is stale). Its moves are kept in
+the same transaction and published to the subscribers once it has committed (crm.jobs.moves).
 """
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crm import audit, events
+from crm import audit
 from crm.db import Database, utcnow
-from crm.jobs import frames, passes
+from crm.jobs import frames, moves, passes
 from crm.jobs.write import clear_stage, moves_of, stage_changes, write_changes
 from crm.models import RiskModelRecord, TierRun
 from crm.tiers.policy import current_policy
@@ -74,6 +75,7 @@ class RunSummary:
     model_version: str = ""
     seconds: float = 0.0
     workers: int = 1  # local processes that scored partitions (1: this one alone, or a Dask cluster)
+    delivery: moves.Delivery | None = None  # the moves published to the subscribers after the commit
 
 
 def free_stale_slot(database: Database, now: dt.datetime | None = None) -> int | None:
@@ -243,10 +245,12 @@ def recalculate(database: Database, req: RunRequest) -> RunSummary:
     """Claim the slot, run, and record the outcome. Raises AlreadyRunning, or the run's error."""
     run_id = claim_slot(database, req)
     try:
-        return execute(database, run_id, req)
+        summary = execute(database, run_id, req)
     except BaseException as exc:
         fail(database, run_id, exc)
         raise
+    summary.delivery = moves.deliver(database)
+    return summary
 
 
 def queue(session: Session, req: RunRequest) -> int:
@@ -269,7 +273,9 @@ def process_queue(database: Database, workers: int | None = None) -> RunSummary 
     if not claimed:
         return None
     try:
-        return execute(database, run_id, req)
+        summary = execute(database, run_id, req)
     except Exception as exc:  # noqa: BLE001 - recorded on the run, the scheduler goes on
         fail(database, run_id, exc)
         return None
+    summary.delivery = moves.deliver(database)
+    return summary

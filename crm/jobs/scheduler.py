@@ -19,7 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crm import audit
 from crm.config import Settings
 from crm.db import Database
-from crm.jobs import recalc
+from crm.jobs import moves, recalc
 
 log = logging.getLogger("crm.scheduler")
 
@@ -44,6 +44,16 @@ def queued_runs(database: Database, settings: Settings) -> None:
     recalc.process_queue(database, settings.recalc_workers)
 
 
+def undelivered_moves(database: Database, settings: Settings) -> None:
+    """Moves of a committed run not yet delivered to the subscribers (its process died after
+    the commit, or a subscriber failed): delivered now, in order."""
+    delivery = moves.deliver(database)
+    if delivery.batches:
+        log.info("delivered %s tier moves (%s batches) to the subscribers", delivery.moves, delivery.batches)
+    if delivery.error:
+        log.error("delivering tier moves failed, will try again: %s", delivery.error)
+
+
 def jobs(settings: Settings) -> list[dict]:
     """Every periodic job, in one place: each func takes (database, settings)."""
     from crm import features
@@ -53,6 +63,8 @@ def jobs(settings: Settings) -> list[dict]:
         {"id": "tiers.recalculate", "func": scheduled_recalc,
          "trigger": CronTrigger.from_crontab(settings.recalc_cron, timezone=zone)},
         {"id": "tiers.queued_runs", "func": queued_runs, "trigger": IntervalTrigger(seconds=3, timezone=zone)},
+        {"id": "tiers.undelivered_moves", "func": undelivered_moves,
+         "trigger": IntervalTrigger(seconds=60, timezone=zone)},
     ]
     return own + [job for module in features.modules(features.JOBS) for job in module.JOBS]
 

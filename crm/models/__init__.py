@@ -2,7 +2,7 @@
 from crm.models.users import LoginThrottle, User  # noqa: F401
 from crm.models.customers import Customer, Policy, Claim, ImportBatch  # noqa: F401
 from crm.models.tiers import (  # noqa: F401
-    CustomerTier, RiskModelRecord, TierHistory, TierOverride, TierPolicyVersion, TierRun)
+    CustomerTier, RiskModelRecord, TierHistory, TierMoveBatch, TierOverride, TierPolicyVersion, TierRun)
 from crm.models.audit import AuditEvent, AuditHead  # noqa: F401
 import crm.models.benefits  # noqa: F401,E402
 import crm.models.review  # noqa: F401,E402

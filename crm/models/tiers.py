@@ -163,3 +163,29 @@ class TierOverride(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[dt.datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class TierMoveBatch(Base):
+    """Moves of a run kept for the subscribers (benefits), delivered after the run commits.
+
+    The run stores them in its own transaction (a transactional outbox), so they exist exactly
+    when its tiers do; crm.jobs.moves delivers each batch once, in order, in a transaction of
+    its own that also marks it delivered. A batch is one (old tier, new tier) pair and up to
+    a few thousand customers: their ids as little-endian 64-bit integers."""
+
+    __tablename__ = "tier_move_batches"
+    __table_args__ = (
+        Index("ix_tier_move_batches_pending", "delivered_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("tier_runs.id"))
+    old_tier: Mapped[str | None] = mapped_column(String(10))  # None: the customer's first tier
+    new_tier: Mapped[str] = mapped_column(String(10))
+    customers: Mapped[int]
+    customer_ids: Mapped[bytes] = mapped_column(LargeBinary)
+    actor: Mapped[str] = mapped_column(Text)  # JSON: who started the run (crm.audit.Actor)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)  # the last failed delivery's

@@ -39,8 +39,7 @@ def _set_tier(session: Session, actor: audit.Actor, state: CustomerTier, tier: s
     session.execute(update(CustomerTier).where(CustomerTier.customer_id == state.customer_id).values(
         tier=tier, reasons=reasons, updated_at=utcnow()))
     if old != tier:
-        move = events.TierMove(state.customer_id, old, tier, tuple(reasons.split(";")) if reasons else ())
-        events.publish(session, events.TiersChanged((move,), None, actor))
+        events.publish(session, events.TiersChanged((events.TierMove(state.customer_id, old, tier),), None, actor))
 
 
 def _apply(session: Session, actor: audit.Actor, override: TierOverride) -> None:

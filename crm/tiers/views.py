@@ -14,7 +14,7 @@ from sqlalchemy import select
 from crm.auth.login import current_actor, roles_required
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
-from crm.jobs import recalc
+from crm.jobs import moves as run_moves, recalc
 from crm.models import RiskModelRecord, TierPolicyVersion, TierRun
 from crm.tiers import overrides as ov
 from crm.tiers.policy import current_policy, save_policy
@@ -74,8 +74,10 @@ def _run_or_404(run_id: int) -> TierRun:
 @roles_required(*RUNNERS)
 def run(run_id: int):
     run = _run_or_404(run_id)
+    waiting, delivery_error = run_moves.pending(get_session(), run.id)
     return render_template("tiers/run.html", run=run, counts=json.loads(run.counts or "{}"),
-                           moves=json.loads(run.moves or "{}"), sample=json.loads(run.sample or "[]"))
+                           moves=json.loads(run.moves or "{}"), sample=json.loads(run.sample or "[]"),
+                           waiting=waiting, delivery_error=delivery_error)
 
 
 @bp.get("/runs/<int:run_id>.json")

@@ -13,6 +13,8 @@ ZH = {
     "Running…": "计算中…", "Failed; every tier is as it was.": "计算失败；所有分层保持不变。",
     "Completed in %(s)s s.": "已完成，用时 %(s)s 秒。", "Customers per tier": "各层客户数", "Moves": "分层变动",
     "Nobody moves.": "无客户变动。", "Recorded with": "计算依据", "Model": "模型",
+    "Benefits: %(n)s moves waiting to be delivered (the scheduler tries again).": "增值服务：%(n)s 项分层变动待送达（调度进程将重试）。",
+    "Benefits: every move delivered.": "增值服务：分层变动已全部送达。",
     "Portfolio loss ratio": "整体赔付率", "Who moves, and why (a sample)": "变动客户及原因（样本）",
     "Customer": "客户", "From": "原分层", "To": "新分层", "Reasons": "原因",
     "Publish this recalculation": "发布本次计算",
