@@ -33,6 +33,7 @@ class TierMoves(Sequence):
 
     def __init__(self, customer_ids: list[int], old_tiers: list, new_tiers: list[str]):
         self._columns = (customer_ids, old_tiers, new_tiers)
+        self._pair = None  # (old tier, new tier) when every move is the same (of_pair)
 
     def __len__(self) -> int:
         return len(self._columns[0])
@@ -46,12 +47,16 @@ class TierMoves(Sequence):
         return (TierMove(*row) for row in zip(*self._columns))
 
     def groups(self) -> dict[tuple[str | None, str], list[int]]:
+        if self._pair is not None:
+            return {self._pair: self._columns[0]} if self._pair[0] != self._pair[1] and len(self) else {}
         return _grouped(zip(*self._columns))
 
     @classmethod
     def of_pair(cls, customer_ids: list[int], old_tier: str | None, new_tier: str) -> TierMoves:
-        """Customers who all made the same move."""
-        return cls(customer_ids, [old_tier] * len(customer_ids), [new_tier] * len(customer_ids))
+        """Customers who all made the same move (grouped without looking at each)."""
+        moves = cls(customer_ids, [old_tier] * len(customer_ids), [new_tier] * len(customer_ids))
+        moves._pair = (old_tier, new_tier)
+        return moves
 
 
 def moves_by_pair(moves) -> dict[tuple[str | None, str], list[int]]:

@@ -171,7 +171,7 @@ class TierMoveBatch(Base):
     The run stores them in its own transaction (a transactional outbox), so they exist exactly
     when its tiers do; crm.jobs.moves delivers each batch once, in order, in a transaction of
     its own that also marks it delivered. A batch is one (old tier, new tier) pair and up to
-    a few thousand customers: their ids as little-endian 64-bit integers."""
+    crm.jobs.moves.BATCH customers: their ids as little-endian 64-bit integers."""
 
     __tablename__ = "tier_move_batches"
     __table_args__ = (
