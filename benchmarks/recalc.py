@@ -14,7 +14,7 @@ scoring and tiering them, and writing what changed with its history:
   shift, can move everyone: then it costs what the first run costs, plus the history);
 - rerun: the same day again with no data changes: it writes nothing.
 Each run's moves are then delivered to the subscribers, as the command line and the
-scheduler do, after the run has committed (crm.jobs.moves): the first run's grant 76,585 new
+scheduler do, after the run has committed (crm.jobs.moves): the first run's moves grant 76,585 new
 VIPs their benefits (at 1M). A run's time is the recalculation's (its ratio is the one the
 target is about); the delivery's is printed beside it ("then delivered in"), and the ratio of
 both together in the medians.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from decimal import Decimal
@@ -12,7 +13,7 @@ from crm.benefits.catalogue import prorated
 from crm.benefits.jobs import renew_entitlements
 from crm.models import AuditEvent
 from crm.models.benefits import AssistanceEnrolment, BenefitUse, EntitlementEntry
-from tests.benefits_helpers import AS_OF, balance, entries, make_customers, move
+from tests.benefits_helpers import ACTOR, AS_OF, balance, entries, make_customers, move
 
 
 def test_prorating_rounds_up_by_days_left():
@@ -105,3 +106,21 @@ def test_thousands_of_moves_in_bulk(database):
                                  .group_by(EntitlementEntry.entry_type)).all())
     assert by_type == {"grant": 1500 * 4, "suspend": 700 * 4}
     assert elapsed < 20, elapsed
+
+
+def test_keyed_entries_are_audited_in_events_of_a_bounded_size_each_entry_once(database):
+    from crm.benefits.ledger import _audit_keyed
+
+    done = [({"benefit": "a", "period_start": "2026-10-01", "entry_type": "grant", "quantity": 2},
+             [(i, 100 + i) for i in range(1, 8)]),
+            ({"benefit": "b", "period_start": "2026-01-01", "entry_type": "grant", "quantity": 1},
+             [(i, 100 + i) for i in range(8, 11)])]
+    with database.transaction() as s:
+        _audit_keyed(s, ACTOR, done, "benefits.test", per_event=4)
+    with database.session() as s:
+        events = [json.loads(e.after)["keyed"] for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "benefits.test").order_by(AuditEvent.seq))]
+    assert [sum(len(part["ids"]) for part in event) for event in events] == [4, 4, 2]
+    logged = [(part["benefit"], i, cid) for event in events for part in event
+              for i, cid in zip(part["ids"], part["customer_ids"])]
+    assert logged == [("a", i, 100 + i) for i in range(1, 8)] + [("b", i, 100 + i) for i in range(8, 11)]

@@ -185,3 +185,26 @@ def test_two_deliverers_deliver_each_batch_once_and_in_order(database, recording
     assert len(outcomes) == 2 and all(o.error is None for o in outcomes)
     assert sum(o.batches for o in outcomes) == len(stored) > 4
     assert [(old, new, ids) for _, old, new, ids in recording] == stored  # each once, in the order stored
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_run_that_rewrote_the_tiers_renews_their_statistics_on_postgresql(database, tmp_path):
+    """Else the planner takes the tier table a first run has just filled for empty, and the
+    delivery that follows scans every tier row for each batch (crm.jobs.recalc)."""
+    from sqlalchemy import text
+
+    def analysed():
+        with database.engine.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return conn.execute(text("SELECT last_analyze FROM pg_stat_user_tables "
+                                     "WHERE relname = 'customer_tiers'")).scalar()
+
+    _portfolio(database, tmp_path, 300, seed=4)
+    before = analysed()
+    recalc.recalculate(database, _req())
+    after = analysed()
+    assert after is not None and (before is None or after > before)
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'customer_tiers'")).scalar() == 300
+    recalc.recalculate(database, _req())  # a rerun changes nothing: the statistics stand
+    assert analysed() == after

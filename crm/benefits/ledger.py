@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
 
 from sqlalchemy import Date, and_, case, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -72,16 +71,6 @@ def _audit_entries(session: Session, actor: audit.Actor, done: list, action: str
             [i, cid, code, iso[start], entry_type, quantity] for i, cid, code, start, entry_type, quantity in part]}))
 
 
-class Entry(NamedTuple):
-    """An inserted ledger line, as insert_entries returns them."""
-    id: int
-    customer_id: int
-    benefit_code: str
-    period_start: dt.date
-    entry_type: str
-    quantity: int
-
-
 # One keyed entry (grant or renew) per customer of the bound ids (crm.db.id_rows), the rest
 # the same for all: a statement per benefit, not a row of parameters per customer. A first
 # run at 1M makes 76,585 new VIPs: built as SQLAlchemy parameters row by row, their 306,340
@@ -96,11 +85,11 @@ _KEYED = """INSERT INTO entitlement_entries (customer_id, benefit_code, kind, pe
 
 
 def insert_keyed(session: Session, actor: audit.Actor, groups: list[tuple[Benefit, list[int]]], as_of: dt.date,
-                 entry_type: str, quantity_of, version: int | None, action: str) -> list[Entry]:
+                 entry_type: str, quantity_of, version: int | None, action: str) -> int:
     """For each (benefit, customer ids) of ``groups``, each customer's keyed entry (once_key:
     grant_key) for the period of ``as_of``, ``quantity_of(benefit)`` units, skipping those
     whose key exists (granted or renewed already: exactly once, even against a concurrent
-    renewal); audits what was inserted, and returns it (as insert_entries does)."""
+    renewal); audits what was inserted. Returns how many entries were inserted."""
     dialect = session.get_bind().dialect.name
     stmt = typed_text(_KEYED.format(ids=id_rows(dialect)), start=Date(), end=Date(), now=UTCDateTime())
     now, done = utcnow(), []
@@ -112,11 +101,32 @@ def insert_keyed(session: Session, actor: audit.Actor, groups: list[tuple[Benefi
                      "quantity": quantity, "key_head": f"{head}:", "key_tail": f":{tail}", "version": version,
                      "now": now}
         for part in chunks(customer_ids, IDS_PER_STATEMENT):
-            done += [Entry(i, cid, b.code, start, entry_type, quantity)
-                     for i, cid in session.execute(stmt, {**constants, "ids": ids_param(dialect, part)}).all()]
-    done.sort()  # by id: in the order inserted
-    _audit_entries(session, actor, done, action)
-    return done
+            rows = sorted(session.execute(stmt, {**constants, "ids": ids_param(dialect, part)}).tuples())
+            done.append(({"benefit": b.code, "period_start": start.isoformat(), "entry_type": entry_type,
+                          "quantity": quantity}, rows))
+    _audit_keyed(session, actor, done, action)
+    return sum(len(rows) for _, rows in done)
+
+
+def _audit_keyed(session: Session, actor: audit.Actor, done: list[tuple[dict, list]], action: str,
+                 per_event: int = 2000) -> None:
+    """Audit events of up to ``per_event`` keyed entries each: per benefit, what its entries
+    share once and their ids and customers as two lists (a first run's 306,340 grants without
+    a list per entry)."""
+    event, size = [], 0
+    for shared, rows in done:
+        start = 0
+        while start < len(rows):
+            part = rows[start:start + per_event - size]
+            start += len(part)
+            ids, customer_ids = zip(*part)
+            event.append({**shared, "ids": list(ids), "customer_ids": list(customer_ids)})
+            size += len(part)
+            if size >= per_event:
+                audit.record(session, actor, audit.Change(action, "entitlement", None, None, {"keyed": event}))
+                event, size = [], 0
+    if event:
+        audit.record(session, actor, audit.Change(action, "entitlement", None, None, {"keyed": event}))
 
 
 def _period_sums(session: Session, customer_ids: list[int], codes: Iterable[str], as_of: dt.date,
@@ -142,13 +152,13 @@ def balances(session: Session, customer_ids: list[int], codes: Iterable[str], as
 
 
 def enter_tier(session: Session, actor: audit.Actor, customer_ids: list[int], tier: str, as_of: dt.date,
-               catalogue: Catalogue) -> list:
+               catalogue: Catalogue) -> int:
     """Customers who moved into ``tier`` get its benefits: a pro-rated grant for the current
     period, or, if they had one this period (left and came back), what was stopped or
-    suspended is resumed. Returns the inserted entries."""
+    suspended is resumed. Returns how many entries were inserted."""
     benefits = catalogue.for_tier(tier)
     if not benefits or not customer_ids:
-        return []
+        return 0
     codes = [b.code for b in benefits]
     granted = _period_sums(session, customer_ids, codes, as_of, ("grant", "renew"))
     taken = _period_sums(session, customer_ids, codes, as_of, ("stop", "suspend", "resume"))
@@ -156,15 +166,15 @@ def enter_tier(session: Session, actor: audit.Actor, customer_ids: list[int], ti
     resumed = [_row(cid, b, as_of, "resume", -taken[(cid, b.code)], None, catalogue.version)
                for cid in customer_ids for b in benefits
                if (cid, b.code) in granted and taken.get((cid, b.code), 0) < 0]
-    done = insert_entries(session, actor, resumed, "benefits.granted")
+    inserted = len(insert_entries(session, actor, resumed, "benefits.granted"))
     # The others get the grant (its key skips whoever has one: ``granted`` spares the work).
     fresh = [(b, [cid for cid in customer_ids if (cid, b.code) not in granted]) for b in benefits]
-    done += insert_keyed(session, actor, fresh, as_of, "grant", lambda b: prorated(b.quota, b.period, as_of),
-                         catalogue.version, "benefits.granted")
+    inserted += insert_keyed(session, actor, fresh, as_of, "grant", lambda b: prorated(b.quota, b.period, as_of),
+                             catalogue.version, "benefits.granted")
     from crm.benefits.assistance import enrol
 
     enrol(session, actor, customer_ids, benefits, as_of, catalogue)
-    return done
+    return inserted
 
 
 def leave_tier(session: Session, actor: audit.Actor, customer_ids: list[int], old_tier: str, new_tier: str,
@@ -211,8 +221,8 @@ def renew(session: Session, actor: audit.Actor, as_of: dt.date, catalogue: Catal
         ids = list(session.scalars(select(CustomerTier.customer_id).where(CustomerTier.tier == tier)
                                    .order_by(CustomerTier.customer_id)))
         for part in chunks(ids, 5000):
-            inserted += len(insert_keyed(session, actor, [(b, part) for b in benefits], as_of, "renew",
-                                         lambda b: b.quota, catalogue.version, "benefits.renewed"))
+            inserted += insert_keyed(session, actor, [(b, part) for b in benefits], as_of, "renew",
+                                     lambda b: b.quota, catalogue.version, "benefits.renewed")
             enrol(session, actor, part, benefits, as_of, catalogue)
     return inserted
 
