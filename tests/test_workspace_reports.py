@@ -115,3 +115,25 @@ def test_dashboard_with_and_without_data(client, login_as, database, tmp_path, m
     assert "No report figures yet" not in html
     assert 'data-kind="doughnut"' in html and 'id="tile-claims-queue"' in html
     assert "chart.umd.min.js" in html and "<script>" not in html
+
+
+def test_pending_claims_report_sums_over_managers_and_orders_the_bands(database, make_user, tmp_path):
+    from tests.factories import claim_row, customer_row, policy_row
+    from tests.workspace_helpers import load
+
+    _, mine = make_user("account_manager")
+    _, other = make_user("account_manager")
+    a, b = customer_row(account_manager=mine), customer_row(account_manager=other)
+    pa, pb = policy_row(a["customer_ref"]), policy_row(b["customer_ref"])
+    pending = lambda p, reported, reserve: claim_row(p["policy_no"], loss_date="2024-01-01",  # noqa: E731
+                                                     report_date=reported, status="reported",
+                                                     reserve_amount=reserve, paid_amount="0.00")
+    load(database, tmp_path, [a, b], [pa, pb], [
+        pending(pa, "2025-06-20", "100.00"), pending(pb, "2025-06-25", "50.00"),   # 0-30, one per manager
+        pending(pa, "2024-12-01", "10.00"), pending(pb, "2025-03-01", "20.00"),    # 181+, 91-180
+        pending(pa, "2025-05-01", "30.00")])                                          # 31-90
+    take_snapshot(database, AS_OF, "t1", ACTOR)
+    with database.session() as s:
+        _, f = figures(s, "all")
+    assert [(r["product"], r["band"], r["count"], r["reserve"]) for r in f["pending"]] == [
+        ("life", "0-30", 2, 150.0), ("life", "31-90", 1, 30.0), ("life", "91-180", 1, 20.0), ("life", "181+", 1, 10.0)]

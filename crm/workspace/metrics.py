@@ -110,6 +110,19 @@ DEFINITIONS = (
         f"保险期间{LONG_TERM_MIN_YEARS}年及以上、非趸交的保单中，起保日在目标年度内（截至报表日）的年缴保费之和，"
         "计入客户当前的客户经理。"),
     Definition(
+        "premium_in_force", "Policies and annual premium in force", "有效保单与有效年缴保费",
+        "Policies whose cover includes the report date (start date on or before it, end date after it), not "
+        "voided, and the sum of their annual premiums.",
+        "保障期间包含报表日（起保日不晚于报表日、终止日晚于报表日）且未作废的保单件数及其年缴保费之和。"),
+    Definition(
+        "unearned_premium", "Unearned premium reserve (1/365 method)", "未到期责任准备金（1/365法）",
+        "For each policy in force on the report date: annual premium × the days from the day after the report "
+        "date to the end of the current policy year ÷ 365. A policy year runs from an anniversary of the start "
+        "date (29 February falls on 28 February in other years) to the next one or the end date, whichever "
+        "comes first.",
+        "对报表日有效的每张保单：年缴保费 × 自报表日次日至当前保单年度末的天数 ÷ 365。保单年度自起保日的周年日起"
+        "（2月29日起保的，平年以2月28日为周年日），至下一周年日或终止日（以先到者为准）止。"),
+    Definition(
         "visits", "Visits and follow-ups", "拜访与回访",
         "Visits, follow-up calls and events logged by an account manager, counted by visit date; weeks run "
         "Monday to Sunday (ISO weeks), months by calendar month.",

@@ -161,8 +161,7 @@ def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int |
         "earned_ytd": [{"key": str(k), "earned": _money(v)}
                        for k, v in pol.groupby("product")["earned_ytd"].sum().sort_index().items()],
         "earned_ytd_total": _money(pol["earned_ytd"].sum()),
-        "pending": [{"product": str(r.product), "band": str(r.band), "count": int(r.count), "reserve": _money(r.reserve)}
-                    for r in pen.sort_values(["product", "band"]).itertuples()],
+        "pending": _pending_rows(pen),
         "pending_total": {"count": int(pen["count"].sum()), "reserve": _money(pen["reserve"].sum())},
         "long_term_new": {"year": as_of.year, "premium": _money(pol["lt_premium"].sum()),
                           "policies": int(pol["lt_policies"].sum()),
@@ -171,6 +170,15 @@ def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int |
         "warnings": {"watchlist_share": (tier_counts.get("watchlist", 0) / scored) if scored else None,
                      "large_claims": int(cl["large"].sum())},
     }
+
+
+def _pending_rows(pen: pd.DataFrame) -> list[dict]:
+    """One row per product type and age band (summed over managers), the bands in their order."""
+    band_order = {label: i for i, (_, _, label) in enumerate(m.PENDING_BANDS)}
+    rows = pen.groupby(["product", "band"], as_index=False)[["count", "reserve"]].sum()
+    rows = rows.assign(order=rows["band"].map(band_order)).sort_values(["product", "order"])
+    return [{"product": str(r.product), "band": str(r.band), "count": int(r.count), "reserve": _money(r.reserve)}
+            for r in rows.itertuples()]
 
 
 def _benefit_figures(ben: pd.DataFrame, kinds: pd.DataFrame) -> dict:
