@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 
 from segmentation.features import DAYS_PER_YEAR, covered_days, earned_premium_1_365, loss_ratio
 from segmentation.policy import TierPolicy
@@ -23,6 +24,9 @@ LONG_TERM_MIN_YEARS = _POLICY.long_term_min_years
 # A claim is pending (未决) from its report date until it is paid, rejected or withdrawn.
 PENDING_STATUSES = ("reported", "registered", "under_review", "approved")
 PENDING_BANDS = ((0, 30, "0-30"), (31, 90, "31-90"), (91, 180, "91-180"), (181, None, "181+"))
+# The free-look period (犹豫期) of long-term business: a policy cancelled within it never counted.
+FREE_LOOK_DAYS = 15
+PERSISTENCY_MONTHS = 13
 LARGE_CLAIM_AMOUNT = Decimal("50000")
 LARGE_CLAIM_RECENT_DAYS = 30
 FOLLOW_UP_HORIZON_DAYS = 7
@@ -43,6 +47,39 @@ def year_to_date(as_of: dt.date) -> tuple[dt.date, dt.date]:
 def is_long_term_regular(term_years, payment_mode) -> np.ndarray:
     """10-year-and-longer regular-premium business (10年期及以上期交)."""
     return (np.asarray(term_years) >= LONG_TERM_MIN_YEARS) & (np.asarray(payment_mode, dtype=object) != "single")
+
+
+def is_new_long_term_business(term_years, payment_mode, start: np.ndarray, end: np.ndarray, year_start: int,
+                              as_of: int) -> np.ndarray:
+    """New long-term regular business of as_of's year that counts (day numbers): started this year,
+    past its free-look period (犹豫期) by as_of, and still in force at as_of."""
+    return (is_long_term_regular(term_years, payment_mode) & (start >= year_start)
+            & (start + FREE_LOOK_DAYS <= as_of) & (end > as_of))
+
+
+def persistency_cohort(start_dates, end_dates, as_of: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """13-month persistency (13个月继续率) of long-term regular policies: (due, kept) masks.
+
+    Due: the policy's 13th month ended in the 12 months up to as_of (start + 13 months in
+    (as_of − 1 year, as_of]). Kept: a due policy whose cover still ran at start + 13 months.
+    """
+    start = pd.to_datetime(pd.Series(start_dates)).reset_index(drop=True)
+    end = pd.to_datetime(pd.Series(end_dates)).reset_index(drop=True)
+    month13 = start + pd.DateOffset(months=PERSISTENCY_MONTHS)
+    upper = pd.Timestamp(as_of)
+    lower = upper - pd.DateOffset(years=1)
+    due = ((month13 > lower) & (month13 <= upper)).to_numpy()
+    return due, due & (end > month13).to_numpy()
+
+
+def time_progress(year: int, as_of: dt.date) -> float:
+    """The share of ``year`` elapsed by the end of as_of (时间进度): 0 before it, 1 after it."""
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    if as_of < first:
+        return 0.0
+    if as_of >= last:
+        return 1.0
+    return ((as_of - first).days + 1) / ((last - first).days + 1)
 
 
 def pending_band(days_since_report: np.ndarray) -> np.ndarray:
@@ -105,10 +142,23 @@ DEFINITIONS = (
     Definition(
         "long_term_premium", "New long-term regular-premium business", "10年期及以上期交新单保费",
         f"Annual premium of policies with a term of {LONG_TERM_MIN_YEARS} years or more and a regular (not single) "
-        "payment, that started in the target year up to the report date. Counted for the customer's current "
-        "account manager.",
-        f"保险期间{LONG_TERM_MIN_YEARS}年及以上、非趸交的保单中，起保日在目标年度内（截至报表日）的年缴保费之和，"
-        "计入客户当前的客户经理。"),
+        f"payment that started in the target year, whose {FREE_LOOK_DAYS}-day free-look period has passed by the "
+        "report date and that are still in force on it (a policy cancelled or lapsed by then does not count). "
+        "Counted for the customer's current account manager.",
+        f"保险期间{LONG_TERM_MIN_YEARS}年及以上、非趸交、起保日在目标年度内的保单中，截至报表日已过{FREE_LOOK_DAYS}天"
+        "犹豫期且报表日仍有效的保单的年缴保费之和（报表日前已退保或失效的不计），计入客户当前的客户经理。"),
+    Definition(
+        "persistency_13m", "13-month persistency", "13个月继续率",
+        f"Of the long-term regular-premium policies whose {PERSISTENCY_MONTHS}th month ended in the 12 months up "
+        f"to the report date, the share of annual premium whose cover still ran {PERSISTENCY_MONTHS} months after "
+        "the start date. Per account manager and team.",
+        f"第{PERSISTENCY_MONTHS}个保单月于报表日前12个月内届满的10年期及以上期交保单中，起保{PERSISTENCY_MONTHS}个月后"
+        "仍有效的保单年缴保费占比。按客户经理和团队统计。"),
+    Definition(
+        "time_progress", "Time progress", "时间进度",
+        "The share of the year elapsed by the report date (e.g. 60% on 7 August). Plan achievement ahead of "
+        "the time progress is ahead of plan.",
+        "截至报表日本年度已过天数占全年天数的比例（如8月7日约为60%）。计划完成率高于时间进度即为超进度。"),
     Definition(
         "premium_in_force", "Policies and annual premium in force", "有效保单与有效年缴保费",
         "Policies whose cover includes the report date (start date on or before it, end date after it), not "

@@ -19,8 +19,9 @@ from segmentation.frames import day_number, to_day_numbers
 
 PARTITION = 200_000
 KEYS = ["manager", "tier", "city", "product"]
+POLICY_SUMS = ["earned", "earned_ytd", "lt_premium", "lt_policies", "p13_due", "p13_kept", "in_force"]
 EMPTY = {  # the columns of each cube, for a portfolio without customers
-    "policies": KEYS + ["earned", "earned_ytd", "lt_premium", "lt_policies", "in_force"],
+    "policies": KEYS + POLICY_SUMS,
     "claims": KEYS + ["incurred", "claims", "large"],
     "pending": ["manager", "product", "band", "count", "reserve"],
     "tiers": ["manager", "tier", "n"],
@@ -73,11 +74,15 @@ def _partition(conn: Connection, lo: int, hi: int, as_of: dt.date) -> dict[str, 
     pol = pol.join(customers, on="customer_id")
     pol["earned"] = m.earned_premium_1_365(premium, start, end, ws, we)
     pol["earned_ytd"] = m.earned_premium_1_365(premium, start, end, ys, ye)
-    new_lt = m.is_long_term_regular(pol["term_years"], pol["payment_mode"]) & (start >= ys)
+    new_lt = m.is_new_long_term_business(pol["term_years"], pol["payment_mode"], start, end, ys, d)
     pol["lt_premium"] = np.where(new_lt, premium, 0.0)
     pol["lt_policies"] = new_lt.astype(np.int64)
+    due, kept = m.persistency_cohort(pol["start_date"].astype(str), pol["end_date"].astype(str), as_of)
+    long_term = m.is_long_term_regular(pol["term_years"], pol["payment_mode"])
+    pol["p13_due"] = np.where(long_term & due, premium, 0.0)
+    pol["p13_kept"] = np.where(long_term & kept, premium, 0.0)
     pol["in_force"] = (end > d).astype(np.int64)
-    pcube = pol.groupby(KEYS)[["earned", "earned_ytd", "lt_premium", "lt_policies", "in_force"]].sum()
+    pcube = pol.groupby(KEYS)[POLICY_SUMS].sum()
 
     cl = _read(conn, CLAIMS_SQL, params).join(customers, on="customer_id")
     loss, report = _days(cl, "loss_date"), _days(cl, "report_date")
@@ -149,7 +154,7 @@ def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int |
     tier_counts = {str(k): int(v) for k, v in tiers.groupby("tier")["n"].sum().items()}
     scored = sum(v for k, v in tier_counts.items() if k != "unscored")
     earned, incurred = float(pol["earned"].sum()), float(cl["incurred"].sum())
-    lt_by_manager = pol.groupby("manager")[["lt_premium", "lt_policies"]].sum()
+    lt_by_manager = pol.groupby("manager")[["lt_premium", "lt_policies", "p13_due", "p13_kept"]].sum()
     return {
         "as_of": as_of.isoformat(),
         "customers": int(tiers["n"].sum()),
@@ -166,6 +171,9 @@ def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int |
         "long_term_new": {"year": as_of.year, "premium": _money(pol["lt_premium"].sum()),
                           "policies": int(pol["lt_policies"].sum()),
                           "by_manager": {str(int(k)): _money(r.lt_premium) for k, r in lt_by_manager.iterrows()}},
+        "persistency_13m": {"due": _money(pol["p13_due"].sum()), "kept": _money(pol["p13_kept"].sum()),
+                            "by_manager": {str(int(k)): [_money(r.p13_due), _money(r.p13_kept)]
+                                           for k, r in lt_by_manager.iterrows() if r.p13_due}},
         "benefits": _benefit_figures(ben, kinds),
         "warnings": {"watchlist_share": (tier_counts.get("watchlist", 0) / scored) if scored else None,
                      "large_claims": int(cl["large"].sum())},

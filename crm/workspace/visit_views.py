@@ -14,7 +14,7 @@ from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.models import User
 from crm.models.workspace import Team
-from crm.workspace import portfolio, snapshots, targets, visits
+from crm.workspace import metrics, portfolio, snapshots, targets, visits
 from crm.workspace.forms import TargetForm, TeamForm, VisitForm
 from crm.workspace.views import bp, today
 
@@ -109,9 +109,11 @@ def _targets_page(db, form, team_form, status=200):
     if form.year.data is None:
         form.year.data = year
     rows = targets.plan_vs_actual(db, current_user, year, day, by_manager)
+    persistency = targets.persistency(db, current_user, (figures or {}).get("persistency_13m", {}).get("by_manager", {}))
     teams = list(db.scalars(select(Team).order_by(Team.name)))
     return render_template("workspace/targets.html", rows=rows, year=year, snapshot=snapshot, form=form,
-                           team_form=team_form, teams=teams, premium_known=bool(by_manager)), status
+                           team_form=team_form, teams=teams, premium_known=bool(by_manager),
+                           time_progress=metrics.time_progress(year, day), persistency=persistency), status
 
 
 @bp.get("/workspace/targets")
