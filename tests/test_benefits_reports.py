@@ -7,13 +7,13 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm.benefits import coupons, health, reports
 from crm.benefits.catalogue import current_catalogue, save_catalogue
 from crm.benefits.services import BenefitError
 from crm.customers.services import visible_customers
-from crm.models import Customer, User
+from crm.models import Customer, Policy, User
 from crm.models.benefits import BenefitUse, EntitlementEntry
 from partners.models import Coupon
 from partners.services import create_partner
@@ -113,3 +113,33 @@ def test_utilisation_reconciles_with_the_raw_ledger(database):
     assert got == {code: {k: v.get(k, 0) for k in ("granted", "used", "withdrawn", "expired", "available")}
                    for code, v in expected.items()}
     assert got["vip_coupons"] == {"granted": 12, "used": 1, "withdrawn": 7, "expired": 4, "available": 0}
+
+
+def test_the_automatic_assistance_membership_is_a_cost_not_a_use(database):
+    from crm.workspace.snapshots import figures, take_snapshot
+
+    first, second = make_customers(database, 2)
+    move(database, [first, second], "vip")  # entitled; both enrolled for assistance, its fee recorded
+    take_snapshot(database, AS_OF, "before", ACTOR)
+    with database.session() as s:
+        before = figures(s, "all")[1]["benefits"]
+        fees = s.scalar(select(func.sum(BenefitUse.cost)).where(BenefitUse.source == "enrolment"))
+    assert fees > 0
+    assert (before["entitled"], before["users"], before["uses"], before["utilisation"]) == (2, 0, 0, 0.0)
+    assert Decimal(str(before["cost"])) == fees
+    _coupon(database, first, _partner(database))
+    take_snapshot(database, AS_OF, "after", ACTOR)
+    with database.session() as s:
+        after = figures(s, "all")[1]["benefits"]
+    assert (after["users"], after["uses"], after["utilisation"]) == (1, 1, 0.5)
+    assert Decimal(str(after["cost"])) == fees + Decimal("100.00")
+
+
+def test_annual_premium_is_the_premium_in_cover_whatever_the_status_says(database):
+    """One definition with the tier engine: policies whose cover includes the day, not voided."""
+    [cid] = make_customers(database, 1, premium="20000.00")
+    with database.transaction() as s:
+        policy = s.scalar(select(Policy).where(Policy.customer_id == cid))
+        policy.status = "lapsed"  # a status not yet brought in line with the cover dates
+    with database.session() as s:
+        assert reports.annual_premiums(s, [cid], AS_OF) == {cid: Decimal("20000.00")}

@@ -27,6 +27,8 @@ PENDING_BANDS = ((0, 30, "0-30"), (31, 90, "31-90"), (91, 180, "91-180"), (181, 
 # The free-look period (犹豫期) of long-term business: a policy cancelled within it never counted.
 FREE_LOOK_DAYS = 15
 PERSISTENCY_MONTHS = 13
+# Benefit uses recorded without the customer doing anything: the assistance membership's fee.
+AUTOMATIC_BENEFIT_SOURCE = "enrolment"
 LARGE_CLAIM_AMOUNT = Decimal("50000")
 LARGE_CLAIM_RECENT_DAYS = 30
 FOLLOW_UP_HORIZON_DAYS = 7
@@ -191,6 +193,18 @@ DEFINITIONS = (
         f"Claims reported in the last {LARGE_CLAIM_RECENT_DAYS} days whose claimed amount exceeds "
         f"CNY {LARGE_CLAIM_AMOUNT:,.0f}.",
         f"近{LARGE_CLAIM_RECENT_DAYS}天内报案、索赔金额超过人民币{LARGE_CLAIM_AMOUNT:,.0f}元的赔案。"),
+    Definition(
+        "benefit_utilisation", "Benefit utilisation", "增值服务使用率",
+        "Customers entitled to a benefit this year who used at least one since 1 January (a partner coupon "
+        "issued to them, a health checkup or appointment attended or missed) ÷ customers entitled. The automatic "
+        "global emergency assistance membership is a cost, not a use.",
+        "本年度享有增值服务权益的客户中，自1月1日起至少使用过一项（领取合作商户优惠券、参加或爽约健康体检/预约挂号）"
+        "的客户数 ÷ 享有权益的客户数。全球紧急救援的自动会员资格计入成本，不计为使用。"),
+    Definition(
+        "benefit_cost_ratio", "Benefit cost ratio", "增值服务成本率",
+        "The cost of every benefit use since 1 January, the assistance membership fees included, ÷ the premium "
+        "earned this year (1/365 method) by the customers entitled to benefits.",
+        "自1月1日起全部增值服务使用成本（含救援会员费）÷ 享有权益客户本年已赚保费（1/365法）。"),
     Definition(
         "overdue_cases", "Overdue review cases", "超时审核案件",
         "Review cases not closed whose SLA due date has passed.",

@@ -44,7 +44,7 @@ CLAIMS_SQL = """SELECT c.customer_id, p.product_type AS product, c.loss_date, c.
                 FROM claims c JOIN policies p ON p.id = c.policy_id
                 WHERE c.customer_id >= :lo AND c.customer_id < :hi AND c.report_date <= :as_of
                   AND c.voided_at IS NULL AND p.voided_at IS NULL"""
-BENEFIT_USES_SQL = """SELECT customer_id, kind, CAST(cost AS DOUBLE PRECISION) AS cost FROM benefit_uses
+BENEFIT_USES_SQL = """SELECT customer_id, kind, source, CAST(cost AS DOUBLE PRECISION) AS cost FROM benefit_uses
                       WHERE customer_id >= :lo AND customer_id < :hi AND used_on >= :ys AND used_on <= :as_of"""
 ENTITLED_SQL = """SELECT DISTINCT customer_id FROM entitlement_entries
                   WHERE customer_id >= :lo AND customer_id < :hi AND entry_type IN ('grant', 'renew')
@@ -107,16 +107,19 @@ def _partition(conn: Connection, lo: int, hi: int, as_of: dt.date) -> dict[str, 
 def _benefits(conn: Connection, params: dict, customers: pd.DataFrame, pol: pd.DataFrame):
     """Utilisation and cost of benefits this year, against the earned premium of the entitled."""
     uses = _read(conn, BENEFIT_USES_SQL, params).join(customers, on="customer_id")
+    # A use is a benefit the customer took; the automatic assistance membership costs, but is not one.
+    uses["use"] = (uses["source"] != m.AUTOMATIC_BENEFIT_SOURCE).astype(np.int64)
+    taken = uses[uses["use"] == 1]
     entitled = _read(conn, ENTITLED_SQL, params)["customer_id"].to_numpy()
     frame = customers.copy()
     frame["entitled"] = frame.index.isin(entitled).astype(np.int64)
-    frame["users"] = frame.index.isin(uses["customer_id"].unique()).astype(np.int64)
-    frame["uses"] = uses.groupby("customer_id").size().reindex(frame.index, fill_value=0)
+    frame["users"] = frame.index.isin(taken["customer_id"].unique()).astype(np.int64)
+    frame["uses"] = taken.groupby("customer_id").size().reindex(frame.index, fill_value=0)
     frame["cost"] = uses.groupby("customer_id")["cost"].sum().reindex(frame.index, fill_value=0.0)
     earned = pol.groupby("customer_id")["earned_ytd"].sum().reindex(frame.index, fill_value=0.0)
     frame["earned_entitled"] = np.where(frame["entitled"] == 1, earned, 0.0)
     cube = frame.groupby(["manager", "tier"])[["entitled", "users", "uses", "cost", "earned_entitled"]].sum()
-    kinds = uses.assign(uses=1).groupby(["manager", "kind"])[["uses", "cost"]].sum()
+    kinds = uses.rename(columns={"use": "uses"}).groupby(["manager", "kind"])[["uses", "cost"]].sum()
     return cube, kinds
 
 
