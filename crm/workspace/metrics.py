@@ -32,6 +32,8 @@ AUTOMATIC_BENEFIT_SOURCE = "enrolment"
 LARGE_CLAIM_AMOUNT = Decimal("50000")
 LARGE_CLAIM_RECENT_DAYS = 30
 FOLLOW_UP_HORIZON_DAYS = 7
+# A VIP is due a face-to-face visit when none was logged in this many days.
+VIP_VISIT_INTERVAL_DAYS = 90
 
 __all__ = ["DAYS_PER_YEAR", "covered_days", "earned_premium_1_365", "loss_ratio"]
 
@@ -179,6 +181,18 @@ DEFINITIONS = (
         "Visits, follow-up calls and events logged by an account manager, counted by visit date; weeks run "
         "Monday to Sunday (ISO weeks), months by calendar month.",
         "客户经理登记的拜访、回访电话和活动，按拜访日期统计；周为周一至周日（ISO周），月为自然月。"),
+    Definition(
+        "face_to_face_rate", "Face-to-face visit rate", "面访率",
+        "Per manager and ISO week: of the customers due a face-to-face visit that week — those with a follow-up "
+        f"due in it, and the manager's VIPs without a face-to-face visit in the {VIP_VISIT_INTERVAL_DAYS} days "
+        "before its Monday — the share visited face to face during the week (calls and events do not count).",
+        "按客户经理、按ISO周：本周应面访客户（本周有到期回访的客户，以及周一前"
+        f"{VIP_VISIT_INTERVAL_DAYS}天内未面访的名下贵宾客户）中，本周已当面拜访的比例（电话和活动不计）。"),
+    Definition(
+        "effective_visits", "Effective visits", "有效拜访",
+        "Visits, calls and events logged with both an outcome and a next step, counted by visit date, weekly "
+        "and monthly.",
+        "登记了拜访结果且有下一步计划的拜访、回访电话和活动，按拜访日期统计，按周和按月汇总。"),
     Definition(
         "plan_progress", "Plan achievement", "计划完成率",
         "Actual ÷ annual plan, e.g. 65.54% of the annual plan. A team's plan and actual are its own target and "

@@ -83,6 +83,7 @@ def visits_page():
         "workspace/visits.html", due=visits.due_follow_ups(db, current_user, day), today=day, mondays=mondays,
         weekly=sorted(weekly.items()), names=names, month=f"{year_:04d}-{month_:02d}",
         summary=visits.monthly_summary(db, current_user, year_, month_),
+        rates=sorted(visits.face_to_face_rates(db, current_user, day)[1].items()),
         recent=visits.recent_visits(db, current_user, limit=20), chart=json.dumps(chart, ensure_ascii=False))
 
 
