@@ -220,6 +220,18 @@ DEFINITIONS = (
         "earned this year (1/365 method) by the customers entitled to benefits.",
         "自1月1日起全部增值服务使用成本（含救援会员费）÷ 享有权益客户本年已赚保费（1/365法）。"),
     Definition(
+        "results_by_source", "Results by customer source", "按客户来源统计的业绩",
+        "Per source recorded on the customer (referral, cold visit, community event, agent, online, other): "
+        "customers, VIPs after the latest recalculation, new premium (annual premium of policies that started "
+        "this year up to the report date) and the loss ratio as defined above.",
+        "按客户登记的来源（转介绍、陌生拜访、社区活动、代理人、网络、其他）统计：客户数、最近一次分层后的贵宾数、"
+        "新单保费（本年起保至报表日的保单年缴保费）及上述口径的赔付率。"),
+    Definition(
+        "referral_premium", "Premium brought in by referrals", "转介绍带来的保费",
+        "On a customer's page: the annual premium in force of everyone the customer referred, directly or "
+        "through the people they referred (up to six levels).",
+        "客户页面上：该客户直接或间接（最多六层）转介绍的客户的有效年缴保费之和。"),
+    Definition(
         "overdue_cases", "Overdue review cases", "超时审核案件",
         "Review cases not closed whose SLA due date has passed.",
         "未结案且已超过时效期限的审核案件。"),

@@ -18,18 +18,18 @@ from crm.workspace import metrics as m
 from segmentation.frames import day_number, to_day_numbers
 
 PARTITION = 200_000
-KEYS = ["manager", "tier", "city", "product"]
-POLICY_SUMS = ["earned", "earned_ytd", "lt_premium", "lt_policies", "p13_due", "p13_kept", "in_force"]
+KEYS = ["manager", "tier", "city", "product", "source"]
+POLICY_SUMS = ["earned", "earned_ytd", "new_premium", "lt_premium", "lt_policies", "p13_due", "p13_kept", "in_force"]
 EMPTY = {  # the columns of each cube, for a portfolio without customers
     "policies": KEYS + POLICY_SUMS,
     "claims": KEYS + ["incurred", "claims", "large"],
     "pending": ["manager", "product", "band", "count", "reserve"],
-    "tiers": ["manager", "tier", "n"],
+    "tiers": ["manager", "tier", "source", "n"],
     "benefits": ["manager", "tier", "entitled", "users", "uses", "cost", "earned_entitled"],
     "benefit_kinds": ["manager", "kind", "uses", "cost"],
 }
 
-CUSTOMERS_SQL = """SELECT c.id AS customer_id, COALESCE(c.account_manager_id, 0) AS manager, c.city,
+CUSTOMERS_SQL = """SELECT c.id AS customer_id, COALESCE(c.account_manager_id, 0) AS manager, c.city, c.source,
                           COALESCE(t.tier, 'unscored') AS tier
                    FROM customers c LEFT JOIN customer_tiers t ON t.customer_id = c.id
                    WHERE c.id >= :lo AND c.id < :hi"""
@@ -44,7 +44,7 @@ CLAIMS_SQL = """SELECT c.customer_id, p.product_type AS product, c.loss_date, c.
                 FROM claims c JOIN policies p ON p.id = c.policy_id
                 WHERE c.customer_id >= :lo AND c.customer_id < :hi AND c.report_date <= :as_of
                   AND c.voided_at IS NULL AND p.voided_at IS NULL"""
-BENEFIT_USES_SQL = """SELECT customer_id, kind, source, CAST(cost AS DOUBLE PRECISION) AS cost FROM benefit_uses
+BENEFIT_USES_SQL = """SELECT customer_id, kind, source AS recorded_by, CAST(cost AS DOUBLE PRECISION) AS cost FROM benefit_uses
                       WHERE customer_id >= :lo AND customer_id < :hi AND used_on >= :ys AND used_on <= :as_of"""
 ENTITLED_SQL = """SELECT DISTINCT customer_id FROM entitlement_entries
                   WHERE customer_id >= :lo AND customer_id < :hi AND entry_type IN ('grant', 'renew')
@@ -74,6 +74,7 @@ def _partition(conn: Connection, lo: int, hi: int, as_of: dt.date) -> dict[str, 
     pol = pol.join(customers, on="customer_id")
     pol["earned"] = m.earned_premium_1_365(premium, start, end, ws, we)
     pol["earned_ytd"] = m.earned_premium_1_365(premium, start, end, ys, ye)
+    pol["new_premium"] = np.where(start >= ys, premium, 0.0)  # the query holds no policy starting after as_of
     new_lt = m.is_new_long_term_business(pol["term_years"], pol["payment_mode"], start, end, ys, d)
     pol["lt_premium"] = np.where(new_lt, premium, 0.0)
     pol["lt_policies"] = new_lt.astype(np.int64)
@@ -98,7 +99,7 @@ def _partition(conn: Connection, lo: int, hi: int, as_of: dt.date) -> dict[str, 
     pending["count"] = 1
     pcl = pending.groupby(["manager", "product", "band"])[["count", "reserve"]].sum()
 
-    tiers = customers.assign(n=1).groupby(["manager", "tier"])[["n"]].sum()
+    tiers = customers.assign(n=1).groupby(["manager", "tier", "source"])[["n"]].sum()
     benefits, kinds = _benefits(conn, params | {"ys": m.year_to_date(as_of)[0]}, customers, pol)
     return {"policies": pcube, "claims": ccube, "pending": pcl, "tiers": tiers, "benefits": benefits,
             "benefit_kinds": kinds}
@@ -108,7 +109,7 @@ def _benefits(conn: Connection, params: dict, customers: pd.DataFrame, pol: pd.D
     """Utilisation and cost of benefits this year, against the earned premium of the entitled."""
     uses = _read(conn, BENEFIT_USES_SQL, params).join(customers, on="customer_id")
     # A use is a benefit the customer took; the automatic assistance membership costs, but is not one.
-    uses["use"] = (uses["source"] != m.AUTOMATIC_BENEFIT_SOURCE).astype(np.int64)
+    uses["use"] = (uses["recorded_by"] != m.AUTOMATIC_BENEFIT_SOURCE).astype(np.int64)
     taken = uses[uses["use"] == 1]
     entitled = _read(conn, ENTITLED_SQL, params)["customer_id"].to_numpy()
     frame = customers.copy()
@@ -164,6 +165,7 @@ def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int |
         "unassigned_vips": int(tiers[(tiers["manager"] == 0) & (tiers["tier"] == "vip")]["n"].sum()),
         "tiers": tier_counts,
         "loss_ratio": {by: _loss_ratio_rows(pol, cl, by) for by in ("tier", "product", "city", "manager")},
+        "by_source": _source_rows(pol, cl, tiers),
         "totals": {"earned": _money(earned), "incurred": _money(incurred), "claims": int(cl["claims"].sum()),
                    "loss_ratio": m.ratio_or_none(incurred, earned)},
         "earned_ytd": [{"key": str(k), "earned": _money(v)}
@@ -181,6 +183,17 @@ def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int |
         "warnings": {"watchlist_share": (tier_counts.get("watchlist", 0) / scored) if scored else None,
                      "large_claims": int(cl["large"].sum())},
     }
+
+
+def _source_rows(pol: pd.DataFrame, cl: pd.DataFrame, tiers: pd.DataFrame) -> list[dict]:
+    """Results by customer source (客户来源): customers, VIPs, new premium this year, loss ratio."""
+    people = tiers.assign(vips=np.where(tiers["tier"] == "vip", tiers["n"], 0)).groupby("source")[["n", "vips"]].sum()
+    money = pol.groupby("source")[["new_premium", "earned"]].sum().join(
+        cl.groupby("source")[["incurred"]].sum(), how="outer")
+    both = people.join(money, how="outer").fillna(0)
+    return [{"key": str(key), "customers": int(r.n), "vips": int(r.vips), "new_premium": _money(r.new_premium),
+             "earned": _money(r.earned), "incurred": _money(r.incurred),
+             "loss_ratio": m.ratio_or_none(r.incurred, r.earned)} for key, r in both.sort_index().iterrows()]
 
 
 def _pending_rows(pen: pd.DataFrame) -> list[dict]:

@@ -11,6 +11,7 @@ REPORTS = {
     "pending_claims": _l("Pending claims"),
     "earned_premium": _l("Earned premium, year to date"),
     "benefits": _l("Benefit cost and utilisation"),
+    "results_by_source": _l("Results by customer source"),
 }
 LOSS_COLUMNS = ("key", "policies_in_force", "earned", "claims", "incurred", "loss_ratio")
 
@@ -31,6 +32,10 @@ def table(figures: dict, report: str, names: dict[str, str]) -> tuple[list[str],
     if report == "earned_premium":
         rows = [[r["key"], r["earned"]] for r in figures["earned_ytd"]]
         return ["product", "earned_premium"], rows, ["total", figures["earned_ytd_total"]]
+    if report == "results_by_source":
+        rows = [[r["key"], r["customers"], r["vips"], r["new_premium"], r["earned"], r["incurred"], r["loss_ratio"]]
+                for r in figures.get("by_source", [])]
+        return ["source", "customers", "vips", "new_premium", "earned", "incurred", "loss_ratio"], rows, None
     if report == "benefits":
         b = figures.get("benefits") or {}
         rows = [[r["key"], r["uses"], r["cost"]] for r in b.get("by_kind", [])]
@@ -44,6 +49,8 @@ COLUMN_LABELS = {
     "product": _l("Product"), "days_since_report": _l("Days since report"), "count": _l("Count"),
     "estimated_amount": _l("Estimated amount (reserve)"), "earned_premium": _l("Earned premium"),
     "benefit_kind": _l("Benefit"), "uses": _l("Uses"), "cost": _l("Cost"),
+    "source": _l("Customer source"), "customers": _l("Customers"), "vips": _l("VIPs"),
+    "new_premium": _l("New premium this year"),
 }
 
 
@@ -55,4 +62,6 @@ def key_label(report: str, key):
         return LABELS["tier"].get(key, _l("not scored") if key == "unscored" else key)
     if report in ("loss_ratio_product", "pending_claims", "earned_premium"):
         return LABELS["product"].get(key, key)
+    if report == "results_by_source":
+        return LABELS["source"].get(key, key)
     return key
