@@ -7,6 +7,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from decimal import Decimal
+
 from flask import Response, abort, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,7 +16,8 @@ from flask_login import current_user
 from crm import audit
 from crm.auth.login import STAFF, current_actor, roles_required
 from crm.db import get_session
-from crm.workspace import export, snapshots
+from crm.workspace import export, snapshots, warnings
+from crm.workspace.forms import WarningThresholdsForm
 from crm.workspace.metrics import DEFINITIONS
 from crm.workspace.tables import REPORTS, table
 from crm.workspace.views import bp, today
@@ -105,3 +108,43 @@ def take_snapshot():
         db.commit()
         flash(_("The report figures were refreshed."), "success")
     return redirect(url_for("workspace.reports_page"))
+
+
+def _as_form_value(code: str, value: Decimal):
+    return value * 100 if warnings.BY_CODE[code].unit == "share" else int(value)
+
+
+def _thresholds_page(db, form, status=200):
+    version, values = warnings.current(db)
+    if not form.is_submitted():
+        for code, value in values.items():
+            getattr(form, code).data = _as_form_value(code, value)
+    return render_template("workspace/warnings.html", form=form, version=version, history=warnings.history(db),
+                           indicators=warnings.INDICATORS), status
+
+
+@bp.get("/workspace/warnings")
+@roles_required("admin")
+def warnings_page():
+    return _thresholds_page(get_session(), WarningThresholdsForm())
+
+
+@bp.post("/workspace/warnings")
+@roles_required("admin")
+def save_warnings():
+    """A new version of the early-warning thresholds; the next snapshot evaluates it."""
+    db = get_session()
+    form = WarningThresholdsForm()
+    if not form.validate_on_submit():
+        return _thresholds_page(db, form, 400)
+    values = {i.code: (Decimal(getattr(form, i.code).data) / 100 if i.unit == "share"
+                       else Decimal(getattr(form, i.code).data or 0)) for i in warnings.INDICATORS}
+    try:
+        row = warnings.save(db, current_actor(), values)
+    except warnings.ThresholdError as exc:
+        flash(str(exc), "error")
+        return _thresholds_page(db, form, 400)
+    db.commit()
+    flash(_("Thresholds saved as version %(id)s; the next figures are checked against them.", id=row.id), "success")
+    return redirect(url_for("workspace.warnings_page"), code=303)
+
