@@ -84,9 +84,14 @@ def test_every_report_row_reconciles_with_independent_sql(database, make_user, t
                 e, n = earned.get(key, (0, 0))
                 i, c = incurred.get(key, (0, 0))
                 assert (_cents(earned_), _cents(incurred_), claims, in_force) == (_cents(e), _cents(i), c, n), (code, key)
-        elif code == "earned_premium":
+        elif code == "premium":
             earned = _query(database, _earned_sql(d, YS, "product"))
-            assert {r[0]: _cents(r[1]) for r in rows} == {k: _cents(v[0]) for k, v in earned.items() if v[0]}
+            in_force = _query(database, """SELECT product_type, COUNT(*), SUM(annual_premium) FROM policies
+                WHERE start_date <= :as_of AND end_date > :as_of AND voided_at IS NULL GROUP BY product_type""")
+            for product, n, premium, earned_ytd, _unearned in rows:
+                assert _cents(earned_ytd) == _cents(earned.get(product, (0,))[0]), product
+                assert (n, _cents(premium)) == ((in_force[product][0], _cents(in_force[product][1]))
+                                                if product in in_force else (0, 0)), product
         elif code == "pending_claims":
             pending = _query(database, """SELECT p.product_type, COUNT(*), SUM(l.reserve_amount)
                 FROM claims l JOIN policies p ON p.id = l.policy_id WHERE l.report_date <= :as_of

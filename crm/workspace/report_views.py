@@ -9,7 +9,7 @@ from pathlib import Path
 
 from decimal import Decimal
 
-from flask import Response, abort, flash, redirect, render_template, send_file, url_for
+from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -19,7 +19,7 @@ from crm.db import get_session
 from crm.workspace import export, snapshots, warnings
 from crm.workspace.forms import WarningThresholdsForm
 from crm.workspace.metrics import DEFINITIONS
-from crm.workspace.tables import REPORTS, table
+from crm.workspace.tables import BY_MANAGER, REPORTS, table
 from crm.workspace.views import bp, today
 from crm.workspace.visit_views import _names
 
@@ -31,13 +31,19 @@ def _figures():
     return snapshot, figures, names
 
 
+def _by_manager() -> bool:
+    """The contract reports by account manager: only when asked (?by=manager), never for a manager."""
+    return request.args.get("by") == "manager" and current_user.role != "account_manager"
+
+
 @bp.get("/reports")
 @roles_required(*STAFF)
 def reports_page():
     snapshot, figures, names = _figures()
-    tables = {code: table(figures, code, names) for code in REPORTS} if figures else {}
+    by_manager = _by_manager()
+    tables = {code: table(figures, code, names, by_manager and code in BY_MANAGER) for code in REPORTS} if figures else {}
     return render_template("workspace/reports.html", snapshot=snapshot, figures=figures, tables=tables,
-                           reports=REPORTS)
+                           reports=REPORTS, by_manager=by_manager, splittable=BY_MANAGER)
 
 
 @bp.get("/reports/<report>.csv")
@@ -49,7 +55,7 @@ def report_csv(report: str):
     snapshot, figures, names = _figures()
     if figures is None:
         abort(404)
-    columns, rows, total = table(figures, report, names)
+    columns, rows, total = table(figures, report, names, _by_manager() and report in BY_MANAGER)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)

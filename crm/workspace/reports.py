@@ -8,13 +8,14 @@ account manager's reports and dashboard only ever read their own scope).
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
 from crm.jobs.frames import id_ranges
-from crm.workspace import metrics as m
+from crm.workspace import metrics as m, statutory
 from segmentation.frames import day_number, to_day_numbers
 
 PARTITION = 200_000
@@ -23,7 +24,6 @@ POLICY_SUMS = ["earned", "earned_ytd", "new_premium", "lt_premium", "lt_policies
 EMPTY = {  # the columns of each cube, for a portfolio without customers
     "policies": KEYS + POLICY_SUMS,
     "claims": KEYS + ["incurred", "claims", "large"],
-    "pending": ["manager", "product", "band", "count", "reserve"],
     "tiers": ["manager", "tier", "source", "n"],
     "benefits": ["manager", "tier", "entitled", "users", "uses", "cost", "earned_entitled"],
     "benefit_kinds": ["manager", "kind", "uses", "cost"],
@@ -94,14 +94,9 @@ def _partition(conn: Connection, lo: int, hi: int, as_of: dt.date) -> dict[str, 
                    & (report > d - m.LARGE_CLAIM_RECENT_DAYS)).astype(np.int64)
     ccube = cl.groupby(KEYS)[["incurred", "claims", "large"]].sum()
 
-    pending = cl[cl["status"].isin(m.PENDING_STATUSES).to_numpy()].copy()
-    pending["band"] = m.pending_band(d - report[cl["status"].isin(m.PENDING_STATUSES).to_numpy()])
-    pending["count"] = 1
-    pcl = pending.groupby(["manager", "product", "band"])[["count", "reserve"]].sum()
-
     tiers = customers.assign(n=1).groupby(["manager", "tier", "source"])[["n"]].sum()
     benefits, kinds = _benefits(conn, params | {"ys": m.year_to_date(as_of)[0]}, customers, pol)
-    return {"policies": pcube, "claims": ccube, "pending": pcl, "tiers": tiers, "benefits": benefits,
+    return {"policies": pcube, "claims": ccube, "tiers": tiers, "benefits": benefits,
             "benefit_kinds": kinds}
 
 
@@ -128,13 +123,17 @@ def _add(total: pd.DataFrame | None, part: pd.DataFrame) -> pd.DataFrame:
     return part if total is None else total.add(part, fill_value=0)
 
 
-def compute_cubes(conn: Connection, as_of: dt.date) -> dict[str, pd.DataFrame]:
-    """Every cube over the whole portfolio (partition by partition, memory bounded)."""
+def compute_cubes(conn: Connection, as_of: dt.date) -> dict:
+    """Every cube over the whole portfolio (partition by partition, memory bounded), and the two
+    contract reports by manager, exact (crm.workspace.statutory: one implementation each)."""
     cubes: dict[str, pd.DataFrame | None] = dict.fromkeys(EMPTY)
     for lo, hi in id_ranges(conn, PARTITION):
         for name, part in _partition(conn, lo, hi, as_of).items():
             cubes[name] = _add(cubes[name], part)
-    return {k: (pd.DataFrame(columns=EMPTY[k]) if v is None else v.reset_index()) for k, v in cubes.items()}
+    out: dict = {k: (pd.DataFrame(columns=EMPTY[k]) if v is None else v.reset_index()) for k, v in cubes.items()}
+    out["pending_claims"] = statutory.pending_by_manager(conn, as_of)
+    out["premium"] = statutory.premium_by_manager(conn, as_of)
+    return out
 
 
 def _money(x) -> float:
@@ -152,14 +151,17 @@ def _loss_ratio_rows(pol: pd.DataFrame, cl: pd.DataFrame, by: str) -> list[dict]
 
 def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int | None = None) -> dict:
     """The reports of one scope: the whole portfolio (manager None) or one manager's."""
-    pol, cl, pen, tiers, ben, kinds = (cubes[k] for k in EMPTY)
+    pol, cl, tiers, ben, kinds = (cubes[k] for k in EMPTY)
+    pending, premium = cubes["pending_claims"], cubes["premium"]
     if manager is not None:
-        pol, cl, pen, tiers, ben, kinds = (f[f["manager"] == manager] for f in (pol, cl, pen, tiers, ben, kinds))
+        pol, cl, tiers, ben, kinds = (f[f["manager"] == manager] for f in (pol, cl, tiers, ben, kinds))
+        pending = {k: v for k, v in pending.items() if k[0] == manager}
+        premium = {k: v for k, v in premium.items() if k[0] == manager}
     tier_counts = {str(k): int(v) for k, v in tiers.groupby("tier")["n"].sum().items()}
     scored = sum(v for k, v in tier_counts.items() if k != "unscored")
     earned, incurred = float(pol["earned"].sum()), float(cl["incurred"].sum())
     lt_by_manager = pol.groupby("manager")[["lt_premium", "lt_policies", "p13_due", "p13_kept"]].sum()
-    return {
+    figures = {
         "as_of": as_of.isoformat(),
         "customers": int(tiers["n"].sum()),
         "unassigned_vips": int(tiers[(tiers["manager"] == 0) & (tiers["tier"] == "vip")]["n"].sum()),
@@ -168,11 +170,10 @@ def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int |
         "by_source": _source_rows(pol, cl, tiers),
         "totals": {"earned": _money(earned), "incurred": _money(incurred), "claims": int(cl["claims"].sum()),
                    "loss_ratio": m.ratio_or_none(incurred, earned)},
-        "earned_ytd": [{"key": str(k), "earned": _money(v)}
-                       for k, v in pol.groupby("product")["earned_ytd"].sum().sort_index().items()],
-        "earned_ytd_total": _money(pol["earned_ytd"].sum()),
-        "pending": _pending_rows(pen),
-        "pending_total": {"count": int(pen["count"].sum()), "reserve": _money(pen["reserve"].sum())},
+        "pending": _pending_rows(pending),
+        "pending_total": {"count": sum(n for n, _ in pending.values()),
+                          "reserve": _money(sum((r for _, r in pending.values()), Decimal(0)))},
+        "premium": _premium_rows(premium),
         "long_term_new": {"year": as_of.year, "premium": _money(pol["lt_premium"].sum()),
                           "policies": int(pol["lt_policies"].sum()),
                           "by_manager": {str(int(k)): _money(r.lt_premium) for k, r in lt_by_manager.iterrows()}},
@@ -183,6 +184,18 @@ def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int |
         "warnings": {"watchlist_share": (tier_counts.get("watchlist", 0) / scored) if scored else None,
                      "large_claims": int(cl["large"].sum())},
     }
+    if manager is None:  # the contract reports by account manager, shown only when asked
+        figures["pending_by_manager"] = [{"manager": str(k[0]), "product": k[1], "band": k[2], "count": n,
+                                          "reserve": _money(r)}
+                                         for k, (n, r) in sorted(pending.items(), key=_manager_band_order)]
+        figures["premium_by_manager"] = [{"manager": str(k[0])} | row for k, values in sorted(premium.items())
+                                         for row in _premium_rows({k: values})]
+    return figures
+
+
+def _manager_band_order(item) -> tuple:
+    (manager, product, band), _ = item
+    return manager, product, [label for _, _, label in m.PENDING_BANDS].index(band)
 
 
 def _source_rows(pol: pd.DataFrame, cl: pd.DataFrame, tiers: pd.DataFrame) -> list[dict]:
@@ -196,13 +209,25 @@ def _source_rows(pol: pd.DataFrame, cl: pd.DataFrame, tiers: pd.DataFrame) -> li
              "loss_ratio": m.ratio_or_none(r.incurred, r.earned)} for key, r in both.sort_index().iterrows()]
 
 
-def _pending_rows(pen: pd.DataFrame) -> list[dict]:
-    """One row per product type and age band (summed over managers), the bands in their order."""
+def _pending_rows(pending: dict) -> list[dict]:
+    """One row per product type and age band held (summed over managers), the bands in their order."""
+    totals: dict[tuple[str, str], list] = {}
+    for (_manager, product, band), (count, reserve) in pending.items():
+        total = totals.setdefault((product, band), [0, Decimal(0)])
+        total[0] += count
+        total[1] += reserve
     band_order = {label: i for i, (_, _, label) in enumerate(m.PENDING_BANDS)}
-    rows = pen.groupby(["product", "band"], as_index=False)[["count", "reserve"]].sum()
-    rows = rows.assign(order=rows["band"].map(band_order)).sort_values(["product", "order"])
-    return [{"product": str(r.product), "band": str(r.band), "count": int(r.count), "reserve": _money(r.reserve)}
-            for r in rows.itertuples()]
+    return [{"product": product, "band": band, "count": n, "reserve": _money(r)}
+            for (product, band), (n, r) in sorted(totals.items(), key=lambda kv: (kv[0][0], band_order[kv[0][1]]))]
+
+
+def _premium_rows(premium: dict) -> list[dict]:
+    """The premium report (in force, earned this year, unearned) per product type held."""
+    totals: dict[str, list[int]] = {}
+    for (_manager, product), values in premium.items():
+        totals[product] = [a + b for a, b in zip(totals.get(product, [0, 0, 0, 0]), values)]
+    return [{k: (float(v) if isinstance(v, Decimal) else v) for k, v in statutory.premium_row(p, s).items()}
+            for p, s in sorted(totals.items())]
 
 
 def _benefit_figures(ben: pd.DataFrame, kinds: pd.DataFrame) -> dict:
