@@ -220,6 +220,13 @@ DEFINITIONS = (
         "earned this year (1/365 method) by the customers entitled to benefits.",
         "自1月1日起全部增值服务使用成本（含救援会员费）÷ 享有权益客户本年已赚保费（1/365法）。"),
     Definition(
+        "benefit_cost_ceiling", "Benefit cost ceiling", "增值服务成本上限",
+        "A customer's benefit cost over the 365 days up to the day, against the catalogue's ceiling share of "
+        "their annual premium in force. A coupon or booking that would take the cost over the ceiling is given "
+        "only after an admin or risk officer other than the requester approves it (买椟还珠).",
+        "客户近365天的增值服务成本，不得超过其有效年缴保费乘以服务目录规定的上限比例。将使成本超出上限的优惠券或预约，"
+        "须经申请人以外的管理员或风控专员批准后方可办理（防止买椟还珠）。"),
+    Definition(
         "results_by_source", "Results by customer source", "按客户来源统计的业绩",
         "Per source recorded on the customer (referral, cold visit, community event, agent, online, other): "
         "customers, VIPs after the latest recalculation, new premium (annual premium of policies that started "
