@@ -16,7 +16,7 @@ AS_OF = dt.date(2026, 11, 24)
 _refs = itertools.count(1)
 
 
-def make_customers(database, n: int, manager_id: int | None = None, premium: str | None = "20000.00") -> list[int]:
+def make_customers(database, n: int, manager_id: int | None = None, premium: str | None = "100000.00") -> list[int]:
     """``n`` customers (with one in-force policy of ``premium`` a year each); returns their ids."""
     with database.transaction() as s:
         rows = []
@@ -68,3 +68,22 @@ def entries(database, customer_id: int, code: str | None = None) -> list[tuple]:
         if code:
             stmt = stmt.where(EntitlementEntry.benefit_code == code)
         return [tuple(r) for r in s.execute(stmt.order_by(EntitlementEntry.id))]
+
+
+RISK_OFFICER = audit.Actor("user", "risk-officer@test.crm", "999", "risk_officer")
+
+
+def beyond_ceiling(database, give):
+    """Give a benefit that is over the customer's cost ceiling, as the product allows it: refused,
+    an exception requested, a risk officer approves it, given. ``give(session)`` returns the result."""
+    from crm.benefits import ceiling
+
+    try:
+        with database.transaction() as s:
+            return give(s)
+    except ceiling.OverCeiling as refused:
+        with database.transaction() as s:
+            request = ceiling.request_exception(s, ACTOR, refused)
+            ceiling.decide(s, RISK_OFFICER, request.id, True)
+    with database.transaction() as s:
+        return give(s)

@@ -11,7 +11,8 @@ from crm.benefits import health
 from crm.benefits.services import business_today
 from crm.models import AuditEvent, Customer
 from crm.models.benefits import BenefitCatalogueVersion
-from tests.benefits_helpers import ACTOR, make_customers, move
+from crm.benefits import ceiling
+from tests.benefits_helpers import ACTOR, beyond_ceiling, make_customers, move
 from tests.conftest import csrf_token
 
 
@@ -74,7 +75,8 @@ def test_reports_and_the_panel_warn_about_the_cost_ceiling(client, auth, make_us
     move(database, [cid], "vip", today)
     with database.transaction() as s:
         provider = health.add_provider(s, ACTOR, "北京协和医院体检中心", "尊享深度体检套餐", "北京", Decimal("3680.00"))
-        health.book(s, ACTOR, manager_id, s.get(Customer, cid), "checkup", today, today, provider_id=provider.id)
+    beyond_ceiling(database, lambda s: health.book(s, ACTOR, manager_id, s.get(Customer, cid), "checkup", today, today,
+                                                   provider_id=provider.id))
     auth.login(manager_email)
     page = client.get(f"/customers/{cid}").get_data(as_text=True)
     assert 'id="cost-warning"' in page and 'id="benefits-panel"' in page
@@ -89,6 +91,20 @@ def test_reports_and_the_panel_warn_about_the_cost_ceiling(client, auth, make_us
     token = csrf_token(client, f"/benefits/customers/{cid}/appointment")
     appointment = {"csrf_token": token, "hospital": "北京大学人民医院", "department": "心内科",
                    "preferred_date": today.isoformat()}
+    refused = client.post(f"/benefits/customers/{cid}/appointment", data=appointment)  # over the ceiling already
+    assert refused.status_code == 422 and "An approval was requested" in refused.get_data(as_text=True)
+    with database.session() as s:
+        [request] = ceiling.open_requests(s)
+    auth.logout()
+    auth.login(make_user("risk_officer")[1])
+    assert f'data-id="{request.id}"' in client.get("/benefits/cost").get_data(as_text=True)
+    decided = client.post(f"/benefits/ceiling-exceptions/{request.id}/approve",
+                          data={"csrf_token": csrf_token(client, "/benefits/cost")})
+    assert decided.status_code == 303
+    auth.logout()
+    auth.login(manager_email)
+    token = csrf_token(client, f"/benefits/customers/{cid}/appointment")
+    appointment["csrf_token"] = token
     assert client.post(f"/benefits/customers/{cid}/appointment", data=appointment).status_code == 302
     client.post("/language", data={"locale": "zh", "csrf_token": token, "next": "/customers"})
     assert client.get(f"/customers/{cid}").status_code == 200

@@ -47,7 +47,7 @@ def test_report_totals_reconcile_with_independent_sql(database, make_user, tmp_p
         _, f = figures(s, "all")
     raw = _independent(database, AS_OF)
     assert abs(f["totals"]["earned"] - raw["earned"]) < 0.01
-    assert abs(f["earned_ytd_total"] - raw["earned_ytd"]) < 0.01
+    assert abs(sum(r["earned_premium_ytd"] for r in f["premium"]) - raw["earned_ytd"]) < 0.01
     assert Decimal(str(f["totals"]["incurred"])) == Decimal(raw["incurred"][0]).quantize(Decimal("0.01"))
     assert f["totals"]["claims"] == raw["incurred"][1] == 3  # the rejected one and the 2021 one do not count
     assert f["pending_total"]["count"] == raw["pending"][0] == 2
@@ -57,8 +57,8 @@ def test_report_totals_reconcile_with_independent_sql(database, make_user, tmp_p
         assert abs(sum(r["earned"] for r in rows) - raw["earned"]) < 0.05
         assert abs(sum(r["incurred"] for r in rows) - float(raw["incurred"][0])) < 0.005
     # Hand-checked: policy A (65,540/yr) covered 2025-02-01..2025-06-30 = 150 days of the window.
-    life = next(r for r in f["earned_ytd"] if r["key"] == "life")
-    assert abs(life["earned"] - (65540 * 150 / 365 + 12000 * 181 / 365)) < 0.01
+    life = next(r for r in f["premium"] if r["product_type"] == "life")
+    assert abs(life["earned_premium_ytd"] - (65540 * 150 / 365 + 12000 * 181 / 365)) < 0.01
 
 
 def test_manager_scope_holds_only_their_customers(database, make_user, tmp_path):
@@ -87,7 +87,7 @@ def test_reports_page_and_csv(client, login_as, database, tmp_path, make_user):
     html = client.get("/reports").get_data(as_text=True)
     assert "Loss ratio by city" in html and "上海" in html
     for report in ("loss_ratio_tier", "loss_ratio_product", "loss_ratio_city", "loss_ratio_manager",
-                   "pending_claims", "earned_premium", "benefits"):
+                   "pending_claims", "premium", "benefits"):
         response = client.get(f"/reports/{report}.csv")
         assert response.status_code == 200 and response.mimetype == "text/csv"
         rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
@@ -115,3 +115,41 @@ def test_dashboard_with_and_without_data(client, login_as, database, tmp_path, m
     assert "No report figures yet" not in html
     assert 'data-kind="doughnut"' in html and 'id="tile-claims-queue"' in html
     assert "chart.umd.min.js" in html and "<script>" not in html
+
+
+def test_pending_claims_report_sums_over_managers_and_orders_the_bands(database, make_user, tmp_path):
+    from tests.factories import claim_row, customer_row, policy_row
+    from tests.workspace_helpers import load
+
+    _, mine = make_user("account_manager")
+    _, other = make_user("account_manager")
+    a, b = customer_row(account_manager=mine), customer_row(account_manager=other)
+    pa, pb = policy_row(a["customer_ref"]), policy_row(b["customer_ref"])
+    pending = lambda p, reported, reserve: claim_row(p["policy_no"], loss_date="2024-01-01",  # noqa: E731
+                                                     report_date=reported, status="reported",
+                                                     reserve_amount=reserve, paid_amount="0.00")
+    load(database, tmp_path, [a, b], [pa, pb], [
+        pending(pa, "2025-06-20", "100.00"), pending(pb, "2025-06-25", "50.00"),   # 0-30, one per manager
+        pending(pa, "2024-12-01", "10.00"), pending(pb, "2025-03-01", "20.00"),    # 181+, 91-180
+        pending(pa, "2025-05-01", "30.00")])                                          # 31-90
+    take_snapshot(database, AS_OF, "t1", ACTOR)
+    with database.session() as s:
+        _, f = figures(s, "all")
+    assert [(r["product"], r["band"], r["count"], r["reserve"]) for r in f["pending"]] == [
+        ("life", "0-30", 2, 150.0), ("life", "31-90", 1, 30.0), ("life", "91-180", 1, 20.0), ("life", "181+", 1, 10.0)]
+
+
+def test_contract_reports_by_account_manager_only_when_asked(client, login_as, database, make_user, tmp_path):
+    login_as("risk_officer")
+    _, mine = make_user("account_manager", full_name="甲经理")
+    _, other = make_user("account_manager", full_name="乙经理")
+    two_portfolios(database, tmp_path, mine, other)
+    take_snapshot(database, AS_OF, "t1", ACTOR)
+    plain = list(csv.reader(io.StringIO(client.get("/reports/premium.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert plain[0][0] == "product" and "甲经理" not in str(plain)
+    split = list(csv.reader(io.StringIO(
+        client.get("/reports/pending_claims.csv?by=manager").get_data(as_text=True).lstrip("\ufeff"))))
+    assert split[0][0] == "manager" and {r[0] for r in split[1:-1]} == {"甲经理", "乙经理"}
+    assert split[-1][-2:] == ["2", "61500.25"]  # the same totals as the whole portfolio's
+    assert "乙经理" in client.get("/reports?by=manager").get_data(as_text=True)
+

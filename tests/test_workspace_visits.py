@@ -133,3 +133,51 @@ def test_demo_seed_adds_visits_targets_and_a_snapshot(database, make_user, tmp_p
         assert s.query(Visit).filter(Visit.visit_date > AS_OF).count() == 0
         assert s.query(Target).filter(Target.year == AS_OF.year).count() == 8
         assert s.query(ReportSnapshot).count() == 1
+
+
+def test_face_to_face_visit_rate_and_effective_visits(database, make_user, tmp_path, client, login_as):
+    from tests.workspace_helpers import set_tier
+
+    mine_id, mine = make_user("account_manager")
+    other_id, other = make_user("account_manager")
+    ids = two_portfolios(database, tmp_path, mine, other)
+    set_tier(database, ids["a"], "vip")
+    with database.transaction() as s:
+        me, them = s.get(User, mine_id), s.get(User, other_id)
+        _log(s, me, ids["a"], D(2025, 3, 1))  # more than 90 days before either week: the VIP is due
+        _log(s, me, ids["b"], D(2025, 6, 24), "call", due=D(2025, 6, 27), step="call back")  # B due in week 1
+        _log(s, me, ids["a"], D(2025, 6, 25), due=D(2025, 7, 2), step="send proposal")  # met; due again in week 2
+        _log(s, me, ids["a"], D(2025, 6, 30))  # met again, with no next step: not an effective visit
+        _log(s, them, ids["c"], D(2025, 6, 24))  # nobody of theirs was due
+    with database.session() as s:
+        admin = User(id=0, role="admin")
+        mondays, rates = visits.face_to_face_rates(s, admin, AS_OF, weeks=2)
+        assert mondays == [D(2025, 6, 23), D(2025, 6, 30)]
+        week1, week2 = rates[mine_id]
+        assert (week1.due, week1.visited, week1.effective, week1.rate) == (2, 1, 2, 0.5)  # B had only a call
+        assert (week2.due, week2.visited, week2.effective, week2.rate) == (1, 1, 0, 1.0)
+        assert other_id not in rates
+        assert visits.face_to_face_rates(s, s.get(User, other_id), AS_OF, weeks=2)[1] == {}
+        june = {m.manager_id: m for m in visits.monthly_summary(s, admin, 2025, 6)}
+        assert (june[mine_id].effective, june[mine_id].total) == (2, 3)
+
+
+def test_visits_page_shows_this_weeks_face_to_face_rate(database, make_user, tmp_path, client, login_as):
+    from zoneinfo import ZoneInfo
+
+    from tests.workspace_helpers import set_tier
+
+    mine_id, mine = make_user("account_manager")
+    _, other = make_user("account_manager")
+    ids = two_portfolios(database, tmp_path, mine, other)
+    set_tier(database, ids["a"], "vip")
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the page's business day
+    with database.transaction() as s:
+        visits.log_visit(s, ACTOR, s.get(User, mine_id), ids["a"],
+                         visits.VisitInput("visit", today, "talked", "send proposal", today), today)
+    login_as("admin")
+    html = client.get("/workspace/visits").get_data(as_text=True)
+    table = html.split('id="rates-table"')[1].split("</table>")[0]
+    last_cell = table.split("<tr><td>")[1].split("</td>")[-2]
+    assert "100%" in last_cell and "1/1" in last_cell
+

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.benefits import ledger
+from crm.benefits import ceiling, ledger
 from crm.benefits.catalogue import current_catalogue
 from crm.benefits.services import BenefitError
 from crm.models import Customer
@@ -27,7 +27,7 @@ def issue_from_entitlement(session: Session, actor: audit.Actor, customer: Custo
 
     The coupon carries the ledger entry's id (``entitlement_id``); its cost is the benefit's
     unit cost. Raises BenefitError (no benefit or none left, an expiry before today, or the
-    partners package refusing: unknown or inactive partner).
+    partners package refusing: unknown or inactive partner), or OverCeiling.
     """
     from partners.services import PartnerError, issue_coupon
 
@@ -36,6 +36,7 @@ def issue_from_entitlement(session: Session, actor: audit.Actor, customer: Custo
     benefit = current_catalogue(session).of_kind(ledger.current_tier(session, customer.id) or "", "partner_coupon")
     if benefit is None:
         raise BenefitError("the customer's tier has no coupon benefit")
+    ceiling.guard(session, actor, customer.id, benefit.code, benefit.unit_cost, as_of, current_catalogue(session))
     entry = ledger.take_unit(session, actor, customer.id, benefit, as_of, "coupon")
     try:
         coupon = issue_coupon(session, actor, customer.id, partner_id, benefit.face_value, expires_on,

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.benefits import ledger
+from crm.benefits import ceiling, ledger
 from crm.benefits.catalogue import current_catalogue
 from crm.benefits.services import BenefitError
 from crm.db import utcnow
@@ -68,7 +68,7 @@ def book(session: Session, actor: audit.Actor, user_id: int, customer: Customer,
     with an entitlement left; takes the unit now.
 
     Raises BenefitError: unknown kind or provider, a date in the past, no such benefit in the
-    customer's tier, or none left this period.
+    customer's tier, or none left this period; OverCeiling when its cost needs a second person.
     """
     if kind not in KIND_BENEFIT:
         raise BenefitError(f"unknown booking kind {kind!r}")
@@ -87,6 +87,7 @@ def book(session: Session, actor: audit.Actor, user_id: int, customer: Customer,
         if not hospital.strip() or not department.strip():
             raise BenefitError("an appointment needs a hospital and a department")
         provider, detail, cost = None, department.strip()[:200], benefit.unit_cost
+    ceiling.guard(session, actor, customer.id, benefit.code, cost, as_of, current_catalogue(session))
     entry = ledger.take_unit(session, actor, customer.id, benefit, as_of, f"{kind} booking")
     booking = HealthBooking(customer_id=customer.id, kind=kind, provider_id=provider.id if provider else None,
                             hospital=hospital.strip()[:100], detail=detail, preferred_date=preferred_date,

@@ -2,7 +2,8 @@
 
 Definitions (one each, used everywhere):
 - annual premium of a customer: the sum of ``annual_premium`` of their policies in force on
-  the day (status ``in_force``, start_date <= day < end_date), by SQL;
+  the day (start_date <= day < end_date, not voided: the tier rules' definition, whatever the
+  status column says), by SQL;
 - benefit cost of a customer: the sum of ``benefit_uses.cost`` with ``used_on`` in the
   365 days up to and including the day;
 - the ceiling: the catalogue's ``cost_ceiling_pct`` of the annual premium; cost above it warns;
@@ -31,7 +32,7 @@ def annual_premiums(session: Session, customer_ids: list[int], day: dt.date) -> 
     out = {}
     for part in chunks(customer_ids):
         out.update(session.execute(select(Policy.customer_id, func.sum(Policy.annual_premium)).where(
-            Policy.customer_id.in_(part), Policy.status == "in_force", Policy.start_date <= day,
+            Policy.customer_id.in_(part), Policy.start_date <= day,
             Policy.end_date > day, Policy.voided_at.is_(None)).group_by(Policy.customer_id)).all())
     return {k: Decimal(v) for k, v in out.items()}
 

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import json
 
-from flask import render_template
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
-from crm.auth.login import roles_required
-from crm.benefits import reports
+from crm.auth.login import current_actor, roles_required
+from crm.benefits import ceiling, reports
 from crm.benefits.catalogue import current_catalogue
 from crm.benefits.forms import KIND_LABELS
-from crm.benefits.services import REPORT_ROLES
+from crm.benefits.services import REPORT_ROLES, BenefitError
 from crm.benefits.views import bp, today
 from crm.customers.services import visible_customers
 from crm.db import get_session
+from crm.models import Customer
 
 
 @bp.get("/cost")
@@ -24,8 +27,27 @@ def cost():
     customers = visible_customers(current_user)
     by_kind = reports.cost_by_kind(db, day, customers)
     chart = {"labels": [str(KIND_LABELS.get(k, k)) for k in by_kind], "values": [float(v) for v in by_kind.values()]}
+    requests = ceiling.open_requests(db) if current_user.role in ceiling.DECIDERS else []
+    names = {c.id: c for c in db.scalars(select(Customer).where(Customer.id.in_([r.customer_id for r in requests])))}
     return render_template("benefits/cost.html", over=reports.over_ceiling(db, customers, day, catalogue),
-                           catalogue=catalogue, day=day, by_kind=by_kind, chart=json.dumps(chart, ensure_ascii=False))
+                           catalogue=catalogue, day=day, by_kind=by_kind, chart=json.dumps(chart, ensure_ascii=False),
+                           requests=requests, customers_by_id=names)
+
+
+@bp.post("/ceiling-exceptions/<int:exception_id>/<any(approve, reject):decision>")
+@roles_required(*ceiling.DECIDERS)
+def decide_exception(exception_id: int, decision: str):
+    """A second person approves (or rejects) a benefit beyond the cost ceiling."""
+    db = get_session()
+    try:
+        ceiling.decide(db, current_actor(), exception_id, decision == "approve")
+    except BenefitError as exc:
+        flash(str(exc), "error")
+    else:
+        db.commit()
+        flash(_("The exception was approved: the benefit can now be given once.") if decision == "approve"
+              else _("The exception was rejected."), "success")
+    return redirect(url_for("benefits.cost"), code=303)
 
 
 @bp.get("/utilisation")

@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.auth.login import STAFF, current_actor, roles_required
-from crm.benefits import coupons, health
+from crm.benefits import ceiling, coupons, health
 from crm.benefits.forms import AppointmentForm, CheckupForm, CouponForm
 from crm.benefits.services import SERVICE_ROLES, BenefitError, may_serve, sees_health_details
 from crm.benefits.views import bp, today
@@ -31,10 +31,22 @@ def _served_customer(db, customer_id: int):
     return customer
 
 
+def _over_ceiling(db, refused: ceiling.OverCeiling) -> str:
+    """Record the request for a second person's approval (committed), and say so."""
+    db.rollback()
+    ceiling.request_exception(db, current_actor(), refused)
+    db.commit()
+    return _("This would take the customer over the benefit cost ceiling (cost %(cost)s, ceiling %(ceiling)s). "
+             "An approval was requested from an admin or a risk officer; try again once it is given.",
+             cost=f"{refused.cost + refused.amount:,.2f}", ceiling=f"{refused.ceiling:,.2f}")
+
+
 def _booked(db, make) -> str | None:
     """Run the booking; commit and say so, or return the reason it was refused."""
     try:
         make()
+    except ceiling.OverCeiling as exc:
+        return _over_ceiling(db, exc)
     except BenefitError as exc:
         return str(exc)
     db.commit()
@@ -141,6 +153,8 @@ def issue_coupon(customer_id: int):
         try:
             coupon = coupons.issue_from_entitlement(db, current_actor(), customer, form.partner.data,
                                                     form.expires_on.data, today())
+        except ceiling.OverCeiling as exc:
+            form.partner.errors = [*form.partner.errors, _over_ceiling(db, exc)]
         except BenefitError as exc:
             form.partner.errors = [*form.partner.errors, str(exc)]
         else:

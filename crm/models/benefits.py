@@ -185,3 +185,27 @@ class BenefitUse(Base):
     cost: Mapped[Decimal]
     used_on: Mapped[dt.date]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CostCeilingException(Base):
+    """A benefit that would take a customer's benefit cost over the ceiling (买椟还珠): given only
+    once a second person approves it; spent (``used``) by the one benefit it was asked for."""
+
+    __tablename__ = "cost_ceiling_exceptions"
+    __table_args__ = (
+        CheckConstraint("state IN ('requested','approved','rejected','used')", name="state"),
+        Index("ix_cost_ceiling_exceptions_customer", "customer_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    benefit_code: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[Decimal]  # the cost of the benefit asked for
+    cost_before: Mapped[Decimal]  # the customer's benefit cost (365 days) when asked
+    ceiling: Mapped[Decimal]
+    state: Mapped[str] = mapped_column(String(10), default="requested")
+    requested_by: Mapped[str] = mapped_column(String(254))  # the actor's label
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+    decided_at: Mapped[dt.datetime | None]
+    used_at: Mapped[dt.datetime | None]

@@ -112,3 +112,15 @@ class ReportFigures(Base):
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("report_snapshots.id"), primary_key=True)
     scope: Mapped[str] = mapped_column(String(40), primary_key=True)
     payload: Mapped[str] = mapped_column(Text)
+
+
+class WarningThresholds(Base):
+    """One version of the early-warning thresholds (预警指标): the newest is in force; every save
+    is a new row (and an audit event), so a breach can always name the thresholds it broke."""
+
+    __tablename__ = "warning_threshold_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thresholds: Mapped[str] = mapped_column(Text)  # JSON {indicator code: threshold as text}
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,6 +1,7 @@
 """`crm export data DIR` and `crm workspace snapshot`."""
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -61,4 +62,32 @@ def snapshot(as_of):
     click.echo(f"report snapshot {snapshot_id} as of {day}")
 
 
-COMMANDS = [export_group, workspace_group]
+@click.group("reports", help="Reports from the raw data.")
+def reports_group():
+    pass
+
+
+@reports_group.command("export")
+@click.argument("name", type=click.Choice(["pending_claims", "premium"]))
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@click.option("--as-of", "as_of", help="YYYY-MM-DD (default: today in the business time zone)")
+@with_appcontext
+def reports_export(name, file, as_of):
+    """Write one report (columns and definitions in shared/CONTRACT.md) as CSV."""
+    from crm.workspace.statutory import COLUMNS, REPORTS
+
+    zone = ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(zone).date()
+    except ValueError:
+        raise click.ClickException(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    with get_db().session() as session:
+        rows = REPORTS[name](session.connection(), day)
+    with open(file, "w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=COLUMNS[name])
+        writer.writeheader()
+        writer.writerows(rows)
+    click.echo(f"{name} as of {day}: {len(rows)} rows written to {file}")
+
+
+COMMANDS = [export_group, workspace_group, reports_group]

@@ -6,7 +6,7 @@ import datetime as dt
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from crm.models.workspace import VISIT_KINDS
 
@@ -46,3 +46,17 @@ class TeamForm(FlaskForm):
 
 class ReassignForm(FlaskForm):
     manager = SelectField(_l("New account manager"), coerce=int, validators=[DataRequired()])
+
+
+class WarningThresholdsForm(FlaskForm):
+    """The early-warning thresholds: shares in per cent, counts as whole numbers."""
+
+    watchlist_share = DecimalField(_l("Watchlist share above (%)"), places=2,
+                                   validators=[InputRequired(), NumberRange(0, 100)])
+    loss_ratio_by_tier = DecimalField(_l("Loss ratio of any tier above (%)"), places=2,
+                                      validators=[InputRequired(), NumberRange(0, 10000)])
+    overdue_cases = IntegerField(_l("Overdue review cases above"), validators=[InputRequired(), NumberRange(0, 10**9)])
+    benefit_cost_ratio = DecimalField(_l("Benefit cost ratio above (%)"), places=2,
+                                      validators=[InputRequired(), NumberRange(0, 100)])
+    pending_over_180 = IntegerField(_l("Claims pending over 180 days above"),
+                                    validators=[InputRequired(), NumberRange(0, 10**9)])

@@ -7,16 +7,19 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from flask import Response, abort, flash, redirect, render_template, send_file, url_for
+from decimal import Decimal
+
+from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import audit
 from crm.auth.login import STAFF, current_actor, roles_required
 from crm.db import get_session
-from crm.workspace import export, snapshots
+from crm.workspace import export, snapshots, warnings
+from crm.workspace.forms import WarningThresholdsForm
 from crm.workspace.metrics import DEFINITIONS
-from crm.workspace.tables import REPORTS, table
+from crm.workspace.tables import BY_MANAGER, REPORTS, table
 from crm.workspace.views import bp, today
 from crm.workspace.visit_views import _names
 
@@ -28,13 +31,19 @@ def _figures():
     return snapshot, figures, names
 
 
+def _by_manager() -> bool:
+    """The contract reports by account manager: only when asked (?by=manager), never for a manager."""
+    return request.args.get("by") == "manager" and current_user.role != "account_manager"
+
+
 @bp.get("/reports")
 @roles_required(*STAFF)
 def reports_page():
     snapshot, figures, names = _figures()
-    tables = {code: table(figures, code, names) for code in REPORTS} if figures else {}
+    by_manager = _by_manager()
+    tables = {code: table(figures, code, names, by_manager and code in BY_MANAGER) for code in REPORTS} if figures else {}
     return render_template("workspace/reports.html", snapshot=snapshot, figures=figures, tables=tables,
-                           reports=REPORTS)
+                           reports=REPORTS, by_manager=by_manager, splittable=BY_MANAGER)
 
 
 @bp.get("/reports/<report>.csv")
@@ -46,7 +55,7 @@ def report_csv(report: str):
     snapshot, figures, names = _figures()
     if figures is None:
         abort(404)
-    columns, rows, total = table(figures, report, names)
+    columns, rows, total = table(figures, report, names, _by_manager() and report in BY_MANAGER)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)
@@ -105,3 +114,43 @@ def take_snapshot():
         db.commit()
         flash(_("The report figures were refreshed."), "success")
     return redirect(url_for("workspace.reports_page"))
+
+
+def _as_form_value(code: str, value: Decimal):
+    return value * 100 if warnings.BY_CODE[code].unit == "share" else int(value)
+
+
+def _thresholds_page(db, form, status=200):
+    version, values = warnings.current(db)
+    if not form.is_submitted():
+        for code, value in values.items():
+            getattr(form, code).data = _as_form_value(code, value)
+    return render_template("workspace/warnings.html", form=form, version=version, history=warnings.history(db),
+                           indicators=warnings.INDICATORS), status
+
+
+@bp.get("/workspace/warnings")
+@roles_required("admin")
+def warnings_page():
+    return _thresholds_page(get_session(), WarningThresholdsForm())
+
+
+@bp.post("/workspace/warnings")
+@roles_required("admin")
+def save_warnings():
+    """A new version of the early-warning thresholds; the next snapshot evaluates it."""
+    db = get_session()
+    form = WarningThresholdsForm()
+    if not form.validate_on_submit():
+        return _thresholds_page(db, form, 400)
+    values = {i.code: (Decimal(getattr(form, i.code).data) / 100 if i.unit == "share"
+                       else Decimal(getattr(form, i.code).data or 0)) for i in warnings.INDICATORS}
+    try:
+        row = warnings.save(db, current_actor(), values)
+    except warnings.ThresholdError as exc:
+        flash(str(exc), "error")
+        return _thresholds_page(db, form, 400)
+    db.commit()
+    flash(_("Thresholds saved as version %(id)s; the next figures are checked against them.", id=row.id), "success")
+    return redirect(url_for("workspace.warnings_page"), code=303)
+

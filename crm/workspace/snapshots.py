@@ -17,6 +17,7 @@ from crm import audit
 from crm.db import Database, utcnow
 from crm.models import TierRun
 from crm.models.workspace import ReportFigures, ReportSnapshot
+from crm.workspace import warnings
 from crm.workspace.reports import all_scopes, compute_cubes
 
 
@@ -34,7 +35,7 @@ def take_snapshot(database: Database, as_of: dt.date, key: str, actor: audit.Act
         if session.scalar(select(ReportSnapshot.id).where(ReportSnapshot.key == key)) is not None:
             raise SnapshotExists(key)
         run_id = latest_run_id(session)
-        scopes = all_scopes(compute_cubes(session.connection(), as_of), as_of)
+        scopes = _scopes(session, as_of)
     try:
         with database.transaction() as session:
             return store(session, actor, key, as_of, run_id, scopes)
@@ -44,11 +45,21 @@ def take_snapshot(database: Database, as_of: dt.date, key: str, actor: audit.Act
 
 def take_in(session: Session, actor: audit.Actor, key: str, as_of: dt.date) -> int:
     """take_snapshot inside the caller's (write) transaction, for a request; raises SnapshotExists."""
-    scopes = all_scopes(compute_cubes(session.connection(), as_of), as_of)
+    scopes = _scopes(session, as_of)
     try:
         return store(session, actor, key, as_of, latest_run_id(session), scopes)
     except IntegrityError:  # the caller's transaction is spoilt: it rolls back
         raise SnapshotExists(key) from None
+
+
+def _scopes(session: Session, as_of: dt.date) -> dict[str, dict]:
+    """Every scope's figures, with the early warnings the thresholds in force call for."""
+    scopes = all_scopes(compute_cubes(session.connection(), as_of), as_of)
+    version, thresholds = warnings.current(session)
+    warnings.evaluate(scopes, thresholds, warnings.overdue_cases(session, as_of))
+    for scope in scopes.values():
+        scope["warning_thresholds_version"] = version
+    return scopes
 
 
 def store(session: Session, actor: audit.Actor, key: str, as_of: dt.date, run_id: int | None,

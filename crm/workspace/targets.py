@@ -120,3 +120,31 @@ def plan_vs_actual(session: Session, user: User, year: int, today: dt.date, long
         rows.append(Progress(subject, target.subject_key, target.metric, target.amount, actual,
                              progress(actual, target.amount)))
     return rows
+
+
+@dataclass(frozen=True)
+class Persistency:
+    subject: str
+    due: Decimal   # annual premium whose 13th month ended in the last 12 months
+    kept: Decimal  # of it, still in force 13 months after the start
+    rate: float | None
+
+
+def persistency(session: Session, user: User, by_manager: dict) -> list[Persistency]:
+    """13-month persistency per account manager and per team (an account manager: their own and
+    their team's). ``by_manager`` ({manager id as text: [due, kept]}) comes from the newest snapshot."""
+    members = _members(session)
+    names = {u.id: u.full_name or u.email for u in session.scalars(select(User).where(User.role == "account_manager"))}
+    teams = {t.id: t.name for t in session.scalars(select(Team).order_by(Team.name))}
+    subjects = [(names[i], [i]) for i in sorted(names, key=names.get)] + [
+        (teams[t], members.get(t, [])) for t in teams]
+    if user.role == "account_manager":
+        subjects = [(name, ids) for name, ids in subjects if user.id in ids]
+    rows = []
+    for name, ids in subjects:
+        due = sum((Decimal(str(by_manager.get(str(i), [0, 0])[0])) for i in ids), Decimal("0"))
+        kept = sum((Decimal(str(by_manager.get(str(i), [0, 0])[1])) for i in ids), Decimal("0"))
+        if due:
+            rows.append(Persistency(name, due, kept, progress(kept, due)))
+    return rows
+

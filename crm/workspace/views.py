@@ -17,7 +17,7 @@ from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.models import User
 from crm.ui import NavItem
-from crm.workspace import feeds, portfolio, snapshots, visits
+from crm.workspace import feeds, portfolio, snapshots, visits, warnings
 from crm.workspace.forms import ReassignForm
 
 bp = Blueprint("workspace", __name__)
@@ -28,6 +28,7 @@ NAV = [
     NavItem("workspace.visits_page", _l("Visits"), ("admin", "account_manager")),
     NavItem("workspace.targets_page", _l("Targets"), ("admin", "account_manager")),
     NavItem("workspace.reports_page", _l("Reports"), STAFF),
+    NavItem("workspace.warnings_page", _l("Early warnings"), ("admin",)),
 ]
 TIER_ORDER = ("vip", "standard", "watchlist")
 
@@ -77,7 +78,8 @@ def dashboard():
         overdue_cases=sum(q["overdue"] for q in queues.values()) if queues else None,
         due=visits.due_follow_ups(db, current_user, day, limit=10) if current_user.role in ("account_manager", "admin") else [],
         due_count=visits.count_due(db, current_user, day) if current_user.role in ("account_manager", "admin") else None,
-        charts={k: json.dumps(v, ensure_ascii=False) for k, v in charts.items()}, has_trend=bool(trend), today=day)
+        charts={k: json.dumps(v, ensure_ascii=False) for k, v in charts.items()}, has_trend=bool(trend), today=day,
+        breaches=warnings.visible_breaches(figures, current_user.role), indicators=warnings.BY_CODE)
 
 
 def _tier_name(code: str):

@@ -14,7 +14,7 @@ from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.models import User
 from crm.models.workspace import Team
-from crm.workspace import portfolio, snapshots, targets, visits
+from crm.workspace import metrics, portfolio, snapshots, targets, visits
 from crm.workspace.forms import TargetForm, TeamForm, VisitForm
 from crm.workspace.views import bp, today
 
@@ -83,6 +83,7 @@ def visits_page():
         "workspace/visits.html", due=visits.due_follow_ups(db, current_user, day), today=day, mondays=mondays,
         weekly=sorted(weekly.items()), names=names, month=f"{year_:04d}-{month_:02d}",
         summary=visits.monthly_summary(db, current_user, year_, month_),
+        rates=sorted(visits.face_to_face_rates(db, current_user, day)[1].items()),
         recent=visits.recent_visits(db, current_user, limit=20), chart=json.dumps(chart, ensure_ascii=False))
 
 
@@ -109,9 +110,11 @@ def _targets_page(db, form, team_form, status=200):
     if form.year.data is None:
         form.year.data = year
     rows = targets.plan_vs_actual(db, current_user, year, day, by_manager)
+    persistency = targets.persistency(db, current_user, (figures or {}).get("persistency_13m", {}).get("by_manager", {}))
     teams = list(db.scalars(select(Team).order_by(Team.name)))
     return render_template("workspace/targets.html", rows=rows, year=year, snapshot=snapshot, form=form,
-                           team_form=team_form, teams=teams, premium_known=bool(by_manager)), status
+                           team_form=team_form, teams=teams, premium_known=bool(by_manager),
+                           time_progress=metrics.time_progress(year, day), persistency=persistency), status
 
 
 @bp.get("/workspace/targets")

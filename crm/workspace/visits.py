@@ -13,7 +13,8 @@ from crm.customers.services import get_customer
 from crm.db import utcnow
 from crm.models import User
 from crm.models.workspace import VISIT_KINDS, Visit
-from crm.workspace.metrics import FOLLOW_UP_HORIZON_DAYS
+from crm.models import Customer, CustomerTier
+from crm.workspace.metrics import FOLLOW_UP_HORIZON_DAYS, VIP_VISIT_INTERVAL_DAYS
 
 
 class VisitError(ValueError):
@@ -103,7 +104,8 @@ def recent_visits(session: Session, user: User, limit: int = 50) -> list[Visit]:
 
 
 def _period_rows(session: Session, user: User, start: dt.date, end: dt.date):
-    stmt = select(Visit.manager_id, Visit.visit_date, Visit.kind, Visit.customer_id).where(
+    stmt = select(Visit.manager_id, Visit.visit_date, Visit.kind, Visit.customer_id, Visit.outcome,
+                  Visit.next_step).where(
         Visit.visit_date >= start, Visit.visit_date < end)
     return session.execute(_own(stmt, user)).all()
 
@@ -120,9 +122,70 @@ def weekly_counts(session: Session, user: User, today: dt.date, weeks: int = 8) 
     """
     mondays = [week_start(today) - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
     counts: dict[int, list[int]] = defaultdict(lambda: [0] * weeks)
-    for manager_id, day, _kind, _cid in _period_rows(session, user, mondays[0], mondays[-1] + dt.timedelta(days=7)):
+    for manager_id, day, *_ in _period_rows(session, user, mondays[0], mondays[-1] + dt.timedelta(days=7)):
         counts[manager_id][mondays.index(week_start(day))] += 1
     return mondays, dict(counts)
+
+
+def is_effective(outcome: str, next_step: str) -> bool:
+    """An effective visit (有效拜访) records both what came of it and what happens next."""
+    return bool((outcome or "").strip()) and bool((next_step or "").strip())
+
+
+@dataclass
+class WeekRate:
+    due: int = 0      # customers due a face-to-face visit that week
+    visited: int = 0  # of them, visited face to face that week
+    effective: int = 0  # effective visits of any kind logged that week
+
+    @property
+    def rate(self) -> float | None:
+        return self.visited / self.due if self.due else None
+
+
+def face_to_face_rates(session: Session, user: User, today: dt.date, weeks: int = 8) -> tuple[list[dt.date], dict]:
+    """The weekly face-to-face visit rate (面访率) per manager, the last ``weeks`` ISO weeks.
+
+    Due that week: the customers with a follow-up due in it, and the manager's VIPs (tier now)
+    without a face-to-face visit in the VIP_VISIT_INTERVAL_DAYS before its Monday. Visited: of
+    those, the ones visited face to face (kind ``visit``) in the week. Returns (Mondays, {manager:
+    [WeekRate per week]}).
+    """
+    mondays = [week_start(today) - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
+    first, end = mondays[0], mondays[-1] + dt.timedelta(days=7)
+    lookback = first - dt.timedelta(days=VIP_VISIT_INTERVAL_DAYS)
+    rows = session.execute(_own(select(Visit.manager_id, Visit.customer_id, Visit.kind, Visit.visit_date,
+                                       Visit.next_step_due, Visit.outcome, Visit.next_step)
+                                .where(((Visit.visit_date >= lookback) & (Visit.visit_date < end))
+                                       | ((Visit.next_step_due >= first) & (Visit.next_step_due < end))), user)).all()
+    vips = select(Customer.account_manager_id, Customer.id).join(CustomerTier, CustomerTier.customer_id == Customer.id)
+    vips = vips.where(CustomerTier.tier == "vip", Customer.account_manager_id.is_not(None))
+    if user.role == "account_manager":
+        vips = vips.where(Customer.account_manager_id == user.id)
+    vip_of: dict[int, set[int]] = defaultdict(set)
+    for manager_id, customer_id in session.execute(vips):
+        vip_of[manager_id].add(customer_id)
+    out: dict[int, list[WeekRate]] = {}
+    for i, monday in enumerate(mondays):
+        sunday_end = monday + dt.timedelta(days=7)
+        due: dict[int, set[int]] = defaultdict(set)
+        visited: dict[int, set[int]] = defaultdict(set)
+        seen_recently: dict[int, set[int]] = defaultdict(set)
+        effective: dict[int, int] = defaultdict(int)
+        for manager_id, customer_id, kind, day, next_due, outcome, next_step in rows:
+            if next_due is not None and monday <= next_due < sunday_end:
+                due[manager_id].add(customer_id)
+            if kind == "visit" and monday - dt.timedelta(days=VIP_VISIT_INTERVAL_DAYS) <= day < monday:
+                seen_recently[manager_id].add(customer_id)
+            if monday <= day < sunday_end:
+                if kind == "visit":
+                    visited[manager_id].add(customer_id)
+                effective[manager_id] += is_effective(outcome, next_step)
+        for manager_id in set(due) | set(vip_of) | set(effective):
+            due[manager_id] |= vip_of.get(manager_id, set()) - seen_recently[manager_id]
+            week = WeekRate(len(due[manager_id]), len(due[manager_id] & visited[manager_id]), effective[manager_id])
+            out.setdefault(manager_id, [WeekRate() for _ in mondays])[i] = week
+    return mondays, {m: weeks_ for m, weeks_ in out.items() if any(w.due or w.effective for w in weeks_)}
 
 
 @dataclass
@@ -132,6 +195,7 @@ class MonthSummary:
     calls: int = 0
     events: int = 0
     customers: int = 0
+    effective: int = 0
 
     @property
     def total(self) -> int:
@@ -144,8 +208,9 @@ def monthly_summary(session: Session, user: User, year: int, month: int) -> list
     end = dt.date(year + (month == 12), month % 12 + 1, 1)
     rows: dict[int, MonthSummary] = {}
     seen: dict[int, set] = defaultdict(set)
-    for manager_id, _day, kind, customer_id in _period_rows(session, user, start, end):
+    for manager_id, _day, kind, customer_id, outcome, next_step in _period_rows(session, user, start, end):
         summary = rows.setdefault(manager_id, MonthSummary(manager_id))
+        summary.effective += is_effective(outcome, next_step)
         field = {"visit": "visits", "call": "calls", "event": "events"}[kind]
         setattr(summary, field, getattr(summary, field) + 1)
         seen[manager_id].add(customer_id)
