@@ -7,11 +7,11 @@ from pathlib import Path
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
 from crm.auth.login import current_actor, roles_required
+from crm.forms import Form
 from crm.ui import NavItem
 from crm.db import get_db, get_session
 from crm.importer import ImportFailed, import_csv
@@ -20,7 +20,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 NAV = [NavItem("admin.import_upload", _l("Import"), ("admin",))]
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     kind = SelectField(_l("Kind"), choices=[("customers", _l("Customers")), ("policies", _l("Policies")),
                                             ("claims", _l("Claims"))])
     file = FileField(_l("CSV file"), validators=[FileRequired()])
