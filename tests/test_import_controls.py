@@ -127,3 +127,19 @@ def test_a_partial_reimport_leaves_absent_columns_alone(runner, database, make_u
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "customer.import_update")
                           .order_by(AuditEvent.seq.desc())).first()
         assert '"referred_by_id":' in event.after and '"referred_by_id":null' not in event.after
+
+
+def test_a_database_error_never_lists_the_rows_values(database, tmp_path):
+    from sqlalchemy.exc import IntegrityError
+
+    from crm.importer import import_csv
+    from tests.workspace_helpers import ACTOR
+
+    row = customer_row()
+    import_csv(database, "customers", write_csv(tmp_path / "c.csv", [row]), ACTOR)
+    with pytest.raises(IntegrityError) as info, database.transaction() as s:
+        s.execute(text("INSERT INTO customers (customer_ref, name, id_number, birth_date, gender, phone, city, source, "
+                       "created_at, updated_at) VALUES (:ref, :name, :id, '1960-01-01', 'M', :phone, 'x', 'other', "
+                       "'2025-01-01', '2025-01-01')"),
+                  {"ref": row["customer_ref"], "name": "王小明", "id": row["id_number"], "phone": row["phone"]})
+    assert row["id_number"] not in str(info.value) and row["phone"] not in str(info.value)
