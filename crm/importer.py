@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask_babel import gettext as _
+from flask_babel import gettext as _, ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
@@ -51,8 +51,8 @@ class ImportSummary:
         """How many rows changed which fields, e.g. 'updated 12 rows: account_manager 3, city 9'."""
         if not self.updated:
             return _("no stored row changed")
-        return _("updated %(n)s rows: %(fields)s", n=self.updated,
-                 fields=", ".join(f"{name} {n}" for name, n in sorted(self.fields.items())))
+        return ngettext("updated %(num)s row: %(fields)s", "updated %(num)s rows: %(fields)s", self.updated,
+                        fields=", ".join(f"{name} {n}" for name, n in sorted(self.fields.items())))
 
 
 @dataclass

@@ -118,7 +118,7 @@ def test_a_partial_reimport_leaves_absent_columns_alone(runner, database, make_u
     result = runner.invoke(args=["import", "customers",
                                  str(write_csv(tmp_path / "c.csv", cleared, REQUIRED + ["account_manager"]))])
     assert result.exit_code == 0, result.output
-    assert "updated 1 rows: account_manager 1" in result.output
+    assert "updated 1 row: account_manager 1" in result.output
     stored = _stored(database)
     assert stored[rows[3]["customer_ref"]] == ("北京", None, referrer["customer_ref"])
     assert stored[rows[1]["customer_ref"]] == ("上海", manager, referrer["customer_ref"])
@@ -127,6 +127,18 @@ def test_a_partial_reimport_leaves_absent_columns_alone(runner, database, make_u
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "customer.import_update")
                           .order_by(AuditEvent.seq.desc())).first()
         assert '"referred_by_id":' in event.after and '"referred_by_id":null' not in event.after
+
+
+def test_the_upload_page_says_which_fields_changed(client, login_as, database, tmp_path):
+    login_as("admin", locale="zh")
+    rows = [customer_row(), customer_row()]
+    for name, data in (("a.csv", rows), ("b.csv", [dict(rows[0], city="上海"), rows[1]])):
+        body = write_csv(tmp_path / name, data, REQUIRED).read_bytes()
+        response = client.post("/admin/import", data={
+            "csrf_token": csrf_token(client, "/admin/import"), "kind": "customers",
+            "file": (io.BytesIO(body), name)}, content_type="multipart/form-data")
+        assert response.status_code == 200
+    assert '<span id="import-changes">更新 1 行：city 1</span>' in response.get_data(as_text=True)
 
 
 def test_a_database_error_never_lists_the_rows_values(database, tmp_path):
