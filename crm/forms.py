@@ -9,10 +9,12 @@ other control characters hide text from whoever reads it later. So:
   allowed everywhere (CONTRACT.md says the same of imported cells).
 - ``refuse_control_characters`` (a request hook) answers 400 with a clear message when the
   address itself carries one (a search box, a filter, a path segment), before any view runs.
+- ``form_text`` reads one posted field in the views that take text without a form (a reason
+  typed into a small inline form), answering 400 the same way.
 """
 from __future__ import annotations
 
-from flask import request
+from flask import abort, make_response, request
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
@@ -57,3 +59,16 @@ def refuse_control_characters():
             return _render(400, _("The address contains a control character (%(code)s); "
                                   "nothing was searched or changed.", code=code))
     return None
+
+
+def form_text(name: str) -> str:
+    """The posted text field ``name`` ("" when absent); a control character in it (line breaks
+    allowed) ends the request with 400 and a clear message, before anything is changed."""
+    value = request.form.get(name, "")
+    code = control_character(value, allow_newlines=True)
+    if code is not None:
+        from crm.errors import _render
+
+        abort(make_response(_render(400, _("The field %(field)s contains a control character (%(code)s); "
+                                           "nothing was changed.", field=name, code=code))))
+    return value

@@ -85,3 +85,32 @@ def test_every_form_of_the_product_refuses_control_characters():
     stray = [f"{c.__module__}.{c.__name__}" for c in ours if c is not Form and not issubclass(c, Form)]
     assert not stray, f"forms on FlaskForm instead of crm.forms.Form: {stray}"
     assert inspect.getmodule(Form).__name__ == "crm.forms"
+
+
+def test_a_control_character_in_an_inline_reason_is_refused(client, login_as, database, tmp_path):
+    """Views that take a reason without a form (void, tier overrides) refuse it the same way."""
+    from crm.importer import import_csv
+    from crm.models import Policy
+    from tests.factories import customer_row, policy_row, write_csv
+    from tests.workspace_helpers import ACTOR
+
+    row = customer_row()
+    import_csv(database, "customers", write_csv(tmp_path / "c.csv", [row]), ACTOR)
+    import_csv(database, "policies", write_csv(tmp_path / "p.csv", [policy_row(row["customer_ref"])]), ACTOR)
+    with database.session() as s:
+        policy = s.scalar(select(Policy))
+    login_as("admin")
+    token = csrf_token(client, f"/customers/{policy.customer_id}")
+    response = client.post(f"/admin/records/policy/{policy.id}/void",
+                           data={"csrf_token": token, "reason": "entered\x00twice by mistake"})
+    assert response.status_code == 400
+    assert "The field reason contains a control character (U+0000)" in response.get_data(as_text=True)
+    response = client.post(f"/tiers/customers/{policy.customer_id}/override", data={
+        "csrf_token": token, "tier": "vip", "reason": "loyal\x00customer",
+        "expires_on": (dt.date.today() + dt.timedelta(days=90)).isoformat()})
+    assert response.status_code == 400
+    with database.session() as s:
+        assert s.get(Policy, policy.id).voided_at is None
+        from crm.models import TierOverride
+
+        assert s.scalar(select(func.count()).select_from(TierOverride)) == 0
