@@ -142,7 +142,7 @@ class _Resolver:
                 continue
             _set_referrers(self.session, [{"cid": row.id, "rid": rid} for row, rid in moves])
             if summary is not None:
-                summary.fields["referred_by"] = summary.fields.get("referred_by", 0) + len(moves)
+                summary.fields["referred_by"] += len(moves)
             audit.record(self.session, actor, [
                 audit.Change("customer.import_update", "customer", row.id, {"referred_by_id": row.referred_by_id},
                              {"referred_by_id": rid}) for row, rid in moves])
@@ -208,7 +208,7 @@ def _write_chunk(session: Session, kind_name: str, resolver: _Resolver, chunk: l
         updates.append({"b_id": old.id, **{f"b_{c}": after[c] for c in kept}})
         summary.updated_ids.append(old.id)
         for name in {source.get(c, c) for c in kept if after[c] != before[c]}:
-            summary.fields[name] = summary.fields.get(name, 0) + 1
+            summary.fields[name] += 1
         changes.append(audit.Change(f"{_ENTITY[kind_name]}.import_update", _ENTITY[kind_name], old.id,
                                     _audit_view(kind_name, before), _audit_view(kind_name, after)))
     if updates:

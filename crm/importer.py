@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ class ImportSummary:
     batch_id: int | None = None
     created_ids: list[int] = field(default_factory=list, repr=False)
     updated_ids: list[int] = field(default_factory=list, repr=False)
-    fields: dict[str, int] = field(default_factory=dict)  # file column → rows whose value it changed
+    fields: Counter[str] = field(default_factory=Counter)  # file column → rows whose value it changed
 
     def changes(self) -> str:
         """How many rows changed which fields, e.g. 'updated 12 rows: account_manager 3, city 9'."""
