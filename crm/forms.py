@@ -56,7 +56,8 @@ def refuse_control_characters():
     """
     if request.path.startswith("/api/"):
         return None
-    values = [*request.args.values(), *(v for v in (request.view_args or {}).values() if isinstance(v, str))]
+    values = [*(v for _k, v in request.args.items(multi=True)),  # every value of a repeated key too
+              *(v for v in (request.view_args or {}).values() if isinstance(v, str))]
     for value in values:
         code = control_character(value)
         if code is not None:
