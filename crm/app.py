@@ -63,6 +63,7 @@ def register_extensions(app: Flask, settings) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     from crm.auth import sessions
+    from crm.forms import refuse_control_characters
     from crm.security import apply_security_headers
 
     @app.before_request
@@ -71,6 +72,7 @@ def register_request_hooks(app: Flask) -> None:
 
     app.after_request(apply_security_headers)
     app.before_request(sessions.check)
+    app.before_request(refuse_control_characters)
     app.session_interface = _NoCookieSessionForApi()
 
 

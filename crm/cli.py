@@ -140,6 +140,8 @@ def import_command(kind, file, dry_run, initial_load):
     verb = "would import" if dry_run else "imported"
     click.echo(f"{verb} {summary.rows} {kind} rows: {summary.created} new, {summary.updated} updated"
                + ("" if dry_run else f", {summary.unchanged} unchanged"))
+    if not dry_run:
+        click.echo(summary.changes())
 
 
 @click.group("audit", help="The tamper-evident audit trail.")

@@ -75,6 +75,9 @@ def utcnow() -> dt.datetime:
 
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine with the per-database settings we rely on."""
+    # A database error's message (logged with its traceback) must not list the statement's
+    # parameters: they are whole rows, ID numbers and phones included.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)

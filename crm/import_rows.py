@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from crm import validators as v
 
 Problems = list[tuple[str, str]]
@@ -16,9 +18,17 @@ Problems = list[tuple[str, str]]
 
 def _field(row: dict, problems: Problems, column: str, parse: Callable, *args, optional: bool = False):
     raw = row.get(column)
-    if raw is None or raw.strip() == "":
+    if raw is None:
         if not optional:
-            problems.append((column, "a value is required"))
+            problems.append((column, _("a value is required")))
+        return None
+    code = v.control_character(raw)
+    if code is not None:  # never echo the value: it may be an ID number or a phone
+        problems.append((column, _("contains a control character (%(code)s)", code=code)))
+        return None
+    if raw.strip() == "":
+        if not optional:
+            problems.append((column, _("a value is required")))
         return None
     try:
         return parse(raw, *args)
@@ -30,14 +40,14 @@ def _field(row: dict, problems: Problems, column: str, parse: Callable, *args, o
 def _text(raw: str, max_len: int) -> str:
     text = raw.strip()
     if len(text) > max_len:
-        raise ValueError(f"longer than {max_len} characters")
+        raise ValueError(_("longer than %(n)s characters", n=max_len))
     return text
 
 
 def _key(raw: str) -> str:
     text = raw.strip()
     if len(text) > 40 or not text.isprintable() or " " in text:
-        raise ValueError("must be at most 40 characters with no spaces")
+        raise ValueError(_("must be at most 40 characters with no spaces"))
     return text
 
 
@@ -57,7 +67,7 @@ def parse_customer(row: dict) -> tuple[dict, Problems]:
         "account_manager": _field(row, p, "account_manager", _text, 254, optional=True),
     }
     if values["referred_by"] and values["referred_by"] == values["customer_ref"]:
-        p.append(("referred_by", "a customer cannot refer themselves"))
+        p.append(("referred_by", _("a customer cannot refer themselves")))
     if values["account_manager"]:
         values["account_manager"] = values["account_manager"].lower()
     return values, p
@@ -78,7 +88,7 @@ def parse_policy(row: dict) -> tuple[dict, Problems]:
         "status": _field(row, p, "status", v.parse_enum, v.POLICY_STATUSES),
     }
     if values["start_date"] and values["end_date"] and values["end_date"] <= values["start_date"]:
-        p.append(("end_date", f"must be after start_date {values['start_date']}"))
+        p.append(("end_date", _("must be after start_date %(date)s", date=values["start_date"])))
     return values, p
 
 
@@ -96,7 +106,7 @@ def parse_claim(row: dict) -> tuple[dict, Problems]:
         "fraud_suspected": _field(row, p, "fraud_suspected", v.parse_bool01),
     }
     if values["loss_date"] and values["report_date"] and values["report_date"] < values["loss_date"]:
-        p.append(("report_date", f"must not be before loss_date {values['loss_date']}"))
+        p.append(("report_date", _("must not be before loss_date %(date)s", date=values["loss_date"])))
     return values, p
 
 

@@ -41,6 +41,22 @@ _COLUMNS = {  # the stored columns compared on re-import (besides the key)
                "reserve_amount", "paid_amount", "fraud_suspected"),
 }
 _ENTITY = {"customers": "customer", "policies": "policy", "claims": "claim"}
+# The file column each stored column comes from, where the names differ: a re-import changes
+# only what its file's columns speak for, and the summary counts changes by file column.
+_SOURCE = {
+    "customers": {"birth_date": "id_number", "gender": "id_number", "referred_by_id": "referred_by",
+                  "account_manager_id": "account_manager"},
+    "policies": {"customer_id": "customer_ref"},
+    "claims": {"policy_id": "policy_no", "customer_id": "policy_no"},
+}
+
+
+def _kept(kind_name: str, present: frozenset[str] | None) -> tuple[str, ...]:
+    """The stored columns a file with the columns ``present`` (None: all of them) may change."""
+    columns = _COLUMNS[kind_name]
+    if present is None:
+        return columns
+    return tuple(c for c in columns if _SOURCE[kind_name].get(c, c) in present)
 
 
 def _audit_view(kind_name: str, row: dict) -> dict:
@@ -114,7 +130,7 @@ class _Resolver:
             row["referred_by_id"] = referrer
         return fixes
 
-    def finish(self, actor: audit.Actor) -> None:
+    def finish(self, actor: audit.Actor, summary: ImportSummary | None = None) -> None:
         """Referrers named before their own row, in an earlier chunk: linked once all rows are in."""
         pending = self.deferred
         for i in range(0, len(pending), 900):
@@ -125,6 +141,8 @@ class _Resolver:
             if not moves:
                 continue
             _set_referrers(self.session, [{"cid": row.id, "rid": rid} for row, rid in moves])
+            if summary is not None:
+                summary.fields["referred_by"] += len(moves)
             audit.record(self.session, actor, [
                 audit.Change("customer.import_update", "customer", row.id, {"referred_by_id": row.referred_by_id},
                              {"referred_by_id": rid}) for row, rid in moves])
@@ -137,7 +155,13 @@ def _set_referrers(session: Session, params: list[dict]) -> None:
 
 
 def _write_chunk(session: Session, kind_name: str, resolver: _Resolver, chunk: list[dict], batch_id: int,
-                 actor: audit.Actor, summary: ImportSummary, audit_on: bool) -> None:
+                 actor: audit.Actor, summary: ImportSummary, audit_on: bool,
+                 present: frozenset[str] | None = None) -> None:
+    """Insert the chunk's new rows and update its changed ones, audited.
+
+    An existing row changes only in the stored columns that the file's columns (``present``;
+    None: every column) speak for: a column left out of the file leaves its values alone.
+    """
     model, key_col = _MODELS[kind_name]
     table = model.__table__
     conn = session.connection()  # Core statements: the ORM's per-row bookkeeping is not needed here
@@ -167,26 +191,30 @@ def _write_chunk(session: Session, kind_name: str, resolver: _Resolver, chunk: l
             f"{_ENTITY[kind_name]}.import_create", "import_batch", batch_id, None,
             {"records": [{"id": new_ids[r[key_col]], key_col: r[key_col], **_audit_view(kind_name, r)}
                          for r in new]}))
+    kept = _kept(kind_name, present)
+    source = _SOURCE[kind_name]
     updates = []
     for r in rows:
         old = existing.get(r[key_col])
         if old is None:
             continue
         before = dict(zip(columns, old[2:]))
-        after = {c: r[c] for c in columns}
-        if after.get("referred_by_id") is None and r[key_col] in resolver.chunk_later:
+        after = before | {c: r[c] for c in kept}
+        if "referred_by_id" in kept and after["referred_by_id"] is None and r[key_col] in resolver.chunk_later:
             after["referred_by_id"] = before["referred_by_id"]  # linked by finish() if it differs
         if after == before:
             summary.unchanged += 1
             continue
-        updates.append({"b_id": old.id, **{f"b_{c}": value for c, value in after.items()}})
+        updates.append({"b_id": old.id, **{f"b_{c}": after[c] for c in kept}})
         summary.updated_ids.append(old.id)
+        for name in {source.get(c, c) for c in kept if after[c] != before[c]}:
+            summary.fields[name] += 1
         changes.append(audit.Change(f"{_ENTITY[kind_name]}.import_update", _ENTITY[kind_name], old.id,
                                     _audit_view(kind_name, before), _audit_view(kind_name, after)))
     if updates:
         conn.execute(
             update(table).where(table.c.id == bindparam("b_id"))
-            .values({c: bindparam(f"b_{c}") for c in columns} | {"updated_at": now, "import_batch_id": batch_id}),
+            .values({c: bindparam(f"b_{c}") for c in kept} | {"updated_at": now, "import_batch_id": batch_id}),
             updates,
         )
         summary.updated += len(updates)

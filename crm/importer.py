@@ -11,11 +11,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask_babel import gettext as _, ngettext
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 
 from crm import audit, events
 from crm.db import Database, utcnow
@@ -25,6 +29,8 @@ from crm.models import ImportBatch, User
 
 CHUNK = 2000
 MAX_REPORTED = 10_000  # problems listed in full; past that we say how many more
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (bytes done, bytes total, phase)
 
@@ -40,6 +46,14 @@ class ImportSummary:
     batch_id: int | None = None
     created_ids: list[int] = field(default_factory=list, repr=False)
     updated_ids: list[int] = field(default_factory=list, repr=False)
+    fields: Counter[str] = field(default_factory=Counter)  # file column → rows whose value it changed
+
+    def changes(self) -> str:
+        """How many rows changed which fields, e.g. 'updated 12 rows: account_manager 3, city 9'."""
+        if not self.updated:
+            return _("no stored row changed")
+        return ngettext("updated %(num)s row: %(fields)s", "updated %(num)s rows: %(fields)s", self.updated,
+                        fields=", ".join(f"{name} {n}" for name, n in sorted(self.fields.items())))
 
 
 @dataclass
@@ -50,8 +64,13 @@ class ImportFailed(Exception):
     more: int = 0
 
     def __str__(self) -> str:
-        tail = f"\n… and {self.more} more problems" if self.more else ""
+        tail = "\n" + _("… and %(n)s more problems", n=self.more) if self.more else ""
         return "\n".join(self.problems) + tail
+
+
+def _line(row, column: str, message: str) -> str:
+    """One problem in the contract's form, 'row N, column C: message' (N counts the header as row 1)."""
+    return _("row %(row)s, column %(column)s: %(message)s", row=row, column=column, message=message)
 
 
 class _Counting(io.RawIOBase):
@@ -72,8 +91,10 @@ class _Counting(io.RawIOBase):
         return n
 
 
-def _rows(path: Path, kind: Kind, progress: Progress | None, phase: str, digest=None) -> Iterator[tuple[int, dict]]:
-    """The file's data rows with their row numbers (the header is row 1)."""
+def _rows(path: Path, kind: Kind, progress: Progress | None, phase: str, digest=None,
+          header: list[str] | None = None) -> Iterator[tuple[int, dict]]:
+    """The file's data rows with their row numbers (the header is row 1); the header's column
+    names are appended to ``header`` when one is given."""
     total = path.stat().st_size
 
     def report(done: int) -> None:
@@ -87,30 +108,32 @@ def _rows(path: Path, kind: Kind, progress: Progress | None, phase: str, digest=
         try:
             reader = csv.DictReader(text)
             _check_header(reader.fieldnames or [], kind)
+            if header is not None:
+                header.extend(reader.fieldnames)
             for number, row in enumerate(reader, start=2):
                 if None in row:
-                    raise ImportFailed([f"row {number}, column -: more values than the header has columns"])
+                    raise ImportFailed([_line(number, "-", _("more values than the header has columns"))])
                 yield number, row
         except UnicodeDecodeError:
-            raise ImportFailed([f"row {number + 1}, column -: the file is not UTF-8 text"]) from None
+            raise ImportFailed([_line(number + 1, "-", _("the file is not UTF-8 text"))]) from None
         except csv.Error as exc:
-            raise ImportFailed([f"row {number + 1}, column -: malformed CSV ({exc})"]) from None
+            raise ImportFailed([_line(number + 1, "-", _("malformed CSV (%(error)s)", error=exc))]) from None
 
 
 def _check_header(header: list[str], kind: Kind) -> None:
     problems = []
     if not header:
-        raise ImportFailed(["row 1, column -: the file is empty (a header row is required)"])
+        raise ImportFailed([_line(1, "-", _("the file is empty (a header row is required)"))])
     seen = set()
     for name in header:
         if name in seen:
-            problems.append(f"row 1, column {name}: appears twice in the header")
+            problems.append(_line(1, name, _("appears twice in the header")))
         seen.add(name)
         if name not in kind.columns:
-            problems.append(f"row 1, column {name}: unknown column (expected {', '.join(kind.columns)})")
+            problems.append(_line(1, name, _("unknown column (expected %(columns)s)", columns=", ".join(kind.columns))))
     for name in kind.required:
         if name not in seen:
-            problems.append(f"row 1, column {name}: required column is missing")
+            problems.append(_line(1, name, _("required column is missing")))
     if problems:
         raise ImportFailed(problems)
 
@@ -122,7 +145,7 @@ class _Problems:
 
     def add(self, row: int, column: str, message: str) -> None:
         if len(self.lines) < MAX_REPORTED:
-            self.lines.append(f"row {row}, column {column}: {message}")
+            self.lines.append(_line(row, column, message))
         else:
             self.more += 1
 
@@ -151,7 +174,8 @@ def validate(database: Database, kind_name: str, path: Path, progress: Progress 
             key = values[kind.key]
             if key is not None:
                 if key in first_row:
-                    problems.add(number, kind.key, f"{key} appears again (first on row {first_row[key]})")
+                    problems.add(number, kind.key, _("%(key)s appears again (first on row %(row)s)", key=key,
+                                                     row=first_row[key]))
                 else:
                     first_row[key] = number
                     pending.append(key)
@@ -170,7 +194,7 @@ def validate(database: Database, kind_name: str, path: Path, progress: Progress 
                 pending = []
         summary.updated += len(_existing(session, kind_name, pending)) if pending else 0
         for email, number in managers.items():
-            problems.add(number, "account_manager", f"no account manager with e-mail {email}")
+            problems.add(number, "account_manager", _("no account manager with e-mail %(email)s", email=email))
         _check_references(session, kind, references, first_row, problems)
     summary.created = len(first_row) - summary.updated
     problems.raise_if_any()
@@ -183,13 +207,18 @@ def _check_references(session, kind: Kind, references: dict[str, list[int]], in_
     found = set()
     for i in range(0, len(outside), 900):
         found |= set(_existing(session, kind.reference_kind, outside[i:i + 900]))
-    label = {"customers": "customer", "policies": "policy"}[kind.reference_kind]
-    where = "neither in the database nor in this file" if kind.reference_kind == kind.name else "not in the database"
     for ref in outside:
         if ref not in found:
             number, count = references[ref]
-            others = f"; {count - 1} later rows name it too" if count > 1 else ""
-            problems.add(number, kind.reference, f"no {label} {ref} ({where}){others}")
+            if kind.reference_kind == kind.name:
+                message = _("no customer %(ref)s (neither in the database nor in this file)", ref=ref)
+            elif kind.reference_kind == "customers":
+                message = _("no customer %(ref)s (not in the database)", ref=ref)
+            else:
+                message = _("no policy %(ref)s (not in the database)", ref=ref)
+            if count > 1:
+                message += _("; %(n)s later rows name it too", n=count - 1)
+            problems.add(number, kind.reference, message)
 
 
 def import_csv(database: Database, kind_name: str, path: str | Path, actor: audit.Actor, *,
@@ -197,42 +226,94 @@ def import_csv(database: Database, kind_name: str, path: str | Path, actor: audi
                progress: Progress | None = None, audit_on: bool = True) -> ImportSummary:
     """Validate ``path`` and, unless ``dry_run``, import it in one transaction.
 
-    Raises ImportFailed (nothing imported) listing every problem as 'row N, column C: …'.
+    Raises ImportFailed (nothing imported) listing every problem as 'row N, column C: …', also
+    when the database refuses a write: then the error's type and the keys of the rows being
+    written are logged, never their values (they hold ID numbers and phones).
     ``audit_on=False`` exists only for the benchmark that measures what the trail costs.
     """
     if kind_name not in KINDS:
-        raise ImportFailed([f"row -, column -: unknown kind {kind_name!r} (customers, policies or claims)"])
+        raise ImportFailed([_line("-", "-", _("unknown kind %(kind)r (customers, policies or claims)",
+                                               kind=kind_name))])
     path = Path(path)
     digest = hashlib.sha256()
     checked = validate(database, kind_name, path, progress, digest)
     if dry_run:
         checked.dry_run = True
         return checked
-    kind = KINDS[kind_name]
     summary = ImportSummary(kind_name, rows=checked.rows)
+    at = _Position()
+    try:
+        _write(database, KINDS[kind_name], path, digest.hexdigest(), actor, summary, at, initial_load, user_id,
+               progress, audit_on)
+    except StatementError as exc:
+        raise _refused(kind_name, at, exc) from None
+    return summary
+
+
+@dataclass
+class _Position:
+    """Where pass 2 is: the row numbers and keys of the chunk being written (for messages)."""
+
+    rows: tuple[int, int] | None = None
+    keys: tuple[str, str] | None = None
+
+
+def _write(database: Database, kind: Kind, path: Path, sha256: str, actor: audit.Actor, summary: ImportSummary,
+           at: _Position, initial_load: bool, user_id: int | None, progress: Progress | None,
+           audit_on: bool) -> None:
+    """Pass 2: write the checked file in chunks, in one transaction."""
     with database.transaction() as session:
-        batch = ImportBatch(kind=kind_name, filename=path.name[:255], sha256=digest.hexdigest(),
-                            initial_load=initial_load, user_id=user_id)
+        batch = ImportBatch(kind=kind.name, filename=path.name[:255], sha256=sha256, initial_load=initial_load,
+                            user_id=user_id)
         session.add(batch)
         session.flush()
-        resolver = _Resolver(session, kind_name)
+        resolver = _Resolver(session, kind.name)
+        header: list[str] = []
         chunk: list[dict] = []
-        for _number, row in _rows(path, kind, progress, "importing"):
+        numbers: list[int] = []
+
+        def write() -> None:
+            at.rows, at.keys = (numbers[0], numbers[-1]), (chunk[0][kind.key], chunk[-1][kind.key])
+            _write_chunk(session, kind.name, resolver, chunk, batch.id, actor, summary, audit_on,
+                         present=frozenset(header))
+            at.rows = at.keys = None
+
+        for number, row in _rows(path, kind, progress, "importing", header=header):
             chunk.append(kind.parse(row)[0])
+            numbers.append(number)
             if len(chunk) >= CHUNK:
-                _write_chunk(session, kind_name, resolver, chunk, batch.id, actor, summary, audit_on)
-                chunk = []
+                write()
+                chunk, numbers = [], []
         if chunk:
-            _write_chunk(session, kind_name, resolver, chunk, batch.id, actor, summary, audit_on)
-        resolver.finish(actor)
+            write()
+        resolver.finish(actor, summary)
         batch.rows, batch.created, batch.updated = summary.rows, summary.created, summary.updated
         batch.finished_at = utcnow()
         audit.record(session, actor, audit.Change(
             "import.completed", "import_batch", batch.id, None,
-            {"kind": kind_name, "file": batch.filename, "sha256": batch.sha256, "rows": summary.rows,
+            {"kind": kind.name, "file": batch.filename, "sha256": batch.sha256, "rows": summary.rows,
              "created": summary.created, "updated": summary.updated, "initial_load": initial_load}))
         summary.batch_id = batch.id
         # Review queues and other features react in this same transaction.
-        events.publish(session, events.RecordsImported(kind_name, tuple(summary.created_ids),
+        events.publish(session, events.RecordsImported(kind.name, tuple(summary.created_ids),
                                                        tuple(summary.updated_ids), batch.id, initial_load, actor))
-    return summary
+
+
+def _refused(kind_name: str, at: _Position, exc: StatementError) -> ImportFailed:
+    """The database refused the import: log what and where, never the values, and say so.
+
+    SQLAlchemy's message lists the statement's parameters (whole rows), so neither it nor its
+    traceback may reach a log line or the user.
+    """
+    error = type(getattr(exc, "orig", None) or exc).__name__
+    key = KINDS[kind_name].key
+    if at.rows is not None:
+        log.error("import of %s refused by the database (%s) in rows %s-%s, %s %s to %s", kind_name, error,
+                  at.rows[0], at.rows[1], key, at.keys[0], at.keys[1])
+        message = _("the database refused rows %(first)s to %(last)s (%(key)s %(first_key)s to %(last_key)s): "
+                    "%(error)s", first=at.rows[0], last=at.rows[1], key=key, first_key=at.keys[0],
+                    last_key=at.keys[1], error=error)
+    else:
+        log.error("import of %s refused by the database (%s) after its rows were written", kind_name, error)
+        message = _("the database refused the import: %(error)s", error=error)
+    return ImportFailed([_line("-", "-", message)])

@@ -40,6 +40,10 @@ _PHONE = re.compile(r"(?:\+?86[ -]?)?(1[3-9][0-9]{9})")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _MONEY = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 _INT = re.compile(r"[+-]?[0-9]+")
+# Control characters refused in every text input: NUL and the rest of C0 except tab, and DEL.
+# PostgreSQL cannot store a NUL at all and SQLite stores it silently; the others hide text.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 Gender = Literal["M", "F"]
 
@@ -60,6 +64,17 @@ def _text(s: object) -> str:
     if not text:
         raise ValueError("a value is required")
     return text
+
+
+def control_character(text: str, allow_newlines: bool = False) -> str | None:
+    """The first control character of ``text`` as ``U+XXXX``, or None when there is none.
+
+    Tab is allowed; ``allow_newlines`` also allows line feed and carriage return (the
+    multi-line fields of the forms). The value itself is never part of a message: it may be
+    personal data.
+    """
+    match = (_CONTROL_EXCEPT_LINES if allow_newlines else _CONTROL).search(text)
+    return None if match is None else f"U+{ord(match.group()):04X}"
 
 
 def id_check_char(first17: str) -> str:

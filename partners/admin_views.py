@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from crm.auth.login import current_actor, roles_required
+from crm.csvout import csv_response
 from crm.db import get_session
 from partners import queries, services
 from partners.forms import CATEGORY_LABELS, CashierForm, PartnerForm, SettlementForm, StoreForm, VoidForm
@@ -135,9 +136,7 @@ def settlement():
     if report is not None and request.args.get("format") == "csv":
         out = io.StringIO()
         write_csv(report, out, zone())
-        name = f"settlement-{report.partner.id}-{report.start}-{report.end}.csv"
-        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename={name}"})
+        return csv_response(out.getvalue(), f"settlement-{report.partner.id}-{report.start}-{report.end}.csv")
     return render_template("partners/settlement.html", form=form, report=report,
                            csv_args={**request.args.to_dict(), "format": "csv"}), status
 

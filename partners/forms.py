@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, EmailField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from crm.forms import Form
 from partners.models import CATEGORIES
 
 CATEGORY_LABELS = {"dining": _l("Dining"), "hotel": _l("Hotel"), "fitness": _l("Fitness"),
                    "shopping": _l("Shopping"), "entertainment": _l("Entertainment")}
 
 
-class LookupForm(FlaskForm):
+class LookupForm(Form):
     """GET: the code a cashier types or a scanner types in (no state changes, no CSRF)."""
 
     class Meta:
@@ -21,7 +21,7 @@ class LookupForm(FlaskForm):
     code = StringField(_l("Coupon code (type or scan)"), validators=[DataRequired(), Length(max=40)])
 
 
-class RedeemForm(FlaskForm):
+class RedeemForm(Form):
     code = HiddenField(validators=[DataRequired(), Length(max=40)])
     # A fresh key per rendered form: a double click or a resubmitted page redeems once.
     idempotency_key = HiddenField(validators=[DataRequired(), Length(max=100)])
@@ -31,27 +31,27 @@ class RedeemForm(FlaskForm):
     store_id = SelectField(_l("Store"), choices=[], validate_choice=False)
 
 
-class VoidForm(FlaskForm):
+class VoidForm(Form):
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
 
 
-class PartnerForm(FlaskForm):
+class PartnerForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     category = SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES])
 
 
-class StoreForm(FlaskForm):
+class StoreForm(Form):
     store_id = StringField(_l("Store code"), validators=[DataRequired(), Length(max=40),
                                                          Regexp(r"^[A-Za-z0-9_.\-]+$")])
     name = StringField(_l("Store name"), validators=[DataRequired(), Length(max=100)])
     city = StringField(_l("City"), validators=[Optional(), Length(max=50)])
 
 
-class CashierForm(FlaskForm):
+class CashierForm(Form):
     email = EmailField(_l("Cashier's e-mail"), validators=[DataRequired(), Length(max=254)])
 
 
-class SettlementForm(FlaskForm):
+class SettlementForm(Form):
     class Meta:
         csrf = False
 

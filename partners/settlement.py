@@ -2,7 +2,6 @@
 value the insurer owes, straight from the redemption rows (no manual step), with a CSV."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm import csvout
 from partners.models import Coupon, Partner, Redemption
 
 CSV_COLUMNS = ("redemption_id", "code", "store_id", "redeemed_at", "face_value", "amount", "voided_at", "status")
@@ -88,13 +88,14 @@ def settlement(session: Session, partner: Partner, start: dt.date, end: dt.date,
 def write_csv(report: Settlement, out, zone: str) -> None:
     """The report's lines as CSV (times in the insurer's zone), then a total line."""
     tz = ZoneInfo(zone)
-    writer = csv.writer(out)
+    writer = csvout.writer(out)
     writer.writerow(CSV_COLUMNS)
     for line in report.lines:
         writer.writerow([line.redemption_id, line.code, line.store_id or "",
-                         line.redeemed_at.astimezone(tz).isoformat(timespec="seconds"), f"{line.face_value:.2f}",
-                         f"{line.amount:.2f}",
+                         line.redeemed_at.astimezone(tz).isoformat(timespec="seconds"),
+                         csvout.two_decimals(line.face_value), csvout.two_decimals(line.amount),
                          line.voided_at.astimezone(tz).isoformat(timespec="seconds") if line.voided_at else "",
                          line.status])
-    writer.writerow(["total", "", "", "", f"{report.face_value:.2f}", f"{report.amount:.2f}", "",
+    writer.writerow(["total", "", "", "", csvout.two_decimals(report.face_value), csvout.two_decimals(report.amount),
+                     "",
                      f"{report.redemptions} redemptions, {report.voids} voided"])

@@ -266,3 +266,14 @@ def test_masks_hide_at_least_the_middle_of_anything(text):
     for masked, keep in ((v.mask_id_number(text), 10), (v.mask_phone(text), 7)):
         assert "*" in masked or not masked.strip("*")
         assert sum(c != "*" for c in masked) <= keep
+
+
+def test_control_character_names_the_first_one_and_allows_tab():
+    from crm.validators import control_character
+
+    assert control_character("北京\t朝阳") is None
+    assert control_character("a\x00b\x1b") == "U+0000"
+    assert control_character("x\x7f") == "U+007F"
+    assert control_character("line\nbreak") == "U+000A"
+    assert control_character("line\r\nbreak\t", allow_newlines=True) is None
+    assert control_character("line\r\n\x0bbreak", allow_newlines=True) == "U+000B"

@@ -7,11 +7,11 @@ from pathlib import Path
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
 from crm.auth.login import current_actor, roles_required
+from crm.forms import Form, form_text
 from crm.ui import NavItem
 from crm.db import get_db, get_session
 from crm.importer import ImportFailed, import_csv
@@ -20,7 +20,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 NAV = [NavItem("admin.import_upload", _l("Import"), ("admin",))]
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     kind = SelectField(_l("Kind"), choices=[("customers", _l("Customers")), ("policies", _l("Policies")),
                                             ("claims", _l("Claims"))])
     file = FileField(_l("CSV file"), validators=[FileRequired()])
@@ -54,7 +54,7 @@ def import_upload():
 @roles_required("admin", "underwriter", "claims_reviewer")
 def void(kind: str, record_id: int):
     """Void a policy or claim with a reason (nothing is ever deleted)."""
-    from flask import abort, flash, redirect, request, url_for
+    from flask import abort, flash, redirect, url_for
     from flask_babel import gettext as _
 
     from crm.customers.services import NotVisible, get_customer
@@ -70,7 +70,7 @@ def void(kind: str, record_id: int):
         abort(404)
     try:
         get_customer(db, current_user, record.customer_id)
-        void_record(db, current_actor(), kind, record_id, request.form.get("reason", ""))
+        void_record(db, current_actor(), kind, record_id, form_text("reason"))
     except NotVisible:
         abort(404)
     except RecordError as exc:

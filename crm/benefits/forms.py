@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
+from crm.forms import Form
 from crm.models.benefits import CASE_CATEGORIES
 
 KIND_LABELS = {"health_checkup": _l("Health checkup"), "appointment_booking": _l("Appointment booking"),
@@ -20,7 +20,7 @@ STATE_LABELS = {"requested": _l("Requested"), "confirmed": _l("Confirmed"), "att
 MONEY = dict(places=2, validators=[InputRequired(), NumberRange(min=0, max=10**11)])
 
 
-class BenefitForm(FlaskForm):
+class BenefitForm(Form):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40),
                                                Regexp(r"^[a-z0-9_]+$", message=_l("Lower-case letters, digits and _."))])
     tier = SelectField(_l("Tier"), choices=[("vip", _l("VIP")), ("standard", _l("Standard")),
@@ -36,7 +36,7 @@ class BenefitForm(FlaskForm):
     note = StringField(_l("Reason for the change"), validators=[DataRequired(), Length(max=500)])
 
 
-class PolicyForm(FlaskForm):
+class PolicyForm(Form):
     cost_ceiling_pct = DecimalField(_l("Cost ceiling (percent of annual premium)"), places=2,
                                     validators=[InputRequired(), NumberRange(min=0, max=100)])
     void_coupons_on_exit = BooleanField(_l("Void unredeemed coupons when a customer leaves the tier"))
@@ -44,40 +44,40 @@ class PolicyForm(FlaskForm):
     note = StringField(_l("Reason for the change"), validators=[DataRequired(), Length(max=500)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     note = StringField(_l("Reason for the change"), validators=[DataRequired(), Length(max=500)])
 
 
-class ProviderForm(FlaskForm):
+class ProviderForm(Form):
     hospital = StringField(_l("Hospital"), validators=[DataRequired(), Length(max=100)])
     package = StringField(_l("Package"), validators=[DataRequired(), Length(max=100)])
     city = StringField(_l("City"), validators=[Length(max=50)])
     price = DecimalField(_l("Price (CNY)"), **MONEY)
 
 
-class CheckupForm(FlaskForm):
+class CheckupForm(Form):
     provider = SelectField(_l("Provider and package"), coerce=int, validators=[InputRequired()])
     preferred_date = DateField(_l("Preferred date"), validators=[InputRequired()])
 
 
-class AppointmentForm(FlaskForm):
+class AppointmentForm(Form):
     hospital = StringField(_l("Hospital"), validators=[DataRequired(), Length(max=100)])
     department = StringField(_l("Department"), validators=[DataRequired(), Length(max=200)])
     preferred_date = DateField(_l("Preferred date"), validators=[InputRequired()])
 
 
-class CouponForm(FlaskForm):
+class CouponForm(Form):
     partner = SelectField(_l("Partner merchant"), coerce=int, validators=[InputRequired()])
     expires_on = DateField(_l("Valid until"), validators=[InputRequired()])
 
 
-class CaseForm(FlaskForm):
+class CaseForm(Form):
     category = SelectField(_l("Category"), choices=[(c, CASE_LABELS[c]) for c in CASE_CATEGORIES])
     country = StringField(_l("Country or region"), validators=[DataRequired(), Length(max=60)])
     summary = TextAreaField(_l("What happened"), validators=[DataRequired(), Length(max=500)])
 
 
-class SpendForm(FlaskForm):
+class SpendForm(Form):
     amount_usd = DecimalField(_l("Amount (USD)"), places=2, validators=[InputRequired(), NumberRange(min=0.01,
                                                                                                    max=10**10)])
     note = StringField(_l("Note"), validators=[Length(max=200)])

@@ -2,24 +2,24 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from crm.forms import Form
 from crm.validators import CLAIM_STATUSES, PAYMENT_MODES, POLICY_STATUSES, PRODUCT_TYPES
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """Claim, close or assign: no fields besides the CSRF token."""
 
 
-class DecideForm(FlaskForm):
+class DecideForm(Form):
     decision = SelectField(_l("Decision"), choices=[("approved", _l("Approve")), ("rejected", _l("Reject"))])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(message=_l("A decision needs a reason.")),
                                                      Length(max=500)])
 
 
-class EscalateForm(FlaskForm):
+class EscalateForm(Form):
     reason = TextAreaField(_l("Why escalate"), validators=[DataRequired(message=_l("Say why you escalate.")),
                                                            Length(max=500)])
 
@@ -28,7 +28,7 @@ def _choices(values):
     return [(v, v) for v in values]
 
 
-class _EntryForm(FlaskForm):
+class _EntryForm(Form):
     def row(self) -> dict[str, str]:
         """The fields as the text row the importer's parser takes."""
         data = {name: f.data or "" for name, f in self._fields.items() if name != "csrf_token"}
@@ -63,7 +63,7 @@ class ClaimEntryForm(_EntryForm):
     fraud_suspected = BooleanField(_l("Suspected fraud"))
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     sla_underwriting_days = IntegerField(_l("Underwriting SLA (working days)"), validators=[NumberRange(1, 365)])
     sla_claims_days = IntegerField(_l("Claims SLA (working days)"), validators=[NumberRange(1, 365)])
     sla_vip_claims_days = IntegerField(_l("VIP claims SLA (working days)"), validators=[NumberRange(1, 365)])

@@ -1,12 +1,12 @@
 """`crm tiers export`: customer_ref,tier,value_score,risk_score,reasons (reasons ';'-separated)."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from typing import TextIO
 
 from sqlalchemy import text
 
+from crm import csvout
 from crm.db import Database
 
 HEADER = ["customer_ref", "tier", "value_score", "risk_score", "reasons"]
@@ -14,7 +14,7 @@ HEADER = ["customer_ref", "tier", "value_score", "risk_score", "reasons"]
 
 def export_stored(database: Database, out: TextIO) -> int:
     """The tiers as they stand (streamed, in customer order)."""
-    writer = csv.writer(out)
+    writer = csvout.writer(out)
     writer.writerow(HEADER)
     n = 0
     with database.engine.connect() as conn:
@@ -22,7 +22,8 @@ def export_stored(database: Database, out: TextIO) -> int:
             "SELECT c.customer_ref, t.tier, t.value_score, t.risk_score, t.reasons FROM customer_tiers t "
             "JOIN customers c ON c.id = t.customer_id ORDER BY c.id"))
         for ref, tier, value, risk, reasons in result:
-            writer.writerow([ref, tier, f"{float(value):.2f}", f"{float(risk):.2f}", reasons])
+            writer.writerow([ref, tier, csvout.two_decimals(float(value)), csvout.two_decimals(float(risk)),
+                             reasons])
             n += 1
     return n
 
@@ -32,7 +33,7 @@ def export_computed(database: Database, out: TextIO, as_of: dt.date, policy_file
     from crm import audit
     from crm.jobs import recalc
 
-    writer = csv.writer(out)
+    writer = csvout.writer(out)
     writer.writerow(HEADER)
     req = recalc.RunRequest(as_of=as_of, actor=audit.Actor.cli("tiers export"), mode="preview",
                             policy_file=policy_file)
@@ -40,5 +41,6 @@ def export_computed(database: Database, out: TextIO, as_of: dt.date, policy_file
     with database.engine.connect() as conn:
         refs = dict(conn.execute(text("SELECT id, customer_ref FROM customers")).all())
     for cid, r in result.iterrows():
-        writer.writerow([refs[cid], r.tier, f"{r.value_score:.2f}", f"{r.risk_score:.2f}", ";".join(r.reasons)])
+        writer.writerow([refs[cid], r.tier, csvout.two_decimals(float(r.value_score)),
+                         csvout.two_decimals(float(r.risk_score)), ";".join(r.reasons)])
     return len(result)

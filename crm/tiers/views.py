@@ -14,6 +14,7 @@ from sqlalchemy import select
 from crm.auth.login import current_actor, roles_required
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
+from crm.forms import form_text
 from crm.jobs import moves as run_moves, recalc
 from crm.models import RiskModelRecord, TierPolicyVersion, TierRun
 from crm.tiers import overrides as ov
@@ -100,7 +101,7 @@ def policy():
             abort(403)
         submitted = {}
         for f in fields:
-            raw = request.form.get(f.name, "").strip()
+            raw = form_text(f.name).strip()
             default = getattr(current, f.name)
             try:
                 submitted[f.name] = (tuple(x.strip() for x in raw.split(",") if x.strip()) if isinstance(default, tuple)
@@ -110,7 +111,7 @@ def policy():
         values.update({k: request.form.get(k, "") for k in values})
         if not errors:
             try:
-                save_policy(db, current_actor(), submitted, request.form.get("note", "")[:500])
+                save_policy(db, current_actor(), submitted, form_text("note")[:500])
             except ValueError as exc:
                 errors["_form"] = str(exc)
             else:
@@ -148,7 +149,7 @@ def request_override(customer_id: int):
         get_customer(db, current_user, customer_id)
         expires = dt.date.fromisoformat(request.form.get("expires_on", ""))
         ov.request_override(db, current_actor(), current_user, customer_id, request.form.get("tier", ""),
-                            request.form.get("reason", "")[:500], expires, _today())
+                            form_text("reason")[:500], expires, _today())
     except NotVisible:
         abort(404)
     except (ValueError, ov.OverrideError) as exc:
@@ -163,7 +164,7 @@ def request_override(customer_id: int):
 @roles_required(*ov.OVERRIDE_ROLES)
 def decide_override(override_id: int, action: str):
     db = get_session()
-    reason = request.form.get("reason", "")[:500]
+    reason = form_text("reason")[:500]
     try:
         if action in ("approve", "reject"):
             ov.decide(db, current_actor(), current_user, override_id, action == "approve", reason)

@@ -1,7 +1,6 @@
 """`crm export data DIR` and `crm workspace snapshot`."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from crm import audit
+from crm import audit, csvout
 from crm.db import get_db, utcnow
 
 
@@ -84,9 +83,9 @@ def reports_export(name, file, as_of):
     with get_db().session() as session:
         rows = REPORTS[name](session.connection(), day)
     with open(file, "w", newline="", encoding="utf-8") as out:
-        writer = csv.DictWriter(out, fieldnames=COLUMNS[name])
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csvout.writer(out)
+        writer.writerow(COLUMNS[name])
+        writer.writerows([row[column] for column in COLUMNS[name]] for row in rows)
     click.echo(f"{name} as of {day}: {len(rows)} rows written to {file}")
 
 

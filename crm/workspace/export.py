@@ -11,12 +11,13 @@
 - ``README.md``: this description.
 
 CSV: UTF-8, comma-separated, a header row, dates YYYY-MM-DD, money with 2 decimals, flags 0/1,
-empty for a missing value. ``VERSION`` changes (major) when a column is removed or changes
-meaning, (minor) when a column or file is added.
+empty for a missing value; a text cell that begins with =, +, -, @, a tab or a carriage return
+is written with a leading ' so that no spreadsheet runs it as a formula (numbers stay numbers).
+``VERSION`` changes (major) when a column is removed or changes meaning, (minor) when a column
+or file is added.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
+from crm import csvout
 from crm.db import utcnow
 from crm.validators import mask_id_number, mask_phone
 
@@ -90,19 +92,20 @@ def _mask_name(name: str) -> str:
     return name[:1] + "*" * max(len(name) - 1, 1)
 
 
-def _cell(value) -> str:
+def _cell(value):
+    """Dates as text (SQLite hands them back as text already); numbers stay numbers for the writer."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "1" if value else "0"
+        return 1 if value else 0
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return str(value)
+    return value
 
 
-def _decimal(value) -> str:
-    # SQLite hands back numbers (12000 or 4800.5), PostgreSQL Decimals: one text for both.
-    return "" if value is None else f"{Decimal(str(value)):.2f}"
+def _decimal(value):
+    # SQLite hands back numbers (12000 or 4800.5), PostgreSQL Decimals: one number for both.
+    return "" if value is None else Decimal(f"{Decimal(str(value)):.2f}")
 
 
 def _timestamp(value) -> str:
@@ -124,7 +127,7 @@ def _rows(conn: Connection, name: str, sql: str, columns: dict):
         values = [fmt(v) for fmt, v in zip(formats, row)]
         if name == "customers":  # mask at the source: the full values never reach the file
             values[1], values[2], values[3] = _mask_name(values[1]), mask_id_number(values[2]), mask_phone(values[3])
-            values[4] = values[4][:4]
+            values[4] = int(values[4][:4])
         yield values
 
 
@@ -152,7 +155,7 @@ def export_data(conn: Connection, out_dir: Path) -> dict:
         path, schema_path = out_dir / f"{name}.csv", out_dir / f"{name}.schema.json"
         n = 0
         with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
+            writer = csvout.writer(f)
             writer.writerow(list(columns))
             for values in _rows(conn, name, sql, columns):
                 writer.writerow(values)

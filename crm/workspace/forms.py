@@ -4,17 +4,17 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from crm.forms import Form
 from crm.models.workspace import VISIT_KINDS
 
 KIND_LABELS = {"visit": _l("Visit"), "call": _l("Follow-up call"), "event": _l("Event")}
 METRIC_LABELS = {"long_term_premium": _l("New long-term regular premium (CNY)"), "visits": _l("Visits")}
 
 
-class VisitForm(FlaskForm):
+class VisitForm(Form):
     kind = SelectField(_l("Kind"), choices=[(k, KIND_LABELS[k]) for k in VISIT_KINDS], validators=[DataRequired()])
     visit_date = DateField(_l("Date"), validators=[DataRequired()])
     outcome = TextAreaField(_l("Outcome"), validators=[DataRequired(), Length(max=1000)])
@@ -32,23 +32,23 @@ class VisitForm(FlaskForm):
             raise ValidationError(_l("The next step cannot be due before the visit."))
 
 
-class TargetForm(FlaskForm):
+class TargetForm(Form):
     year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(2000, 2100)])
     metric = SelectField(_l("Metric"), choices=list(METRIC_LABELS.items()), validators=[DataRequired()])
     subject = SelectField(_l("Manager or team"), validators=[DataRequired()])
     amount = DecimalField(_l("Annual plan"), places=2, validators=[DataRequired(), NumberRange(min=0)])
 
 
-class TeamForm(FlaskForm):
+class TeamForm(Form):
     name = StringField(_l("Team name"), validators=[DataRequired(), Length(max=100)])
     members = SelectMultipleField(_l("Members"), coerce=int, validators=[Optional()])
 
 
-class ReassignForm(FlaskForm):
+class ReassignForm(Form):
     manager = SelectField(_l("New account manager"), coerce=int, validators=[DataRequired()])
 
 
-class WarningThresholdsForm(FlaskForm):
+class WarningThresholdsForm(Form):
     """The early-warning thresholds: shares in per cent, counts as whole numbers."""
 
     watchlist_share = DecimalField(_l("Watchlist share above (%)"), places=2,

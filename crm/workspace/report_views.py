@@ -1,7 +1,6 @@
 """Reports (from the newest snapshot), their CSV, the metric definitions, the data export."""
 from __future__ import annotations
 
-import csv
 import io
 import tempfile
 import zipfile
@@ -9,11 +8,11 @@ from pathlib import Path
 
 from decimal import Decimal
 
-from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm import audit
+from crm import audit, csvout
 from crm.auth.login import STAFF, current_actor, roles_required
 from crm.db import get_session
 from crm.workspace import export, snapshots, warnings
@@ -46,6 +45,11 @@ def reports_page():
                            reports=REPORTS, by_manager=by_manager, splittable=BY_MANAGER)
 
 
+# The reports' money columns: written with 2 decimals (the figures hold floats rounded to cents).
+MONEY_COLUMNS = {"earned", "incurred", "estimated_amount", "earned_premium", "cost", "new_premium",
+                 "annual_premium_in_force", "earned_premium_ytd", "unearned_premium"}
+
+
 @bp.get("/reports/<report>.csv")
 @roles_required(*STAFF)
 def report_csv(report: str):
@@ -56,15 +60,11 @@ def report_csv(report: str):
     if figures is None:
         abort(404)
     columns, rows, total = table(figures, report, names, _by_manager() and report in BY_MANAGER)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    writer.writerows(rows)
-    if total is not None:
-        writer.writerow(total)
-    filename = f"{report}_{snapshot.as_of.isoformat()}.csv"
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    money = [i for i, column in enumerate(columns) if column in MONEY_COLUMNS]
+    lines = [*rows, *([total] if total is not None else [])]
+    lines = [[csvout.two_decimals(v) if i in money and isinstance(v, (int, float)) else v
+              for i, v in enumerate(line)] for line in lines]
+    return csvout.csv_response(csvout.to_text(columns, lines), f"{report}_{snapshot.as_of.isoformat()}.csv")
 
 
 @bp.get("/reports/definitions")
@@ -94,8 +94,10 @@ def export_download():
         "generated_at": manifest["generated_at"], "files": {f["name"]: [f["rows"], f["sha256"]] for f in manifest["files"]}}))
     db.commit()
     buffer.seek(0)
-    return send_file(buffer, mimetype="application/zip", as_attachment=True,
-                     download_name=f"crm-export-{manifest['version']}-{today().isoformat()}.zip")
+    response = send_file(buffer, mimetype="application/zip", as_attachment=True,
+                         download_name=f"crm-export-{manifest['version']}-{today().isoformat()}.zip")
+    response.headers["Cache-Control"] = "no-store"  # the export's files, like any CSV download, are not cached
+    return response
 
 
 @bp.post("/workspace/snapshot")
