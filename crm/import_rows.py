@@ -6,6 +6,7 @@ references to existing records) are made by the importer, which sees the whole f
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -107,7 +108,23 @@ def parse_claim(row: dict) -> tuple[dict, Problems]:
     }
     if values["loss_date"] and values["report_date"] and values["report_date"] < values["loss_date"]:
         p.append(("report_date", _("must not be before loss_date %(date)s", date=values["loss_date"])))
+    if values["status"] == "paid" and values["reserve_amount"]:
+        p.append(("reserve_amount", _("a paid claim has no reserve left: must be 0.00")))
     return values, p
+
+
+def claim_dates_fit(values: dict, start: dt.date, end: dt.date, today: dt.date) -> Problems:
+    """The rules on a claim's dates that need its policy and the day: the loss within the cover
+    (start_date ≤ loss_date < end_date), and neither date after today."""
+    p: Problems = []
+    loss = values.get("loss_date")
+    if loss and not start <= loss < end:
+        p.append(("loss_date", _("must lie within the policy's cover, %(start)s up to %(end)s (not included)",
+                                 start=start, end=end)))
+    for column in ("loss_date", "report_date"):
+        if values.get(column) and values[column] > today:
+            p.append((column, _("must not be after today (%(today)s)", today=today)))
+    return p
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,16 @@ one small entry per key in the file (to catch duplicates), not by the file.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _, ngettext
 from sqlalchemy import select
@@ -23,9 +26,9 @@ from sqlalchemy.exc import StatementError
 
 from crm import audit, events
 from crm.db import Database, utcnow
-from crm.import_rows import KINDS, Kind
+from crm.import_rows import KINDS, Kind, claim_dates_fit
 from crm.import_write import _Resolver, _existing, _write_chunk
-from crm.models import ImportBatch, User
+from crm.models import ImportBatch, Policy, User
 
 CHUNK = 2000
 MAX_REPORTED = 10_000  # problems listed in full; past that we say how many more
@@ -154,10 +157,31 @@ class _Problems:
             raise ImportFailed(self.lines, self.more)
 
 
+def _business_today() -> dt.date:
+    return dt.datetime.now(ZoneInfo(os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"))).date()
+
+
+def _check_claim_dates(session, rows: list[tuple[int, dict]], today: dt.date, problems) -> None:
+    """The claims' dates against their policies' cover and the day (policies looked up per chunk)."""
+    policies = _existing(session, "policies", sorted({values["policy_no"] for _, values in rows}),
+                         Policy.start_date, Policy.end_date)
+    for number, values in rows:
+        policy = policies.get(values["policy_no"])
+        if policy is None:
+            continue  # named by the reference check
+        for column, message in claim_dates_fit(values, policy.start_date, policy.end_date, today):
+            problems.add(number, column, message)
+
+
 def validate(database: Database, kind_name: str, path: Path, progress: Progress | None = None,
-             digest=None) -> ImportSummary:
-    """Pass 1: every row, every rule. Raises ImportFailed listing every problem."""
+             digest=None, today: dt.date | None = None) -> ImportSummary:
+    """Pass 1: every row, every rule. Raises ImportFailed listing every problem.
+
+    ``today`` (the business day, by default now in CRM_TIMEZONE): no claim date may be after it.
+    """
     kind = KINDS[kind_name]
+    today = today or _business_today()
+    claim_dates: list[tuple[int, dict]] = []
     problems = _Problems()
     first_row: dict[str, int] = {}  # key → row number; catches duplicates within the file
     references: dict[str, list[int]] = {}  # referenced key → [first row naming it, how many rows]
@@ -186,6 +210,11 @@ def validate(database: Database, kind_name: str, path: Path, progress: Progress 
                     references[ref] = [number, 1]
                 else:
                     seen[1] += 1
+            if kind_name == "claims" and values["policy_no"]:
+                claim_dates.append((number, {c: values[c] for c in ("policy_no", "loss_date", "report_date")}))
+                if len(claim_dates) >= CHUNK:
+                    _check_claim_dates(session, claim_dates, today, problems)
+                    claim_dates = []
             manager = values.get("account_manager")
             if manager and manager not in emails and manager not in managers:
                 managers[manager] = number
@@ -193,6 +222,8 @@ def validate(database: Database, kind_name: str, path: Path, progress: Progress 
                 summary.updated += len(_existing(session, kind_name, pending))
                 pending = []
         summary.updated += len(_existing(session, kind_name, pending)) if pending else 0
+        if claim_dates:
+            _check_claim_dates(session, claim_dates, today, problems)
         for email, number in managers.items():
             problems.add(number, "account_manager", _("no account manager with e-mail %(email)s", email=email))
         _check_references(session, kind, references, first_row, problems)
@@ -223,7 +254,8 @@ def _check_references(session, kind: Kind, references: dict[str, list[int]], in_
 
 def import_csv(database: Database, kind_name: str, path: str | Path, actor: audit.Actor, *,
                dry_run: bool = False, initial_load: bool = False, user_id: int | None = None,
-               progress: Progress | None = None, audit_on: bool = True) -> ImportSummary:
+               progress: Progress | None = None, audit_on: bool = True,
+               today: dt.date | None = None) -> ImportSummary:
     """Validate ``path`` and, unless ``dry_run``, import it in one transaction.
 
     Raises ImportFailed (nothing imported) listing every problem as 'row N, column C: …', also
@@ -236,7 +268,7 @@ def import_csv(database: Database, kind_name: str, path: str | Path, actor: audi
                                                kind=kind_name))])
     path = Path(path)
     digest = hashlib.sha256()
-    checked = validate(database, kind_name, path, progress, digest)
+    checked = validate(database, kind_name, path, progress, digest, today)
     if dry_run:
         checked.dry_run = True
         return checked

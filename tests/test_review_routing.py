@@ -11,7 +11,7 @@ from crm.models.review import ReviewCase
 from crm.review.entry import enter_claim, enter_policy
 from crm.review.routing import priority
 from tests.factories import claim_row, policy_row
-from tests.review_helpers import (ACTOR, cases, claim, customer, days_ago, load, policy, reasons)
+from tests.review_helpers import (ACTOR, cases, claim, customer, days_ago, insurer_today, load, policy, reasons)
 
 
 def test_watchlist_policy_new_and_changed(database, tmp_path):
@@ -106,9 +106,10 @@ def test_entry_routes_with_the_same_rules_and_records_who(database, tmp_path, ma
     with database.transaction() as s:
         from crm.models import User
         u = s.get(User, uid)
-        p = enter_policy(s, u, Actor.for_user(u), policy_row(cust["customer_ref"], start_date=days_ago(60)))
+        p = enter_policy(s, u, Actor.for_user(u), policy_row(cust["customer_ref"], start_date=days_ago(60)),
+                         insurer_today())
         c = enter_claim(s, u, Actor.for_user(u), claim_row(p.record.policy_no, loss_date=days_ago(59),
-                                                           report_date=days_ago(1)))
+                                                           report_date=days_ago(1)), insurer_today())
     assert {x.reason for x in cases(database)} == {"late_entry", "cover_after_loss"}
     assert {x.entered_by_id for x in cases(database)} == {uid}
     assert len(p.case_ids) == len(c.case_ids) == 1

@@ -38,7 +38,7 @@ def _enter_fresh_business(session, admin: User, today: dt.date) -> None:
             "policy_no": f"DEMO-LATE-{n}", "customer_ref": owner.customer.customer_ref, "product_code": "LIFE-10",
             "product_type": "life", "start_date": start.isoformat(),
             "end_date": start.replace(year=start.year + 10).isoformat(), "term_years": "10",
-            "payment_mode": "annual", "annual_premium": "9600.00", "status": "in_force"})
+            "payment_mode": "annual", "annual_premium": "9600.00", "status": "in_force"}, today)
     claims = [("DEMO-LATE-2", today - dt.timedelta(days=40), "18000.00", "0"),   # cover after the loss
               (standard[2].policy_no, today - dt.timedelta(days=6), "128000.00", "0"),  # large
               (standard[0].policy_no, today - dt.timedelta(days=3), "6200.00", "1")]   # suspected fraud
@@ -48,7 +48,7 @@ def _enter_fresh_business(session, admin: User, today: dt.date) -> None:
         enter_claim(session, admin, actor, {
             "claim_no": f"DEMO-CLM-{n}", "policy_no": policy_no, "loss_date": loss.isoformat(),
             "report_date": (loss + dt.timedelta(days=1)).isoformat(), "status": "reported",
-            "claimed_amount": amount, "reserve_amount": amount, "paid_amount": "0.00", "fraud_suspected": fraud})
+            "claimed_amount": amount, "reserve_amount": amount, "paid_amount": "0.00", "fraud_suspected": fraud}, today)
 
 
 def _hand_out(session, users: dict[str, User | None]) -> None:

@@ -7,6 +7,7 @@ the person entering is recorded, and the same routing as for imports opens revie
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.db import utcnow
-from crm.import_rows import parse_claim, parse_policy
+from crm.import_rows import claim_dates_fit, parse_claim, parse_policy
 from crm.models import Claim, Customer, Policy, User
 from crm.review.routing import Origin, route_claims, route_policies
 
@@ -54,8 +55,9 @@ def _insert(session: Session, record, key: str, label: str) -> None:
         raise EntryInvalid({key: f"{label} {getattr(record, key)} exists already"}) from None
 
 
-def enter_policy(session: Session, user: User, actor: audit.Actor, form: dict[str, str]) -> Entered:
-    """Store a new policy typed in by ``user``. Raises EntryInvalid with every field problem."""
+def enter_policy(session: Session, user: User, actor: audit.Actor, form: dict[str, str], today: dt.date) -> Entered:
+    """Store a new policy typed in by ``user`` on the business day ``today`` (unused: a policy may
+    start later). Raises EntryInvalid with every field problem."""
     values, problems = parse_policy(form)
     customer_id = None
     if values["customer_ref"]:
@@ -75,14 +77,17 @@ def enter_policy(session: Session, user: User, actor: audit.Actor, form: dict[st
     return Entered(policy, cases)
 
 
-def enter_claim(session: Session, user: User, actor: audit.Actor, form: dict[str, str]) -> Entered:
-    """Store a new claim typed in by ``user``. Raises EntryInvalid with every field problem."""
+def enter_claim(session: Session, user: User, actor: audit.Actor, form: dict[str, str], today: dt.date) -> Entered:
+    """Store a new claim typed in by ``user`` on the business day ``today``. Raises EntryInvalid
+    with every field problem (the importer's rules, the claim's dates against its policy's cover)."""
     values, problems = parse_claim(form)
     policy = None
     if values["policy_no"]:
         policy = session.scalar(select(Policy).where(Policy.policy_no == values["policy_no"]))
         if policy is None:
             problems.append(("policy_no", f"no policy {values['policy_no']}"))
+        else:
+            problems += claim_dates_fit(values, policy.start_date, policy.end_date, today)
     if values["claim_no"] and session.scalar(select(Claim.id).where(Claim.claim_no == values["claim_no"])):
         problems.append(("claim_no", f"claim {values['claim_no']} exists already"))
     _raise_if(problems)

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.auth.login import current_actor, roles_required
+from crm.benefits.services import business_today
 from crm.db import get_session
 from crm.review.entry import EntryInvalid, enter_claim, enter_policy
 from crm.review.forms import ClaimEntryForm, PolicyEntryForm
@@ -30,7 +31,7 @@ def _submit(form, enter, kind: str):
         return None
     db = get_session()
     try:
-        entered = enter(db, current_user, current_actor(), form.row())
+        entered = enter(db, current_user, current_actor(), form.row(), business_today())
     except EntryInvalid as exc:
         for name, message in exc.problems.items():
             getattr(form, name).errors = [*getattr(form, name).errors, message]
