@@ -196,7 +196,7 @@ def test_reveal_of_personal_data_is_audited(client, login_as, database, tmp_path
     assert page.status_code == 200
 
 
-def test_business_records_are_voided_not_deleted(client, login_as, database, tmp_path):
+def test_business_records_are_voided_not_deleted(client, login_as, auth, database, tmp_path):
     from sqlalchemy.exc import DBAPIError
 
     from crm.importer import import_csv
@@ -218,6 +218,16 @@ def test_business_records_are_voided_not_deleted(client, login_as, database, tmp
     token = csrf_token(client, f"/customers/{policy.customer_id}")
     refused = client.post(path, data={"csrf_token": token, "reason": ""}, follow_redirects=True)
     assert "reason" in refused.get_data(as_text=True)
+    asked = client.post(path, data={"csrf_token": token, "reason": "entered twice by mistake"}, follow_redirects=True)
+    assert "a second person must confirm" in asked.get_data(as_text=True)  # a policy in force: two people
+    alone = client.post(path, data={"csrf_token": token, "reason": "entered twice by mistake"}, follow_redirects=True)
+    assert "second person must confirm it" in alone.get_data(as_text=True)
+    with database.session() as s:
+        assert s.get(Policy, policy.id).voided_at is None
+    auth.logout()
+    login_as("admin")
+    token = csrf_token(client, f"/customers/{policy.customer_id}")
+    assert "Confirm the void" in client.get(f"/customers/{policy.customer_id}").get_data(as_text=True)
     client.post(path, data={"csrf_token": token, "reason": "entered twice by mistake"})
     again = client.post(path, data={"csrf_token": token, "reason": "entered twice by mistake"}, follow_redirects=True)
     assert "voided already" in again.get_data(as_text=True)
@@ -225,4 +235,5 @@ def test_business_records_are_voided_not_deleted(client, login_as, database, tmp
         voided = s.get(Policy, policy.id)
         assert voided.voided_at is not None and voided.void_reason == "entered twice by mistake"
         event = s.scalar(select(AuditEvent).where(AuditEvent.action == "policy.void", AuditEvent.entity_type == "policy"))
-        assert event.actor_role == "underwriter" and audit.verify(s).ok
+        asked = s.scalar(select(AuditEvent).where(AuditEvent.action == "policy.void_requested"))
+        assert event.actor_role == "admin" and asked.actor_role == "underwriter" and audit.verify(s).ok

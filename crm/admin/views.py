@@ -58,6 +58,7 @@ def void(kind: str, record_id: int):
     from flask_babel import gettext as _
 
     from crm.customers.services import NotVisible, get_customer
+    from crm.benefits.services import business_today
     from crm.records import KINDS, VOID_ROLES, RecordError, void_record
 
     if kind not in KINDS:
@@ -70,12 +71,16 @@ def void(kind: str, record_id: int):
         abort(404)
     try:
         get_customer(db, current_user, record.customer_id)
-        void_record(db, current_actor(), kind, record_id, form_text("reason"))
+        _record, voided = void_record(db, current_actor(), kind, record_id, form_text("reason") or "", business_today())
     except NotVisible:
         abort(404)
     except RecordError as exc:
         flash(str(exc), "error")
     else:
         db.commit()
-        flash(_("Voided. The record stays, marked void, and no longer counts."), "success")
+        if voided:
+            flash(_("Voided. The record stays, marked void, and no longer counts."), "success")
+        else:
+            flash(_("The policy is in force: your request to void it is recorded, and a second person must "
+                    "confirm it."), "warning")
     return redirect(url_for("customers.show", customer_id=record.customer_id))

@@ -90,6 +90,9 @@ class Policy(Base):
     # Business records are never deleted: a mistaken one is voided, with a reason (audited).
     voided_at: Mapped[dt.datetime | None]
     void_reason: Mapped[str | None] = mapped_column(String(500))
+    # Voiding a policy in force takes two people: the first asks (these), a second confirms.
+    void_requested_by: Mapped[str | None] = mapped_column(String(254))
+    void_requested_at: Mapped[dt.datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="policies")
 
