@@ -118,15 +118,25 @@ def users_create(email, role, full_name, password_stdin):
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(["customers", "policies", "claims"]))
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("kind", type=click.Choice(["customers", "policies", "claims", "close-initial-load"]))
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="validate only")
 @click.option("--initial-load", is_flag=True,
-              help="this file migrates historical data (exempt from late-entry rules; audited as such)")
+              help="this file migrates historical data (exempt from late-entry rules; audited as such); "
+                   "accepted while the initial load is open, later only for a file a second admin approved")
 @with_appcontext
 def import_command(kind, file, dry_run, initial_load):
-    """Import a CSV file: all or nothing."""
+    """Import a CSV file: all or nothing. `crm import close-initial-load` ends the initial load."""
+    from crm import initial_load as initial
     from crm.importer import ImportFailed, import_csv
+
+    if kind == "close-initial-load":
+        with get_db().transaction() as session:
+            closed = initial.close(session, audit.Actor.cli("import"))
+        click.echo("the initial load is closed" if closed else "the initial load was closed already")
+        return
+    if file is None:
+        _fail("import needs a FILE (crm import KIND FILE.csv)")
 
     bar, update = _progress_bar(kind)
     try:

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
 from crm import audit, events
+from crm import initial_load as initial
 from crm.db import Database, utcnow
 from crm.import_rows import KINDS, Kind, claim_dates_fit
 from crm.import_write import _Resolver, _existing, _write_chunk
@@ -279,6 +280,12 @@ def import_csv(database: Database, kind_name: str, path: str | Path, actor: audi
                progress, audit_on)
     except StatementError as exc:
         raise _refused(kind_name, at, exc) from None
+    except initial.InitialLoadClosed:
+        with database.transaction() as session:
+            asked = initial.request(session, actor, kind_name, digest.hexdigest(), path.name)
+        raise ImportFailed([_line("-", "-", _(
+            "the initial load is closed: a second admin must approve this file as an initial load "
+            "(request %(id)s, on the import page) before it can run; nothing was imported", id=asked.id))]) from None
     return summary
 
 
@@ -295,6 +302,8 @@ def _write(database: Database, kind: Kind, path: Path, sha256: str, actor: audit
            audit_on: bool) -> None:
     """Pass 2: write the checked file in chunks, in one transaction."""
     with database.transaction() as session:
+        if initial_load:
+            initial.admit(session, actor, kind.name, sha256)
         batch = ImportBatch(kind=kind.name, filename=path.name[:255], sha256=sha256, initial_load=initial_load,
                             user_id=user_id)
         session.add(batch)

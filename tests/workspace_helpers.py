@@ -6,7 +6,6 @@ import datetime as dt
 from sqlalchemy import select, text
 
 from crm.audit import Actor
-from crm.importer import import_csv
 from crm.models import Customer
 from tests.factories import claim_row, customer_row, policy_row, write_csv
 
@@ -16,12 +15,14 @@ AS_OF = dt.date(2025, 6, 30)
 
 def load(database, tmp_path, customers, policies=(), claims=()):
     """Import rows (all or nothing, as real files); returns {customer_ref: id}."""
+    from tests.review_helpers import import_historical
+
     tag = len(list(tmp_path.iterdir()))
-    import_csv(database, "customers", write_csv(tmp_path / f"c{tag}.csv", list(customers)), ACTOR, initial_load=True)
+    import_historical(database, "customers", write_csv(tmp_path / f"c{tag}.csv", list(customers)))
     if policies:
-        import_csv(database, "policies", write_csv(tmp_path / f"p{tag}.csv", list(policies)), ACTOR, initial_load=True)
+        import_historical(database, "policies", write_csv(tmp_path / f"p{tag}.csv", list(policies)))
     if claims:
-        import_csv(database, "claims", write_csv(tmp_path / f"l{tag}.csv", list(claims)), ACTOR, initial_load=True)
+        import_historical(database, "claims", write_csv(tmp_path / f"l{tag}.csv", list(claims)))
     with database.session() as s:
         return {c.customer_ref: c.id for c in s.scalars(select(Customer))}
 

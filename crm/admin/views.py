@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
+from crm import initial_load as initial
 from crm.auth.login import current_actor, roles_required
 from crm.forms import Form, form_text
 from crm.ui import NavItem
@@ -47,7 +48,27 @@ def import_upload():
             except ImportFailed as exc:
                 problems, more = exc.problems[:500], exc.more + max(0, len(exc.problems) - 500)
     status = 422 if problems else 200
-    return render_template("admin/import.html", form=form, summary=summary, problems=problems, more=more), status
+    db = get_session()
+    return render_template("admin/import.html", form=form, summary=summary, problems=problems, more=more,
+                           initial_open=initial.is_open(db), initial_requests=initial.requests(db)), status
+
+
+@bp.post("/initial-load/<int:approval_id>/approve")
+@roles_required("admin")
+def approve_initial_load(approval_id: int):
+    """A second admin approves one file for an initial-load import after the initial load closed."""
+    from flask import flash, redirect, url_for
+    from flask_babel import gettext as _
+
+    db = get_session()
+    try:
+        initial.approve(db, current_actor(), approval_id)
+    except initial.ApprovalError as exc:
+        flash(str(exc), "error")
+    else:
+        db.commit()
+        flash(_("Approved: that file can now be imported once as an initial load."), "success")
+    return redirect(url_for("admin.import_upload"), code=303)
 
 
 @bp.post("/records/<kind>/<int:record_id>/void")

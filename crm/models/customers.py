@@ -124,3 +124,32 @@ class Claim(Base):
     void_reason: Mapped[str | None] = mapped_column(String(500))
 
     policy: Mapped[Policy] = relationship()
+
+
+class InitialLoadApproval(Base):
+    """An initial-load import asked for after the initial load closed: it runs only once a second
+    admin approves this very file (kind and SHA-256), and it is spent by that one import."""
+
+    __tablename__ = "initial_load_approvals"
+    __table_args__ = (CheckConstraint("state IN ('requested','approved','used')", name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(10), default="requested")
+    requested_by: Mapped[str] = mapped_column(String(254))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    approved_by: Mapped[str | None] = mapped_column(String(254))
+    approved_at: Mapped[dt.datetime | None]
+    used_at: Mapped[dt.datetime | None]
+
+
+class InitialLoadClosure(Base):
+    """The initial load closed by hand (`crm import close-initial-load`): one row at most."""
+
+    __tablename__ = "initial_load_closure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    closed_by: Mapped[str] = mapped_column(String(254))
+    closed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
