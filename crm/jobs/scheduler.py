@@ -29,7 +29,7 @@ def scheduled_recalc(database: Database, settings: Settings) -> None:
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     req = recalc.RunRequest(as_of=today, actor=audit.Actor.job("scheduler:tiers"), trigger="scheduler",
                             job_key=f"scheduled:{today.isoformat()}", policy_file=settings.tier_policy_file,
-                            workers=settings.recalc_workers)
+                            workers=settings.recalc_workers, stale_after=_stale_after(settings))
     try:
         summary = recalc.recalculate(database, req)
     except recalc.AlreadyRunning as exc:
@@ -39,9 +39,17 @@ def scheduled_recalc(database: Database, settings: Settings) -> None:
              summary.changed)
 
 
+def _stale_after(settings: Settings) -> dt.timedelta:
+    return dt.timedelta(seconds=settings.job_stale_seconds)
+
+
 def queued_runs(database: Database, settings: Settings) -> None:
-    """Runs requested from the web UI (previews and publications)."""
-    recalc.process_queue(database, settings.recalc_workers)
+    """Runs requested from the web UI (previews and publications); first, a run whose process
+    died is recorded failed (its page says so within a minute, and its slot is free)."""
+    dead = recalc.free_stale_slot(database, stale_after=_stale_after(settings))
+    if dead is not None:
+        log.warning("tier run %s had no heartbeat for %s s: recorded failed", dead, settings.job_stale_seconds)
+    recalc.process_queue(database, settings.recalc_workers, _stale_after(settings))
 
 
 def undelivered_moves(database: Database, settings: Settings) -> None:
