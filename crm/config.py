@@ -13,6 +13,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("CRM_INSTANCE_DIR", PROJECT_ROOT / "instance"))
 DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'crm.sqlite3'}"
+# Uploaded CSV files waiting for their import job (the web and the scheduler share it).
+UPLOAD_DIR = INSTANCE_DIR / "imports"
 DEVELOPMENT_ENVS = ("development", "test")
 
 

@@ -2,7 +2,8 @@
 
 Jobs are declared here, as data, with stable ids; `coalesce` and `max_instances=1` stop a
 backlog from piling up, and each job guards itself in the database (the recalculation by the
-unique run slot and a unique job key per day), so a stray second scheduler does nothing.
+unique run slot and a unique job key per day, an import job by a conditional UPDATE that
+claims it), so a stray second scheduler does nothing.
 Never started by the web app.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crm import audit
-from crm.config import Settings
+from crm.config import UPLOAD_DIR, Settings
 from crm.db import Database
 from crm.jobs import moves, recalc
 
@@ -52,6 +53,15 @@ def queued_runs(database: Database, settings: Settings) -> None:
     recalc.process_queue(database, settings.recalc_workers, _stale_after(settings))
 
 
+def queued_imports(database: Database, settings: Settings) -> None:
+    """Uploads queued by the admin page: the oldest is claimed and imported (one at a time)."""
+    from crm.imports import services as imports
+
+    job = imports.run_next(database, UPLOAD_DIR, _stale_after(settings))
+    if job is not None:
+        log.info("import job %s (%s): %s", job.id, job.kind, job.state)
+
+
 def undelivered_moves(database: Database, settings: Settings) -> None:
     """Moves of a committed run not yet delivered to the subscribers (its process died after
     the commit, or a subscriber failed): delivered now, in order."""
@@ -71,6 +81,7 @@ def jobs(settings: Settings) -> list[dict]:
         {"id": "tiers.recalculate", "func": scheduled_recalc,
          "trigger": CronTrigger.from_crontab(settings.recalc_cron, timezone=zone)},
         {"id": "tiers.queued_runs", "func": queued_runs, "trigger": IntervalTrigger(seconds=3, timezone=zone)},
+        {"id": "imports.queued", "func": queued_imports, "trigger": IntervalTrigger(seconds=3, timezone=zone)},
         {"id": "tiers.undelivered_moves", "func": undelivered_moves,
          "trigger": IntervalTrigger(seconds=60, timezone=zone)},
     ]
