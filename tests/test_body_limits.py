@@ -101,3 +101,58 @@ def test_a_form_over_1_mib_answers_413_before_anything_reads_it(live_url):
     _, answer = _chunked_post(live_url, "/login", {"Content-Type": "application/x-www-form-urlencoded",
                                                    "Connection": "close"}, b"a" * (64 * KIB), 16 * 1024)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+@pytest.fixture
+def upload_site(sqlite_url):
+    """The app with a 2 MiB upload limit on a real port, and an admin logged in (a requests
+    Session); yields (base URL, session, database)."""
+    from werkzeug.serving import make_server
+
+    from crm.app import create_app
+    from crm.audit import Actor
+    from crm.auth.services import create_user
+
+    app = create_app({"env": "test", "database_url": sqlite_url, "max_upload_mb": 2})
+    database = app.extensions["crm_db"]
+    with database.transaction() as session:
+        create_user(session, Actor("system", "tests"), "uploader@test.crm", "admin", PASSWORD)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    browser = requests.Session()
+    token = _token(browser.get(f"{base}/login", timeout=10).text)
+    assert browser.post(f"{base}/login", data={"csrf_token": token, "email": "uploader@test.crm",
+                                               "password": PASSWORD}, allow_redirects=False, timeout=10).status_code == 302
+    yield base, browser, database
+    server.shutdown()
+    database.dispose()
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
+
+
+def test_the_upload_page_takes_its_configured_size_not_the_forms_1_mib(upload_site):
+    from crm.config import UPLOAD_DIR
+    from crm.imports.models import ImportJob
+
+    base, browser, database = upload_site
+    stored_before = set(UPLOAD_DIR.glob("*"))
+
+    def upload(size: int):
+        token = _token(browser.get(f"{base}/admin/import", timeout=10).text)
+        body = b"customer_ref,name\n" + b"x" * (size - 18)
+        return browser.post(f"{base}/admin/import", data={"csrf_token": token, "kind": "customers"},
+                            files={"file": ("big.csv", body, "text/csv")}, allow_redirects=False, timeout=30)
+
+    ok = upload(int(1.5 * MIB))  # more than any other form may send
+    assert ok.status_code == 302 and "/admin/imports/" in ok.headers["Location"]
+    over = upload(int(2.5 * MIB))  # past the upload limit, within the page's body limit: not stored
+    assert over.status_code == 413 and "larger than 2 MiB" in over.text
+    far_over = upload(5 * MIB)  # past the body limit: refused before it is read
+    assert far_over.status_code == 413
+    with database.session() as s:
+        jobs = list(s.scalars(sql_select(ImportJob)))
+    assert [j.size_bytes for j in jobs] == [int(1.5 * MIB)]
+    assert set(UPLOAD_DIR.glob("*")) - stored_before == {UPLOAD_DIR / jobs[0].stored_name}
