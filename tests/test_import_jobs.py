@@ -168,7 +168,7 @@ def test_a_job_whose_process_died_is_recorded_as_it_ended(database, tmp_path):
     assert sorted(imports.free_stale_jobs(database, UPLOAD_DIR)) == [dead, committed]
     with database.session() as s:
         jobs = {j.id: j for j in s.scalars(select(ImportJob))}
-    assert jobs[dead].state == "failed" and "nothing was imported" in jobs[dead].error
+    assert jobs[dead].state == "failed" and jobs[dead].error == "interrupted"
     assert jobs[committed].state == "completed" and jobs[committed].created == 2
     assert not list(UPLOAD_DIR.glob(jobs[dead].stored_name))
     assert _count(database, Customer) == 3

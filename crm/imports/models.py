@@ -35,7 +35,8 @@ class ImportJob(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     problems: Mapped[str | None] = mapped_column(Text)  # JSON: 'row N, column C: …' lines, in row order
     more_problems: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str | None] = mapped_column(String(500))  # a failure that is not the file's
+    # A failure that is not the file's: 'interrupted' (its process died) or 'error:TypeName'.
+    error: Mapped[str | None] = mapped_column(String(500))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     requested_by: Mapped[str] = mapped_column(String(254))
     queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -177,7 +177,7 @@ def run_job(database: Database, directory: Path, job_id: int,
     except Exception as exc:  # noqa: BLE001 - recorded on the job, the scheduler goes on
         # The type alone: a message may quote the row it failed on, and rows hold personal data.
         log.error("import job %s failed: %s", job_id, type(exc).__name__)
-        outcome = {"state": "failed", "error": f"the import stopped: {type(exc).__name__}"}
+        outcome = {"state": "failed", "error": f"error:{type(exc).__name__}"}
     finally:
         path.unlink(missing_ok=True)
     _finish(database, actor, job_id, outcome)
@@ -233,8 +233,7 @@ def free_stale_jobs(database: Database, directory: Path, stale_after: dt.timedel
                 outcome = {"state": "completed", "rows": batch.rows, "created": batch.created,
                            "updated": batch.updated, "batch_id": batch.id}
             else:
-                outcome = {"state": "failed",
-                           "error": "interrupted: the import process stopped; nothing was imported"}
+                outcome = {"state": "failed", "error": "interrupted"}
             session.execute(update(ImportJob).where(ImportJob.id == job.id, ImportJob.state == "running")
                             .values(**outcome, progress=100, finished_at=now))
             audit.record(session, audit.Actor.job("scheduler:imports"), audit.Change(
