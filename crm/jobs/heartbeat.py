@@ -59,7 +59,8 @@ def beating(database: Database, model, row_id: int, stale_after: dt.timedelta = 
         while not stop.wait(every):
             try:
                 if not beat_once(database, model, row_id):
-                    log.warning("%s %s was declared dead while its process still ran", model.__tablename__, row_id)
+                    # Ended: by its own final update (a beat that waited for it), or declared dead.
+                    log.info("%s %s is no longer running: its heartbeat stops", model.__tablename__, row_id)
                     return
             except SQLAlchemyError as exc:  # the database busy or away for a moment: beat again later
                 log.debug("heartbeat of %s %s missed: %s", model.__tablename__, row_id, type(exc).__name__)
