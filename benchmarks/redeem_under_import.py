@@ -17,6 +17,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,9 @@ def run_import_job(url: str, csv_path: str, upload_dir: str) -> None:
         job_id = imports.queue_import(session, Actor("cli", "bench"), "customers", "bench.csv", upload).id
     print(json.dumps({"job": job_id}), flush=True)
     job = imports.run_next(database, Path(upload_dir))
-    print(json.dumps({"state": job.state, "rows": job.rows, "error": job.error, "problems": job.problems}), flush=True)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(json.dumps({"state": job.state, "rows": job.rows, "error": job.error, "problems": job.problems,
+                      "peak_mb": peak_mb}), flush=True)
 
 
 class Load:
@@ -147,7 +150,8 @@ def bench(kind: str, url: str, rows: int, rate: float, clients: int) -> None:
         during = load.run_while(until_done)
         outcome = json.loads(child.stdout.readline())
         child.wait()
-        print(f"{kind} import job {job_id}: {outcome['state']} ({outcome['rows']} rows) {outcome['error'] or ''}")
+        print(f"{kind} import job {job_id}: {outcome['state']} ({outcome['rows']} rows, the job's process at most "
+          f"{outcome['peak_mb']} MB) {outcome['error'] or ''}")
         print(f"{kind} during import   {figures(during)}")
         for (start, label), (end, _) in zip(phases, phases[1:]):
             inside = [r for r in during if start <= r[0] < end]
