@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from crm import db as dblayer
 from crm.config import INSTANCE_DIR, PROJECT_ROOT, load_settings
+from crm.limits import FORM_MAX_BYTES, LimitedRequest
 
 csrf = CSRFProtect()
 
@@ -28,7 +29,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         CRM_SETTINGS=settings,
         TESTING=settings.env == "test",
-        MAX_CONTENT_LENGTH=512 * 1024 * 1024,
+        # Every form: 1 MiB; the partner API and the upload page name their own (crm/limits.py).
+        MAX_CONTENT_LENGTH=FORM_MAX_BYTES,
+        MAX_FORM_MEMORY_SIZE=FORM_MAX_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         # Behind the HTTPS proxy of production the cookie must never travel in clear text.
@@ -38,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(settings.extra)
+    app.request_class = LimitedRequest
     if settings.behind_proxy:  # trust the reverse proxy's X-Forwarded-Proto/For/Host (one hop)
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -13,6 +13,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("CRM_INSTANCE_DIR", PROJECT_ROOT / "instance"))
 DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'crm.sqlite3'}"
+# Uploaded CSV files waiting for their import job (the web and the scheduler share it).
+UPLOAD_DIR = INSTANCE_DIR / "imports"
 DEVELOPMENT_ENVS = ("development", "test")
 
 
@@ -31,6 +33,13 @@ class Settings:
     recalc_workers: int | None = None  # None: one per core (crm.jobs.passes.MAX_WORKERS at most)
     default_locale: str = "en"
     behind_proxy: bool = False
+    # The largest CSV the upload page accepts (MiB); the stored file of a queued import too.
+    max_upload_mb: int = 200
+    # A job (a tier run, an import) whose heartbeat is older than this is dead: its slot is freed.
+    job_stale_seconds: int = 60
+    # How long a partner API request waits for SQLite's write lock (or a PostgreSQL row lock)
+    # before it answers 503 with Retry-After.
+    api_lock_wait_seconds: int = 3
     extra: dict = field(default_factory=dict)
 
     @property
@@ -90,5 +99,9 @@ def load_settings(overrides: dict | None = None) -> Settings:
         recalc_workers=_positive_int("CRM_RECALC_WORKERS", overrides.pop("recalc_workers", None)),
         default_locale=overrides.pop("default_locale", None) or os.environ.get("CRM_DEFAULT_LOCALE", "en"),
         behind_proxy=bool(overrides.pop("behind_proxy", None) or os.environ.get("CRM_BEHIND_PROXY") == "1"),
+        max_upload_mb=_positive_int("CRM_MAX_UPLOAD_MB", overrides.pop("max_upload_mb", None)) or 200,
+        job_stale_seconds=_positive_int("CRM_JOB_STALE_SECONDS", overrides.pop("job_stale_seconds", None)) or 60,
+        api_lock_wait_seconds=_positive_int("CRM_API_LOCK_WAIT_SECONDS",
+                                            overrides.pop("api_lock_wait_seconds", None)) or 3,
         extra=overrides,
     )

@@ -87,6 +87,22 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+BUSY_TIMEOUT_MS = 30_000  # how long a SQLite connection waits for the write lock, by default
+
+
+def lock_wait(conn, seconds: float | None) -> None:
+    """How long ``conn`` (a Connection) waits for a lock another transaction holds before its
+    statement fails with OperationalError: SQLite's write lock (busy_timeout, for the
+    connection until set again; None: back to BUSY_TIMEOUT_MS) or a PostgreSQL lock
+    (lock_timeout, for the current transaction only; None: no limit). Set on the driver, so
+    that it begins no transaction of SQLAlchemy's."""
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS if seconds is None else int(seconds * 1000)}")
+    elif seconds is not None:
+        driver.execute(f"SET LOCAL lock_timeout = {int(seconds * 1000)}")
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -96,7 +112,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # FULL: a committed redemption or import survives a power cut, not only a crash.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # The sorter (CREATE INDEX, a large ORDER BY) may use a second thread: a first run's
         # tier index over a million rows was built in 0.37 s instead of 0.48 s.
         cur.execute("PRAGMA threads=2")

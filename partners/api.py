@@ -17,9 +17,12 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm import audit
-from crm.db import get_db
+from crm.db import get_db, lock_wait
+from crm.limits import KIB, set_body_limit
 from partners import codes, redeem as redemptions
 from partners.models import Coupon
 from partners.openapi import DOCUMENT
@@ -32,6 +35,8 @@ NAV: list = []
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,100}$")
 _STORE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
 _MAX_ID = 2**31 - 1
+MAX_BODY = 64 * KIB  # the contract's limit of a request body
+RETRY_AFTER_BUSY = 2  # seconds a caller is told to wait when the database was busy
 
 
 @bp.record_once
@@ -39,6 +44,7 @@ def _exempt_and_limit(state) -> None:
     from crm.app import csrf
 
     csrf.exempt(bp)  # bearer keys, not cookies: there is nothing for a forged request to ride on
+    set_body_limit(state.app, bp.name, MAX_BODY)
     rate, burst = state.app.config.get("PARTNER_API_RATE", DEFAULT_RATE)
     state.app.extensions["partners_rate_limit"] = TokenBucket(rate, burst)
 
@@ -58,6 +64,9 @@ def _connection() -> Connection:
     conn = g.get("api_connection")
     if conn is None:
         conn = g.api_connection = get_db().engine.connect()
+        # A partner's till must not hang while a long import or run holds the write lock: a
+        # few seconds, then 503 with Retry-After (below).
+        lock_wait(conn, current_app.config["CRM_SETTINGS"].api_lock_wait_seconds)
     return conn
 
 
@@ -65,7 +74,24 @@ def _connection() -> Connection:
 def _close_connection(_exc) -> None:
     conn = g.pop("api_connection", None)
     if conn is not None:
-        conn.close()  # a transaction left open rolls back here
+        try:
+            conn.rollback()  # a transaction left open rolls back here
+            lock_wait(conn, None)  # back in the pool, it waits as long as every other connection
+        except DBAPIError:
+            conn.invalidate()  # rather than pool a connection that may keep the API's short wait
+        conn.close()
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc):
+    return error(413, "payload_too_large", f"The request body is larger than {MAX_BODY // KIB} KiB.")
+
+
+@bp.errorhandler(OperationalError)
+def _busy(_exc):
+    """The database was locked past the wait (or is unreachable): nothing was changed."""
+    return error(503, "unavailable", "The database is busy or unreachable; nothing was changed. Retry later.",
+                 headers={"Retry-After": str(RETRY_AFTER_BUSY)})
 
 
 def _caller(presented: str) -> ApiCaller | None:

@@ -12,8 +12,12 @@ _COMMON = {
     "401": _error("No valid API key", ["unauthorized"]),
     "429": {**_error("Rate-limited: retry after Retry-After seconds", ["rate_limited"]),
             "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}},
-    "503": _error("The database is unreachable; nothing was changed", ["unavailable"]),
+    "503": {**_error("The database is busy (a lock held past a few seconds) or unreachable; nothing was changed: "
+                     "retry after Retry-After seconds", ["unavailable"]),
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}},
 }
+# Every call that takes a body: at most 64 KiB of it.
+_TOO_LARGE = {"413": _error("The request body is larger than 64 KiB", ["payload_too_large"])}
 
 _CODE = {"type": "string", "minLength": 1, "maxLength": 100,
          "description": "14 characters from 23456789ABCDEFGHJKMNPQRSTUVWXYZ, the last a check character; "
@@ -69,7 +73,7 @@ DOCUMENT = {
                 "409": _error("The coupon cannot be redeemed", ["already_redeemed", "expired", "not_redeemable"]),
                 "422": _error("Invalid fields, a missing Idempotency-Key, or the key reused with another body",
                               ["invalid", "idempotency_mismatch"], True),
-                **_COMMON},
+                **_TOO_LARGE, **_COMMON},
         }},
         "/redemptions/{redemption_id}/void": {"post": {
             "operationId": "voidRedemption", "summary": "Void a redemption within 24 hours",
@@ -83,7 +87,7 @@ DOCUMENT = {
                 "404": _error("No such redemption for this partner", ["not_found"]),
                 "409": _error("Voided already, or the 24-hour window has closed",
                               ["already_voided", "void_window_closed"]),
-                **_COMMON},
+                **_TOO_LARGE, **_COMMON},
         }},
     },
     "components": {

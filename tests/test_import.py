@@ -220,22 +220,3 @@ def test_cli_import_reports_problems_and_exits_1(runner, tmp_path):
     assert ok.exit_code == 0, ok.output
     assert "1 new" in ok.output
 
-
-def test_upload_page_imports_and_lists_problems(client, login_as, database, tmp_path):
-    import io
-
-    from tests.conftest import csrf_token
-
-    login_as("admin")
-    good = write_csv(tmp_path / "good.csv", [customer_row()]).read_bytes()
-    response = client.post("/admin/import", data={
-        "csrf_token": csrf_token(client, "/admin/import"), "kind": "customers",
-        "file": (io.BytesIO(good), "good.csv")}, content_type="multipart/form-data")
-    assert response.status_code == 200 and 'id="import-result"' in response.get_data(as_text=True)
-    bad = write_csv(tmp_path / "bad.csv", [customer_row(phone="1")]).read_bytes()
-    response = client.post("/admin/import", data={
-        "csrf_token": csrf_token(client, "/admin/import"), "kind": "customers",
-        "file": (io.BytesIO(bad), "bad.csv")}, content_type="multipart/form-data")
-    assert response.status_code == 422
-    assert "row 2, column phone:" in response.get_data(as_text=True)
-    assert count(database, Customer) == 1

@@ -44,14 +44,24 @@ def test_a_control_character_is_refused_with_row_and_column(runner, database, tm
     assert _count(database) == 0
 
 
-def test_the_upload_page_refuses_a_nul_in_chinese_too(client, login_as, database, tmp_path):
-    login_as("admin", locale="zh")
-    body = write_csv(tmp_path / "c.csv", [customer_row(city="上\x00海")]).read_bytes()
+def _upload_and_run(client, app, database, name: str, body: bytes) -> str:
+    """Upload a file, let the scheduler's job import it, and return its page."""
+    from crm.jobs import scheduler
+
     response = client.post("/admin/import", data={
         "csrf_token": csrf_token(client, "/admin/import"), "kind": "customers",
-        "file": (io.BytesIO(body), "c.csv")}, content_type="multipart/form-data")
-    assert response.status_code == 422
-    assert "第 2 行，city 列：含有控制字符（U+0000）" in response.get_data(as_text=True)
+        "file": (io.BytesIO(body), name)}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    with app.app_context():  # as in `crm scheduler run`
+        scheduler.queued_imports(database, app.config["CRM_SETTINGS"])
+    return client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_upload_page_refuses_a_nul_in_chinese_too(app, client, login_as, database, tmp_path):
+    login_as("admin", locale="zh")
+    body = write_csv(tmp_path / "c.csv", [customer_row(city="上\x00海")]).read_bytes()
+    page = _upload_and_run(client, app, database, "c.csv", body)
+    assert "第 2 行，city 列：含有控制字符（U+0000）" in page
     assert _count(database) == 0
 
 
@@ -129,16 +139,12 @@ def test_a_partial_reimport_leaves_absent_columns_alone(runner, database, make_u
         assert '"referred_by_id":' in event.after and '"referred_by_id":null' not in event.after
 
 
-def test_the_upload_page_says_which_fields_changed(client, login_as, database, tmp_path):
+def test_the_upload_page_says_which_fields_changed(app, client, login_as, database, tmp_path):
     login_as("admin", locale="zh")
     rows = [customer_row(), customer_row()]
     for name, data in (("a.csv", rows), ("b.csv", [dict(rows[0], city="上海"), rows[1]])):
-        body = write_csv(tmp_path / name, data, REQUIRED).read_bytes()
-        response = client.post("/admin/import", data={
-            "csrf_token": csrf_token(client, "/admin/import"), "kind": "customers",
-            "file": (io.BytesIO(body), name)}, content_type="multipart/form-data")
-        assert response.status_code == 200
-    assert '<span id="import-changes">更新 1 行：city 1</span>' in response.get_data(as_text=True)
+        page = _upload_and_run(client, app, database, name, write_csv(tmp_path / name, data, REQUIRED).read_bytes())
+    assert '<span id="import-changes">更新 1 行：city 1</span>' in page
 
 
 def test_a_database_error_never_lists_the_rows_values(database, tmp_path):

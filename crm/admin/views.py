@@ -1,24 +1,33 @@
-"""Admin pages: CSV upload."""
+"""Admin pages: CSV upload (queued as an import job) and the job's page."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import json
 
-from flask import Blueprint, render_template
-from flask_babel import lazy_gettext as _l
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
 from crm import initial_load as initial
 from crm.auth.login import current_actor, roles_required
+from crm.config import UPLOAD_DIR
+from crm.db import get_session
 from crm.forms import Form, form_text
+from crm.imports import services as imports
+from crm.imports.models import ImportJob
+from crm.limits import MIB, set_body_limit
 from crm.ui import NavItem
-from crm.db import get_db, get_session
-from crm.importer import ImportFailed, import_csv
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 NAV = [NavItem("admin.import_upload", _l("Import"), ("admin",))]
+PROBLEMS_SHOWN = 500
+
+
+@bp.record_once
+def _upload_limit(state) -> None:
+    # The file and the form's few fields around it; every other admin form keeps 1 MiB.
+    set_body_limit(state.app, "admin.import_upload", state.app.config["CRM_SETTINGS"].max_upload_mb * MIB + MIB)
 
 
 class ImportForm(Form):
@@ -32,34 +41,44 @@ class ImportForm(Form):
 @bp.route("/import", methods=["GET", "POST"])
 @roles_required("admin")
 def import_upload():
+    """Store the upload and queue it for the scheduler process (the web never imports)."""
     form = ImportForm()
-    summary, problems, more = None, [], 0
-    if form.validate_on_submit():
-        # The import runs in transactions of its own: end the request's (it holds SQLite's
-        # write lock since the user was loaded) so that they do not wait on it.
-        get_session().commit()
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "upload.csv"
-            form.file.data.save(path)
-            try:
-                summary = import_csv(get_db(), form.kind.data, path, current_actor(),
-                                     dry_run=form.dry_run.data, initial_load=form.initial_load.data,
-                                     user_id=current_user.id)
-            except ImportFailed as exc:
-                problems, more = exc.problems[:500], exc.more + max(0, len(exc.problems) - 500)
-    status = 422 if problems else 200
     db = get_session()
-    return render_template("admin/import.html", form=form, summary=summary, problems=problems, more=more,
-                           initial_open=initial.is_open(db), initial_requests=initial.requests(db)), status
+    if form.validate_on_submit():
+        # Storing the file takes no lock: end the request's transaction (on SQLite it holds the
+        # write lock since the user was loaded) before copying up to the upload limit.
+        db.commit()
+        max_bytes = current_app.config["CRM_SETTINGS"].max_upload_mb * MIB
+        try:
+            upload = imports.store_upload(form.file.data.stream, UPLOAD_DIR, max_bytes)
+        except imports.UploadRefused:
+            flash(_("The file is larger than %(n)s MiB.", n=max_bytes // MIB), "error")
+            return _upload_page(db, form), 413
+        try:
+            job = imports.queue_import(db, current_actor(), form.kind.data, form.file.data.filename, upload,
+                                       dry_run=form.dry_run.data, initial_load=form.initial_load.data,
+                                       user_id=current_user.id)
+            db.commit()
+        except BaseException as exc:
+            db.rollback()
+            imports.remove_stored(UPLOAD_DIR, upload)
+            if not isinstance(exc, imports.UploadRefused):
+                raise
+            flash(_("Too many imports are waiting; try again once they have run."), "warning")
+            return _upload_page(db, form), 429
+        return redirect(url_for("admin.import_job", job_id=job.id))
+    return _upload_page(db, form)
+
+
+def _upload_page(db, form):
+    return render_template("admin/import.html", form=form, jobs=imports.recent(db),
+                           initial_open=initial.is_open(db), initial_requests=initial.requests(db))
 
 
 @bp.post("/initial-load/<int:approval_id>/approve")
 @roles_required("admin")
 def approve_initial_load(approval_id: int):
     """A second admin approves one file for an initial-load import after the initial load closed."""
-    from flask import flash, redirect, url_for
-    from flask_babel import gettext as _
-
     db = get_session()
     try:
         initial.approve(db, current_actor(), approval_id)
@@ -69,6 +88,40 @@ def approve_initial_load(approval_id: int):
         db.commit()
         flash(_("Approved: that file can now be imported once as an initial load."), "success")
     return redirect(url_for("admin.import_upload"), code=303)
+
+
+def _job_or_404(job_id: int) -> ImportJob:
+    job = get_session().get(ImportJob, job_id) if job_id < 2**31 else None
+    if job is None:
+        abort(404)
+    return job
+
+
+@bp.get("/imports/<int:job_id>")
+@roles_required("admin")
+def import_job(job_id: int):
+    job = _job_or_404(job_id)
+    problems = imports.problems_of(job)
+    return render_template("admin/import_job.html", job=job, problems=problems[:PROBLEMS_SHOWN],
+                           more=job.more_problems + max(0, len(problems) - PROBLEMS_SHOWN), changes=_changes(job))
+
+
+def _changes(job: ImportJob) -> str:
+    """Which fields a re-import changed, in the reader's language ('updated 12 rows: city 9')."""
+    fields = json.loads(job.changed_fields or "{}")
+    if job.state != "completed" or job.dry_run:
+        return ""
+    if not job.updated:
+        return _("no stored row changed")
+    return ngettext("updated %(num)s row: %(fields)s", "updated %(num)s rows: %(fields)s", job.updated,
+                    fields=", ".join(f"{name} {n}" for name, n in sorted(fields.items())))
+
+
+@bp.get("/imports/<int:job_id>.json")
+@roles_required("admin")
+def import_job_status(job_id: int):
+    job = _job_or_404(job_id)
+    return jsonify(id=job.id, state=job.state, phase=job.phase, progress=job.progress)
 
 
 @bp.post("/records/<kind>/<int:record_id>/void")

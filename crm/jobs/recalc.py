@@ -6,7 +6,8 @@ line during a run gets AlreadyRunning. Scheduled runs also carry a unique ``job_
 day. Its two passes (crm.jobs.passes) compare the engine's results with the stored state
 partition by partition, and only what changed is written, all in ONE transaction (on SQLite
 after the scoring, on PostgreSQL during it): a run that fails or is killed leaves every tier
-as it was (a killed run's slot is freed once its heartbeat is stale). Its moves are kept in
+as it was (a killed run's slot is freed once its heartbeat, beaten every few seconds by a
+thread of the run's process, is a minute old: crm.jobs.heartbeat). Its moves are kept in
 the same transaction and published to the subscribers once it has committed (crm.jobs.moves).
 """
 from __future__ import annotations
@@ -26,13 +27,13 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.db import Database, utcnow
-from crm.jobs import frames, moves, passes
+from crm.jobs import frames, heartbeat, moves, passes
 from crm.jobs.write import clear_stage, moves_of, stage_changes, write_changes
 from crm.models import RiskModelRecord, TierRun
 from crm.tiers.policy import current_policy
 from segmentation.risk_model import FittedModel
 
-STALE_AFTER = dt.timedelta(minutes=10)
+STALE_AFTER = heartbeat.STALE_AFTER  # a running run whose heartbeat is older is dead
 SAMPLE_SIZE = 20  # moved customers shown in a preview
 
 
@@ -60,6 +61,9 @@ class RunRequest:
     # portfolios one machine cannot hold; None scores them here.
     dask_address: object = None
     progress: Callable[[int, str], None] | None = None
+    # The heartbeat's stale window: this run beats several times within it, and a running run
+    # whose last beat is older is taken for dead when this one claims the slot.
+    stale_after: dt.timedelta = STALE_AFTER
 
 
 @dataclass
@@ -78,18 +82,34 @@ class RunSummary:
     delivery: moves.Delivery | None = None  # the moves published to the subscribers after the commit
 
 
-def free_stale_slot(database: Database, now: dt.datetime | None = None) -> int | None:
-    """A run whose process died holds the slot with a stale heartbeat: mark it failed."""
+def _stale(stale_after: dt.timedelta, now: dt.datetime):
+    return select(TierRun).where(TierRun.active_slot == 1, TierRun.state == "running",
+                                 TierRun.heartbeat_at < now - stale_after)
+
+
+def _free_stale(session: Session, stale_after: dt.timedelta, now: dt.datetime) -> int | None:
+    stale = session.scalar(_stale(stale_after, now))
+    if stale is None:
+        return None
+    # Conditional: a beat that landed since the SELECT (PostgreSQL) keeps the run alive.
+    freed = session.execute(update(TierRun).where(
+        TierRun.id == stale.id, TierRun.state == "running", TierRun.heartbeat_at < now - stale_after).values(
+        state="failed", active_slot=None, finished_at=now,
+        error=f"abandoned: no sign of life since {stale.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC")).rowcount
+    return stale.id if freed else None
+
+
+def free_stale_slot(database: Database, now: dt.datetime | None = None,
+                    stale_after: dt.timedelta = STALE_AFTER) -> int | None:
+    """A run whose process died holds the slot with a stale heartbeat: mark it failed (and
+    return its id). Looks first without the write lock, which the check every few seconds
+    of the scheduler would otherwise take on SQLite."""
     now = now or utcnow()
-    with database.transaction() as session:
-        stale = session.scalar(select(TierRun).where(
-            TierRun.active_slot == 1, TierRun.state == "running", TierRun.heartbeat_at < now - STALE_AFTER))
-        if stale is None:
+    with database.session() as session:
+        if session.scalar(_stale(stale_after, now)) is None:
             return None
-        session.execute(update(TierRun).where(TierRun.id == stale.id, TierRun.state == "running").values(
-            state="failed", active_slot=None, finished_at=now,
-            error=f"abandoned: no sign of life since {stale.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"))
-        return stale.id
+    with database.transaction() as session:
+        return _free_stale(session, stale_after, now)
 
 
 def take_slot(session: Session, req: RunRequest, state: str = "running") -> int:
@@ -114,7 +134,7 @@ def take_slot(session: Session, req: RunRequest, state: str = "running") -> int:
 
 def claim_slot(database: Database, req: RunRequest, state: str = "running") -> int:
     """take_slot in a transaction of its own (command line, scheduler)."""
-    free_stale_slot(database)
+    free_stale_slot(database, stale_after=req.stale_after)
     with database.transaction() as session:
         return take_slot(session, req, state)
 
@@ -261,7 +281,8 @@ def recalculate(database: Database, req: RunRequest) -> RunSummary:
     """Claim the slot, run, and record the outcome. Raises AlreadyRunning, or the run's error."""
     run_id = claim_slot(database, req)
     try:
-        summary = execute(database, run_id, req)
+        with heartbeat.beating(database, TierRun, run_id, req.stale_after):
+            summary = execute(database, run_id, req)
     except BaseException as exc:
         fail(database, run_id, exc)
         raise
@@ -272,10 +293,12 @@ def recalculate(database: Database, req: RunRequest) -> RunSummary:
 def queue(session: Session, req: RunRequest) -> int:
     """Queue a run for the scheduler process (the web never runs one), in the caller's
     transaction. Raises AlreadyRunning."""
+    _free_stale(session, req.stale_after, utcnow())
     return take_slot(session, req, state="queued")
 
 
-def process_queue(database: Database, workers: int | None = None) -> RunSummary | None:
+def process_queue(database: Database, workers: int | None = None,
+                  stale_after: dt.timedelta = STALE_AFTER) -> RunSummary | None:
     """Run the queued run, if any (called by the scheduler process every few seconds)."""
     with database.transaction() as session:
         run = session.scalar(select(TierRun).where(TierRun.state == "queued", TierRun.active_slot == 1))
@@ -284,12 +307,13 @@ def process_queue(database: Database, workers: int | None = None) -> RunSummary 
         claimed = session.execute(update(TierRun).where(TierRun.id == run.id, TierRun.state == "queued").values(
             state="running", started_at=utcnow(), heartbeat_at=utcnow())).rowcount
         req = RunRequest(as_of=run.as_of, actor=audit.Actor("user", run.started_by), trigger=run.trigger,
-                         mode=run.mode, workers=workers)
+                         mode=run.mode, workers=workers, stale_after=stale_after)
         run_id = run.id
     if not claimed:
         return None
     try:
-        summary = execute(database, run_id, req)
+        with heartbeat.beating(database, TierRun, run_id, req.stale_after):
+            summary = execute(database, run_id, req)
     except Exception as exc:  # noqa: BLE001 - recorded on the run, the scheduler goes on
         fail(database, run_id, exc)
         return None

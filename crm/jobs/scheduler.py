@@ -2,7 +2,8 @@
 
 Jobs are declared here, as data, with stable ids; `coalesce` and `max_instances=1` stop a
 backlog from piling up, and each job guards itself in the database (the recalculation by the
-unique run slot and a unique job key per day), so a stray second scheduler does nothing.
+unique run slot and a unique job key per day, an import job by a conditional UPDATE that
+claims it), so a stray second scheduler does nothing.
 Never started by the web app.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crm import audit
-from crm.config import Settings
+from crm.config import UPLOAD_DIR, Settings
 from crm.db import Database
 from crm.jobs import moves, recalc
 
@@ -29,7 +30,7 @@ def scheduled_recalc(database: Database, settings: Settings) -> None:
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     req = recalc.RunRequest(as_of=today, actor=audit.Actor.job("scheduler:tiers"), trigger="scheduler",
                             job_key=f"scheduled:{today.isoformat()}", policy_file=settings.tier_policy_file,
-                            workers=settings.recalc_workers)
+                            workers=settings.recalc_workers, stale_after=_stale_after(settings))
     try:
         summary = recalc.recalculate(database, req)
     except recalc.AlreadyRunning as exc:
@@ -39,9 +40,26 @@ def scheduled_recalc(database: Database, settings: Settings) -> None:
              summary.changed)
 
 
+def _stale_after(settings: Settings) -> dt.timedelta:
+    return dt.timedelta(seconds=settings.job_stale_seconds)
+
+
 def queued_runs(database: Database, settings: Settings) -> None:
-    """Runs requested from the web UI (previews and publications)."""
-    recalc.process_queue(database, settings.recalc_workers)
+    """Runs requested from the web UI (previews and publications); first, a run whose process
+    died is recorded failed (its page says so within a minute, and its slot is free)."""
+    dead = recalc.free_stale_slot(database, stale_after=_stale_after(settings))
+    if dead is not None:
+        log.warning("tier run %s had no heartbeat for %s s: recorded failed", dead, settings.job_stale_seconds)
+    recalc.process_queue(database, settings.recalc_workers, _stale_after(settings))
+
+
+def queued_imports(database: Database, settings: Settings) -> None:
+    """Uploads queued by the admin page: the oldest is claimed and imported (one at a time)."""
+    from crm.imports import services as imports
+
+    job = imports.run_next(database, UPLOAD_DIR, _stale_after(settings))
+    if job is not None:
+        log.info("import job %s (%s): %s", job.id, job.kind, job.state)
 
 
 def undelivered_moves(database: Database, settings: Settings) -> None:
@@ -63,6 +81,7 @@ def jobs(settings: Settings) -> list[dict]:
         {"id": "tiers.recalculate", "func": scheduled_recalc,
          "trigger": CronTrigger.from_crontab(settings.recalc_cron, timezone=zone)},
         {"id": "tiers.queued_runs", "func": queued_runs, "trigger": IntervalTrigger(seconds=3, timezone=zone)},
+        {"id": "imports.queued", "func": queued_imports, "trigger": IntervalTrigger(seconds=3, timezone=zone)},
         {"id": "tiers.undelivered_moves", "func": undelivered_moves,
          "trigger": IntervalTrigger(seconds=60, timezone=zone)},
     ]

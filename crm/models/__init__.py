@@ -8,3 +8,4 @@ import crm.models.benefits  # noqa: F401,E402
 import crm.models.review  # noqa: F401,E402
 import crm.models.workspace  # noqa: F401,E402
 import partners.models  # noqa: F401,E402
+import crm.imports.models  # noqa: F401,E402

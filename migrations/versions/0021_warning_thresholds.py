@@ -1,13 +1,13 @@
 """early-warning thresholds, versioned; benefit cost ceiling exceptions
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0018
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0021'
-down_revision = '0016'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
