@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.audit import Actor
 from crm.models import Claim, Customer, CustomerTier, Policy, User
+from crm.models.customers import PHONE_TAIL
 from crm.validators import parse_phone
 
 PAGE_SIZE = 50
@@ -96,7 +97,7 @@ def search_customers(session: Session, user: User, f: CustomerFilter, limit: int
     elif kind == "id_number":
         stmt = stmt.where(Customer.id_number == value)
     elif kind == "phone_tail":
-        stmt = stmt.where(Customer.phone.endswith(value, autoescape=True))
+        stmt = stmt.where(PHONE_TAIL == value)  # the expression of ix_customers_phone_tail_id
     elif kind == "reference":
         prefixes = {value} | ({"C" + value} if value.isdigit() else set())
         stmt = stmt.where(or_(*(_prefix(Customer.customer_ref, p) for p in prefixes)))
