@@ -101,6 +101,9 @@ def build(url: str, n: int) -> dict:
     with_policies = data["policies"]["customer_id"].drop_duplicates().sample(200, random_state=2).tolist()
     return {"admin": "admin@bench.crm", "manager": "m7@bench.crm", "customers": with_policies,
             "phones": customers["phone"].sample(50, random_state=3).tolist(), "load_s": loaded, "snapshot_s": snapshot_s,
+            # every bench customer has the same ID number: search for absent ones (a whole scan)
+            "id_numbers": [f"1101051980010{k:04d}X" for k in range(20)],
+            "refs": customers["customer_ref"].sample(20, random_state=5).tolist(),
             "manager_customers": customers[customers["account_manager_id"] == managers[7]]["id"].head(200).tolist()}
 
 
@@ -111,14 +114,24 @@ def _login(client, email: str) -> None:
     assert response.status_code == 302, response.status_code
 
 
-def _time(client, paths: list[str], requests: int) -> tuple[float, float]:
+def _get_or_search(client, path):
+    """A path is a GET; a ("/customers", "text") pair is a search, which the page POSTs."""
+    if isinstance(path, str):
+        return client.get(path)
+    if not hasattr(client, "bench_token"):
+        html = client.get(path[0]).get_data(as_text=True)
+        client.bench_token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    return client.post(path[0], data={"q": path[1], "csrf_token": client.bench_token})
+
+
+def _time(client, paths: list, requests: int) -> tuple[float, float]:
     for path in paths[:5]:  # warm-up
-        assert client.get(path).status_code == 200, path
+        assert _get_or_search(client, path).status_code == 200, path
     times = []
     for i in range(requests):
         path = paths[i % len(paths)]
         start = time.perf_counter()
-        response = client.get(path)
+        response = _get_or_search(client, path)
         times.append((time.perf_counter() - start) * 1000)
         assert response.status_code == 200, (path, response.status_code)
     times.sort()
@@ -133,8 +146,12 @@ def measure(url: str, ids: dict, requests: int) -> list[tuple[str, float, float]
     pages = [
         ("customer list, city filter (admin)", "admin", ["/customers?city=上海", "/customers?city=北京&tier=vip"]),
         ("customer list, tier filter (manager)", "manager", ["/customers?tier=vip", "/customers?tier=watchlist"]),
-        ("search by name (admin)", "admin", ["/customers?q=王伟", "/customers?q=李芳", "/customers?q=张"]),
-        ("search by phone (admin)", "admin", [f"/customers?q={p}" for p in ids["phones"]]),
+        ("search by name (admin)", "admin", [("/customers", q) for q in ("王伟", "李芳", "张")]),
+        ("search by phone (admin, audited)", "admin", [("/customers", p) for p in ids["phones"]]),
+        ("search by ID number (admin, audited)", "admin", [("/customers", i) for i in ids["id_numbers"]]),
+        ("search by phone tail (admin)", "admin", [("/customers", p[-4:]) for p in ids["phones"]]),
+        ("search by phone tail (manager)", "manager", [("/customers", p[-4:]) for p in ids["phones"]]),
+        ("search by reference prefix (admin)", "admin", [("/customers", r[:-1]) for r in ids["refs"]]),
         ("customer 360 (admin)", "admin", [f"/customers/{c}" for c in ids["customers"]]),
         ("customer 360 (manager)", "manager", [f"/customers/{c}" for c in ids["manager_customers"]]),
         ("claims queue (admin)", "admin", ["/review/claims", "/review/claims?overdue=1"]),

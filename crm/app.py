@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    register_url_converters(app)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         CRM_SETTINGS=settings,
@@ -52,6 +53,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def register_url_converters(app: Flask) -> None:
+    """Before any route is added: ``<int:…>`` then rejects numbers no id column holds."""
+    from crm.request_args import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter
 
 
 def register_extensions(app: Flask, settings) -> None:

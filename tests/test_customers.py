@@ -8,9 +8,26 @@ from sqlalchemy import select
 from crm.audit import Actor
 from crm.importer import import_csv
 from crm.models import Customer
+from tests.conftest import csrf_token
 from tests.factories import customer_row, policy_row, write_csv
 
 ACTOR = Actor("system", "tests")
+
+
+def search(client, q: str = "", **filters) -> str:
+    """The customer list for a search as the page's form sends it (a POST: no URL holds it)."""
+    data = {"csrf_token": csrf_token(client, "/customers"), "q": q, **filters}
+    response = client.post("/customers", data=data)
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def next_page(client, html: str) -> str:
+    """Follow the list's "Next page" button (a small form of hidden fields)."""
+    form = re.search(r'<form method="post" action="/customers">(.*?)id="next-page"', html, re.S).group(1)
+    data = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+    assert "csrf_token" in data
+    return client.post("/customers", data=data).get_data(as_text=True)
 
 
 def _load(database, tmp_path, rows):
@@ -23,12 +40,11 @@ def test_search_by_name_prefix_reference_and_phone(client, login_as, database, t
     login_as("admin")
     a, b = customer_row(name="王大锤"), customer_row(name="李四", phone="13900000001")
     _load(database, tmp_path, [a, b])
-    assert "王大锤" in client.get("/customers?q=王").get_data(as_text=True)
-    assert "李四" not in client.get("/customers?q=王").get_data(as_text=True)
-    assert "李四" in client.get("/customers?q=13900000001").get_data(as_text=True)
-    assert "王大锤" in client.get(f"/customers?q={a['customer_ref'].lower()}").get_data(as_text=True)
-    empty = client.get("/customers?q=赵").get_data(as_text=True)
-    assert "No customers match" in empty
+    assert "王大锤" in search(client, "王")
+    assert "李四" not in search(client, "王")
+    assert "李四" in search(client, "13900000001")
+    assert "王大锤" in search(client, a["customer_ref"].lower())
+    assert "No customers match" in search(client, "赵")
 
 
 def test_filter_by_city_and_keyset_pages(client, login_as, database, tmp_path):
@@ -39,8 +55,7 @@ def test_filter_by_city_and_keyset_pages(client, login_as, database, tmp_path):
     assert "北京</td>" not in first
     refs_first = set(re.findall(r">(C\d{6})</a>", first))
     assert len(refs_first) == 50
-    after = re.search(r'id="next-page" href="([^"]+)"', first).group(1).replace("&amp;", "&")
-    second = client.get(after).get_data(as_text=True)
+    second = next_page(client, first)
     refs_second = set(re.findall(r">(C\d{6})</a>", second))
     assert len(refs_second) == 10 and not refs_first & refs_second
     assert 'id="next-page"' not in second
@@ -57,7 +72,7 @@ def test_account_manager_sees_only_their_portfolio(client, login_as, make_user, 
     # Another manager's customer answers exactly like one that does not exist.
     assert client.get(f"/customers/{ids[theirs['customer_ref']]}").status_code == 404
     assert client.get("/customers/999999").status_code == 404
-    found = client.get(f"/customers?q={theirs['customer_ref']}").get_data(as_text=True)
+    found = search(client, theirs["customer_ref"])
     assert f">{theirs['customer_ref']}</a>" not in found and "No customers match" in found
 
 
@@ -68,11 +83,15 @@ def test_customer_page_masks_id_and_phone(client, login_as, database, tmp_path):
     import_csv(database, "policies", write_csv(tmp_path / "p.csv", [policy_row(row["customer_ref"])]), ACTOR)
     html = client.get(f"/customers/{ids[row['customer_ref']]}").get_data(as_text=True)
     assert row["id_number"] not in html and row["phone"] not in html
-    assert row["id_number"][:6] + "********" + row["id_number"][-4:] in html
+    assert row["id_number"][:3] + "*" * 11 + row["id_number"][-4:] in html
     assert row["phone"][:3] + "****" + row["phone"][-4:] in html
     assert "LIFE-20" in html
     assert "Reveal" not in html  # underwriters have no reveal button …
-    assert client.post(f"/customers/{ids[row['customer_ref']]}/reveal").status_code in (400, 403)
+    # … and a well-formed request (a valid CSRF token) is refused for the role, not the form.
+    token = csrf_token(client, "/customers")
+    refused = client.post(f"/customers/{ids[row['customer_ref']]}/reveal", data={"csrf_token": token})
+    assert refused.status_code == 403
+    assert row["id_number"] not in refused.get_data(as_text=True)
 
 
 def test_error_pages_use_the_layout(client, login_as):
@@ -94,10 +113,9 @@ def test_name_search_pages_in_name_order(client, login_as, database, tmp_path):
     login_as("admin")
     rows = [customer_row(name=f"王{chr(0x4e00 + (i * 7) % 60)}") for i in range(55)] + [customer_row(name="李四")]
     _load(database, tmp_path, rows)
-    first = client.get("/customers?q=王").get_data(as_text=True)
+    first = search(client, "王")
     refs_first = re.findall(r">(C\d{6})</a>", first)
-    after = re.search(r'id="next-page" href="([^"]+)"', first).group(1).replace("&amp;", "&")
-    refs_second = re.findall(r">(C\d{6})</a>", client.get(after).get_data(as_text=True))
+    refs_second = re.findall(r">(C\d{6})</a>", next_page(client, first))
     by_ref = {r["customer_ref"]: r["name"] for r in rows}
     names = [by_ref[r] for r in refs_first + refs_second]
     assert len(names) == 55 and len(set(refs_first + refs_second)) == 55 and names == sorted(names)

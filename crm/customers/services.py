@@ -1,12 +1,17 @@
 """Finding customers, with per-object authorisation built into every query."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from crm import audit
+from crm.audit import Actor
 from crm.models import Claim, Customer, CustomerTier, Policy, User
+from crm.models.customers import PHONE_TAIL
+from crm.validators import parse_phone
 
 PAGE_SIZE = 50
 
@@ -25,6 +30,22 @@ def visible_customers(user: User) -> Select:
     return stmt
 
 
+# Who may see a customer's full ID number and mobile number (the audited reveal) — and so
+# also find a customer by them: a search by a full number answers "is this the number?".
+REVEAL_ROLES = ("admin", "account_manager")
+FULL_NUMBER_KINDS = ("phone", "id_number")
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def may_reveal(user: User) -> bool:
+    return user.role in REVEAL_ROLES
+
+
+class RevealRequired(PermissionError):
+    """A search by a full ID number or mobile number from a role that may not reveal them."""
+
+
 @dataclass(frozen=True)
 class CustomerFilter:
     q: str = ""
@@ -34,38 +55,86 @@ class CustomerFilter:
     after_id: int | None = None
 
 
+def search_kind(q: str) -> tuple[str, str]:
+    """What a search text is, and the value to look for: ``phone`` (a full mobile number),
+    ``id_number`` (a full ID number), ``phone_tail`` (four digits: the end of a phone, as the
+    masked lists show it), ``reference`` (a customer reference or its beginning, the ``C``
+    optional: ``000123`` finds C000123), ``name`` (the beginning of a name), or ``""``."""
+    text = q.strip()
+    compact = _SEPARATORS.sub("", text).upper()
+    if not text:
+        return "", ""
+    try:
+        return "phone", parse_phone(compact)
+    except ValueError:
+        pass
+    if _ID_SHAPE.fullmatch(compact):
+        return "id_number", compact
+    if compact.isdigit() and len(compact) == 4:
+        return "phone_tail", compact
+    if any(ch.isdigit() for ch in text) and not any(ch.isspace() for ch in text):
+        return "reference", text.upper()
+    return "name", text
+
+
 def search_customers(session: Session, user: User, f: CustomerFilter, limit: int = PAGE_SIZE):
     """One page of customers, with their tier; returns (rows, next_after_id).
 
-    Pages are keyset pages: on id, or for a name search on (name, id), so that the (name, id)
-    index answers a common surname among a million customers without sorting its matches.
+    Pages are keyset pages: on id, or for a name or reference search on (name, id) or the
+    unique reference, so that an index answers a common surname among a million customers
+    without sorting its matches. Raises RevealRequired, before anything is read, when a
+    user who may not reveal searches by a full ID number or mobile number: what such a
+    search would find, how many and how fast must not tell them the number.
     """
+    kind, value = search_kind(f.q)
+    if kind in FULL_NUMBER_KINDS and not may_reveal(user):
+        raise RevealRequired(kind)
     stmt = visible_customers(user).add_columns(CustomerTier.tier).outerjoin(
         CustomerTier, CustomerTier.customer_id == Customer.id)
-    q = f.q.strip()
-    order = (Customer.id,)
-    if q:
-        if q.isdigit() and len(q) == 11:
-            stmt = stmt.where(Customer.phone == q)
-        elif q.upper().startswith("C") and q[1:].isdigit():
-            stmt = stmt.where(Customer.customer_ref == q.upper())
-        else:  # a name prefix: a range the (name, id) index answers on both databases
-            stmt = stmt.where(Customer.name >= q, Customer.name < q + "\U0010ffff")
-            order = (Customer.name, Customer.id)
+    sort = None
+    if kind == "phone":
+        stmt = stmt.where(Customer.phone == value)
+    elif kind == "id_number":
+        stmt = stmt.where(Customer.id_number == value)
+    elif kind == "phone_tail":
+        stmt = stmt.where(PHONE_TAIL == value)  # the expression of ix_customers_phone_tail_id
+    elif kind == "reference":
+        prefixes = {value} | ({"C" + value} if value.isdigit() else set())
+        stmt = stmt.where(or_(*(_prefix(Customer.customer_ref, p) for p in prefixes)))
+        sort = Customer.customer_ref
+    elif kind == "name":
+        stmt = stmt.where(_prefix(Customer.name, value))
+        sort = Customer.name
     if f.tier:
         stmt = stmt.where(CustomerTier.tier == f.tier)
     if f.city:
         stmt = stmt.where(Customer.city == f.city)
     if f.manager_id:
         stmt = stmt.where(Customer.account_manager_id == f.manager_id)
-    if f.after_id and len(order) == 2:
-        after_name = session.scalar(select(Customer.name).where(Customer.id == f.after_id))
-        stmt = stmt.where(tuple_(Customer.name, Customer.id) > tuple_(after_name or "", f.after_id))
+    order = (Customer.id,) if sort is None else (sort, Customer.id)
+    if f.after_id and sort is not None:
+        after_key = session.scalar(select(sort).where(Customer.id == f.after_id))
+        stmt = stmt.where(tuple_(sort, Customer.id) > tuple_(after_key or "", f.after_id))
     elif f.after_id:
         stmt = stmt.where(Customer.id > f.after_id)
     rows = session.execute(stmt.order_by(*order).limit(limit + 1)).all()
     next_after = rows[limit - 1][0].id if len(rows) > limit else None
     return rows[:limit], next_after
+
+
+def _prefix(column, text: str):
+    """Starts with ``text``: a range an index answers on both databases (LIKE would not)."""
+    return and_(column >= text, column < text + "\U0010ffff")
+
+
+def record_search_reveal(session: Session, actor: Actor, kind: str, customer_ids: list[int]) -> None:
+    """Audit a search by a full number as what it is, a reveal: one ``pii.reveal`` event per
+    customer found, or one naming nobody when none was (the answer "not a customer" is
+    something learnt too). The number itself is not written."""
+    after = {"fields": [kind], "via": "search"}
+    changes = [audit.Change("pii.reveal", "customer", cid, None, after) for cid in customer_ids]
+    audit.record(session, actor, changes or [audit.Change("pii.reveal", "customer", None, None,
+                                                          {**after, "customers": []})])
 
 
 def get_customer(session: Session, user: User, customer_id: int) -> Customer:

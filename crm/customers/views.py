@@ -1,6 +1,8 @@
 """Customer list and customer page."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -11,6 +13,7 @@ from crm.ui import NavItem
 from crm.customers import services
 from crm.db import get_session
 from crm.models.tiers import TIERS
+from crm.request_args import int_arg
 
 bp = Blueprint("customers", __name__)
 NAV = [NavItem("customers.index", _l("Customers"), STAFF)]
@@ -25,26 +28,39 @@ def home():
     return redirect(url_for("workspace.dashboard"))
 
 
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
-@bp.get("/customers")
+@bp.route("/customers", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def index():
+    """The customer list and search.
+
+    The search text is read only from a POST body (CSRF-checked like every form): a name or
+    number typed here never becomes part of a URL, so no access log, proxy log, browser
+    history or Referer carries it. The filters without personal data (tier, city, manager,
+    page) also work as links (GET); a ``q`` in a URL is ignored.
+    """
     db = get_session()
+    values = request.form if request.method == "POST" else request.args
     f = services.CustomerFilter(
-        q=request.args.get("q", "")[:100],
-        tier=request.args.get("tier", "") if request.args.get("tier") in TIERS else "",
-        city=request.args.get("city", "")[:50],
-        manager_id=_int_arg("manager"),
-        after_id=_int_arg("after"),
+        q=request.form.get("q", "")[:100] if request.method == "POST" else "",
+        tier=values.get("tier", "") if values.get("tier") in TIERS else "",
+        city=values.get("city", "")[:50],
+        manager_id=int_arg("manager", values=values),
+        after_id=int_arg("after", values=values),
     )
-    rows, next_after = services.search_customers(db, current_user, f)
+    refused = revealed = False
+    try:
+        rows, next_after = services.search_customers(db, current_user, f)
+    except services.RevealRequired:
+        # Nothing was looked up; the number is not even echoed back into the box.
+        rows, next_after, refused, f = [], None, True, replace(f, q="", after_id=None)
+    kind, _value = services.search_kind(f.q)
+    if kind in services.FULL_NUMBER_KINDS:
+        services.record_search_reveal(db, current_actor(), kind, [c.id for c, _tier in rows])
+        db.commit()
+        revealed = True
     return render_template(
         "customers/index.html", rows=rows, next_after=next_after, f=f, tiers=TIERS,
-        cities=services.cities(db),
+        refused=refused, revealed=revealed, may_reveal=services.may_reveal(current_user), cities=services.cities(db),
         managers=services.managers(db) if current_user.role != "account_manager" else [],
     )
 
@@ -61,7 +77,7 @@ def show(customer_id: int):
 
 
 @bp.post("/customers/<int:customer_id>/reveal")
-@roles_required("admin", "account_manager")
+@roles_required(*services.REVEAL_ROLES)
 def reveal(customer_id: int):
     """Show the full ID number and phone: an explicit action, written to the audit trail."""
     db = get_session()
@@ -82,6 +98,7 @@ def _page(db, customer, revealed: bool):
     from crm import features
 
     return render_template("customers/show.html", c=customer, revealed=revealed,
+                           may_reveal=services.may_reveal(current_user),
                            trail=audit.trail_for(db, "customer", customer.id, customer.import_batch_id),
                            panels=features.customer_panels(db, current_user, customer),
                            **services.customer_picture(db, current_user, customer))

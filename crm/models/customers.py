@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, utcnow
@@ -61,6 +61,13 @@ class Customer(Base):
     referred_by: Mapped[Customer | None] = relationship(remote_side=[id])
     account_manager = relationship("User")
     policies: Mapped[list[Policy]] = relationship(back_populates="customer", order_by="Policy.start_date")
+
+
+# The customer search: a full ID number (admins and managers), and the last 4 digits of the
+# phone (everyone; phones are always 11 digits) in id order, for keyset pages.
+PHONE_TAIL = func.substr(Customer.phone, literal_column("8"), literal_column("4"))
+Index("ix_customers_id_number", Customer.id_number)
+Index("ix_customers_phone_tail_id", PHONE_TAIL, Customer.id)
 
 
 class Policy(Base):

@@ -30,14 +30,6 @@ class QueueFilter:
     after: tuple[int, int] | None = None  # (priority, id) of the last row of the previous page
 
 
-def parse_after(text: str) -> tuple[int, int] | None:
-    """'priority.id' → (priority, id); None for anything else."""
-    parts = text.split(".")
-    if len(parts) == 2 and all(p.lstrip("-").isdigit() for p in parts):
-        return int(parts[0]), int(parts[1])
-    return None
-
-
 def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: dt.date, limit: int = PAGE_SIZE):
     """One page: rows of (case, customer name, customer ref, assignee e-mail); and the next cursor."""
     assignee = aliased(User)

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from crm.auth.login import STAFF, current_actor, roles_required
 from crm.db import get_session
+from crm.request_args import cursor_arg
 from crm.review import assign, labels, queries, services
 from crm.review.forms import ActionForm, DecideForm, EscalateForm
 from crm.review.sla import current_settings
@@ -40,7 +41,7 @@ def _queue(queue: str):
     state = request.args.get("state", "active")
     f = queries.QueueFilter(state=state if state in queries.STATE_FILTERS else "active",
                             mine=request.args.get("mine") == "1", overdue=request.args.get("overdue") == "1",
-                            after=queries.parse_after(request.args.get("after", "")))
+                            after=cursor_arg("after"))
     today = current_settings(db).today()
     rows, next_after = queries.list_cases(db, current_user, queue, f, today)
     return render_template("review/queue.html", queue=queue, title=QUEUE_TITLES[queue], rows=rows, f=f,

@@ -16,6 +16,7 @@ from crm.auth.login import STAFF, current_actor, roles_required
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.models import User
+from crm.request_args import int_arg
 from crm.ui import NavItem
 from crm.workspace import feeds, portfolio, snapshots, visits, warnings
 from crm.workspace.forms import ReassignForm
@@ -92,11 +93,9 @@ def _tier_name(code: str):
 @roles_required("admin", "account_manager")
 def portfolio_page():
     db = get_session()
-    page = request.args.get("page", "0")
-    page = int(page) if page.isdigit() else 0
+    page = int_arg("page", 0)
     managers = portfolio.active_managers(db) if current_user.role == "admin" else []
-    manager_id = request.args.get("manager", "")
-    manager_id = int(manager_id) if manager_id.isdigit() else (managers[0].id if managers else None)
+    manager_id = int_arg("manager", managers[0].id if managers else None)
     rows, more = portfolio.my_customers(db, current_user, manager_id, page)
     return render_template("workspace/portfolio.html", rows=rows, more=more, page=page, managers=managers,
                            manager_id=manager_id)

@@ -70,9 +70,9 @@ def visits_page():
     """Follow-ups due, the weekly visit count per manager and a month's summary."""
     db, day = get_session(), today()
     month = request.args.get("month", "")
-    try:
-        year_, month_ = (int(x) for x in month.split("-")) if month else (day.year, day.month)
-        dt.date(year_, month_, 1)
+    try:  # fromisoformat, not int(): a 25-digit year would overflow date() (a 500)
+        first = dt.date.fromisoformat(f"{month}-01") if month else day
+        year_, month_ = first.year, first.month
     except ValueError:
         year_, month_ = day.year, day.month
     mondays, weekly = visits.weekly_counts(db, current_user, day)
