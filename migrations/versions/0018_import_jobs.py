@@ -7,7 +7,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0018'
-down_revision = '0016'
+down_revision = 'sec_search_idx'
 branch_labels = None
 depends_on = None
 
