@@ -64,8 +64,11 @@ browser:
 	  echo "installing Debian's chromium and a CJK font for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
+# The suite on every core (pytest-xdist; TEST_WORKERS=0 runs it in this one process). Each
+# worker has its own instance directory and PostgreSQL database (tests/conftest.py).
+TEST_WORKERS ?= auto
 test: install browser
-	CRM_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
+	CRM_ENV=test $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Ruff: lint and format check (CI runs it first; settings in pyproject.toml).
 lint: $(STAMP)

@@ -14,6 +14,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("CRM_INSTANCE_DIR", PROJECT_ROOT / "instance"))
 DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'crm.sqlite3'}"
 DEVELOPMENT_ENVS = ("development", "test")
+STRONG_PASSWORD_HASH = "scrypt:32768:8:1"  # Werkzeug's scrypt default; crm.auth.passwords.STRONG
+# Tests only: a cost of nothing, so that the suite's thousands of users are not each 0.1 s of
+# scrypt. Never chosen by any other environment, and not settable from outside.
+TEST_PASSWORD_HASH = "scrypt:256:8:1"
 
 
 class ConfigError(RuntimeError):
@@ -31,6 +35,7 @@ class Settings:
     recalc_workers: int | None = None  # None: one per core (crm.jobs.passes.MAX_WORKERS at most)
     default_locale: str = "en"
     behind_proxy: bool = False
+    password_hash: str = STRONG_PASSWORD_HASH  # Werkzeug method for new password hashes
     extra: dict = field(default_factory=dict)
 
     @property
@@ -90,5 +95,6 @@ def load_settings(overrides: dict | None = None) -> Settings:
         recalc_workers=_positive_int("CRM_RECALC_WORKERS", overrides.pop("recalc_workers", None)),
         default_locale=overrides.pop("default_locale", None) or os.environ.get("CRM_DEFAULT_LOCALE", "en"),
         behind_proxy=bool(overrides.pop("behind_proxy", None) or os.environ.get("CRM_BEHIND_PROXY") == "1"),
+        password_hash=TEST_PASSWORD_HASH if env == "test" else STRONG_PASSWORD_HASH,
         extra=overrides,
     )

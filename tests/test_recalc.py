@@ -18,6 +18,7 @@ from crm.models import Claim, Customer, CustomerTier, Policy, RiskModelRecord, T
 from segmentation.aggregates import aggregate, portfolio_totals
 from segmentation.frames import day_number, prepare
 from segmentation.policy import TierPolicy
+from tests.template_helpers import seeded
 
 AS_OF = dt.date(2026, 11, 24)
 ACTOR = audit.Actor("system", "tests")
@@ -25,8 +26,7 @@ ACTOR = audit.Actor("system", "tests")
 
 @pytest.fixture
 def portfolio(database):
-    seed_demo(database, 600, seed=3, as_of=AS_OF)
-    return database
+    return seeded(database, "demo-600-3", lambda: seed_demo(database, 600, seed=3, as_of=AS_OF))
 
 
 def _req(**kw) -> recalc.RunRequest:
