@@ -12,12 +12,14 @@ from crm.jobs import recalc
 from crm.models import AuditEvent, CustomerTier, TierHistory, TierOverride, TierPolicyVersion, TierRun
 from tests.clock_helpers import business_today
 from tests.conftest import csrf_token
+from tests.template_helpers import seeded
 
 AS_OF = dt.date(2026, 11, 24)
 
 
 def _seed(database, n=150):
-    seed_demo(database, n, seed=4, as_of=AS_OF)
+    """The demo portfolio of n customers, from a copy seeded once a session (tests/template_helpers)."""
+    seeded(database, f"demo-{n}-4", lambda: seed_demo(database, n, seed=4, as_of=AS_OF))
 
 
 def test_preview_is_queued_for_the_scheduler_and_changes_nothing(client, login_as, database):
