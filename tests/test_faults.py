@@ -20,6 +20,7 @@ from crm.models import AuditEvent, AuditHead, Customer, ImportBatch, TierRun
 from tests.conftest import PASSWORD
 from tests.factories import customer_row, write_csv
 from tests.partners_helpers import issue, make_customer, make_partner
+from tests.template_helpers import seeded
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -373,7 +374,8 @@ def test_a_killed_recalculation_leaves_tiers_as_they_were(db_url, database, kill
     from crm.demo import seed_demo
     from crm.jobs import recalc
 
-    seed_demo(database, 300, seed=9, as_of=dt.date.fromisoformat(SEED_AS_OF))  # publishes a first run
+    seeded(database, "demo-300-9",  # publishes a first run
+           lambda: seed_demo(database, 300, seed=9, as_of=dt.date.fromisoformat(SEED_AS_OF)))
     before = _tier_state(database)
     assert len(before["tiers"]) == 300
     with database.session() as s:
