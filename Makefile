@@ -18,10 +18,12 @@ $(BIN)/python:
 $(RUNTIME_STAMP): requirements/runtime.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --require-hashes -r requirements/runtime.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "the lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
 	touch $@
 
 $(STAMP): requirements/dev.txt $(RUNTIME_STAMP)
 	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "the lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
 	touch $@
 
 translations: $(RUNTIME_STAMP)
