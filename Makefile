@@ -2,25 +2,49 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# What CI tested is what a fresh machine gets: the installs come from the hashed lock files in
+# requirements/ (`make lock` regenerates them from pyproject.toml), the project itself without
+# its dependencies on top. `make run` installs the runtime only; `make install` (and so
+# `make test`) everything a developer and CI need.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
 export CRM_ENV ?= development
 
-.PHONY: security messages install translations migrate seed run test browser lint bench clean
+.PHONY: security messages install runtime translations migrate seed run test browser lint lock bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,server,distributed]'
-	touch $(STAMP)
+$(RUNTIME_STAMP): requirements/runtime.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/runtime.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "the lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
+	touch $@
 
-translations: $(STAMP)
+$(STAMP): requirements/dev.txt $(RUNTIME_STAMP)
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "the lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
+	touch $@
+
+translations: $(RUNTIME_STAMP)
 	$(BIN)/pybabel compile -d crm/translations >/dev/null
+
+runtime: $(RUNTIME_STAMP) translations
 
 install: $(STAMP) translations
 
-migrate: install
+# Regenerate the lock files after a change to pyproject.toml's dependencies. Versions already
+# locked are kept (uv prefers the pins in the output file), so rerunning changes only what the
+# change needs; `make lock UPGRADE=--upgrade` moves everything to the newest releases.
+# dev.txt is constrained by runtime.txt: the runtime packages have the same pins in both.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--quiet --custom-compile-command "make lock" $(UPGRADE)
+lock: | $(BIN)/python
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
+	$(UV_COMPILE) --extra server -o requirements/runtime.txt
+	$(UV_COMPILE) --all-extras -c requirements/runtime.txt -o requirements/dev.txt
+
+migrate: runtime
 	$(BIN)/crm db upgrade
 
 seed: migrate
@@ -42,8 +66,16 @@ browser:
 	  echo "installing Debian's chromium and a CJK font for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
+# The suite on every core (pytest-xdist; TEST_WORKERS=0 runs it in this one process). Each
+# worker has its own instance directory and PostgreSQL database (tests/conftest.py).
+TEST_WORKERS ?= auto
 test: install browser
-	CRM_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
+	CRM_ENV=test $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+
+# Ruff: lint and format check (CI runs it first; settings in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: install
 	$(BIN)/python benchmarks/import_customers.py

@@ -16,6 +16,10 @@ DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'crm.sqlite3'}"
 # Uploaded CSV files waiting for their import job (the web and the scheduler share it).
 UPLOAD_DIR = INSTANCE_DIR / "imports"
 DEVELOPMENT_ENVS = ("development", "test")
+STRONG_PASSWORD_HASH = "scrypt:32768:8:1"  # Werkzeug's scrypt default; crm.auth.passwords.STRONG
+# Tests only: a cost of nothing, so that the suite's thousands of users are not each 0.1 s of
+# scrypt. Never chosen by any other environment, and not settable from outside.
+TEST_PASSWORD_HASH = "scrypt:256:8:1"
 
 
 class ConfigError(RuntimeError):
@@ -40,6 +44,7 @@ class Settings:
     # How long a partner API request waits for SQLite's write lock (or a PostgreSQL row lock)
     # before it answers 503 with Retry-After.
     api_lock_wait_seconds: int = 3
+    password_hash: str = STRONG_PASSWORD_HASH  # Werkzeug method for new password hashes
     extra: dict = field(default_factory=dict)
 
     @property
@@ -103,5 +108,6 @@ def load_settings(overrides: dict | None = None) -> Settings:
         job_stale_seconds=_positive_int("CRM_JOB_STALE_SECONDS", overrides.pop("job_stale_seconds", None)) or 60,
         api_lock_wait_seconds=_positive_int("CRM_API_LOCK_WAIT_SECONDS",
                                             overrides.pop("api_lock_wait_seconds", None)) or 3,
+        password_hash=TEST_PASSWORD_HASH if env == "test" else STRONG_PASSWORD_HASH,
         extra=overrides,
     )

@@ -9,7 +9,13 @@ import shutil
 import tempfile
 import uuid
 
-os.environ.setdefault("CRM_INSTANCE_DIR", tempfile.mkdtemp(prefix="crm-test-instance-"))
+# An instance directory of its own for each process of the run: xdist's workers inherit the
+# controller's environment, and must not share the demo log-ins file or a secret. (This module
+# is imported twice, as conftest and as tests.conftest: the second import keeps the first's.)
+_OWNER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+if os.environ.get("CRM_TEST_INSTANCE_OWNER") != _OWNER and (_OWNER != "main" or "CRM_INSTANCE_DIR" not in os.environ):
+    os.environ["CRM_INSTANCE_DIR"] = tempfile.mkdtemp(prefix=f"crm-test-instance-{_OWNER}-")
+    os.environ["CRM_TEST_INSTANCE_OWNER"] = _OWNER
 os.environ["CRM_ENV"] = "test"
 
 import pytest  # noqa: E402
@@ -31,12 +37,23 @@ def pytest_configure(config):
 
     request_finished.connect(RECORDER.response)
     logging.getLogger().addHandler(RECORDER)
+    # Users made without an app (factories, services) get the tests' cheap hash too.
+    from crm.auth import passwords
+    from crm.config import TEST_PASSWORD_HASH
+
+    passwords.use_method(TEST_PASSWORD_HASH)
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Fail the run if any page, answer or log line showed personal data it should not."""
+    """Fail the run if any page, answer or log line showed personal data it should not. Under
+    xdist each worker hands its findings to the controller (pytest_testnodedown), which
+    reports them all and sets the run's exit status."""
     from tests.pii_scan import RECORDER
 
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller decides
+        session.config.workeroutput["pii_findings"] = list(RECORDER.findings)
+        session.config.workeroutput["pii_responses"] = RECORDER.responses
+        return
     if RECORDER.findings:
         print(f"\nPERSONAL DATA SCAN: {len(RECORDER.findings)} unmasked values in {RECORDER.responses} responses:")
         for line in RECORDER.findings[:50]:
@@ -44,6 +61,16 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
     elif RECORDER.responses:
         print(f"\npersonal data scan: {RECORDER.responses} responses and every log line checked, nothing unmasked")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist (controller): gather a finished worker's personal-data findings."""
+    from tests.pii_scan import RECORDER
+
+    output = getattr(node, "workeroutput", {})
+    RECORDER.findings.extend(output.get("pii_findings", []))
+    RECORDER.responses += output.get("pii_responses", 0)
 
 
 # --- databases -----------------------------------------------------------------------

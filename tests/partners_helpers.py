@@ -12,6 +12,7 @@ import pytest
 from crm.audit import Actor
 from crm.models import Customer
 from partners import services
+from tests.clock_helpers import business_today
 
 ACTOR = Actor("system", "tests")
 _n = itertools.count(1)
@@ -38,7 +39,7 @@ def issue(database, customer_id: int, partner_id: int, value: str = "100.00",
           expires_on: dt.date | None = None) -> str:
     with database.transaction() as session:
         coupon = services.issue_coupon(session, ACTOR, customer_id, partner_id, Decimal(value),
-                                       expires_on or dt.date.today() + dt.timedelta(days=90))
+                                       expires_on or business_today() + dt.timedelta(days=90))
         return coupon.code
 
 

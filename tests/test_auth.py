@@ -1,8 +1,12 @@
 """Log-in, log-out, CSRF, lock-out, safe redirects and the role check on every view."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from crm.audit import Actor
+from crm.auth.services import create_user
 from tests.conftest import PASSWORD, csrf_token
 
 
@@ -127,6 +131,33 @@ def test_passwords_are_hashed_with_scrypt(make_user, database):
     assert stored.startswith("scrypt:") and "Sturdy-Password-42" not in stored
 
 
+def test_only_the_test_configuration_hashes_cheaply(sqlite_url):
+    """The suite's cheap scrypt cost is the test configuration's alone: production and
+    development hash at Werkzeug's full cost (N=2^15, r=8, p=1), and an app started in
+    production stores hashes of that cost whatever ran before it in the process."""
+    from crm.app import create_app
+    from crm.auth import passwords
+    from crm.config import TEST_PASSWORD_HASH, load_settings
+    from crm.models import User
+
+    assert load_settings({"env": "production", "secret_key": "k"}).password_hash == "scrypt:32768:8:1"
+    assert load_settings({"env": "development", "secret_key": "k"}).password_hash == "scrypt:32768:8:1"
+    assert load_settings({"env": "test"}).password_hash == "scrypt:256:8:1"
+    assert load_settings({"env": "production", "secret_key": "k", "password_hash": "scrypt:256:8:1"}
+                         ).password_hash == "scrypt:32768:8:1"  # not settable from outside
+    app = create_app({"env": "production", "secret_key": "k" * 32, "database_url": sqlite_url})
+    try:
+        with app.extensions["crm_db"].transaction() as session:
+            user = create_user(session, Actor("system", "tests"), "strong@test.crm", "admin", PASSWORD)
+            stored = user.password_hash
+        with app.extensions["crm_db"].session() as session:
+            assert session.get(User, user.id).password_hash.startswith("scrypt:32768:8:1$")
+    finally:
+        app.extensions["crm_db"].dispose()
+        passwords.use_method(TEST_PASSWORD_HASH)
+    assert passwords.verify_password(stored, PASSWORD) and not passwords.verify_password(stored, "x" + PASSWORD)
+
+
 @pytest.mark.parametrize("target,expected", [
     ("/customers?tier=vip", "/customers?tier=vip"),
     ("https://evil.example/steal", "/"),
@@ -143,18 +174,86 @@ def test_next_redirect_is_only_ever_local(client, make_user, target, expected):
     assert response.headers["Location"] == expected
 
 
-def test_every_view_checks_log_in_and_role(app, client, login_as):
-    """Every endpoint either is public on purpose or refuses anonymous users and wrong roles."""
-    public = {"static", "auth.login", "auth.logout", "auth.language"}
-    checked = 0
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in public:
+PUBLIC = {"static", "auth.login", "auth.logout", "auth.language"}  # open to anyone on purpose
+LOGGED_IN = {"customers.home"}  # any logged-in user: it sends each role to its own start page
+# Views whose writes are narrower than their pages: the view checks the role again by method.
+NARROWER = {("tiers.policy", "POST"): ("admin",)}
+
+
+def _requests(app):
+    """(endpoint, method, path, required roles) for every route and method of the app, with
+    placeholder values in the path (an id that does not exist, the first of an `any`)."""
+    adapter = app.url_map.bind("localhost")
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint in PUBLIC:
             continue
-        view = app.view_functions[rule.endpoint]
-        roles = getattr(view, "required_roles", None)
-        assert roles is not None or rule.endpoint == "customers.home", f"{rule.endpoint} has no role check"
-        checked += 1
-    assert checked >= 4
+        values = {}
+        for name, converter in rule._converters.items():
+            kind = type(converter).__name__
+            if kind == "IntegerConverter":
+                values[name] = 999_999
+            elif kind == "AnyConverter":
+                values[name] = re.search(rf"<any\(([^,)]+)[^>]*:{name}>", rule.rule).group(1).strip()
+            else:
+                values[name] = "x"
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            view = app.view_functions[rule.endpoint]
+            yield rule.endpoint, method, adapter.build(rule.endpoint, values, method=method), \
+                getattr(view, "required_roles", None)
+
+
+def test_every_view_refuses_anonymous_users_and_wrong_roles(sqlite_url):
+    """Walk every route: anonymous users are sent to the log-in (the partner API: 401), every
+    role outside the view's declared ``required_roles`` gets 403 (the API: 401, it takes keys
+    only), and a role inside it is let through to the view. POSTs carry a valid CSRF token, so
+    that it is the log-in and role check that answers, not CSRF's 400."""
+    from crm.app import create_app
+    from crm.validators import ROLES
+    from partners import services as partner_services
+    from tests.conftest import AuthActions
+
+    app = create_app({"env": "test", "database_url": sqlite_url})
+    try:
+        routes = list(_requests(app))
+        undeclared = [e for e, _, _, roles in routes if roles is None and e not in LOGGED_IN]
+        assert not undeclared, f"views without a declared role check: {undeclared}"
+        assert len(routes) > 60
+
+        client = app.test_client()
+        token = csrf_token(client)
+        for endpoint, method, path, roles in routes:
+            response = client.open(path, method=method, data={"csrf_token": token})
+            if roles == ("partner_api",):
+                assert response.status_code == 401, (endpoint, method, response.status_code)
+            else:
+                assert response.status_code == 302, (endpoint, method, response.status_code)
+                assert response.headers["Location"].startswith("/login?next="), (endpoint, method)
+
+        with app.extensions["crm_db"].transaction() as session:
+            for role in ROLES:
+                create_user(session, Actor("system", "tests"), f"{role}@walk.test", role, PASSWORD)
+            # A cashier sees the portal only while linked to a partner (else 403 by design).
+            partner, _key = partner_services.create_partner(session, Actor("system", "tests"), "商户", "dining")
+            partner_services.link_cashier(session, Actor("system", "tests"), partner.id, "partner_cashier@walk.test")
+        wrong = []
+        for role in ROLES:
+            client = app.test_client()
+            assert AuthActions(client).login(f"{role}@walk.test").status_code == 302
+            token = csrf_token(client, "/dashboard")  # every page, even a 403, carries the token
+            for endpoint, method, path, roles in routes:
+                status = client.open(path, method=method, data={"csrf_token": token}).status_code
+                roles = NARROWER.get((endpoint, method), roles)
+                if roles == ("partner_api",):
+                    expected_ok = status == 401
+                elif roles is None or role in roles:
+                    expected_ok = status not in (400, 401, 403)
+                else:
+                    expected_ok = status == 403
+                if not expected_ok:
+                    wrong.append((role, endpoint, method, status))
+        assert not wrong, wrong
+    finally:
+        app.extensions["crm_db"].dispose()
 
 
 def test_partner_cashier_cannot_see_customers(client, login_as):

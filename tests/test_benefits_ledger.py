@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-import time
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -97,15 +96,12 @@ def test_renewal_is_idempotent_under_concurrency(database):
 
 def test_thousands_of_moves_in_bulk(database):
     ids = make_customers(database, 1500, premium=None)
-    started = time.monotonic()
-    move(database, ids, "vip")
+    move(database, ids, "vip")  # (how fast: benchmarks/, not a timing assert on a shared machine)
     move(database, ids[:700], "watchlist")
-    elapsed = time.monotonic() - started
     with database.session() as s:
         by_type = dict(s.execute(select(EntitlementEntry.entry_type, func.count())
                                  .group_by(EntitlementEntry.entry_type)).all())
     assert by_type == {"grant": 1500 * 4, "suspend": 700 * 4}
-    assert elapsed < 20, elapsed
 
 
 def test_keyed_entries_are_audited_in_events_of_a_bounded_size_each_entry_once(database):

@@ -1,7 +1,6 @@
 """Tests of crm.demo_data: shape, validity of every field, consistency and realism."""
 
 import io
-import time
 from datetime import date
 
 import numpy as np
@@ -12,7 +11,7 @@ from crm import validators as v
 from crm.demo_data import (CITIES, CLAIM_COLUMNS, CUSTOMER_COLUMNS, POLICY_COLUMNS,
                            generate_portfolio)
 
-AS_OF = date.today()
+AS_OF = date(2026, 11, 24)  # a fixed date: the generator's output depends on it
 MANAGERS = ["am1@example.cn", "am2@example.cn", "am3@example.cn"]
 OPEN = {"reported", "registered", "under_review", "approved"}
 
@@ -248,12 +247,8 @@ def test_loss_ratio_and_tier_shares(portfolio):
     assert shares.W_FREQ > 0 and shares.W_FRAUD > 0
 
 
-def test_100k_customers_quickly():
-    started = time.perf_counter()
+def test_100k_customers_have_unique_references_and_id_numbers():
+    """At scale, where collisions would show (how fast it is: benchmarks/, not a timing assert)."""
     big = generate_portfolio(100_000, 1, AS_OF, MANAGERS)
-    elapsed = time.perf_counter() - started
-    print(f"\n100,000 customers: {elapsed:.2f} s, {len(big.policies)} policies, "
-          f"{len(big.claims)} claims, loss ratio {portfolio_loss_ratio(big, AS_OF):.3f}")
     assert len(big.customers) == 100_000
     assert big.customers.customer_ref.is_unique and big.customers.id_number.is_unique
-    assert elapsed < 120  # generous: timing is reported, not asserted strictly

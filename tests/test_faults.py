@@ -20,6 +20,7 @@ from crm.models import AuditEvent, AuditHead, Customer, ImportBatch, TierRun
 from tests.conftest import PASSWORD
 from tests.factories import customer_row, write_csv
 from tests.partners_helpers import issue, make_customer, make_partner
+from tests.template_helpers import seeded
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -373,7 +374,8 @@ def test_a_killed_recalculation_leaves_tiers_as_they_were(db_url, database, kill
     from crm.demo import seed_demo
     from crm.jobs import recalc
 
-    seed_demo(database, 300, seed=9, as_of=dt.date.fromisoformat(SEED_AS_OF))  # publishes a first run
+    seeded(database, "demo-300-9",  # publishes a first run
+           lambda: seed_demo(database, 300, seed=9, as_of=dt.date.fromisoformat(SEED_AS_OF)))
     before = _tier_state(database)
     assert len(before["tiers"]) == 300
     with database.session() as s:
@@ -460,11 +462,21 @@ def test_backup_and_restore_bring_back_the_data_and_a_valid_chain(db_url, databa
     assert _count(database, Customer) == 20
 
 
-def test_restore_refuses_a_file_that_is_not_a_backup(db_url, runner, tmp_path):
+def test_restore_refuses_a_file_that_is_not_a_backup(db_url, database, runner, tmp_path):
+    from crm.importer import import_csv
+
+    import_csv(database, "customers", write_csv(tmp_path / "a.csv", [customer_row() for _ in range(3)]),
+               audit.Actor("system", "t"))
     junk = tmp_path / "junk.dump"
     junk.write_bytes(b"this is not a database" * 100)
     result = runner.invoke(args=["db", "restore", str(junk), "--yes"])
-    assert result.exit_code != 0
+    # Refused with the command's own one-line reason (exit 1), not any crash; nothing replaced.
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    kind = "SQLite backup" if database.dialect == "sqlite" else "pg_restore failed"
+    assert kind in result.output, result.output
+    assert _count(database, Customer) == 3
+    with database.session() as s:
+        assert audit.verify(s).ok
 
 
 def test_sqlite_under_concurrent_web_writers_answers_no_lock_error(sqlite_url):

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from crm.models import AuditEvent
 from partners import codes, services
 from partners.models import Coupon, IdempotencyRecord, Redemption, RedemptionAttempt
+from tests.clock_helpers import business_today
 from tests.partners_helpers import ACTOR, issue, live_url, make_customer, make_partner, world  # noqa: F401
 
 API = "/api/partners/v1"
@@ -96,7 +97,7 @@ def test_409_expired_and_not_redeemable(live_url, world, database):
     other = issue(database, world["customer_id"], world["partner_id"])
     with database.transaction() as s:
         s.execute(update(Coupon).where(Coupon.code == world["code"])
-                  .values(expires_on=dt.date.today() - dt.timedelta(days=2)))
+                  .values(expires_on=business_today() - dt.timedelta(days=2)))
         coupon_id = s.scalar(select(Coupon.id).where(Coupon.code == other))
         assert services.void_coupon(s, ACTOR, coupon_id, "left VIP")
     r = _redeem(live_url, world["key"], {"code": world["code"]})
@@ -106,8 +107,8 @@ def test_409_expired_and_not_redeemable(live_url, world, database):
     r = _redeem(live_url, world["key"], {"code": other})
     assert (r.status_code, r.json()["error"]) == (409, "not_redeemable")
     with database.transaction() as s:  # the daily job marks the expired one
-        assert services.expire_coupons(s, ACTOR, dt.date.today()) == 1
-        assert services.expire_coupons(s, ACTOR, dt.date.today()) == 0
+        assert services.expire_coupons(s, ACTOR, business_today()) == 1
+        assert services.expire_coupons(s, ACTOR, business_today()) == 0
 
 
 def test_422_field_errors(live_url, world, database):

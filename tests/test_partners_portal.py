@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from partners import codes, services
 from partners.models import Coupon, Partner, PartnerApiKey, Redemption
+from tests.clock_helpers import business_today
 from tests.conftest import csrf_token
 from tests.partners_helpers import ACTOR, issue, make_customer, make_partner, world  # noqa: F401
 
@@ -86,8 +87,8 @@ def test_admin_creates_a_partner_sees_the_key_once_and_settles(client, login_as,
     with database.transaction() as s:
         partner = s.get(Partner, world["partner_id"])
         from partners.redeem import Channel, redeem
-        redeem(s, partner, world["code"], None, None, "k", "h", channel=Channel(ACTOR, "api"), today=dt.date.today())
-    today = dt.date.today()
+        redeem(s, partner, world["code"], None, None, "k", "h", channel=Channel(ACTOR, "api"), today=business_today())
+    today = business_today()
     url = f"/merchant/settlement?partner={world['partner_id']}&start={today - dt.timedelta(days=1)}&end={today + dt.timedelta(days=1)}"
     assert "¥100.00" in client.get(url).get_data(as_text=True)
     csv = client.get(url + "&format=csv").get_data(as_text=True)

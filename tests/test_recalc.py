@@ -18,6 +18,7 @@ from crm.models import Claim, Customer, CustomerTier, Policy, RiskModelRecord, T
 from segmentation.aggregates import aggregate, portfolio_totals
 from segmentation.frames import day_number, prepare
 from segmentation.policy import TierPolicy
+from tests.template_helpers import seeded
 
 AS_OF = dt.date(2026, 11, 24)
 ACTOR = audit.Actor("system", "tests")
@@ -25,8 +26,7 @@ ACTOR = audit.Actor("system", "tests")
 
 @pytest.fixture
 def portfolio(database):
-    seed_demo(database, 600, seed=3, as_of=AS_OF)
-    return database
+    return seeded(database, "demo-600-3", lambda: seed_demo(database, 600, seed=3, as_of=AS_OF))
 
 
 def _req(**kw) -> recalc.RunRequest:
@@ -80,8 +80,8 @@ def test_history_keeps_each_state_a_customer_has_left_and_the_current_one_once(p
                                                                  (now[one][0], summary.run_id)]
 
 
-def test_preview_changes_nothing(database):
-    seed_demo(database, 300, seed=5, as_of=AS_OF)
+def test_preview_changes_nothing(portfolio):
+    database = portfolio
     before = _tiers(database)
     summary = recalc.recalculate(database, _req(mode="preview", as_of=AS_OF + dt.timedelta(days=400)))
     assert summary.mode == "preview"
@@ -93,7 +93,7 @@ def test_preview_changes_nothing(database):
 
 
 def test_partitioned_run_equals_single_pass(database, tmp_path):
-    seed_demo(database, 500, seed=11, as_of=AS_OF)
+    seeded(database, "demo-500-11", lambda: seed_demo(database, 500, seed=11, as_of=AS_OF))
     with database.transaction() as s:  # start from nothing, compute once in many partitions …
         s.execute(CustomerTier.__table__.delete())
     recalc.recalculate(database, _req(partition_size=37, model_sample=None))
@@ -107,7 +107,7 @@ def test_partitioned_run_equals_single_pass(database, tmp_path):
 def test_worker_processes_give_what_one_process_gives(database):
     """Partitions (and the model's sample) read and scored by a pool of worker processes give
     the very tiers, scores, moves and model that this process alone gives."""
-    seed_demo(database, 500, seed=11, as_of=AS_OF)
+    seeded(database, "demo-500-11", lambda: seed_demo(database, 500, seed=11, as_of=AS_OF))
     table = CustomerTier.__table__
     with database.session() as s:
         start = [dict(r._mapping) for r in s.execute(select(table))]

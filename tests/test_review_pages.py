@@ -7,6 +7,7 @@ import re
 from sqlalchemy import update
 
 from crm.models.review import ReviewCase
+from tests.clock_helpers import business_today
 from tests.conftest import csrf_token
 from tests.review_helpers import cases, claimable_case, customer, load
 
@@ -119,7 +120,7 @@ def test_entry_of_a_late_policy_and_a_backfilled_claim(client, login_as, databas
     me, _ = login_as("underwriter")
     cust = customer(database, tmp_path)
     token = csrf_token(client, "/review/entry")
-    start = (dt.date.today() - dt.timedelta(days=60)).isoformat()
+    start = (business_today() - dt.timedelta(days=60)).isoformat()
     policy = {"p-csrf_token": token, "p-customer_ref": cust["customer_ref"], "p-policy_no": "PM-1",
               "p-product_code": "LIFE-10", "p-product_type": "life", "p-start_date": start,
               "p-end_date": "2045-01-01", "p-term_years": "20", "p-payment_mode": "annual",
@@ -131,11 +132,11 @@ def test_entry_of_a_late_policy_and_a_backfilled_claim(client, login_as, databas
     with database.session() as s:
         from crm.models import Policy
         entered = s.get(Policy, late.policy_id)
-        assert entered.created_at.date() >= dt.date.today() - dt.timedelta(days=1)  # the server's time
+        assert entered.created_at.date() >= dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)  # stored in UTC
     again = client.post("/review/entry/policy", data=policy)
     assert again.status_code == 422 and "exists already" in again.get_data(as_text=True)
     claim = {"c-csrf_token": token, "c-policy_no": "PM-1", "c-claim_no": "LM-1", "c-loss_date": start,
-             "c-report_date": dt.date.today().isoformat(), "c-status": "reported", "c-claimed_amount": "1000",
+             "c-report_date": business_today().isoformat(), "c-status": "reported", "c-claimed_amount": "1000",
              "c-reserve_amount": "1000", "c-paid_amount": "0"}
     assert client.post("/review/entry/claim", data=claim).status_code == 302
     assert cases(database, reason="cover_after_loss")[0].entered_by_id == me

@@ -8,7 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select, update
+import sqlalchemy
+from sqlalchemy import func, select, text, update
 
 from crm import audit, events
 from crm.demo_data import generate_portfolio
@@ -164,27 +165,50 @@ def test_two_deliverers_deliver_each_batch_once_and_in_order(database, recording
         stored = [(b.old_tier, b.new_tier, np.frombuffer(b.customer_ids, dtype="<i8").tolist())
                   for b in s.scalars(select(TierMoveBatch).order_by(TierMoveBatch.id))]
 
-    def slow(session, event):
-        time.sleep(0.02)  # long enough for the other deliverer to reach the same batch
+    # The overlap, made certain: the first deliverer, inside its first batch, meets the second at
+    # a barrier, and keeps the batch until the second has reached the database and waits on it
+    # (SQLite: its BEGIN IMMEDIATE is sent, which waits for the write lock; PostgreSQL: its
+    # UPDATE of the batch waits on the first's row lock, as pg_locks shows).
+    meet, second, held, outcomes = threading.Barrier(2, timeout=60), threading.Event(), [], []
 
-    events.subscribe(events.TiersChanged, slow)
-    barrier, outcomes = threading.Barrier(2), []
+    def hold(session, event):
+        if not held:  # the first batch
+            held.append(event)
+            meet.wait()
+            assert second.wait(timeout=60)
+            while database.dialect == "postgresql" and not _lock_waiters(database):
+                time.sleep(0.005)
+
+    def sent(conn, *_args):
+        if threading.current_thread().name == "second":
+            second.set()
 
     def deliverer():
-        barrier.wait()
+        if threading.current_thread().name == "second":
+            meet.wait()
         outcomes.append(moves.deliver(database))
 
+    events.subscribe(events.TiersChanged, hold)
+    sqlalchemy.event.listen(database.engine, "before_cursor_execute", sent)
     try:
-        threads = [threading.Thread(target=deliverer) for _ in range(2)]
+        threads = [threading.Thread(target=deliverer, name=name) for name in ("second", "first")]
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=120)
     finally:
-        events._handlers[events.TiersChanged].remove(slow)
+        events._handlers[events.TiersChanged].remove(hold)
+        sqlalchemy.event.remove(database.engine, "before_cursor_execute", sent)
+    assert second.is_set() and not meet.broken
     assert len(outcomes) == 2 and all(o.error is None for o in outcomes)
     assert sum(o.batches for o in outcomes) == len(stored) > 4
     assert [(old, new, ids) for _, old, new, ids in recording] == stored  # each once, in the order stored
+
+
+def _lock_waiters(database) -> int:
+    with database.engine.connect() as conn:
+        return conn.scalar(text("SELECT count(*) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)

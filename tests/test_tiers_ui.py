@@ -10,13 +10,16 @@ from crm import audit
 from crm.demo import seed_demo
 from crm.jobs import recalc
 from crm.models import AuditEvent, CustomerTier, TierHistory, TierOverride, TierPolicyVersion, TierRun
+from tests.clock_helpers import business_today
 from tests.conftest import csrf_token
+from tests.template_helpers import seeded
 
 AS_OF = dt.date(2026, 11, 24)
 
 
 def _seed(database, n=150):
-    seed_demo(database, n, seed=4, as_of=AS_OF)
+    """The demo portfolio of n customers, from a copy seeded once a session (tests/template_helpers)."""
+    seeded(database, f"demo-{n}-4", lambda: seed_demo(database, n, seed=4, as_of=AS_OF))
 
 
 def test_preview_is_queued_for_the_scheduler_and_changes_nothing(client, login_as, database):
@@ -87,7 +90,7 @@ def test_lifting_a_watchlist_customer_needs_a_second_person(client, auth, make_u
     token = csrf_token(client, f"/customers/{watch.customer_id}")
     client.post(f"/tiers/customers/{watch.customer_id}/override", data={
         "csrf_token": token, "tier": "standard", "reason": "fraud flag cleared by SIU",
-        "expires_on": (dt.date.today() + dt.timedelta(days=90)).isoformat()})
+        "expires_on": (business_today() + dt.timedelta(days=90)).isoformat()})
     with database.session() as s:
         override = s.scalar(select(TierOverride))
         assert override.status == "pending"
@@ -111,7 +114,7 @@ def test_lifting_a_watchlist_customer_needs_a_second_person(client, auth, make_u
     with database.session() as s:
         assert s.get(CustomerTier, watch.customer_id).tier == "standard"
     # … and once it expires, the computed tier is back.
-    recalc.recalculate(database, recalc.RunRequest(as_of=dt.date.today() + dt.timedelta(days=91),
+    recalc.recalculate(database, recalc.RunRequest(as_of=business_today() + dt.timedelta(days=91),
                                                    actor=audit.Actor("system", "t")))
     with database.session() as s:
         state = s.get(CustomerTier, watch.customer_id)

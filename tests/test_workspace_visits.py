@@ -11,6 +11,7 @@ from crm.models import AuditEvent, User
 from crm.workspace import targets, visits
 from crm.workspace.snapshots import take_snapshot
 from tests.conftest import csrf_token
+from tests.clock_helpers import business_today
 from tests.workspace_helpers import ACTOR, AS_OF, two_portfolios
 
 D = dt.date
@@ -73,7 +74,7 @@ def test_log_a_visit_through_the_page(client, login_as, make_user, database, tmp
     bad = client.post(page, data={"csrf_token": token, "kind": "visit", "visit_date": "2025-06-01", "outcome": "",
                                   "next_step_due": "2025-06-05"})
     assert bad.status_code == 422 and "Say what the next step is" in bad.get_data(as_text=True)
-    today = dt.date.today().isoformat()
+    today = business_today().isoformat()  # the app's date, not the server's
     ok = client.post(page, data={"csrf_token": token, "kind": "call", "visit_date": today, "outcome": "回访满意",
                                  "next_step": "送计划书", "next_step_due": today})
     assert ok.status_code == 302

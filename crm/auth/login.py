@@ -8,6 +8,7 @@ from flask_login import LoginManager, current_user, login_required
 from flask_babel import lazy_gettext as _l
 
 from crm.audit import Actor
+from crm.auth import passwords
 from crm.db import get_session
 from crm.models import User
 
@@ -24,6 +25,7 @@ def _load_user(user_id: str):
 
 def init_login(app) -> None:
     login_manager.init_app(app)
+    passwords.use_method(app.config["CRM_SETTINGS"].password_hash)
 
 
 def roles_required(*roles: str):

@@ -1,5 +1,12 @@
-"""Password hashing (scrypt, via Werkzeug) and the password policy."""
+"""Password hashing (scrypt, via Werkzeug) and the password policy.
+
+The hashing cost is a setting (``Settings.password_hash``): Werkzeug's scrypt default
+everywhere except the test configuration, which uses a cheap cost because the suite creates
+thousands of users. A stored hash names its own cost, so checking needs no setting.
+"""
 from __future__ import annotations
+
+import functools
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -34,9 +41,35 @@ def check_policy(password: str, email: str = "") -> None:
         raise WeakPassword("must not contain the e-mail name")
 
 
+# N=2^15, r=8, p=1: ~0.1 s and 32 MiB per hash, which is what makes guessing expensive.
+STRONG = "scrypt:32768:8:1"
+_method = STRONG
+
+
+def use_method(method: str) -> None:
+    """Hash new passwords with ``method`` (a Werkzeug method string such as "scrypt:32768:8:1");
+    the app sets it from its settings at start. Raises ValueError for anything but scrypt."""
+    global _method
+    if method.split(":")[0] != "scrypt":
+        raise ValueError(f"password hashing must be scrypt, not {method!r}")
+    _method = method
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=_method)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     return check_password_hash(password_hash, password)
+
+
+@functools.cache
+def _hash_of_nothing(method: str) -> str:
+    return generate_password_hash("not-a-real-password-x", method=method)
+
+
+def verify_no_one(password: str) -> bool:
+    """Check ``password`` against a hash of nothing in particular, at the cost of a real check,
+    so that the answer time does not reveal whether an e-mail address has an account. False."""
+    check_password_hash(_hash_of_nothing(_method), password)
+    return False

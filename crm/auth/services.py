@@ -8,14 +8,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.auth.passwords import check_policy, hash_password, verify_password
+from crm.auth.passwords import check_policy, hash_password, verify_no_one, verify_password
 from crm.db import utcnow
 from crm.models import LoginThrottle, User
 from crm.validators import ROLES
-
-# A hash of nothing in particular: checking against it costs what a real check costs, so
-# the answer time does not reveal whether an e-mail address has an account.
-_DUMMY_HASH = hash_password("not-a-real-password-x")
 
 
 class UserError(ValueError):
@@ -117,7 +113,7 @@ def authenticate(session: Session, email: str, password: str, source: str = "-",
         raise LoginRefused(locked=True)
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_no_one(password)  # the same cost as a real check: the time does not tell
         _count_failure(session, email, source, None, now)
         raise LoginRefused()
     if user.locked_until is not None and user.locked_until > now:
