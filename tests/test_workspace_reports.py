@@ -153,3 +153,28 @@ def test_contract_reports_by_account_manager_only_when_asked(client, login_as, d
     assert split[-1][-2:] == ["2", "61500.25"]  # the same totals as the whole portfolio's
     assert "乙经理" in client.get("/reports?by=manager").get_data(as_text=True)
 
+
+
+DASHBOARD_DEFINITIONS = {  # each dashboard tile and the definition it shows
+    "tile-customers": "customers", "tile-watchlist": "watchlist_share", "tile-loss-ratio": "loss_ratio",
+    "tile-large-claims": "large_claims", "tile-follow-ups": "follow_ups_due", "tile-uw-queue": "queue_counts",
+    "tile-claims-queue": "queue_counts", "tile-overdue": "overdue_cases", "tile-benefit-use": "benefit_utilisation",
+    "tile-benefit-cost": "benefit_cost_ratio", "tile-unassigned": "unassigned_vips",
+}
+
+
+def test_every_figure_on_the_dashboard_has_its_definition(client, login_as, database, tmp_path, make_user):
+    import re
+
+    login_as("admin")
+    _, mine = make_user("account_manager")
+    _, other = make_user("account_manager")
+    two_portfolios(database, tmp_path, mine, other)
+    take_snapshot(database, AS_OF, "t1", ACTOR)
+    tiles = set(re.findall(r'class="card h-100 tile" id="(tile-[a-z-]+)"', client.get("/dashboard").get_data(as_text=True)))
+    assert tiles == set(DASHBOARD_DEFINITIONS), "a tile without a definition: add it to DEFINITIONS and here"
+    page = client.get("/reports/definitions").get_data(as_text=True)
+    for code in set(DASHBOARD_DEFINITIONS.values()) | {"premium_in_force", "unearned_premium", "pending_claims",
+                                                       "results_by_source", "persistency_13m", "time_progress",
+                                                       "face_to_face_rate", "effective_visits"}:
+        assert f'id="def-{code}"' in page, code

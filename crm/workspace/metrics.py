@@ -239,6 +239,19 @@ DEFINITIONS = (
         "through the people they referred (up to six levels).",
         "客户页面上：该客户直接或间接（最多六层）转介绍的客户的有效年缴保费之和。"),
     Definition(
+        "customers", "Customers", "客户数",
+        "Customers on record in the scope shown (an account manager: their own portfolio), scored or not.",
+        "所示范围内（客户经理：本人名下）登记的客户数，无论是否已分层。"),
+    Definition(
+        "queue_counts", "Review queues", "审核队列",
+        "Per queue (enhanced underwriting, claims review): the cases open, in review or escalated, and of them "
+        "those whose SLA due date has passed.",
+        "每个队列（加强核保、理赔审核）中待处理、审核中或已上报的案件数，以及其中已超过时效期限的案件数。"),
+    Definition(
+        "unassigned_vips", "VIPs without an account manager", "无客户经理的贵宾客户",
+        "Customers in the VIP tier after the latest recalculation who have no account manager.",
+        "最近一次分层后属于贵宾层级、但没有客户经理的客户数。"),
+    Definition(
         "overdue_cases", "Overdue review cases", "超时审核案件",
         "Review cases not closed whose SLA due date has passed.",
         "未结案且已超过时效期限的审核案件。"),
