@@ -14,6 +14,7 @@ from crm import audit
 from crm.db import utcnow
 from crm.models import Customer, User
 from crm.models.review import ReviewCase
+from crm.review.rotation import next_assignee
 
 # Who works each queue (risk officers decide what is escalated to them, in both queues).
 QUEUE_ROLES = {"underwriting": ("underwriter", "admin"), "claims": ("claims_reviewer", "admin")}
@@ -101,8 +102,6 @@ def claim_case(session: Session, case_id: int, user: User, actor: audit.Actor) -
 def escalate(session: Session, case_id: int, user: User, reason: str | None, actor: audit.Actor) -> ReviewCase:
     """The assignee sends the case to a risk officer (round-robin among active ones, four eyes
     respected; unassigned when none is free). Raises ReasonRequired, NotAllowed."""
-    from crm.review.assign import next_assignee
-
     reason = _reason(reason)
     case = get_case(session, case_id)
     if case.state != "in_review" or case.assignee_id != user.id:
