@@ -6,12 +6,10 @@ import uuid
 
 from flask import Flask, g
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFProtect
 
 from crm import db as dblayer
 from crm.config import INSTANCE_DIR, PROJECT_ROOT, load_settings
-
-csrf = CSRFProtect()
+from crm.extensions import csrf
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -51,9 +49,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask, settings) -> None:
-    from crm import i18n, ui
+    from crm import clock, i18n, ui
     from crm.auth.login import init_login
 
+    clock.set_business_timezone(settings.timezone)
     dblayer.init_app(app, dblayer.Database(settings.database_url))
     csrf.init_app(app)
     init_login(app)
@@ -87,8 +86,8 @@ class _NoCookieSessionForApi(SecureCookieSessionInterface):
 def register_blueprints(app: Flask) -> None:
     from crm import features
 
-    for module in features.modules(features.VIEWS):
-        app.register_blueprint(module.bp)
+    for blueprint in features.blueprints():
+        app.register_blueprint(blueprint)
     features.register_subscriptions()
 
 

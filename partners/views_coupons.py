@@ -5,26 +5,21 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-from zoneinfo import ZoneInfo
 
 import segno
-from flask import abort, current_app, render_template
+from flask import abort, render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crm.auth.login import STAFF, roles_required
+from crm.clock import business_today
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
-from partners import codes
+from partners import bp, codes
 from partners.models import Coupon
-from partners.portal import bp
 
 STATUS_LABELS = {"issued": _l("Valid"), "redeemed": _l("Redeemed"), "expired": _l("Expired"),
                  "voided": _l("Withdrawn")}
-
-
-def business_today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
 
 
 @bp.app_template_global()

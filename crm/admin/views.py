@@ -4,19 +4,19 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, render_template
+from flask import render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
+from crm.admin import bp
 from crm.auth.login import current_actor, roles_required
 from crm.ui import NavItem
 from crm.db import get_db, get_session
 from crm.importer import ImportFailed, import_csv
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 NAV = [NavItem("admin.import_upload", _l("Import"), ("admin",))]
 
 

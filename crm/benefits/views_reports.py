@@ -7,11 +7,11 @@ from flask import render_template
 from flask_login import current_user
 
 from crm.auth.login import roles_required
-from crm.benefits import reports
+from crm.benefits import bp, reports
 from crm.benefits.catalogue import current_catalogue
 from crm.benefits.forms import KIND_LABELS
 from crm.benefits.services import REPORT_ROLES
-from crm.benefits.views import bp, today
+from crm.clock import business_today as today
 from crm.customers.services import visible_customers
 from crm.db import get_session
 

@@ -4,30 +4,25 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
 from crm.auth.login import current_actor, roles_required
+from crm.clock import business_today
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.jobs import moves as run_moves, recalc
 from crm.models import RiskModelRecord, TierPolicyVersion, TierRun
-from crm.tiers import overrides as ov
+from crm.tiers import bp, overrides as ov
 from crm.tiers.policy import current_policy, save_policy
 from crm.ui import NavItem
 from segmentation.policy import TierPolicy
 
-bp = Blueprint("tiers", __name__, url_prefix="/tiers")
 RUNNERS = ("risk_officer", "admin")
 NAV = [NavItem("tiers.runs", _l("Tier runs"), RUNNERS)]
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
 
 
 @bp.get("/runs")
@@ -38,7 +33,7 @@ def runs():
     trend = [r for r in rows if r.state == "completed" and r.mode == "publish"][::-1]
     chart = {"labels": [str(r.as_of) for r in trend],
              "series": {t: [json.loads(r.counts or "{}").get(t, 0) for r in trend] for t in ("vip", "standard", "watchlist")}}
-    return render_template("tiers/runs.html", runs=rows, today=_today(), chart=json.dumps(chart),
+    return render_template("tiers/runs.html", runs=rows, today=business_today(), chart=json.dumps(chart),
                            active=next((r for r in rows if r.state in ("queued", "running")), None))
 
 
@@ -48,7 +43,7 @@ def start_run():
     """Queue a preview or a publication for the scheduler process (the web never runs one)."""
     mode = "preview" if request.form.get("mode") == "preview" else "publish"
     try:
-        as_of = dt.date.fromisoformat(request.form.get("as_of", "")) if request.form.get("as_of") else _today()
+        as_of = dt.date.fromisoformat(request.form.get("as_of", "")) if request.form.get("as_of") else business_today()
     except ValueError:
         flash(_("The as-of date is not a date."), "error")
         return redirect(url_for("tiers.runs"))
@@ -148,7 +143,7 @@ def request_override(customer_id: int):
         get_customer(db, current_user, customer_id)
         expires = dt.date.fromisoformat(request.form.get("expires_on", ""))
         ov.request_override(db, current_actor(), current_user, customer_id, request.form.get("tier", ""),
-                            request.form.get("reason", "")[:500], expires, _today())
+                            request.form.get("reason", "")[:500], expires, business_today())
     except NotVisible:
         abort(404)
     except (ValueError, ov.OverrideError) as exc:

@@ -13,12 +13,12 @@ from flask_login import current_user
 
 from crm import audit
 from crm.auth.login import STAFF, current_actor, roles_required
+from crm.clock import business_today as today
 from crm.db import get_session
-from crm.workspace import export, snapshots
+from crm.workspace import bp, export, snapshots
 from crm.workspace.metrics import DEFINITIONS
 from crm.workspace.tables import REPORTS, table
-from crm.workspace.views import bp, today
-from crm.workspace.visit_views import _names
+from crm.workspace.views_visits import _names
 
 
 def _figures():
