@@ -1,7 +1,6 @@
 """Tier runs (preview, publish, progress), the tier policy, the risk model and overrides."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 
@@ -17,9 +16,9 @@ from crm.db import get_session
 from crm.jobs import moves as run_moves, recalc
 from crm.models import RiskModelRecord, TierPolicyVersion, TierRun
 from crm.tiers import bp, overrides as ov
+from crm.tiers.forms import TierPolicyForm
 from crm.tiers.policy import current_policy, save_policy
 from crm.ui import NavItem
-from segmentation.policy import TierPolicy
 
 RUNNERS = ("risk_officer", "admin")
 NAV = [NavItem("tiers.runs", _l("Tier runs"), RUNNERS)]
@@ -86,35 +85,25 @@ def run_status(run_id: int):
 @roles_required("admin", "risk_officer")
 def policy():
     """The tier policy: admins edit (a new version each time); risk officers read."""
+    if request.method == "POST" and current_user.role != "admin":
+        abort(403)
     db = get_session()
     current = current_policy(db, current_app.config["CRM_SETTINGS"].tier_policy_file)
-    fields = [f for f in dataclasses.fields(TierPolicy) if f.name != "version"]
-    errors, values = {}, {f.name: getattr(current, f.name) for f in fields}
-    if request.method == "POST":
-        if current_user.role != "admin":
-            abort(403)
-        submitted = {}
-        for f in fields:
-            raw = request.form.get(f.name, "").strip()
-            default = getattr(current, f.name)
-            try:
-                submitted[f.name] = (tuple(x.strip() for x in raw.split(",") if x.strip()) if isinstance(default, tuple)
-                                     else type(default)(raw))
-            except ValueError:
-                errors[f.name] = _("Not a valid %(kind)s.", kind=type(default).__name__)
-        values.update({k: request.form.get(k, "") for k in values})
-        if not errors:
-            try:
-                save_policy(db, current_actor(), submitted, request.form.get("note", "")[:500])
-            except ValueError as exc:
-                errors["_form"] = str(exc)
-            else:
-                db.commit()
-                flash(_("The tier policy was saved as a new version; the next run uses it."), "success")
-                return redirect(url_for("tiers.policy"))
+    form = TierPolicyForm()
+    if not form.is_submitted():
+        form.fill(current)
+    elif form.validate():
+        try:
+            save_policy(db, current_actor(), form.policy_values(), form.note.data or "")
+        except ValueError as exc:
+            form.add_policy_error(exc)
+        else:
+            db.commit()
+            flash(_("The tier policy was saved as a new version; the next run uses it."), "success")
+            return redirect(url_for("tiers.policy"))
     versions = list(db.scalars(select(TierPolicyVersion).order_by(TierPolicyVersion.id.desc()).limit(20)))
-    return render_template("tiers/policy.html", fields=fields, values=values, errors=errors, current=current,
-                           versions=versions), 422 if errors else 200
+    return render_template("tiers/policy.html", form=form, current=current, versions=versions,
+                           editable=current_user.role == "admin"), 422 if form.is_submitted() else 200
 
 
 @bp.get("/model")
