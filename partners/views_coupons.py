@@ -8,7 +8,7 @@ import io
 
 import segno
 from flask import abort, render_template
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext
 from flask_login import current_user
 
 from crm.auth.login import STAFF, roles_required
@@ -19,7 +19,7 @@ from partners import bp, codes
 from partners.models import Coupon
 
 STATUS_LABELS = {"issued": _l("Valid"), "redeemed": _l("Redeemed"), "expired": _l("Expired"),
-                 "voided": _l("Withdrawn")}
+                 "voided": lazy_pgettext("coupon", "Withdrawn")}
 
 
 @bp.app_template_global()
