@@ -56,3 +56,17 @@ def test_make_messages_extracts_with_the_same_keywords():
     recipe = (ROOT / "Makefile").read_text(encoding="utf-8")
     extract = re.search(r"pybabel extract ([^\n]*)", recipe).group(1)
     assert " ".join(KEYWORDS) in extract
+
+
+def test_a_service_refusal_reaches_each_user_in_their_language(client, login_as, database, tmp_path, auth):
+    from tests.conftest import csrf_token
+    from tests.review_helpers import claimable_case
+
+    case = claimable_case(database, tmp_path)
+    for locale, refusal in (("zh", "状态为 open 的案件不能作出决定"), ("en", "a case that is open cannot be decided")):
+        login_as("claims_reviewer", locale=locale)
+        token = csrf_token(client, f"/review/cases/{case.id}")
+        response = client.post(f"/review/cases/{case.id}/decide",
+                               data={"csrf_token": token, "decision": "approved", "reason": "fine"})
+        assert response.status_code == 403 and refusal in response.get_data(as_text=True)
+        auth.logout()

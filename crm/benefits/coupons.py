@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -28,10 +29,10 @@ def issue_from_entitlement(session: Session, actor: audit.Actor, customer: Custo
     partners package refusing: unknown or inactive partner).
     """
     if expires_on < as_of:
-        raise BenefitError("the expiry date is in the past")
+        raise BenefitError(_l("the expiry date is in the past"))
     benefit = current_catalogue(session).of_kind(ledger.current_tier(session, customer.id) or "", "partner_coupon")
     if benefit is None:
-        raise BenefitError("the customer's tier has no coupon benefit")
+        raise BenefitError(_l("the customer's tier has no coupon benefit"))
     entry = ledger.take_unit(session, actor, customer.id, benefit, as_of, "coupon")
     coupon = partner_port.partner_coupons().issue_coupon(session, actor, customer.id, partner_id, benefit.face_value,
                                                          expires_on, entitlement_id=entry.id)

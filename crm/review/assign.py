@@ -3,6 +3,7 @@ crm.review.rotation).
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,14 +25,14 @@ def assign_round_robin(session: Session, case_id: int, actor: audit.Actor) -> in
     """
     case = get_case(session, case_id)
     if case.state != "open" or case.assignee_id is not None:
-        raise AlreadyTaken("the case is not open and unassigned")
+        raise AlreadyTaken(_l("the case is not open and unassigned"))
     user_id = next_assignee(session, case, case.queue, REVIEWER_ROLE[case.queue])
     if user_id is None:
-        raise NoReviewer(f"no active {REVIEWER_ROLE[case.queue]} may take this case")
+        raise NoReviewer(_l("no active %(role)s may take this case", role=REVIEWER_ROLE[case.queue]))
     t = ReviewCase.__table__
     if not transition(session, case, [t.c.state == "open", t.c.assignee_id.is_(None)],
                        {"state": "in_review", "assignee_id": user_id, "assigned_at": utcnow()}):
-        raise AlreadyTaken("someone else holds this case already")
+        raise AlreadyTaken(_l("someone else holds this case already"))
     audit.record(session, actor, audit.Change("review_case.assign", "review_case", case.id, {"state": "open"},
                                               {"state": "in_review", "assignee_id": user_id, "by": "round_robin"}))
     return user_id
