@@ -167,3 +167,17 @@ def test_no_module_imports_at_its_bottom():
             elif isinstance(node, (ast.Import, ast.ImportFrom)) and seen_definition:
                 late.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert late == []
+
+
+def test_the_benefits_refuse_to_run_without_the_partners_registered(database, monkeypatch):
+    """crm reaches partners through crm.benefits.partner_port only; with nothing registered
+    there (partners never imported), a benefit that needs them fails loudly."""
+    import pytest
+
+    from crm.benefits import coupons, partner_port
+
+    with database.session() as s:
+        assert coupons.active_partners(s) == []  # the app imported partners, which registered
+        monkeypatch.setattr(partner_port, "_registered", None)
+        with pytest.raises(RuntimeError, match="partners"):
+            coupons.active_partners(s)
