@@ -6,13 +6,11 @@ import uuid
 
 from flask import Flask, g
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFProtect
 
 from crm import db as dblayer
 from crm.config import INSTANCE_DIR, PROJECT_ROOT, load_settings
+from crm.extensions import csrf
 from crm.limits import FORM_MAX_BYTES, LimitedRequest
-
-csrf = CSRFProtect()
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -63,9 +61,10 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask, settings) -> None:
-    from crm import i18n, ui
+    from crm import clock, i18n, ui
     from crm.auth.login import init_login
 
+    clock.set_business_timezone(settings.timezone)
     dblayer.init_app(app, dblayer.Database(settings.database_url))
     csrf.init_app(app)
     init_login(app)
@@ -101,8 +100,8 @@ class _NoCookieSessionForApi(SecureCookieSessionInterface):
 def register_blueprints(app: Flask) -> None:
     from crm import features
 
-    for module in features.modules(features.VIEWS):
-        app.register_blueprint(module.bp)
+    for blueprint in features.blueprints():
+        app.register_blueprint(blueprint)
     features.register_subscriptions()
 
 

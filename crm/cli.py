@@ -9,7 +9,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from crm import audit
 from crm.db import get_db
@@ -215,9 +215,9 @@ def _as_of(value: str | None):
     import datetime as dt
 
     if value is None:
-        from zoneinfo import ZoneInfo
+        from crm.clock import business_today
 
-        return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
+        return business_today()
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -315,13 +315,3 @@ def register(app) -> None:
     for module in features.modules(features.CLI):
         for command in module.COMMANDS:
             app.cli.add_command(command)
-
-
-def _create_app():
-    from crm.app import create_app
-
-    return create_app()
-
-
-main = FlaskGroup(create_app=_create_app, add_default_commands=True, load_dotenv=False,
-                  help="Insurance CRM command line.")

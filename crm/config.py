@@ -77,6 +77,11 @@ def _development_secret() -> str:
     return key
 
 
+def business_timezone_name() -> str:
+    """CRM_TIMEZONE: the zone of business dates and of the times shown (default Asia/Shanghai)."""
+    return os.environ.get("CRM_TIMEZONE", "Asia/Shanghai")
+
+
 def load_settings(overrides: dict | None = None) -> Settings:
     """Read the settings from the environment, with ``overrides`` (tests) taking precedence.
 
@@ -97,7 +102,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         database_url=overrides.pop("database_url", None)
         or os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         secret_key=secret,
-        timezone=overrides.pop("timezone", None) or os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
+        timezone=overrides.pop("timezone", None) or business_timezone_name(),
         tier_policy_file=overrides.pop("tier_policy_file", None)
         or os.environ.get("CRM_TIER_POLICY_FILE"),
         recalc_cron=overrides.pop("recalc_cron", None) or os.environ.get("CRM_RECALC_CRON", "0 2 * * *"),

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from crm import audit
 from crm.auth.services import create_user
+from crm.clock import business_today
 from crm.config import INSTANCE_DIR
 from crm.db import Database
 from crm.importer import import_csv
@@ -63,7 +64,7 @@ def seed_demo(database: Database, n_customers: int, seed: int, *, if_empty: bool
         LOGINS_FILE.write_text("Demo log-ins (role, e-mail, password):\n" + "\n".join(lines) + "\n")
         LOGINS_FILE.chmod(0o600)
     managers = [e for e, r, _ in DEMO_USERS if r == "account_manager"]
-    portfolio = generate_portfolio(n_customers, seed, as_of or dt.date.today(), managers)
+    portfolio = generate_portfolio(n_customers, seed, as_of or business_today(), managers)
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("customers", "policies", "claims"):
             path = Path(tmp) / f"{kind}.csv"
@@ -77,9 +78,9 @@ def seed_demo(database: Database, n_customers: int, seed: int, *, if_empty: bool
     from crm import features
 
     try:  # the demo opens with every customer in a tier, as after a nightly run
-        recalculate(database, RunRequest(as_of=as_of or dt.date.today(), actor=actor, trigger="cli"))
+        recalculate(database, RunRequest(as_of=as_of or business_today(), actor=actor, trigger="cli"))
     except AlreadyRunning:
         pass
     for module in features.modules(features.SEEDS):  # each feature's own demo data
-        module.seed(database, actor, as_of or dt.date.today())
+        module.seed(database, actor, as_of or business_today())
     return LOGINS_FILE.read_text() if LOGINS_FILE.exists() else "demo users existed already"

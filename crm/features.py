@@ -1,25 +1,29 @@
 """The app's features, listed once: the app factory, the command line, the scheduler and the
-demo seed take what each module offers.
+demo seed take what each module offers. This is crm's composition root, the one module of crm
+that names partners' modules (tests/test_structure.py holds the rest of crm to that).
 
-A feature's views module exposes ``bp`` (a Blueprint) and may expose ``NAV`` (menu items);
-a subscriptions module exposes ``register()`` (domain-event handlers); a panel module
-exposes ``customer_panel(session, user, customer)`` returning a dict with ``template`` (or
-None) for the customer page; a cli module ``COMMANDS``; a jobs module ``JOBS``; a demo
-module ``seed(database, actor, today)``.
+A feature package defines its blueprint ``bp`` in its ``__init__.py`` (partners, with its API,
+lists two in ``BLUEPRINTS``); its views modules (``views.py``, ``views_*.py``) add routes to it
+and may expose ``NAV`` (menu items). A subscriptions module exposes ``register()``
+(domain-event handlers); a panel module exposes ``customer_panel(session, user, customer)``
+returning a dict with ``template`` (or None) for the customer page; a cli module
+``COMMANDS``; a jobs module ``JOBS``; a demo module ``seed(database, actor, today)``.
 """
 from __future__ import annotations
 
 import importlib
 
+FEATURES = ("crm.auth", "crm.workspace", "crm.customers", "crm.review", "crm.tiers", "crm.benefits", "partners",
+            "crm.admin")
+# Every module that adds routes to a feature's blueprint, imported before the blueprint is registered.
 VIEWS = (
     "crm.auth.views",
-    "crm.workspace.views",
+    "crm.workspace.views", "crm.workspace.views_visits", "crm.workspace.views_reports",
     "crm.customers.views",
-    "crm.review.views",
+    "crm.review.views", "crm.review.views_entry", "crm.review.views_settings",
     "crm.tiers.views",
-    "crm.benefits.views",
-    "partners.api",
-    "partners.portal",
+    "crm.benefits.views", "crm.benefits.views_services", "crm.benefits.views_assistance", "crm.benefits.views_reports",
+    "partners.api", "partners.views_portal", "partners.views_admin", "partners.views_coupons",
     "crm.admin.views",
 )
 SUBSCRIPTIONS = ("crm.benefits.subscriptions", "crm.review.subscriptions", "crm.workspace.subscriptions")
@@ -34,6 +38,12 @@ SEEDS = ("partners.demo", "crm.benefits.demo", "crm.review.demo", "crm.workspace
 
 def modules(names: tuple[str, ...]):
     return [importlib.import_module(name) for name in names]
+
+
+def blueprints() -> list:
+    """Every feature's blueprints, their routes added (the views modules imported)."""
+    modules(VIEWS)
+    return [bp for package in modules(FEATURES) for bp in getattr(package, "BLUEPRINTS", (package.bp,))]
 
 
 def nav_items() -> list:

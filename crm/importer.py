@@ -13,12 +13,10 @@ import datetime as dt
 import hashlib
 import io
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _, ngettext
 from sqlalchemy import select
@@ -26,6 +24,7 @@ from sqlalchemy.exc import StatementError
 
 from crm import audit, events
 from crm import initial_load as initial
+from crm.clock import business_today
 from crm.db import Database, utcnow
 from crm.import_rows import KINDS, Kind, claim_dates_fit
 from crm.import_write import _Resolver, _existing, _write_chunk
@@ -158,10 +157,6 @@ class _Problems:
             raise ImportFailed(self.lines, self.more)
 
 
-def _business_today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"))).date()
-
-
 def _check_claim_dates(session, rows: list[tuple[int, dict]], today: dt.date, problems) -> None:
     """The claims' dates against their policies' cover and the day (policies looked up per chunk)."""
     policies = _existing(session, "policies", sorted({values["policy_no"] for _, values in rows}),
@@ -181,7 +176,7 @@ def validate(database: Database, kind_name: str, path: Path, progress: Progress 
     ``today`` (the business day, by default now in CRM_TIMEZONE): no claim date may be after it.
     """
     kind = KINDS[kind_name]
-    today = today or _business_today()
+    today = today or business_today()
     claim_dates: list[tuple[int, dict]] = []
     problems = _Problems()
     first_row: dict[str, int] = {}  # key → row number; catches duplicates within the file

@@ -16,6 +16,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable, Literal, NamedTuple
 
+from crm.clock import business_today
+
 # The contract's enumerations (CONTRACT.md); order is the contract's order.
 SOURCES = ("referral", "cold_visit", "community_event", "agent", "online", "other")
 PRODUCT_TYPES = ("life", "health", "critical_illness", "accident", "property", "motor", "travel")
@@ -121,7 +123,7 @@ def parse_id_number(s: str, today: date | None = None) -> IdNumber:
         raise ValueError(f"ID number birth date {digits} is not a real date") from None
     if birth < EARLIEST_BIRTH_DATE:
         raise ValueError(f"ID number birth date {digits} is before 1900")
-    if birth > (today or date.today()):
+    if birth > (today or business_today()):
         raise ValueError(f"ID number birth date {digits} is in the future")
     expected = id_check_char(text[:17])
     if text[17] != expected:

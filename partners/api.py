@@ -15,21 +15,21 @@ from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import current_app, g, jsonify, request
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm import audit
+from crm.clock import business_today
 from crm.db import get_db, lock_wait
 from crm.limits import KIB, set_body_limit
-from partners import codes, redeem as redemptions
+from partners import api_bp as bp, codes, redeem as redemptions
 from partners.models import Coupon
 from partners.openapi import DOCUMENT
 from partners.ratelimit import DEFAULT_RATE, TokenBucket
 from partners.services import ApiCaller, authenticate_key
 
-bp = Blueprint("partners_api", __name__, url_prefix="/api/partners/v1")
 NAV: list = []
 
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,100}$")
@@ -41,7 +41,7 @@ RETRY_AFTER_BUSY = 2  # seconds a caller is told to wait when the database was b
 
 @bp.record_once
 def _exempt_and_limit(state) -> None:
-    from crm.app import csrf
+    from crm.extensions import csrf
 
     csrf.exempt(bp)  # bearer keys, not cookies: there is nothing for a forged request to ride on
     set_body_limit(state.app, bp.name, MAX_BODY)
@@ -125,7 +125,7 @@ def _channel() -> redemptions.Channel:
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
+    return business_today()
 
 
 @contextmanager

@@ -5,14 +5,13 @@ Each exits 0 on success and non-zero with a one-line reason on stderr.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from crm import audit
+from crm.clock import business_today
 from crm.db import get_db
 from crm.models import Customer
 from partners import services
@@ -54,7 +53,7 @@ def coupons_group():
 @with_appcontext
 def coupons_issue(customer_ref, partner_id, value, expires):
     """Issue a coupon; prints its code alone on one line."""
-    today = dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
+    today = business_today()
     try:
         expires_on = dt.date.fromisoformat(expires) if expires else today + dt.timedelta(days=DEFAULT_VALIDITY_DAYS)
     except ValueError:

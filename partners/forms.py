@@ -1,7 +1,7 @@
 """Forms of the merchant portal and the partner administration pages."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext
 from wtforms import DateField, DecimalField, EmailField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
@@ -36,7 +36,7 @@ class VoidForm(Form):
 
 
 class PartnerForm(Form):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(lazy_pgettext("partner", "Name"), validators=[DataRequired(), Length(max=100)])
     category = SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES])
 
 

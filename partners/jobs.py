@@ -1,13 +1,12 @@
 """partners: the daily coupon expiry, for the scheduler (add "partners.jobs" to features.JOBS)."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crm import audit
+from crm.clock import business_today
 from partners.services import expire_coupons
 
 log = logging.getLogger("partners.jobs")
@@ -15,7 +14,7 @@ log = logging.getLogger("partners.jobs")
 
 def expire_daily(database, settings) -> None:
     """Mark coupons whose last day has passed as expired; harmless when run twice (conditional UPDATE)."""
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = business_today(settings.timezone)
     with database.transaction() as session:
         n = expire_coupons(session, audit.Actor.job("scheduler:coupons"), today)
     log.info("coupons expired: %s", n)

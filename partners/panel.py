@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from crm.auth.login import STAFF
+from crm.clock import business_today
 from partners import queries
 
 
@@ -9,7 +10,5 @@ def customer_panel(session, user, customer) -> dict | None:
     """The coupons card; the customer page has already checked that ``user`` may see them."""
     if user.role not in STAFF:
         return None
-    from partners.coupon_views import business_today
-
     return {"template": "partners/_customer_panel.html", "coupons": queries.customer_coupons(session, customer.id),
             "coupon_today": business_today()}

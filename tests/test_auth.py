@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from werkzeug.routing import AnyConverter, IntegerConverter
 
 from crm.audit import Actor
 from crm.auth.services import create_user
@@ -189,10 +190,9 @@ def _requests(app):
             continue
         values = {}
         for name, converter in rule._converters.items():
-            kind = type(converter).__name__
-            if kind == "IntegerConverter":
+            if isinstance(converter, IntegerConverter):  # the app's bounded <int:…> too
                 values[name] = 999_999
-            elif kind == "AnyConverter":
+            elif isinstance(converter, AnyConverter):
                 values[name] = re.search(rf"<any\(([^,)]+)[^>]*:{name}>", rule.rule).group(1).strip()
             else:
                 values[name] = "x"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from crm.audit import Actor
 from crm.benefits import health
-from crm.benefits.services import business_today
+from crm.clock import business_today
 from crm.models.benefits import HealthBooking
 from tests.benefits_helpers import make_customers, move
 from tests.browser import ARTIFACTS, live_app, page  # noqa: F401  (fixtures)

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.benefits import health
-from crm.benefits.services import BenefitError, business_today
+from crm.benefits.services import BenefitError
+from crm.clock import business_today
 from crm.models import AuditEvent, Customer
 from crm.models.benefits import BenefitUse, HealthBooking
 from tests.benefits_helpers import ACTOR, AS_OF, balance, entries, make_customers, move

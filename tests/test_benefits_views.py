@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from crm.benefits import health
-from crm.benefits.services import business_today
+from crm.clock import business_today
 from crm.models import AuditEvent, Customer
 from crm.models.benefits import BenefitCatalogueVersion
 from crm.benefits import ceiling

@@ -330,7 +330,7 @@ def _recalc_child(spec_json: str) -> None:
     else:
         raise ValueError(spec["at"])
 
-    from crm.cli import main
+    from crm.cli_main import main
 
     try:
         main(args=["tiers", "recalc", "--as-of", spec["as_of"]], prog_name="crm")

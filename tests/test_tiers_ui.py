@@ -60,7 +60,7 @@ def test_customer_page_says_why(client, login_as, database):
 def test_policy_edit_creates_a_version_and_refuses_bad_values(client, login_as, database):
     login_as("admin")
     page = client.get("/tiers/policy").get_data(as_text=True)
-    values = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page))
+    values = dict(re.findall(r'<input[^>]*\bname="(\w+)"[^>]*\bvalue="([^"]*)"', page))
     values.pop("csrf_token", None)
     bad = dict(values, v_premium="-5", csrf_token=csrf_token(client, "/tiers/policy"))
     response = client.post("/tiers/policy", data=bad)

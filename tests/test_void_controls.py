@@ -9,7 +9,7 @@ from sqlalchemy import select
 from crm.audit import Actor
 from crm.models import Policy
 from crm.records import RecordError, void_record
-from tests.factories import customer_row, policy_row, write_csv
+from tests.factories import customer_row, policy_row
 from tests.workspace_helpers import load
 
 TODAY = dt.date(2025, 6, 30)

@@ -22,7 +22,7 @@ def test_admin_saves_a_new_version_of_the_thresholds(client, login_as, database)
     login_as("admin")
     token = csrf_token(client, "/workspace/warnings")
     bad = client.post("/workspace/warnings", data=FORM | {"watchlist_share": "150", "csrf_token": token})
-    assert bad.status_code == 400 and "is-invalid" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "is-invalid" in bad.get_data(as_text=True)
     ok = client.post("/workspace/warnings", data=FORM | {"watchlist_share": "20", "csrf_token": token})
     assert ok.status_code == 303
     page = client.get("/workspace/warnings").get_data(as_text=True)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
 from crm import initial_load as initial
+from crm.admin import bp
 from crm.auth.login import current_actor, roles_required
 from crm.config import UPLOAD_DIR
 from crm.db import get_session
@@ -19,7 +20,6 @@ from crm.imports.models import ImportJob
 from crm.limits import MIB, set_body_limit
 from crm.ui import NavItem
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 NAV = [NavItem("admin.import_upload", _l("Import"), ("admin",))]
 PROBLEMS_SHOWN = 500
 
@@ -132,7 +132,7 @@ def void(kind: str, record_id: int):
     from flask_babel import gettext as _
 
     from crm.customers.services import NotVisible, get_customer
-    from crm.benefits.services import business_today
+    from crm.clock import business_today
     from crm.records import KINDS, VOID_ROLES, RecordError, void_record
 
     if kind not in KINDS:

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from crm.auth import sessions
+from crm.auth import bp, sessions
 from crm.auth.forms import LanguageForm, LoginForm
 from crm.auth.services import LoginRefused, authenticate
 from crm.db import get_session
 
-bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, select, update
 from sqlalchemy.orm import Session
 
@@ -106,10 +107,10 @@ def open_case(session: Session, actor: audit.Actor, customer: Customer, category
               summary: str, as_of: dt.date, user_id: int | None = None) -> AssistanceCase:
     """Log a call to the assistance line. Raises BenefitError without an active enrolment."""
     if category not in CASE_CATEGORIES:
-        raise BenefitError(f"unknown case category {category!r}")
+        raise BenefitError(_l("unknown case category %(category)s", category=repr(category)))
     enrolment = current_enrolment(session, customer.id, as_of)
     if enrolment is None or enrolment.status != "active":
-        raise BenefitError("the customer has no active emergency-assistance enrolment")
+        raise BenefitError(_l("the customer has no active emergency-assistance enrolment"))
     case = AssistanceCase(customer_id=customer.id, enrolment_id=enrolment.id, category=category,
                           country=country.strip()[:60], summary=summary.strip()[:500], opened_by_id=user_id)
     session.add(case)
@@ -126,9 +127,9 @@ def record_spend(session: Session, actor: audit.Actor, case: AssistanceCase, amo
     Raises BenefitError for a closed case or an amount that is not positive.
     """
     if case.status != "open":
-        raise BenefitError("the case is closed")
+        raise BenefitError(_l("the case is closed"))
     if amount_usd <= 0:
-        raise BenefitError("the amount must be positive")
+        raise BenefitError(_l("the amount must be positive"))
     fits = session.execute(update(AssistanceEnrolment).where(
         AssistanceEnrolment.id == case.enrolment_id,
         AssistanceEnrolment.spent_usd + amount_usd <= AssistanceEnrolment.cover_limit_usd)
@@ -149,19 +150,19 @@ def decide_spend(session: Session, actor: audit.Actor, spend_id: int, approve: b
     or the spend is not pending (decided already, possibly at the same moment by another).
     """
     if actor.role != "risk_officer":
-        raise BenefitError("only a risk officer may approve spend beyond the cover")
+        raise BenefitError(_l("only a risk officer may approve spend beyond the cover"))
     spend = session.get(AssistanceSpend, spend_id)
     if spend is None:
-        raise BenefitError("no such spend")
+        raise BenefitError(_l("no such spend"))
     if spend.recorded_by == actor.label:
-        raise BenefitError("the person who recorded the spend cannot approve it")
+        raise BenefitError(_l("the person who recorded the spend cannot approve it"))
     state = "approved" if approve else "rejected"
     done = session.execute(update(AssistanceSpend).where(
         AssistanceSpend.id == spend_id, AssistanceSpend.state == "pending",
         AssistanceSpend.recorded_by != actor.label).values(
         state=state, decided_by=actor.label, decided_at=utcnow())).rowcount
     if not done:
-        raise BenefitError("the spend is not pending any more")
+        raise BenefitError(_l("the spend is not pending any more"))
     case = session.get(AssistanceCase, spend.case_id)
     if approve:  # beyond the cover by decision: the enrolment's spend goes past its limit
         session.execute(update(AssistanceEnrolment).where(AssistanceEnrolment.id == case.enrolment_id)
@@ -177,6 +178,6 @@ def close_case(session: Session, actor: audit.Actor, case_id: int) -> None:
     done = session.execute(update(AssistanceCase).where(AssistanceCase.id == case_id, AssistanceCase.status == "open")
                            .values(status="closed", closed_at=utcnow())).rowcount
     if not done:
-        raise BenefitError("the case is closed already")
+        raise BenefitError(_l("the case is closed already"))
     audit.record(session, actor, audit.Change("assistance.case_closed", "assistance_case", case_id,
                                               {"status": "open"}, {"status": "closed"}))

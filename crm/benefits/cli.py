@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from crm import audit
+from crm.clock import business_today
 from crm.db import get_db
 
 
@@ -25,7 +24,7 @@ def renew(as_of):
     from crm.benefits.jobs import renew_entitlements
 
     if as_of is None:
-        day = dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
+        day = business_today()
     else:
         try:
             day = dt.date.fromisoformat(as_of)

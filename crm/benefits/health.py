@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -35,7 +36,7 @@ def add_provider(session: Session, actor: audit.Actor, hospital: str, package: s
                  price: Decimal) -> HealthProvider:
     """A checkup provider (a hospital's package at a price). Raises BenefitError for bad input."""
     if not hospital.strip() or not package.strip() or price is None or price < 0:
-        raise BenefitError("a provider needs a hospital, a package and a price that is not negative")
+        raise BenefitError(_l("a provider needs a hospital, a package and a price that is not negative"))
     provider = HealthProvider(hospital=hospital.strip()[:100], package=package.strip()[:100],
                               city=city.strip()[:50], price=price)
     session.add(provider)
@@ -71,21 +72,21 @@ def book(session: Session, actor: audit.Actor, user_id: int, customer: Customer,
     customer's tier, or none left this period; OverCeiling when its cost needs a second person.
     """
     if kind not in KIND_BENEFIT:
-        raise BenefitError(f"unknown booking kind {kind!r}")
+        raise BenefitError(_l("unknown booking kind %(kind)s", kind=repr(kind)))
     if preferred_date < as_of:
-        raise BenefitError("the preferred date is in the past")
+        raise BenefitError(_l("the preferred date is in the past"))
     tier = ledger.current_tier(session, customer.id)
     benefit = current_catalogue(session).of_kind(tier or "", KIND_BENEFIT[kind])
     if benefit is None:
-        raise BenefitError("the customer's tier has no such benefit")
+        raise BenefitError(_l("the customer's tier has no such benefit"))
     if kind == "checkup":
         provider = session.get(HealthProvider, provider_id) if provider_id else None
         if provider is None or not provider.active:
-            raise BenefitError("choose an active checkup provider")
+            raise BenefitError(_l("choose an active checkup provider"))
         hospital, detail, cost = provider.hospital, provider.package, provider.price
     else:
         if not hospital.strip() or not department.strip():
-            raise BenefitError("an appointment needs a hospital and a department")
+            raise BenefitError(_l("an appointment needs a hospital and a department"))
         provider, detail, cost = None, department.strip()[:200], benefit.unit_cost
     ceiling.guard(session, actor, customer.id, benefit.code, cost, as_of, current_catalogue(session))
     entry = ledger.take_unit(session, actor, customer.id, benefit, as_of, f"{kind} booking")
@@ -108,16 +109,16 @@ def transition(session: Session, actor: audit.Actor, booking_id: int, to_state: 
     """
     sources = TRANSITIONS.get(to_state)
     if sources is None:
-        raise BenefitError(f"unknown booking state {to_state!r}")
+        raise BenefitError(_l("unknown booking state %(state)s", state=repr(to_state)))
     booking = session.get(HealthBooking, booking_id)
     if booking is None:
-        raise BenefitError("no such booking")
+        raise BenefitError(_l("no such booking"))
     before = booking.state
     done = session.execute(update(HealthBooking).where(HealthBooking.id == booking_id,
                                                        HealthBooking.state.in_(sources))
                            .values(state=to_state, updated_at=utcnow())).rowcount
     if not done:
-        raise BenefitError(f"a booking that is {before} cannot become {to_state}")
+        raise BenefitError(_l("a booking that is %(before)s cannot become %(after)s", before=before, after=to_state))
     session.refresh(booking)
     if to_state in ("attended", "no_show"):
         session.add(BenefitUse(customer_id=booking.customer_id, benefit_code=booking.benefit_code,

@@ -10,6 +10,7 @@ from apscheduler.triggers.cron import CronTrigger
 from crm import audit
 from crm.benefits import ledger
 from crm.benefits.catalogue import current_catalogue
+from crm.clock import business_today
 
 log = logging.getLogger("crm.benefits")
 
@@ -25,7 +26,7 @@ def renew_entitlements(database, as_of: dt.date, actor: audit.Actor | None = Non
 
 
 def scheduled_renewal(database, settings) -> None:
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = business_today(settings.timezone)
     log.info("benefit renewal as of %s: %s entries", today, renew_entitlements(database, today))
 
 

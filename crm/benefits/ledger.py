@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm.benefits import partner_port
 from crm.benefits.catalogue import Benefit, Catalogue, period_bounds, prorated
 from crm.benefits.services import BenefitError
 from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_in, id_rows, ids_param, typed_text, utcnow
@@ -201,13 +202,7 @@ def leave_tier(session: Session, actor: audit.Actor, customer_ids: list[int], ol
 
 def _void_coupons(session: Session, actor: audit.Actor, customer_ids: list[int]) -> None:
     """The catalogue's policy: coupons issued from entitlements are withdrawn on exit."""
-    from partners.models import Coupon
-    from partners.services import void_coupon
-
-    for part in chunks(customer_ids):
-        for coupon_id in session.scalars(select(Coupon.id).where(
-                Coupon.customer_id.in_(part), Coupon.status == "issued", Coupon.entitlement_id.is_not(None))):
-            void_coupon(session, actor, coupon_id, "customer left the VIP tier")
+    partner_port.partner_coupons().void_entitlement_coupons(session, actor, customer_ids, "customer left the VIP tier")
 
 
 def renew(session: Session, actor: audit.Actor, as_of: dt.date, catalogue: Catalogue) -> int:

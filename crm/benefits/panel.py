@@ -9,7 +9,8 @@ from sqlalchemy import select
 from crm.benefits import health, ledger, reports
 from crm.benefits.assistance import current_enrolment
 from crm.benefits.catalogue import current_catalogue, period_bounds
-from crm.benefits.services import business_today, may_serve, sees_health_details
+from crm.benefits.services import may_serve, sees_health_details
+from crm.clock import business_today
 from crm.models.benefits import AssistanceCase, EntitlementEntry
 
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from crm.benefits import partner_port
 from crm.benefits.catalogue import Catalogue
 from crm.benefits.ledger import ENTRIES, chunks
 from crm.models import Customer, Policy
@@ -103,17 +104,8 @@ def utilisation_by_benefit(session: Session, day: dt.date) -> dict[str, dict[str
 
 
 def utilisation_by_partner(session: Session) -> list[dict]:
-    """Coupons per partner (read-only from the partners package): issued, redeemed, expired, voided."""
-    from partners.models import Coupon, Partner
-
-    def n(status):
-        return func.sum(case((Coupon.status == status, 1), else_=0))
-
-    rows = session.execute(select(Partner.id, Partner.name, Partner.category, func.count(Coupon.id), n("redeemed"),
-                                  n("expired"), n("voided")).join(Coupon, Coupon.partner_id == Partner.id)
-                           .group_by(Partner.id, Partner.name, Partner.category).order_by(Partner.name))
-    return [{"partner_id": pid, "name": name, "category": cat, "issued": int(issued), "redeemed": int(red or 0),
-             "expired": int(exp or 0), "voided": int(void or 0)} for pid, name, cat, issued, red, exp, void in rows]
+    """Coupons per partner (the partners package counts them): issued, redeemed, expired, voided."""
+    return partner_port.partner_coupons().utilisation_by_partner(session)
 
 
 def cost_by_kind(session: Session, day: dt.date, customers_stmt=None) -> dict[str, Decimal]:

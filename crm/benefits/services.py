@@ -1,10 +1,6 @@
 """What every benefits module shares: the domain error, the business day and who may see what."""
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
-DEFAULT_ZONE = "Asia/Shanghai"  # the insurer's zone when no setting is at hand (domain events)
 
 # Health data is sensitive: besides the customer's own account manager, only these roles
 # see a booking's hospital and package; everyone else sees a masked "health booking".
@@ -17,11 +13,6 @@ REPORT_ROLES = ("admin", "account_manager", "risk_officer")
 
 class BenefitError(Exception):
     """A benefit operation was refused; the message says why."""
-
-
-def business_today(zone: str = DEFAULT_ZONE) -> dt.date:
-    """Today's date in the insurer's zone (benefit periods follow the business calendar)."""
-    return dt.datetime.now(ZoneInfo(zone)).date()
 
 
 def sees_health_details(user, customer) -> bool:

@@ -1,4 +1,4 @@
-"""Benefits pages: the blueprint, the menu, and the admin's catalogue and checkup providers.
+"""Benefits pages: the menu, and the admin's catalogue and checkup providers.
 
 Bookings, coupons and assistance are in views_services.py and views_assistance.py; cost and
 utilisation in views_reports.py (they add their routes to ``bp``).
@@ -8,19 +8,18 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select
 
 from crm.auth.login import STAFF, current_actor, roles_required
-from crm.benefits import catalogue as cat, health
+from crm.benefits import bp, catalogue as cat, health
 from crm.benefits.forms import BenefitForm, NoteForm, PolicyForm, ProviderForm
-from crm.benefits.services import ASSISTANCE_ROLES, REPORT_ROLES, BenefitError, business_today
+from crm.benefits.services import ASSISTANCE_ROLES, REPORT_ROLES, BenefitError
 from crm.db import get_session
 from crm.models.benefits import BenefitCatalogueVersion
 from crm.ui import NavItem
 
-bp = Blueprint("benefits", __name__, url_prefix="/benefits")
 NAV = [
     NavItem("benefits.bookings", _l("Health bookings"), STAFF),
     NavItem("benefits.assistance_cases", _l("Assistance"), ASSISTANCE_ROLES),
@@ -28,10 +27,6 @@ NAV = [
     NavItem("benefits.utilisation", _l("Utilisation"), ("admin", "risk_officer")),
     NavItem("benefits.catalogue", _l("Benefit catalogue"), ("admin",)),
 ]
-
-
-def today():
-    return business_today(current_app.config["CRM_SETTINGS"].timezone)
 
 
 @bp.get("/catalogue")
@@ -145,6 +140,3 @@ def _labels():
 
     return {"benefit_kind_label": lambda k: KIND_LABELS.get(k, k), "period_label": lambda p: PERIOD_LABELS.get(p, p),
             "booking_state_label": lambda s: STATE_LABELS.get(s, s), "case_label": lambda c: CASE_LABELS.get(c, c)}
-
-
-from crm.benefits import views_assistance, views_reports, views_services  # noqa: E402,F401  (routes on bp)

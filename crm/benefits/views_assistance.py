@@ -9,10 +9,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.auth.login import current_actor, roles_required
-from crm.benefits import assistance
+from crm.benefits import assistance, bp
 from crm.benefits.forms import CaseForm, SpendForm
 from crm.benefits.services import ASSISTANCE_ROLES, SERVICE_ROLES, BenefitError
-from crm.benefits.views import bp, today
+from crm.clock import business_today as today
 from crm.customers.services import NotVisible, get_customer, visible_customers
 from crm.db import get_session, utcnow
 from crm.models import Customer

@@ -9,11 +9,11 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.auth.login import current_actor, roles_required
-from crm.benefits import ceiling, reports
+from crm.benefits import bp, ceiling, reports
 from crm.benefits.catalogue import current_catalogue
 from crm.benefits.forms import KIND_LABELS
 from crm.benefits.services import REPORT_ROLES, BenefitError
-from crm.benefits.views import bp, today
+from crm.clock import business_today as today
 from crm.customers.services import visible_customers
 from crm.db import get_session
 from crm.models import Customer

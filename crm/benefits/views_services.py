@@ -10,10 +10,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.auth.login import STAFF, current_actor, roles_required
-from crm.benefits import ceiling, coupons, health
+from crm.benefits import bp, ceiling, coupons, health
 from crm.benefits.forms import AppointmentForm, CheckupForm, CouponForm
 from crm.benefits.services import SERVICE_ROLES, BenefitError, may_serve, sees_health_details
-from crm.benefits.views import bp, today
+from crm.clock import business_today as today
 from crm.customers.services import NotVisible, get_customer, visible_customers
 from crm.db import get_session
 from crm.models import Customer

@@ -3,19 +3,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from crm import audit
 from crm.auth.login import STAFF, current_actor, roles_required
 from crm.ui import NavItem
-from crm.customers import services
+from crm.customers import bp, services
 from crm.db import get_session
 from crm.models.tiers import TIERS
 from crm.request_args import int_arg
 
-bp = Blueprint("customers", __name__)
 NAV = [NavItem("customers.index", _l("Customers"), STAFF)]
 
 

@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crm import audit
 from crm.config import UPLOAD_DIR, Settings
 from crm.db import Database
+from crm.clock import business_today
 from crm.jobs import moves, recalc
 
 log = logging.getLogger("crm.scheduler")
@@ -27,7 +28,7 @@ log = logging.getLogger("crm.scheduler")
 
 def scheduled_recalc(database: Database, settings: Settings) -> None:
     """The nightly recalculation, as of today in the insurer's zone; once per day, ever."""
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = business_today(settings.timezone)
     req = recalc.RunRequest(as_of=today, actor=audit.Actor.job("scheduler:tiers"), trigger="scheduler",
                             job_key=f"scheduled:{today.isoformat()}", policy_file=settings.tier_policy_file,
                             workers=settings.recalc_workers, stale_after=_stale_after(settings))

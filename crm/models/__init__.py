@@ -1,4 +1,6 @@
-"""All models, imported here so that Alembic and the app see one metadata."""
+"""crm's models, imported here so that Alembic and the app see one metadata. partners registers
+its own tables on the same Base (partners/models.py); migrations/env.py imports them, and the
+app factory gets them with the partners feature (crm.features)."""
 from crm.models.users import LoginThrottle, User  # noqa: F401
 from crm.models.customers import Customer, Policy, Claim, ImportBatch, InitialLoadApproval, InitialLoadClosure  # noqa: F401
 from crm.models.tiers import (  # noqa: F401
@@ -7,5 +9,4 @@ from crm.models.audit import AuditEvent, AuditHead  # noqa: F401
 import crm.models.benefits  # noqa: F401,E402
 import crm.models.review  # noqa: F401,E402
 import crm.models.workspace  # noqa: F401,E402
-import partners.models  # noqa: F401,E402
 import crm.imports.models  # noqa: F401,E402

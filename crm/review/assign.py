@@ -1,62 +1,21 @@
-"""Round-robin assignment among the ACTIVE users of the right role.
-
-A cursor row per pool (a queue, or 'escalation' for risk officers) remembers who got the last
-case; the next case goes to the next active user by id, wrapping around, skipping inactive
-users and anyone four eyes rule out for that case. The cursor row is locked on PostgreSQL
-(SQLite write transactions are serialised already), so two assigners take turns.
+"""Round-robin assignment among the ACTIVE users of the right role (the pool's cursor is in
+crm.review.rotation).
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.db import utcnow
-from crm.models import Customer, User
-from crm.models.review import ReviewAssignCursor, ReviewCase
+from crm.models.review import ReviewCase
+from crm.review.rotation import next_assignee
 from crm.review.services import REVIEWER_ROLE, AlreadyTaken, NotAllowed, transition, get_case
 
 
 class NoReviewer(NotAllowed):
     """No active user of the role may take the case."""
-
-
-def active_user_ids(session: Session, role: str) -> list[int]:
-    return list(session.scalars(select(User.id).where(User.role == role, User.active.is_(True)).order_by(User.id)))
-
-
-def _lock_cursor(session: Session, pool: str) -> ReviewAssignCursor:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(ReviewAssignCursor.__table__).values(pool=pool, last_user_id=None,
-                                                                         updated_at=utcnow())
-                    .on_conflict_do_nothing())
-    stmt = select(ReviewAssignCursor).where(ReviewAssignCursor.pool == pool).execution_options(populate_existing=True)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
-
-
-def _pick(candidates: list[int], last: int | None, excluded: set[int]) -> int | None:
-    """The first allowed candidate after ``last``, wrapping around."""
-    ordered = [i for i in candidates if last is None or i > last] + [i for i in candidates if last is not None
-                                                                      and i <= last]
-    return next((i for i in ordered if i not in excluded), None)
-
-
-def _excluded(session: Session, case: ReviewCase) -> set[int]:
-    manager = session.scalar(select(Customer.account_manager_id).where(Customer.id == case.customer_id))
-    return {i for i in (case.entered_by_id, manager) if i is not None}
-
-
-def next_assignee(session: Session, case: ReviewCase, pool: str, role: str) -> int | None:
-    """Advance the pool's cursor to the next user who may take ``case``; None when nobody may."""
-    cursor = _lock_cursor(session, pool)
-    chosen = _pick(active_user_ids(session, role), cursor.last_user_id, _excluded(session, case))
-    if chosen is not None:
-        cursor.last_user_id = chosen
-        session.flush()
-    return chosen
 
 
 def assign_round_robin(session: Session, case_id: int, actor: audit.Actor) -> int:
@@ -66,14 +25,14 @@ def assign_round_robin(session: Session, case_id: int, actor: audit.Actor) -> in
     """
     case = get_case(session, case_id)
     if case.state != "open" or case.assignee_id is not None:
-        raise AlreadyTaken("the case is not open and unassigned")
+        raise AlreadyTaken(_l("the case is not open and unassigned"))
     user_id = next_assignee(session, case, case.queue, REVIEWER_ROLE[case.queue])
     if user_id is None:
-        raise NoReviewer(f"no active {REVIEWER_ROLE[case.queue]} may take this case")
+        raise NoReviewer(_l("no active %(role)s may take this case", role=REVIEWER_ROLE[case.queue]))
     t = ReviewCase.__table__
     if not transition(session, case, [t.c.state == "open", t.c.assignee_id.is_(None)],
                        {"state": "in_review", "assignee_id": user_id, "assigned_at": utcnow()}):
-        raise AlreadyTaken("someone else holds this case already")
+        raise AlreadyTaken(_l("someone else holds this case already"))
     audit.record(session, actor, audit.Change("review_case.assign", "review_case", case.id, {"state": "open"},
                                               {"state": "in_review", "assignee_id": user_id, "by": "round_robin"}))
     return user_id

@@ -1,7 +1,7 @@
 """Review words in the user's language, for every template (the customer page's panel too)."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext
 
 REASONS = {
     "watchlist_new_business": _l("Watchlist: new business"),
@@ -13,7 +13,8 @@ REASONS = {
     "cover_after_loss": _l("Cover entered after the loss"),
 }
 STATES = {"open": _l("Open"), "in_review": _l("In review"), "escalated": _l("Escalated"),
-          "approved": _l("Approved"), "rejected": _l("Rejected"), "closed": _l("Closed")}
+          "approved": lazy_pgettext("review case", "Approved"),
+          "rejected": lazy_pgettext("review case", "Rejected"), "closed": _l("Closed")}
 STATE_FILTERS = {"active": _l("Active"), "open": _l("Open"), "in_review": _l("In review"),
                  "escalated": _l("Escalated"), "decided": _l("Decided"), "closed": _l("Closed")}
 QUEUES = {"underwriting": _l("Enhanced underwriting"), "claims": _l("Claims review")}

@@ -10,12 +10,12 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm import audit
+from crm.clock import business_today
 from crm.models.review import ReviewSettingsVersion
 
 
@@ -31,7 +31,6 @@ class ReviewSettings:
     large_claim_amount: Decimal = Decimal("50000.00")
     late_entry_days: int = 30
     holidays: tuple[dt.date, ...] = field(default_factory=tuple)
-    timezone: str = "Asia/Shanghai"  # the insurer's working days are counted in this zone
     auto_assign: bool = False  # the scheduler assigns open cases round-robin
     version: str = "default"
 
@@ -41,8 +40,8 @@ class ReviewSettings:
         return self.sla_underwriting_days
 
     def today(self, now: dt.datetime | None = None) -> dt.date:
-        """Today's date in the insurer's zone (record times are UTC)."""
-        return (now or dt.datetime.now(dt.timezone.utc)).astimezone(ZoneInfo(self.timezone)).date()
+        """Today's (or ``now``'s) date in the business time zone, CRM_TIMEZONE (record times are UTC)."""
+        return business_today(now=now)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -53,7 +52,8 @@ class ReviewSettings:
     @classmethod
     def from_dict(cls, data: dict) -> ReviewSettings:
         """Build and check settings; raises SettingsError naming the bad one."""
-        values = {**asdict(cls()), **data}
+        # Versions saved before the review rules followed CRM_TIMEZONE carry a zone of their own.
+        values = {**asdict(cls()), **{k: v for k, v in data.items() if k != "timezone"}}
         for name in ("sla_underwriting_days", "sla_claims_days", "sla_vip_claims_days", "late_entry_days"):
             try:
                 values[name] = int(values[name])
@@ -72,10 +72,6 @@ class ReviewSettings:
                                                for d in values["holidays"]}))
         except (TypeError, ValueError):
             raise SettingsError("holidays must be dates written YYYY-MM-DD") from None
-        try:
-            ZoneInfo(values["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"unknown time zone {values['timezone']!r}") from None
         values["auto_assign"] = bool(values["auto_assign"])
         return cls(**values)
 

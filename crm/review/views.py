@@ -1,19 +1,18 @@
 """Review pages: the two queues, a case page with its actions, round-robin assignment."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from crm.auth.login import STAFF, current_actor, roles_required
 from crm.db import get_session
 from crm.request_args import cursor_arg
-from crm.review import assign, labels, queries, services
+from crm.review import assign, bp, labels, queries, services
 from crm.review.forms import ActionForm, DecideForm, EscalateForm
 from crm.review.sla import current_settings
 from crm.ui import NavItem
 
-bp = Blueprint("review", __name__, url_prefix="/review")
 bp.record_once(labels.register)
 QUEUE_VIEWERS = {"underwriting": ("underwriter", "risk_officer", "admin"),
                  "claims": ("claims_reviewer", "risk_officer", "admin")}
@@ -165,7 +164,3 @@ def assign_all(queue: str):
     db.commit()
     flash(_("%(n)d open cases assigned round-robin.", n=n), "success")
     return redirect(url_for(f"review.{queue}"))
-
-
-# The entry and settings pages live in their own modules, on this same blueprint.
-from crm.review import entry_views, settings_views  # noqa: E402,F401

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -27,7 +28,7 @@ class OverrideError(ValueError):
 def _state(session: Session, customer_id: int) -> CustomerTier:
     state = session.get(CustomerTier, customer_id)
     if state is None:
-        raise OverrideError("this customer has no tier yet; run a recalculation first")
+        raise OverrideError(_l("this customer has no tier yet; run a recalculation first"))
     return state
 
 
@@ -52,19 +53,19 @@ def request_override(session: Session, actor: audit.Actor, user: User, customer_
                      expires_on: dt.date, today: dt.date) -> TierOverride:
     """Pin a tier. Lifting a customer off the watchlist waits for a second person's approval."""
     if user.role not in OVERRIDE_ROLES:
-        raise OverrideError("only risk officers and admins pin tiers")
+        raise OverrideError(_l("only risk officers and admins pin tiers"))
     if tier not in TIERS:
-        raise OverrideError(f"unknown tier {tier!r}")
+        raise OverrideError(_l("unknown tier %(tier)s", tier=repr(tier)))
     if not reason.strip():
-        raise OverrideError("a reason is required")
+        raise OverrideError(_l("a reason is required"))
     if not today < expires_on <= today + dt.timedelta(days=MAX_DAYS):
-        raise OverrideError(f"the expiry must be after today and at most {MAX_DAYS} days ahead")
+        raise OverrideError(_l("the expiry must be after today and at most %(days)d days ahead", days=MAX_DAYS))
     state = _state(session, customer_id)
     open_one = session.scalar(select(TierOverride.id).where(
         TierOverride.customer_id == customer_id, TierOverride.status.in_(("pending", "active")),
         TierOverride.expires_on > today))
     if open_one is not None:
-        raise OverrideError("this customer has an override already; revoke it first")
+        raise OverrideError(_l("this customer has an override already; revoke it first"))
     needs_approval = state.tier == "watchlist" and tier != "watchlist"
     override = TierOverride(customer_id=customer_id, tier=tier, reason=reason.strip(), expires_on=expires_on,
                             status="pending" if needs_approval else "active", requested_by_id=user.id)
@@ -82,19 +83,19 @@ def decide(session: Session, actor: audit.Actor, user: User, override_id: int, a
     """Approve or reject a pending override: never by the person who requested it."""
     override = session.get(TierOverride, override_id)
     if override is None or override.status != "pending":
-        raise OverrideError("no pending override with this number")
+        raise OverrideError(_l("no pending override with this number"))
     if user.role not in OVERRIDE_ROLES:
-        raise OverrideError("only risk officers and admins decide overrides")
+        raise OverrideError(_l("only risk officers and admins decide overrides"))
     if override.requested_by_id == user.id:
-        raise OverrideError("four eyes: someone other than the requester must decide")
+        raise OverrideError(_l("four eyes: someone other than the requester must decide"))
     if not reason.strip():
-        raise OverrideError("a reason is required")
+        raise OverrideError(_l("a reason is required"))
     status = "active" if approve else "rejected"
     claimed = session.execute(update(TierOverride).where(
         TierOverride.id == override_id, TierOverride.status == "pending").values(
         status=status, decided_by_id=user.id, decided_at=utcnow(), decision_reason=reason.strip())).rowcount
     if not claimed:
-        raise OverrideError("this override was decided meanwhile")
+        raise OverrideError(_l("this override was decided meanwhile"))
     session.refresh(override)
     audit.record(session, actor, audit.Change(f"tier_override.{'approve' if approve else 'reject'}", "customer",
                                               override.customer_id, {"status": "pending"},
@@ -108,9 +109,9 @@ def revoke(session: Session, actor: audit.Actor, user: User, override_id: int, r
     """End an override now: the computed tier applies again at once."""
     override = session.get(TierOverride, override_id)
     if override is None or override.status not in ("pending", "active"):
-        raise OverrideError("no open override with this number")
+        raise OverrideError(_l("no open override with this number"))
     if user.role not in OVERRIDE_ROLES:
-        raise OverrideError("only risk officers and admins revoke overrides")
+        raise OverrideError(_l("only risk officers and admins revoke overrides"))
     was = override.status
     session.execute(update(TierOverride).where(TierOverride.id == override_id).values(
         status="revoked", decided_by_id=user.id, decided_at=utcnow(), decision_reason=reason.strip() or "revoked"))

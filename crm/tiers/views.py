@@ -1,34 +1,28 @@
 """Tier runs (preview, publish, progress), the tier policy, the risk model and overrides."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
 from crm.auth.login import current_actor, roles_required
+from crm.clock import business_today
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.forms import form_text
 from crm.jobs import moves as run_moves, recalc
 from crm.models import RiskModelRecord, TierPolicyVersion, TierRun
-from crm.tiers import overrides as ov
+from crm.tiers import bp, overrides as ov
+from crm.tiers.forms import TierPolicyForm
 from crm.tiers.policy import current_policy, save_policy
 from crm.ui import NavItem
-from segmentation.policy import TierPolicy
 
-bp = Blueprint("tiers", __name__, url_prefix="/tiers")
 RUNNERS = ("risk_officer", "admin")
 NAV = [NavItem("tiers.runs", _l("Tier runs"), RUNNERS)]
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
 
 
 @bp.get("/runs")
@@ -39,7 +33,7 @@ def runs():
     trend = [r for r in rows if r.state == "completed" and r.mode == "publish"][::-1]
     chart = {"labels": [str(r.as_of) for r in trend],
              "series": {t: [json.loads(r.counts or "{}").get(t, 0) for r in trend] for t in ("vip", "standard", "watchlist")}}
-    return render_template("tiers/runs.html", runs=rows, today=_today(), chart=json.dumps(chart),
+    return render_template("tiers/runs.html", runs=rows, today=business_today(), chart=json.dumps(chart),
                            active=next((r for r in rows if r.state in ("queued", "running")), None))
 
 
@@ -49,7 +43,7 @@ def start_run():
     """Queue a preview or a publication for the scheduler process (the web never runs one)."""
     mode = "preview" if request.form.get("mode") == "preview" else "publish"
     try:
-        as_of = dt.date.fromisoformat(request.form.get("as_of", "")) if request.form.get("as_of") else _today()
+        as_of = dt.date.fromisoformat(request.form.get("as_of", "")) if request.form.get("as_of") else business_today()
     except ValueError:
         flash(_("The as-of date is not a date."), "error")
         return redirect(url_for("tiers.runs"))
@@ -92,35 +86,25 @@ def run_status(run_id: int):
 @roles_required("admin", "risk_officer")
 def policy():
     """The tier policy: admins edit (a new version each time); risk officers read."""
+    if request.method == "POST" and current_user.role != "admin":
+        abort(403)
     db = get_session()
     current = current_policy(db, current_app.config["CRM_SETTINGS"].tier_policy_file)
-    fields = [f for f in dataclasses.fields(TierPolicy) if f.name != "version"]
-    errors, values = {}, {f.name: getattr(current, f.name) for f in fields}
-    if request.method == "POST":
-        if current_user.role != "admin":
-            abort(403)
-        submitted = {}
-        for f in fields:
-            raw = form_text(f.name).strip()
-            default = getattr(current, f.name)
-            try:
-                submitted[f.name] = (tuple(x.strip() for x in raw.split(",") if x.strip()) if isinstance(default, tuple)
-                                     else type(default)(raw))
-            except ValueError:
-                errors[f.name] = _("Not a valid %(kind)s.", kind=type(default).__name__)
-        values.update({k: request.form.get(k, "") for k in values})
-        if not errors:
-            try:
-                save_policy(db, current_actor(), submitted, form_text("note")[:500])
-            except ValueError as exc:
-                errors["_form"] = str(exc)
-            else:
-                db.commit()
-                flash(_("The tier policy was saved as a new version; the next run uses it."), "success")
-                return redirect(url_for("tiers.policy"))
+    form = TierPolicyForm()
+    if not form.is_submitted():
+        form.fill(current)
+    elif form.validate():
+        try:
+            save_policy(db, current_actor(), form.policy_values(), form.note.data or "")
+        except ValueError as exc:
+            form.add_policy_error(exc)
+        else:
+            db.commit()
+            flash(_("The tier policy was saved as a new version; the next run uses it."), "success")
+            return redirect(url_for("tiers.policy"))
     versions = list(db.scalars(select(TierPolicyVersion).order_by(TierPolicyVersion.id.desc()).limit(20)))
-    return render_template("tiers/policy.html", fields=fields, values=values, errors=errors, current=current,
-                           versions=versions), 422 if errors else 200
+    return render_template("tiers/policy.html", form=form, current=current, versions=versions,
+                           editable=current_user.role == "admin"), 422 if form.is_submitted() else 200
 
 
 @bp.get("/model")
@@ -149,7 +133,7 @@ def request_override(customer_id: int):
         get_customer(db, current_user, customer_id)
         expires = dt.date.fromisoformat(request.form.get("expires_on", ""))
         ov.request_override(db, current_actor(), current_user, customer_id, request.form.get("tier", ""),
-                            form_text("reason")[:500], expires, _today())
+                            form_text("reason")[:500], expires, business_today())
     except NotVisible:
         abort(404)
     except (ValueError, ov.OverrideError) as exc:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from crm import audit, csvout
+from crm.clock import business_today
 from crm.db import get_db, utcnow
 
 
@@ -49,9 +48,8 @@ def snapshot(as_of):
     """Compute the report figures the dashboard and the reports show."""
     from crm.workspace.snapshots import SnapshotExists, take_snapshot
 
-    zone = ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)
     try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(zone).date()
+        day = dt.date.fromisoformat(as_of) if as_of else business_today()
     except ValueError:
         raise click.ClickException(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
     try:
@@ -75,9 +73,8 @@ def reports_export(name, file, as_of):
     """Write one report (columns and definitions in shared/CONTRACT.md) as CSV."""
     from crm.workspace.statutory import COLUMNS, REPORTS
 
-    zone = ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)
     try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(zone).date()
+        day = dt.date.fromisoformat(as_of) if as_of else business_today()
     except ValueError:
         raise click.ClickException(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
     with get_db().session() as session:

@@ -1,12 +1,12 @@
 """Forms of the workspace: a visit, a target, a team, a reassignment."""
 from __future__ import annotations
 
-import datetime as dt
 
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, DecimalField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from crm.clock import business_today
 from crm.forms import Form
 from crm.models.workspace import VISIT_KINDS
 
@@ -22,7 +22,7 @@ class VisitForm(Form):
     next_step_due = DateField(_l("Next step due"), validators=[Optional()])
 
     def validate_visit_date(self, field):
-        if field.data and field.data > dt.date.today() + dt.timedelta(days=1):
+        if field.data and field.data > business_today():
             raise ValidationError(_l("A visit cannot be logged in advance."))
 
     def validate_next_step_due(self, field):

@@ -1,13 +1,13 @@
 """The daily report snapshot, for the scheduler (crm/jobs/scheduler.py collects JOBS)."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 from crm import audit
+from crm.clock import business_today
 from crm.config import Settings
 from crm.db import Database
 from crm.workspace.snapshots import SnapshotExists, take_snapshot
@@ -17,7 +17,7 @@ log = logging.getLogger("crm.workspace")
 
 def daily_snapshot(database: Database, settings: Settings) -> None:
     """Today's report figures, once a day: the key 'daily:DATE' makes a second run a no-op."""
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = business_today(settings.timezone)
     try:
         snapshot_id = take_snapshot(database, today, f"daily:{today.isoformat()}", audit.Actor.job("scheduler:reports"))
     except SnapshotExists:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from crm.clock import business_today
 from crm.customers.services import visible_customers
 from crm.models import Customer
 from crm.workspace import portfolio, referrals, visits
@@ -17,9 +18,7 @@ def customer_panel(session, user, customer) -> dict | None:
         form = ReassignForm(formdata=None)
         form.manager.choices = [(m.id, m.full_name or m.email) for m in portfolio.active_managers(session)]
         form.manager.data = customer.account_manager_id
-    from crm.workspace.views import today
-
-    day = today()
+    day = business_today()
     tree = referrals.referral_tree(session, customer.id, day)
     visible = set(session.scalars(visible_customers(user).with_only_columns(Customer.id)
                                   .where(Customer.id.in_([r.customer_id for r in tree]))))

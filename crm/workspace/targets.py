@@ -5,6 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,9 +25,9 @@ def create_team(session: Session, actor: audit.Actor, name: str, member_ids: lis
     """A new team of account managers; a manager already in another team moves to this one."""
     name = name.strip()
     if not name:
-        raise TargetError("a team needs a name")
+        raise TargetError(_l("a team needs a name"))
     if session.scalar(select(Team.id).where(Team.name == name)) is not None:
-        raise TargetError(f"a team {name!r} exists already")
+        raise TargetError(_l("a team %(name)s exists already", name=repr(name)))
     team = Team(name=name)
     session.add(team)
     session.flush()
@@ -38,7 +39,7 @@ def set_members(session: Session, actor: audit.Actor, team: Team, member_ids: li
     """Make exactly ``member_ids`` (account managers) the team's members."""
     managers = set(session.scalars(select(User.id).where(User.id.in_(member_ids), User.role == "account_manager")))
     if managers != set(member_ids):
-        raise TargetError("team members must be account managers")
+        raise TargetError(_l("team members must be account managers"))
     session.execute(delete(TeamMember).where((TeamMember.team_id == team.id) | TeamMember.user_id.in_(managers)))
     session.add_all(TeamMember(user_id=uid, team_id=team.id) for uid in sorted(managers))
     session.flush()
@@ -50,16 +51,16 @@ def set_target(session: Session, actor: audit.Actor, year: int, metric: str, amo
                manager_id: int | None = None, team_id: int | None = None) -> Target:
     """Create or change the annual target of one manager or one team (audited with the old value)."""
     if metric not in TARGET_METRICS:
-        raise TargetError(f"unknown metric {metric!r}")
+        raise TargetError(_l("unknown metric %(metric)s", metric=repr(metric)))
     if (manager_id is None) == (team_id is None):
-        raise TargetError("a target is for one manager or one team")
+        raise TargetError(_l("a target is for one manager or one team"))
     if amount < 0:
-        raise TargetError("a target cannot be negative")
+        raise TargetError(_l("a target cannot be negative"))
     if manager_id is not None and session.scalar(
             select(User.id).where(User.id == manager_id, User.role == "account_manager")) is None:
-        raise TargetError("no such account manager")
+        raise TargetError(_l("no such account manager"))
     if team_id is not None and session.get(Team, team_id) is None:
-        raise TargetError("no such team")
+        raise TargetError(_l("no such team"))
     key = f"manager:{manager_id}" if manager_id is not None else f"team:{team_id}"
     target = session.scalar(select(Target).where(Target.year == year, Target.metric == metric,
                                                  Target.subject_key == key))
@@ -73,7 +74,7 @@ def set_target(session: Session, actor: audit.Actor, year: int, metric: str, amo
     try:
         session.flush()
     except IntegrityError:  # two admins created the same target at once
-        raise TargetError("this target was just set by someone else; reload and try again") from None
+        raise TargetError(_l("this target was just set by someone else; reload and try again")) from None
     audit.record(session, actor, audit.Change("target.set", "target", target.id, before,
                                                {"year": year, "metric": metric, "subject": key, "amount": amount}))
     return target

@@ -1,27 +1,25 @@
 """Workspace pages: the dashboard, the portfolio, VIPs without a manager and reassignment.
 
-Visits and targets (visit_views) and reports (report_views) add their routes to ``bp``.
+Visits and targets (views_visits.py) and reports (views_reports.py) add theirs to the same ``bp``.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from crm.auth.login import STAFF, current_actor, roles_required
+from crm.clock import business_today as today
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.models import User
 from crm.request_args import int_arg
 from crm.ui import NavItem
-from crm.workspace import feeds, portfolio, snapshots, visits, warnings
+from crm.workspace import bp, feeds, portfolio, snapshots, visits, warnings
 from crm.workspace.forms import ReassignForm
 
-bp = Blueprint("workspace", __name__)
 NAV = [
     NavItem("workspace.dashboard", _l("Dashboard"), STAFF),
     NavItem("workspace.portfolio_page", _l("My customers"), ("account_manager",)),
@@ -32,11 +30,6 @@ NAV = [
     NavItem("workspace.warnings_page", _l("Early warnings"), ("admin",)),
 ]
 TIER_ORDER = ("vip", "standard", "watchlist")
-
-
-def today() -> dt.date:
-    """The business date in the insurer's zone."""
-    return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
 
 
 @bp.app_context_processor
@@ -135,6 +128,3 @@ def reassign(customer_id: int):
     back = request.form.get("back")
     return redirect(url_for("workspace.unassigned_vips") if back == "unassigned"
                     else url_for("customers.show", customer_id=customer_id))
-
-
-from crm.workspace import report_views, visit_views  # noqa: E402,F401  (they add routes to bp)

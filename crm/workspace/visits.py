@@ -5,6 +5,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -39,13 +40,13 @@ def log_visit(session: Session, actor: audit.Actor, manager: User, customer_id: 
     """
     customer = get_customer(session, manager, customer_id)
     if data.kind not in VISIT_KINDS:
-        raise VisitError(f"unknown kind {data.kind!r}")
+        raise VisitError(_l("unknown kind %(kind)s", kind=repr(data.kind)))
     if data.visit_date > today:
-        raise VisitError("a visit cannot be logged in advance")
+        raise VisitError(_l("a visit cannot be logged in advance"))
     if data.next_step_due is not None and not data.next_step.strip():
-        raise VisitError("a due date needs a next step")
+        raise VisitError(_l("a due date needs a next step"))
     if data.next_step_due is not None and data.next_step_due < data.visit_date:
-        raise VisitError("the next step cannot be due before the visit")
+        raise VisitError(_l("the next step cannot be due before the visit"))
     now = utcnow()
     closed = session.execute(
         update(Visit).where(Visit.customer_id == customer.id, Visit.manager_id == manager.id,
@@ -70,7 +71,7 @@ def complete_follow_up(session: Session, actor: audit.Actor, manager: User, visi
                             Visit.follow_up_done_at.is_(None))
         .values(follow_up_done_at=utcnow()).returning(Visit.customer_id)).scalar()
     if done is None:
-        raise VisitError("this follow-up is not open (done already, or not yours)")
+        raise VisitError(_l("this follow-up is not open (done already, or not yours)"))
     audit.record(session, actor, audit.Change("visit.follow_up_done", "customer", done, None, {"visit_id": visit_id}))
 
 

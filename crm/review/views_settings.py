@@ -6,9 +6,9 @@ from flask_babel import gettext as _
 
 from crm.auth.login import current_actor, roles_required
 from crm.db import get_session
+from crm.review import bp
 from crm.review.forms import SettingsForm
 from crm.review.sla import SettingsError, current_settings, save_settings
-from crm.review.views import bp
 
 
 @bp.route("/settings", methods=["GET", "POST"])

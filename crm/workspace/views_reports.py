@@ -14,13 +14,13 @@ from flask_login import current_user
 
 from crm import audit, csvout
 from crm.auth.login import STAFF, current_actor, roles_required
+from crm.clock import business_today as today
 from crm.db import get_session
-from crm.workspace import export, snapshots, warnings
+from crm.workspace import bp, export, snapshots, warnings
 from crm.workspace.forms import WarningThresholdsForm
 from crm.workspace.metrics import DEFINITIONS
 from crm.workspace.tables import BY_MANAGER, REPORTS, table
-from crm.workspace.views import bp, today
-from crm.workspace.visit_views import _names
+from crm.workspace.views_visits import _names
 
 
 def _figures():
@@ -144,14 +144,14 @@ def save_warnings():
     db = get_session()
     form = WarningThresholdsForm()
     if not form.validate_on_submit():
-        return _thresholds_page(db, form, 400)
+        return _thresholds_page(db, form, 422)
     values = {i.code: (Decimal(getattr(form, i.code).data) / 100 if i.unit == "share"
                        else Decimal(getattr(form, i.code).data or 0)) for i in warnings.INDICATORS}
     try:
         row = warnings.save(db, current_actor(), values)
     except warnings.ThresholdError as exc:
         flash(str(exc), "error")
-        return _thresholds_page(db, form, 400)
+        return _thresholds_page(db, form, 422)
     db.commit()
     flash(_("Thresholds saved as version %(id)s; the next figures are checked against them.", id=row.id), "success")
     return redirect(url_for("workspace.warnings_page"), code=303)

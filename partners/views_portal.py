@@ -1,26 +1,25 @@
 """The merchant portal for partner cashiers: look a code up (typed or scanned), redeem it, void
 within the window, and the day's redemptions. A cashier sees only their own partner's coupons.
-The partner administration and settlement pages (admins) are in partners/admin_views.py."""
+The partner administration and settlement pages (admins) are in partners/views_admin.py."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import uuid
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from crm.auth.login import current_actor, roles_required
+from crm.clock import business_today as today
 from crm.db import get_session
 from crm.ui import NavItem
-from partners import codes, queries, redeem as redemptions
+from partners import bp, codes, queries, redeem as redemptions
 from partners.forms import LookupForm, RedeemForm, VoidForm
 from partners.services import cashier_partner
 from partners.settlement import period_bounds
 
-bp = Blueprint("portal", __name__, url_prefix="/merchant")
 NAV = [
     NavItem("portal.index", _l("Redeem coupons"), ("partner_cashier",)),
     NavItem("portal.partners", _l("Partners"), ("admin",)),
@@ -44,10 +43,6 @@ OUTCOMES = {
 
 def zone() -> str:
     return current_app.config["CRM_SETTINGS"].timezone
-
-
-def today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(zone())).date()
 
 
 def _partner():
@@ -133,6 +128,3 @@ def void(redemption_id: int):
     flash(OUTCOMES.get(outcome, outcome), "success" if answer.status == 200 else "error")
     return redirect(url_for("portal.index"), code=303)
 
-
-from partners import admin_views  # noqa: E402,F401  (the admin pages add their routes to bp)
-from partners import coupon_views  # noqa: E402,F401  (the printable coupon page)

@@ -6,11 +6,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.auth.login import current_actor, roles_required
-from crm.benefits.services import business_today
+from crm.clock import business_today
 from crm.db import get_session
+from crm.review import bp
 from crm.review.entry import EntryInvalid, enter_claim, enter_policy
 from crm.review.forms import ClaimEntryForm, PolicyEntryForm
-from crm.review.views import bp
 
 ENTERERS = ("underwriter", "admin")
 

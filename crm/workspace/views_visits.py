@@ -10,13 +10,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.auth.login import current_actor, roles_required
+from crm.clock import business_today as today
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.models import User
 from crm.models.workspace import Team
-from crm.workspace import metrics, portfolio, snapshots, targets, visits
+from crm.workspace import bp, metrics, portfolio, snapshots, targets, visits
 from crm.workspace.forms import TargetForm, TeamForm, VisitForm
-from crm.workspace.views import bp, today
 
 
 def _names(db) -> dict[int, str]:

@@ -10,28 +10,23 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-from zoneinfo import ZoneInfo
 
 import segno
-from flask import abort, current_app, render_template
-from flask_babel import lazy_gettext as _l
+from flask import abort, render_template
+from flask_babel import lazy_gettext as _l, lazy_pgettext
 from flask_login import current_user
 
 from crm import audit
 from crm.auth.login import STAFF, current_actor, roles_required
+from crm.clock import business_today
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
-from partners import codes
+from partners import bp, codes
 from partners.models import Coupon
-from partners.portal import bp
 
 PRINT_ROLES = ("admin", "account_manager")  # an account manager only for their own customers
 STATUS_LABELS = {"issued": _l("Valid"), "redeemed": _l("Redeemed"), "expired": _l("Expired"),
-                 "voided": _l("Withdrawn")}
-
-
-def business_today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)).date()
+                 "voided": lazy_pgettext("coupon", "Withdrawn")}
 
 
 @bp.app_template_global()

@@ -8,12 +8,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from crm.auth.login import current_actor, roles_required
+from crm.clock import business_today as today
 from crm.csvout import csv_response
 from crm.db import get_session
-from partners import queries, services
+from partners import bp, queries, services
 from partners.forms import CATEGORY_LABELS, CashierForm, PartnerForm, SettlementForm, StoreForm, VoidForm
 from partners.models import Partner
-from partners.portal import bp, today, zone
+from partners.views_portal import zone
 from partners.settlement import settlement as build_settlement, write_csv
 
 ADMIN = ("admin",)
