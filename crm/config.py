@@ -31,6 +31,9 @@ class Settings:
     recalc_workers: int | None = None  # None: one per core (crm.jobs.passes.MAX_WORKERS at most)
     default_locale: str = "en"
     behind_proxy: bool = False
+    proxy_hops: int = 1  # reverse proxies in front of the app whose X-Forwarded-* are trusted
+    ratelimit_storage_uri: str = "memory://"  # redis://127.0.0.1:6379 in production
+    ratelimit_key_prefix: str = "crm"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -90,5 +93,10 @@ def load_settings(overrides: dict | None = None) -> Settings:
         recalc_workers=_positive_int("CRM_RECALC_WORKERS", overrides.pop("recalc_workers", None)),
         default_locale=overrides.pop("default_locale", None) or os.environ.get("CRM_DEFAULT_LOCALE", "en"),
         behind_proxy=bool(overrides.pop("behind_proxy", None) or os.environ.get("CRM_BEHIND_PROXY") == "1"),
+        proxy_hops=_positive_int("CRM_PROXY_HOPS", overrides.pop("proxy_hops", None)) or 1,
+        ratelimit_storage_uri=overrides.pop("ratelimit_storage_uri", None)
+        or os.environ.get("CRM_RATELIMIT_STORAGE_URI", "memory://"),
+        ratelimit_key_prefix=overrides.pop("ratelimit_key_prefix", None)
+        or os.environ.get("CRM_RATELIMIT_KEY_PREFIX", "crm"),
         extra=overrides,
     )

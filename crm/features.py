@@ -21,6 +21,7 @@ VIEWS = (
     "partners.api",
     "partners.portal",
     "crm.admin.views",
+    "crm.auth.views_users",
 )
 SUBSCRIPTIONS = ("crm.benefits.subscriptions", "crm.review.subscriptions", "crm.workspace.subscriptions")
 CUSTOMER_PANELS = ("crm.tiers.panel", "crm.review.panel", "crm.benefits.panel", "partners.panel",

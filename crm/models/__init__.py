@@ -1,5 +1,5 @@
 """All models, imported here so that Alembic and the app see one metadata."""
-from crm.models.users import LoginThrottle, User  # noqa: F401
+from crm.models.users import LoginThrottle, User, UserSession  # noqa: F401
 from crm.models.customers import Customer, Policy, Claim, ImportBatch  # noqa: F401
 from crm.models.tiers import (  # noqa: F401
     CustomerTier, RiskModelRecord, TierHistory, TierMoveBatch, TierOverride, TierPolicyVersion, TierRun)
