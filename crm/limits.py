@@ -75,6 +75,15 @@ def page_breach(request_limit):
     return response
 
 
+def _not_a_search() -> bool:
+    return not (request.values.get("q") or "").strip()
+
+
+# The customer list: only a search (a query in ``q``, in the URL or a form) counts, per user.
+search_limit = limiter.limit(configured("SEARCH_RATE_LIMIT"), key_func=user_key, exempt_when=_not_a_search,
+                             on_breach=page_breach)
+
+
 # --- limits decided in code (the partner API: before and after its key is known) ---------
 
 def over(limit: str, *key: str) -> int:

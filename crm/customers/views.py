@@ -5,7 +5,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from crm import audit
+from crm import audit, limits
 from crm.auth.login import STAFF, current_actor, roles_required
 from crm.ui import NavItem
 from crm.customers import services
@@ -32,6 +32,7 @@ def _int_arg(name: str) -> int | None:
 
 @bp.get("/customers")
 @roles_required(*STAFF)
+@limits.search_limit
 def index():
     db = get_session()
     f = services.CustomerFilter(
