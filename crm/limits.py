@@ -19,6 +19,7 @@ exactly ``CRM_PROXY_HOPS`` trusted hops (crm/app.py).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -42,6 +43,13 @@ DEFAULTS = {
 # storage of the app's configuration (a new one per app: tests never share counts).
 limiter = Limiter(key_func=get_remote_address, strategy="sliding-window-counter",
                   in_memory_fallback_enabled=True)
+
+
+@limiter.request_filter
+def _partner_api() -> bool:
+    """The partner API's limits are counted in code, once its key is known (partners/
+    ratelimit.py): Flask-Limiter's own check before each of its calls would find nothing."""
+    return request.path.startswith("/api/")
 
 
 def init_app(app, settings) -> None:
@@ -96,8 +104,13 @@ def hit(limit: str, *key: str) -> int:
     return _counted(limit, key, count=True)
 
 
+@functools.lru_cache(maxsize=64)
+def _item(limit: str):
+    return parse(limit)
+
+
 def _counted(limit: str, key: tuple[str, ...], count: bool) -> int:
-    item = parse(limit)
+    item = _item(limit)
     try:
         allowed = (limiter.limiter.hit if count else limiter.limiter.test)(item, *key)
         return 0 if allowed else retry_after(item, *key)
