@@ -41,6 +41,6 @@ def check():
         end()
         flash(_("Your session expired. Please log in again."), "warning")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
-    if now - seen_at > 60:  # at most once a minute: the cookie need not change on every click
+    if now - seen_at > 60:  # at most once a minute: the stored session need not be written on every click
         session["seen_at"] = now
     return None
