@@ -128,3 +128,27 @@ def test_the_partner_api_gets_no_session(app, database):
     assert not [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+def test_saving_the_session_does_not_wait_on_the_requests_own_transaction(app, make_user):
+    """A write request that answers without committing (a refused password change) while its
+    session changed (last seen, once a minute): on SQLite it holds the write lock until
+    teardown, and the session row must not wait for it (30 s, then 'database is locked')."""
+    import time
+
+    from tests.conftest import PASSWORD
+
+    from tests.conftest import csrf_token
+
+    _, email = make_user("admin")
+    user = logged_in(app, email)
+    token = csrf_token(user.client, "/account/password")
+    with user.client.session_transaction() as stored:
+        stored["seen_at"] = int(time.time()) - 120  # so that this request writes the session
+    started = time.monotonic()
+    response = user.client.post("/account/password", data={
+        "csrf_token": token, "current": "not-" + PASSWORD, "new": "Quiet-Lantern-Moss-81",
+        "confirm": "Quiet-Lantern-Moss-81"})
+    assert response.status_code == 422
+    assert time.monotonic() - started < 10
+    assert user.client.get("/customers").status_code == 200
