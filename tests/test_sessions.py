@@ -152,3 +152,17 @@ def test_saving_the_session_does_not_wait_on_the_requests_own_transaction(app, m
     assert response.status_code == 422
     assert time.monotonic() - started < 10
     assert user.client.get("/customers").status_code == 200
+
+
+def test_a_browser_with_a_session_gets_the_503_page_when_the_database_is_down():
+    """Reading the session fails before any view runs: the answer is still the clear 503 page
+    (not a bare 500), and no new cookie is handed out."""
+    from crm.app import create_app
+
+    app = create_app({"env": "test", "database_url": "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"})
+    client = app.test_client()
+    client.set_cookie("session", "A" * 43)
+    response = client.get("/customers")
+    assert response.status_code == 503
+    assert "database is not reachable" in response.get_data(as_text=True)
+    assert not [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]

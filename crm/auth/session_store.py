@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 
 from flask import g
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
 from crm.db import get_db, utcnow
@@ -32,6 +34,7 @@ from crm.models import UserSession
 # session is stored.
 STALE_AFTER = dt.timedelta(hours=12)
 _SERIALIZER = TaggedJSONSerializer()
+_log = logging.getLogger(__name__)
 
 
 def token_hash(token: str) -> str:
@@ -51,6 +54,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.new = row_id is None
         self.modified = False
         self.renewed = False
+        self.unavailable: Exception | None = None  # the store could not be read (check() raises it)
 
     def renew(self) -> None:
         """End the stored session and go on under a new id (log-in, log-out): a cookie copied
@@ -75,10 +79,17 @@ class ServerSessionInterface(SessionInterface):
         token = request.cookies.get(self.get_cookie_name(app), "")
         if not token or len(token) > 100:
             return ServerSession()
-        with get_db().engine.connect() as conn:
-            row = conn.execute(select(UserSession.id, UserSession.data).where(
-                UserSession.token_hash == token_hash(token),
-                UserSession.last_seen_at > utcnow() - STALE_AFTER)).first()
+        try:
+            with get_db().engine.connect() as conn:
+                row = conn.execute(select(UserSession.id, UserSession.data).where(
+                    UserSession.token_hash == token_hash(token),
+                    UserSession.last_seen_at > utcnow() - STALE_AFTER)).first()
+        except SQLAlchemyError as exc:
+            # Not here: an error while the request is opened gets no error page of ours. The
+            # session check raises it (crm/auth/sessions.py), and the database's 503 answers.
+            session = ServerSession()
+            session.unavailable = exc
+            return session
         if row is None:
             return ServerSession()
         try:
@@ -88,8 +99,16 @@ class ServerSessionInterface(SessionInterface):
         return ServerSession(data, row_id=row.id, token=token)
 
     def save_session(self, app, session, response):
-        if not isinstance(session, ServerSession) or not session.modified:
+        if not isinstance(session, ServerSession) or not session.modified or session.unavailable:
             return
+        try:
+            self._store(app, session, response)
+        except SQLAlchemyError as exc:
+            # The answer is made (a 503 page, when the database is down): it goes out, without
+            # a cookie; the browser keeps its old id.
+            _log.warning("session not saved: %s", type(exc).__name__)
+
+    def _store(self, app, session, response) -> None:
         name, domain, path = self.get_cookie_name(app), self.get_cookie_domain(app), self.get_cookie_path(app)
         _end_request_transaction()
         engine = get_db().engine

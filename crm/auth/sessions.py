@@ -32,7 +32,10 @@ def end() -> None:
 
 
 def check():
-    """before_request: end a session idle too long or open too long; refresh 'seen' otherwise."""
+    """before_request: end a session idle too long or open too long; refresh 'seen' otherwise.
+    Raises the database's error if the session could not be read (the 503 page answers)."""
+    if getattr(session, "unavailable", None) is not None:
+        raise session.unavailable
     if request.path.startswith(("/api/", "/static/")) or not current_user.is_authenticated:
         return None
     now = int(time.time())
