@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 
 from flask import Flask, g
-from flask.sessions import SecureCookieSessionInterface
+
 
 from crm import db as dblayer
 from crm.config import INSTANCE_DIR, PROJECT_ROOT, load_settings
@@ -41,10 +41,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(settings.extra)
     app.request_class = LimitedRequest
-    if settings.behind_proxy:  # trust the reverse proxy's X-Forwarded-Proto/For/Host (one hop)
+    if settings.behind_proxy:
+        # Trust the X-Forwarded-Proto/For/Host of exactly ``proxy_hops`` proxies: the client
+        # address is the one the outermost trusted proxy saw, whatever a client wrote before
+        # it. A client reaching the app directly could write them all: listen only behind it.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app, settings)
     register_request_hooks(app)
     register_blueprints(app)
@@ -61,12 +65,13 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask, settings) -> None:
-    from crm import clock, i18n, ui
+    from crm import clock, i18n, ratelimits, ui
     from crm.auth.login import init_login
 
     clock.set_business_timezone(settings.timezone)
     dblayer.init_app(app, dblayer.Database(settings.database_url))
     csrf.init_app(app)
+    ratelimits.init_app(app, settings)
     init_login(app)
     i18n.init_app(app)
     ui.init_app(app)
@@ -74,6 +79,7 @@ def register_extensions(app: Flask, settings) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     from crm.auth import sessions
+    from crm.auth.session_store import ServerSessionInterface
     from crm.forms import refuse_control_characters
     from crm.security import apply_security_headers
 
@@ -84,17 +90,9 @@ def register_request_hooks(app: Flask) -> None:
     app.after_request(apply_security_headers)
     app.before_request(sessions.check)
     app.before_request(refuse_control_characters)
-    app.session_interface = _NoCookieSessionForApi()
-
-
-class _NoCookieSessionForApi(SecureCookieSessionInterface):
-    """The partner API authenticates by bearer key: its requests get an empty read-only session
-    instead of one read from, signed into and saved to a cookie on every call."""
-
-    def open_session(self, app: Flask, request):
-        if request.path.startswith("/api/"):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
+    # Sessions live on the server, the cookie carries a random id; the partner API (bearer
+    # keys) gets an empty read-only session: no cookie read, signed or saved on its calls.
+    app.session_interface = ServerSessionInterface(api_prefix="/api/")
 
 
 def register_blueprints(app: Flask) -> None:

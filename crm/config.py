@@ -45,6 +45,9 @@ class Settings:
     # before it answers 503 with Retry-After.
     api_lock_wait_seconds: int = 3
     password_hash: str = STRONG_PASSWORD_HASH  # Werkzeug method for new password hashes
+    proxy_hops: int = 1  # reverse proxies in front of the app whose X-Forwarded-* are trusted
+    ratelimit_storage_uri: str = "memory://"  # redis://127.0.0.1:6379 in production
+    ratelimit_key_prefix: str = "crm"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -114,5 +117,10 @@ def load_settings(overrides: dict | None = None) -> Settings:
         api_lock_wait_seconds=_positive_int("CRM_API_LOCK_WAIT_SECONDS",
                                             overrides.pop("api_lock_wait_seconds", None)) or 3,
         password_hash=TEST_PASSWORD_HASH if env == "test" else STRONG_PASSWORD_HASH,
+        proxy_hops=_positive_int("CRM_PROXY_HOPS", overrides.pop("proxy_hops", None)) or 1,
+        ratelimit_storage_uri=overrides.pop("ratelimit_storage_uri", None)
+        or os.environ.get("CRM_RATELIMIT_STORAGE_URI", "memory://"),
+        ratelimit_key_prefix=overrides.pop("ratelimit_key_prefix", None)
+        or os.environ.get("CRM_RATELIMIT_KEY_PREFIX", "crm"),
         extra=overrides,
     )

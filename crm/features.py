@@ -25,6 +25,7 @@ VIEWS = (
     "crm.benefits.views", "crm.benefits.views_services", "crm.benefits.views_assistance", "crm.benefits.views_reports",
     "partners.api", "partners.views_portal", "partners.views_admin", "partners.views_coupons",
     "crm.admin.views",
+    "crm.auth.views_users",
 )
 SUBSCRIPTIONS = ("crm.benefits.subscriptions", "crm.review.subscriptions", "crm.workspace.subscriptions")
 CUSTOMER_PANELS = ("crm.tiers.panel", "crm.review.panel", "crm.benefits.panel", "partners.panel",

@@ -24,10 +24,9 @@ from crm import audit
 from crm.clock import business_today
 from crm.db import get_db, lock_wait
 from crm.limits import KIB, set_body_limit
-from partners import api_bp as bp, codes, redeem as redemptions
+from partners import api_bp as bp, codes, ratelimit, redeem as redemptions
 from partners.models import Coupon
 from partners.openapi import DOCUMENT
-from partners.ratelimit import DEFAULT_RATE, TokenBucket
 from partners.services import ApiCaller, authenticate_key
 
 NAV: list = []
@@ -45,8 +44,6 @@ def _exempt_and_limit(state) -> None:
 
     csrf.exempt(bp)  # bearer keys, not cookies: there is nothing for a forged request to ride on
     set_body_limit(state.app, bp.name, MAX_BODY)
-    rate, burst = state.app.config.get("PARTNER_API_RATE", DEFAULT_RATE)
-    state.app.extensions["partners_rate_limit"] = TokenBucket(rate, burst)
 
 
 def error(status: int, code: str, message: str, fields: dict | None = None, headers: dict | None = None):
@@ -99,17 +96,23 @@ def _caller(presented: str) -> ApiCaller | None:
 
 
 def partner_api(view):
-    """Bearer-key authentication and the per-key rate limit; sets g.partner (an ApiCaller)."""
+    """Bearer-key authentication and the rate limits (partners/ratelimit.py: wrong keys per
+    address, calls per key); sets g.partner (an ApiCaller)."""
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
+        wait = ratelimit.address_refused()
+        if wait:
+            return error(429, "rate_limited", "Too many calls with a wrong API key from this address; retry later.",
+                         headers={"Retry-After": str(wait)})
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         found = _caller(presented.strip()) if scheme.lower() == "bearer" else None
         if found is None:
+            ratelimit.count_bad_key()
             return error(401, "unauthorized", "A valid API key is required (Authorization: Bearer …).",
                          headers={"WWW-Authenticate": 'Bearer realm="partners"'})
         g.partner = found
-        wait = current_app.extensions["partners_rate_limit"].take(found.key_id)
+        wait = ratelimit.take(found.key_id)
         if wait:
             return error(429, "rate_limited", "Too many requests for this API key; retry later.",
                          headers={"Retry-After": str(wait)})

@@ -1,36 +1,43 @@
-"""Per-key rate limit of the partner API: an in-process token bucket.
+"""The partner API's rate limits, counted by Flask-Limiter (crm/ratelimits.py) in the configured
+storage: with Redis, one count for all workers and hosts (a key gets ``rate`` per second in
+total, not per worker).
 
-Why in-process: a shared counter in the database would be one more write on every call, and
-on PostgreSQL every request of one key would queue on that counter row's lock until its
-transaction commits. The price: each worker process keeps its own buckets, so under gunicorn
-with N workers a key can get up to N × ``rate`` requests per second (and N × ``burst`` at
-once) before it sees 429. Configure ``PARTNER_API_RATE`` = (rate per second, burst) per
-worker with that in mind; its purpose is to stop a runaway client, not to meter billing.
+Two limits:
+- per API key, once the key is known: ``PARTNER_API_RATE`` = (rate per second, burst), e.g.
+  (20, 40): 40 calls in any 2 seconds. It stops a runaway client; it is not billing.
+- per client address, for calls with a missing or wrong key (``PARTNER_BAD_KEY_LIMIT``): a
+  key guesser is stopped, and over the limit every call from the address answers 429, a
+  right key too (or the answer would tell which guess hit).
 """
 from __future__ import annotations
 
 import math
-import threading
-import time
 
-DEFAULT_RATE = (20.0, 40)  # per key and worker: 20 requests/s sustained, bursts of 40
+from flask import current_app
+
+from crm import ratelimits
+
+DEFAULT_RATE = (20.0, 40)  # per key: 20 requests/s sustained, bursts of 40
 
 
-class TokenBucket:
-    """Buckets per key: ``take(key)`` returns 0 when allowed, else seconds to wait."""
+def key_limit() -> str:
+    """The per-key limit as Flask-Limiter writes it: ``burst`` per ``burst / rate`` seconds."""
+    rate, burst = current_app.config.get("PARTNER_API_RATE", DEFAULT_RATE)
+    burst = max(1, int(burst))
+    seconds = max(1, math.ceil(burst / float(rate)))
+    return f"{burst} per {seconds} seconds"
 
-    def __init__(self, rate: float, burst: int, clock=time.monotonic):
-        self.rate, self.burst, self.clock = float(rate), int(burst), clock
-        self._lock = threading.Lock()
-        self._buckets: dict[object, tuple[float, float]] = {}  # key → (tokens, last refill)
 
-    def take(self, key) -> int:
-        now = self.clock()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0
-            self._buckets[key] = (tokens, now)
-            return max(1, math.ceil((1.0 - tokens) / self.rate))
+def address_refused() -> int:
+    """Seconds the client's address must wait before its calls are looked at again (0: go on)."""
+    return ratelimits.over(current_app.config["PARTNER_BAD_KEY_LIMIT"], "partner-bad-key", ratelimits.client_address())
+
+
+def count_bad_key() -> int:
+    """Count a call with a missing or wrong key against its address; seconds to wait, or 0."""
+    return ratelimits.hit(current_app.config["PARTNER_BAD_KEY_LIMIT"], "partner-bad-key", ratelimits.client_address())
+
+
+def take(key_id: int) -> int:
+    """Count a call of the key ``key_id``: 0 when allowed, else seconds to wait."""
+    return ratelimits.hit(key_limit(), "partner-key", str(key_id))

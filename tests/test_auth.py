@@ -71,7 +71,7 @@ def test_lockout_after_repeated_failures_then_expires(client, auth, make_user, d
         assert auth.login(email, "wrong-password-x").status_code == 401
     response = auth.login(email)  # the right password, but this address is locked out
     assert response.status_code == 401
-    assert "Too many failed attempts" in response.get_data(as_text=True)
+    assert "Wrong e-mail or password" in response.get_data(as_text=True)  # no word of a lock
     with database.transaction() as session:  # the lock is temporary
         session.execute(update(LoginThrottle).values(locked_until=dt.datetime.now(dt.timezone.utc)
                                                      - dt.timedelta(seconds=1)))
@@ -87,7 +87,7 @@ def test_an_attacker_cannot_lock_out_the_owner(app, make_user):
     attacker.client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
     for _ in range(12):
         attacker.login(email, "guess-guess-guess")
-    assert "Too many failed attempts" in attacker.login(email).get_data(as_text=True)
+    assert attacker.login(email).status_code == 401  # the right password: this address is locked
     owner = AuthActions(app.test_client())
     owner.client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
     assert owner.login(email).status_code == 302

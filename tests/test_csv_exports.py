@@ -70,7 +70,7 @@ def test_report_csv_escapes_text_and_is_not_cached(client, login_as, database, t
     rows = _rows(response.get_data(as_text=True))
     assert rows[1][0] == ESCAPED
     assert rows[1][2] not in ("", None) and "." in rows[1][2] and len(rows[1][2].split(".")[1]) == 2  # money
-    for report in ("loss_ratio_tier", "pending_claims", "earned_premium", "benefits"):
+    for report in ("loss_ratio_tier", "pending_claims", "premium", "benefits"):
         assert client.get(f"/reports/{report}.csv").headers["Cache-Control"] == "no-store"
 
 

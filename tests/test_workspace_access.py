@@ -20,7 +20,7 @@ ROUTES = [
     ("GET", "/workspace/targets", ("admin", "account_manager")),
     ("GET", "/reports", STAFF),
     ("GET", "/reports/definitions", STAFF),
-    ("GET", "/reports/earned_premium.csv", STAFF),
+    ("GET", "/reports/premium.csv", STAFF),
     ("GET", "/workspace/export", ("admin",)),
     ("GET", "/customers/{c}/visits/new", ("account_manager",)),
     ("GET", "/customers/{c}", STAFF),

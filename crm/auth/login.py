@@ -20,7 +20,8 @@ login_manager.session_protection = "strong"
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    return get_session().get(User, int(user_id))
+    user = get_session().get(User, int(user_id))
+    return user if user is not None and user.active else None  # deactivated: logged out at once
 
 
 def init_login(app) -> None:

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.auth.passwords import check_policy, hash_password, verify_no_one, verify_password
+from crm.auth.passwords import WeakPassword, check_policy, hash_password, verify_no_one, verify_password
 from crm.db import utcnow
-from crm.models import LoginThrottle, User
+from crm.models import LoginThrottle, User, UserSession
 from crm.validators import ROLES
 
 
@@ -28,10 +28,7 @@ def create_user(session: Session, actor: audit.Actor, email: str, role: str, pas
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise UserError(f"a user {email} exists already")
     if enforce_policy:
-        try:
-            check_policy(password, email)
-        except ValueError as exc:
-            raise UserError(f"password refused: {exc}") from None
+        _check_password(password, email)
     user = User(email=email, role=role, password_hash=hash_password(password),
                 full_name=full_name, locale=locale)
     session.add(user)
@@ -39,6 +36,78 @@ def create_user(session: Session, actor: audit.Actor, email: str, role: str, pas
     audit.record(session, actor, audit.Change("user.create", "user", user.id, None,
                                                {"email": email, "role": role, "full_name": full_name}))
     return user
+
+
+def _check_password(password: str, email: str) -> None:
+    try:
+        check_policy(password, email)
+    except WeakPassword as exc:
+        raise PasswordRefused(exc.code, f"password refused: {exc}") from None
+
+
+class PasswordRefused(UserError):
+    """A new password is against the policy; ``code`` names the rule (crm.auth.passwords)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def change_password(session: Session, actor: audit.Actor, user: User, current: str, new: str) -> None:
+    """Set ``user``'s password to ``new`` after checking ``current``, and end every session of
+    theirs (the caller starts a new one for the browser that asked). Raises UserError (a
+    wrong current password) or PasswordRefused."""
+    if not verify_password(user.password_hash, current):
+        raise UserError("the current password is not right")
+    if new == current:
+        raise PasswordRefused("same", "password refused: the new password is the current one")
+    _check_password(new, user.email)
+    user.password_hash = hash_password(new)
+    ended = end_sessions(session, user.id)
+    audit.record(session, actor, audit.Change("user.password_change", "user", user.id, None,
+                                               {"sessions_ended": ended}))
+
+
+def set_active(session: Session, actor: audit.Actor, user_id: int, active: bool) -> User:
+    """Activate or deactivate a user; deactivating ends every session of theirs at once.
+    Raises UserError for an unknown user or an admin deactivating their own account."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserError(f"no user {user_id}")
+    if not active and actor.id == str(user.id):
+        raise UserError("you cannot deactivate your own account")
+    before = user.active
+    user.active = active
+    ended = 0 if active else end_sessions(session, user.id)
+    audit.record(session, actor, audit.Change("user.activate" if active else "user.deactivate", "user", user.id,
+                                               {"active": before}, {"active": active, "sessions_ended": ended}))
+    return user
+
+
+def active_sessions(session: Session, user_id: int, idle: dt.timedelta, absolute: dt.timedelta,
+                    now: dt.datetime | None = None) -> list[UserSession]:
+    """The sessions of ``user_id`` still within the idle and absolute limits, latest first."""
+    now = now or utcnow()
+    return list(session.scalars(select(UserSession).where(
+        UserSession.user_id == user_id, UserSession.last_seen_at > now - idle - dt.timedelta(minutes=1),
+        UserSession.created_at > now - absolute).order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())))
+
+
+def end_sessions(session: Session, user_id: int, session_id: int | None = None) -> int:
+    """Delete ``user_id``'s stored sessions (only ``session_id`` if given): their cookies open
+    nothing any more. Returns how many ended. Not audited here: the caller's change is."""
+    statement = delete(UserSession).where(UserSession.user_id == user_id)
+    if session_id is not None:
+        statement = statement.where(UserSession.id == session_id)
+    return session.execute(statement).rowcount
+
+
+def end_session_by_admin(session: Session, actor: audit.Actor, user_id: int, session_id: int | None = None) -> int:
+    """An admin ends one session of a user, or all of them; audited. Returns how many ended."""
+    ended = end_sessions(session, user_id, session_id)
+    audit.record(session, actor, audit.Change("user.sessions_end", "user", user_id, None,
+                                               {"session": session_id, "sessions_ended": ended}))
+    return ended
 
 
 class LoginRefused(Exception):
@@ -110,6 +179,7 @@ def authenticate(session: Session, email: str, password: str, source: str = "-",
     source = (source or "-")[:64]
     throttle = _throttle(session, email, source)
     if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
+        verify_no_one(password)  # a locked account costs what a wrong password costs
         raise LoginRefused(locked=True)
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
@@ -117,6 +187,7 @@ def authenticate(session: Session, email: str, password: str, source: str = "-",
         _count_failure(session, email, source, None, now)
         raise LoginRefused()
     if user.locked_until is not None and user.locked_until > now:
+        verify_no_one(password)
         raise LoginRefused(locked=True)
     if not user.active or not verify_password(user.password_hash, password):
         _count_failure(session, email, source, user, now)

@@ -7,7 +7,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from crm import audit
+from crm import audit, ratelimits
 from crm.auth.login import STAFF, current_actor, roles_required
 from crm.ui import NavItem
 from crm.customers import bp, services
@@ -29,6 +29,7 @@ def home():
 
 @bp.route("/customers", methods=["GET", "POST"])
 @roles_required(*STAFF)
+@ratelimits.search_limit
 def index():
     """The customer list and search.
 

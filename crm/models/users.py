@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, utcnow
@@ -52,3 +52,23 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(default=0)
     last_failed_at: Mapped[dt.datetime]
     locked_until: Mapped[dt.datetime | None]
+
+
+class UserSession(Base):
+    """A browser's session, kept on the server: its cookie carries only a random id, of which
+    this row keeps a SHA-256 hash (a copy of the table opens no session). Deleting the row
+    ends the session: at log-out, at a password change, when the user is deactivated, or by
+    an admin. Visitors not logged in have one too (the log-in form's CSRF token)."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),
+                      Index("ix_user_sessions_last_seen_at", "last_seen_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    data: Mapped[str] = mapped_column(Text)  # Flask's tagged JSON of the session's contents
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")

@@ -7,7 +7,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'sec_search_idx'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
