@@ -76,8 +76,12 @@ def _dates(days: np.ndarray) -> np.ndarray:
     return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
 
 
-def make_true_portfolio(n_customers: int, seed: int = 0, as_of: dt.date = AS_OF) -> TruePortfolio:
-    """A seeded portfolio of n_customers with known true rates (see the module docstring)."""
+def make_true_portfolio(n_customers: int, seed: int = 0, as_of: dt.date = AS_OF, rate=None) -> TruePortfolio:
+    """A seeded portfolio of n_customers with known true rates (see the module docstring).
+
+    rate: another true rate, a function of (age band, gender code, city code, product code)
+    arrays like ``true_rate`` (the default)."""
+    rate_of = rate or true_rate
     rng = np.random.default_rng(seed)
     d, n = day_number(as_of), int(n_customers)
     ids = np.arange(1, n + 1, dtype=np.int64)
@@ -110,7 +114,7 @@ def make_true_portfolio(n_customers: int, seed: int = 0, as_of: dt.date = AS_OF)
     lo = d - 365 * np.arange(1, YEARS + 1)  # each year's exclusive start
     days = np.maximum(np.minimum(end[:, None], lo[None, :] + 366) - np.maximum(start[:, None], lo[None, :] + 1), 0)
     band = _age_band(birth[owner][:, None], lo[None, :])
-    rate = true_rate(band, gender[owner][:, None], city[owner][:, None], product[:, None])
+    rate = rate_of(band, gender[owner][:, None], city[owner][:, None], product[:, None])
     counts = rng.poisson(rate * days / 365.0 * 1.05)  # 1 in 21 of them rejected below
     pol, year = np.nonzero(counts)
     pol, year = np.repeat(pol, counts[pol, year]), np.repeat(year, counts[pol, year])
@@ -131,7 +135,7 @@ def make_true_portfolio(n_customers: int, seed: int = 0, as_of: dt.date = AS_OF)
         "customer_id": ids[owner[pol]], "loss_date": _dates(loss), "report_date": _dates(report),
         "status": status, "paid_amount": 500.0, "reserve_amount": 0.0, "fraud_suspected": False})
     band_d = _age_band(birth, np.full(n, d))
-    per_type = true_rate(band_d[:, None], gender[:, None], city[:, None], np.arange(len(PRODUCT_TYPES))[None, :])
+    per_type = rate_of(band_d[:, None], gender[:, None], city[:, None], np.arange(len(PRODUCT_TYPES))[None, :])
     truth = pd.Series((per_type * held).sum(axis=1) / held.sum(axis=1), index=ids, name="true_rate")
     single = pd.Series(held.sum(axis=1) == 1, index=ids, name="single_product")
     return TruePortfolio(customers, policies, claims, as_of, truth, single)
