@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from .aggregates import aggregate
 from .features import credibility, features_from_aggregates
 from .frames import PRODUCT_TYPES, Prepared, prepare
-from .glm import Cells, GlmTable, fit_glm, select_inputs
+from .glm import MIN_GAIN, Cells, GlmTable, fit_glm, select_inputs
 from .metrics import decile_table, normalised_gini
 from .model_inputs import CANDIDATES, TEXT, Vocabulary, customer_inputs, held_matrix, training_rows
 from .policy import TierPolicy
@@ -208,6 +208,7 @@ def fit_frequency_model(train: pd.DataFrame, random_state: int = 0, *,
         "exposure_train": float(fit.exposure.sum()),
         "exposure_holdout": float(held.exposure.sum()),
         "selection": steps,  # the GLM's forward selection: each input added, held-out deviance after
+        "selection_min_gain": MIN_GAIN,
         "glm_inputs": list(glm.names),
         "base_rate": float(math.exp(glm.intercept)),
         "relativities": _relativities(glm, vocab, fit),

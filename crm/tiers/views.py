@@ -15,8 +15,8 @@ from crm.auth.login import current_actor, roles_required
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.jobs import moves as run_moves, recalc
-from crm.models import RiskModelRecord, TierPolicyVersion, TierRun
-from crm.tiers import overrides as ov
+from crm.models import TierPolicyVersion, TierRun
+from crm.tiers import model_page, models_store, overrides as ov
 from crm.tiers.policy import current_policy, save_policy
 from crm.ui import NavItem
 from segmentation.policy import TierPolicy
@@ -125,13 +125,8 @@ def policy():
 @bp.get("/model")
 @roles_required(*RUNNERS)
 def model():
-    record = get_session().scalar(select(RiskModelRecord).order_by(RiskModelRecord.id.desc()).limit(1))
-    metrics = json.loads(record.metrics) if record else {}
-    deciles = metrics.get("deciles", [])
-    chart = {"labels": [str(d.get("decile")) for d in deciles],
-             "predicted": [d.get("predicted_claims") for d in deciles], "actual": [d.get("actual_claims") for d in deciles]}
-    return render_template("tiers/model.html", record=record, metrics=metrics, chart=json.dumps(chart),
-                           window=json.loads(record.data_window) if record else {})
+    record = models_store.newest(get_session())
+    return render_template("tiers/model.html", record=record, page=model_page.describe(record) if record else None)
 
 
 @bp.get("/overrides")

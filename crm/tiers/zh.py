@@ -50,4 +50,44 @@ ZH = {
     "Incurred claims (3 years)": "已发生赔款（3年）", "Claims (3 years)": "赔案数（3年）", "Claims (12 months)": "赔案数（12个月）",
     "Claims reported (180 days)": "报案数（180天）", "Fraud suspected": "疑似欺诈", "Loss ratio": "赔付率",
     "Credibility-weighted loss ratio": "信度加权赔付率",
+    # The model page (issue 22).
+    'Product type': '险种',
+    'Age band': '年龄段',
+    'Claims in the 3 years before': '此前3年赔案数',
+    'Product types in force': '有效险种数',
+    'other': '其他',
+    'This model was stored by an older version of the app as a pickle. It is never loaded (that could run code); the next recalculation fits a new one.':
+        '该模型由旧版本系统以 pickle 格式保存，不会被加载（加载可能执行其中的代码）；下次计算时将重新拟合模型。',
+    'Yearly periods learnt from': '学习的年度区间数',
+    'First cut-off': '最早截止日',
+    'Last cut-off': '最近截止日',
+    'Claims up to': '赔案截至',
+    'Exposure, fitted / held out (policy-years)': '风险暴露：拟合集 / 验证集（保单年）',
+    'Deviance explained (held out)': '偏差解释比例（验证集）',
+    'All figures are on the customers held out of the fit (a quarter, chosen by customer). Deviance: mean Poisson deviance weighted by exposure, lower is better. Gini: how well the model orders claims, 1 for the true order.':
+        '以上指标均基于未参与拟合的客户（按客户抽取的四分之一）。偏差：按风险暴露加权的平均泊松偏差，越低越好。基尼系数：模型对出险的排序能力，与真实排序一致时为 1。',
+    'Calibration: predicted and actual claim frequency by decile (held out)':
+        '校准：按十分位的预测与实际出险频率（验证集）',
+    'Decile': '十分位',
+    'Exposure (policy-years)': '风险暴露（保单年）',
+    'Predicted claims': '预测赔案数',
+    'Actual claims': '实际赔案数',
+    'Predicted frequency': '预测出险频率',
+    'Actual frequency': '实际出险频率',
+    'Actual / predicted': '实际/预测',
+    'GLM relativities': '广义线性模型相对系数',
+    'The boosted trees are in use; the GLM they were compared with is shown, for reading.':
+        '当前使用梯度提升树；此处列出与之比较的广义线性模型，供解读参考。',
+    "Predicted frequency = base frequency × the relativity of each input's level (exp of its coefficient). Each input's most exposed level is its base, at 1.000.":
+        '预测出险频率 = 基准频率 × 各因子所在水平的相对系数（系数的指数）。各因子中风险暴露最大的水平为基准，相对系数为 1.000。',
+    'Base frequency': '基准频率',
+    'Level': '水平',
+    'Relativity': '相对系数',
+    "How the GLM's inputs were chosen": '广义线性模型的因子选择过程',
+    'From a constant rate, each step adds the input that lowers the held-out deviance most; the selection stops when no input lowers it by at least %(gain)s.':
+        '从常数频率出发，每一步加入使验证集偏差下降最多的因子；当任何因子都无法使偏差至少下降 %(gain)s 时停止。',
+    'Step': '步骤',
+    'Input added': '加入的因子',
+    'Held-out deviance': '验证集偏差',
+    'none (constant rate)': '无（常数频率）',
 }
