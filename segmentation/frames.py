@@ -83,6 +83,8 @@ class Prepared:
     c_status_ok: np.ndarray
     c_fraud: np.ndarray
     c_amount_cents: np.ndarray
+    # Each claim's product type (the code of its policy's, as p_product; -1: policy unknown).
+    c_product: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -117,6 +119,10 @@ def prepare(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFram
     excluded = list(policy.excluded_claim_statuses)
 
     pol = policies.loc[keep]
+    c_product = np.full(len(cl), -1, dtype=np.int64)
+    if "policy_id" in cl.columns and "policy_id" in pol.columns:
+        where = pd.Index(pol["policy_id"].to_numpy(dtype=np.int64)).get_indexer(cl["policy_id"].to_numpy(dtype=np.int64))
+        c_product = np.where(where >= 0, product[where], -1)
     return Prepared(
         customer_ids=ids,
         as_of=d,
@@ -137,4 +143,5 @@ def prepare(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFram
         c_status_ok=~cl["status"].astype(object).isin(excluded).to_numpy(dtype=bool),
         c_fraud=cl["fraud_suspected"].fillna(False).astype(bool).to_numpy(dtype=bool),
         c_amount_cents=cents(cl["paid_amount"]) + cents(cl["reserve_amount"]),
+        c_product=c_product,
     )

@@ -1,58 +1,50 @@
 """Claim-frequency model: predicted counting claims per policy-year, for the risk score.
 
-Training, with no leakage: for a run as of D, the cut-off is T = D - 365 days. Each
-customer with a policy in force at T is a row; its inputs are what was known at T (age,
-gender, city, product types in force, tenure band, premium band, counting claims of the
-window ending T, from claims reported by T) and its target is the number of counting
-claims with a loss date in (T, D], over the policy-years it had in force in (T, D].
+Training, with no leakage, on all the exposure of the three-year window: rows of (customer,
+product type, yearly period), each with the customer's inputs as known at the period's
+cut-off and its policy-years of cover as the weight (model_inputs.training_rows).
 
-Two candidates are fitted on 75 % of the rows: a Poisson GLM (one-hot bands) and a
-gradient-boosted Poisson model, and judged on the other 25 % by mean Poisson deviance. The GLM
-is kept unless the boosted model's deviance is lower by at least ``boosted_min_gain`` (a share
-of the GLM's; TierPolicy.model_boosted_min_gain, 2 % by default): the GLM's relativities can
-be read and explained, and a refit moves its scores little where the data moved little. The
-boosted model is the less stable of the two: refitted two days later on the 1M benchmark
-portfolio (its held-out deviance 0.5 % below the GLM's), it moved 83 % of the published risk
-scores by a point or more, the GLM 22 %. The held-out quarter is chosen by customer
-(``held_out``), so that a refit trains on the same customers as the fit before it.
+Two candidates are fitted on the rows of 75 % of the customers and judged on the other 25 %
+by mean Poisson deviance (log link, exposure-weighted):
+- a Poisson GLM whose inputs are chosen by forward selection on that held-out deviance
+  (glm.select_inputs: an input stays only if it lowers it), kept as a table of relativities;
+- gradient-boosted Poisson trees on every candidate input (they choose their own splits).
+The GLM is kept unless the boosted model's deviance is lower by at least ``boosted_min_gain``
+(a share of the GLM's; TierPolicy.model_boosted_min_gain, 2 % by default): the GLM's
+relativities can be read and explained, and a refit moves its scores little where the data
+moved little. The held-out quarter is chosen by customer (``held_out``), so that a refit
+trains on the same customers as the fit before it.
+
+A customer's predicted frequency as at D is the mean of the model's rates for the product
+types they hold at D (their own product mix; the portfolio's mix if they hold none).
 
 With too few policies (TierPolicy.model_min_policies) or no claims, the model falls back to
 credibility: portfolio rate blended with the customer's own 3-year rate by
 Z = exposure / (exposure + k).
+
+Models are stored portably (model_format): the GLM as JSON, the boosted trees with skops.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
 import math
-import pickle
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import PoissonRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from threadpoolctl import threadpool_limits
 
-from .aggregates import HELD, aggregate
-from .features import DAYS_PER_YEAR, credibility, features_from_aggregates
-from .frames import Prepared, from_day_number, prepare
-from .metrics import decile_table, normalised_gini, poisson_deviance
+from .aggregates import aggregate
+from .features import credibility, features_from_aggregates
+from .frames import PRODUCT_TYPES, Prepared, prepare
+from .glm import MIN_GAIN, Cells, GlmTable, fit_glm, select_inputs
+from .metrics import decile_table, normalised_gini
+from .model_inputs import CANDIDATES, TEXT, Vocabulary, customer_inputs, held_matrix, training_rows
 from .policy import TierPolicy
 
-MODEL_VERSION = "freq-1"
-CUTOFF_DAYS = 365
-# Bands are small integer codes (fast to encode); gender and city are strings.
-TEXT = ["gender", "city"]
-BANDS = ["age_band", "tenure_band", "premium_band"]
-NUMERIC = list(HELD) + ["prior_claims"]
-INPUTS = TEXT + BANDS + NUMERIC
-_AGE_EDGES = [25, 35, 45, 55, 65, 75]
-_TENURE_EDGES = [1, 3, 5, 10]
-_PREMIUM_EDGES = [1_000, 5_000, 20_000, 50_000]
+MODEL_VERSION = "freq-2"
 
 
 @dataclass(frozen=True)
@@ -69,112 +61,38 @@ class FittedModel:
     credibility_k: float
     metrics: dict = field(default_factory=dict)
     note: str = ""
-    estimator: object = None
+    estimator: object = None  # the boosted trees (kind "hgb_poisson")
+    inputs: tuple[str, ...] = ()  # the inputs of the model in use, in CANDIDATES' order
+    vocabulary: dict = field(default_factory=dict)  # Vocabulary.to_dict()
+    glm: GlmTable | None = None  # the GLM (in use, or the candidate the trees beat)
+    product_mix: tuple[float, ...] = ()  # exposure share of each of PRODUCT_TYPES
 
     def to_bytes(self) -> bytes:
-        """Serialise (pickle: only load models this app wrote itself)."""
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        """A portable document (model_format): JSON, the boosted trees inside it via skops."""
+        from .model_format import dumps
+
+        return dumps(self)
 
     @staticmethod
     def from_bytes(data: bytes) -> "FittedModel":
-        """Inverse of to_bytes."""
-        # Only models this app fitted itself, read back from its own database (nosec B301).
-        model = pickle.loads(data)  # nosec B301
-        if not isinstance(model, FittedModel):
-            raise ValueError("not a FittedModel")
-        return model
+        """Inverse of to_bytes. Raises model_format.LegacyModelFormat on a model stored by an
+        older version (a pickle, never loaded), ValueError on anything else unreadable."""
+        from .model_format import loads
 
-
-def _band(values: np.ndarray, edges: list) -> np.ndarray:
-    """Band number (0 = below the first edge) for fixed, documented band edges."""
-    return np.digitize(values, edges).astype(np.int64)
-
-
-def model_inputs(prep: Prepared, d: int, policy: TierPolicy,
-                 feats: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per-customer model inputs as known at day number d (feats: the features at d)."""
-    return inputs_from_aggregates(aggregate(prep, d, policy), d, policy, feats)
-
-
-def inputs_from_aggregates(aggs: pd.DataFrame, d: int, policy: TierPolicy,
-                           feats: pd.DataFrame | None = None) -> pd.DataFrame:
-    """model_inputs from the per-customer sums as of day number d."""
-    if feats is None:
-        feats = features_from_aggregates(aggs, d, policy, portfolio_lr=0.0)
-    birth = aggs["birth"].to_numpy(np.int64)
-    age = np.where(birth <= d, (d - birth) / 365.25, 0.0)
-    inputs = pd.DataFrame(
-        {
-            "gender": aggs["gender"].to_numpy(dtype=object),
-            "city": aggs["city"].to_numpy(dtype=object),
-            "age_band": _band(age, _AGE_EDGES),
-            "tenure_band": _band(feats["tenure_years"].to_numpy(), _TENURE_EDGES),
-            "premium_band": _band(feats["annual_premium"].to_numpy(), _PREMIUM_EDGES),
-            "prior_claims": np.minimum(feats["claims_3y"].to_numpy(), 5).astype(np.float64),
-        },
-        index=aggs.index,
-    )
-    for name in HELD:
-        inputs[name] = (aggs[name].to_numpy(np.int64) > 0).astype(np.float64)
-    inputs["n_policies"] = aggs["n_in_force"].to_numpy(np.int64)
-    return inputs
-
-
-def training_from_prepared(prep: Prepared, policy: TierPolicy) -> pd.DataFrame:
-    """build_training_frame on prepared arrays (prep must be as of D)."""
-    d = prep.as_of
-    return training_from_aggregates(aggregate(prep, d - CUTOFF_DAYS, policy, target_to=d), d, policy)
-
-
-def training_from_aggregates(aggs: pd.DataFrame, d: int, policy: TierPolicy) -> pd.DataFrame:
-    """Training rows from the per-customer sums at the cut-off T = d - 365 with target_to = d."""
-    t = d - CUTOFF_DAYS
-    inputs = inputs_from_aggregates(aggs, t, policy)
-    exposure = aggs["target_exposure_days"].to_numpy(np.int64) / DAYS_PER_YEAR
-    inputs["claims"] = aggs["target_claims"].to_numpy(np.int64).astype(np.float64)
-    inputs["exposure"] = exposure
-    rows = (inputs["n_policies"].to_numpy() > 0) & (exposure > 0)
-    train = inputs.loc[rows]
-    train.attrs["window"] = {"features_as_of": from_day_number(t).isoformat(),
-                             "target_from_exclusive": from_day_number(t).isoformat(),
-                             "target_to": from_day_number(d).isoformat()}
-    return train
+        return FittedModel(**loads(data))
 
 
 def build_training_frame(customers: pd.DataFrame, policies: pd.DataFrame,
                          claims: pd.DataFrame, as_of: dt.date,
                          policy: TierPolicy | None = None) -> pd.DataFrame:
-    """Training rows (see the module docstring): inputs at T = D - 365, `claims` in (T, D],
-    `exposure` in policy-years during (T, D], and `n_policies` in force at T."""
+    """Training rows (model_inputs.training_rows) of the frames as known at as_of."""
     policy = policy or TierPolicy()
     return training_from_prepared(prepare(customers, policies, claims, as_of, policy), policy)
 
 
-def _glm_pipeline() -> Pipeline:
-    """Poisson GLM: one-hot bands and categories; product flags, prior claims as they are."""
-    encode = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=10,
-                           max_categories=40, sparse_output=False)
-    columns = ColumnTransformer([("cat", encode, TEXT + BANDS), ("num", "passthrough", NUMERIC)],
-                                sparse_threshold=0.0)
-    model = PoissonRegressor(alpha=1e-4, max_iter=300, solver="newton-cholesky")
-    return Pipeline([("prepare", columns), ("model", model)])
-
-
-def _hgb_pipeline(random_state: int) -> Pipeline:
-    """Boosted Poisson trees on 13 compact columns, categories handled natively.
-
-    Not one-hot: predicting 1,000,000 customers on a wide dense matrix is memory-bound
-    and several times slower. Unknown or rare cities become category -1 (= missing).
-    """
-    encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                            encoded_missing_value=-1, min_frequency=10, max_categories=60)
-    columns = ColumnTransformer([("text", encode, TEXT), ("num", "passthrough", BANDS + NUMERIC)],
-                                sparse_threshold=0.0)
-    model = HistGradientBoostingRegressor(
-        loss="poisson", max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
-        min_samples_leaf=50, random_state=random_state,
-        categorical_features=list(range(len(TEXT) + len(BANDS))))
-    return Pipeline([("prepare", columns), ("model", model)])
+def training_from_prepared(prep: Prepared, policy: TierPolicy) -> pd.DataFrame:
+    """build_training_frame on prepared arrays (prep as of D)."""
+    return training_rows(prep, policy)
 
 
 def held_out(customer_ids: np.ndarray, salt: int = 0, share: float = 0.25) -> np.ndarray:
@@ -189,94 +107,140 @@ def held_out(customer_ids: np.ndarray, salt: int = 0, share: float = 0.25) -> np
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53) < share
 
 
+def _hgb(random_state: int) -> HistGradientBoostingRegressor:
+    """Boosted Poisson trees on the coded inputs: bands as ordered numbers, gender, city and
+    product type as categories."""
+    return HistGradientBoostingRegressor(
+        loss="poisson", max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=50,
+        l2_regularization=1.0, early_stopping=False, random_state=random_state,
+        categorical_features=[name in TEXT for name in CANDIDATES])
+
+
+def _relativities(glm: GlmTable, vocab: Vocabulary, cells: Cells) -> list[dict]:
+    """The GLM as an actuary reads it: per input, each level's training exposure and
+    relativity exp(coefficient) to the input's base level (the most exposed, 1.000)."""
+    out = []
+    for j, name in enumerate(glm.names):
+        column = cells.codes[:, CANDIDATES.index(name)]
+        exposure = np.bincount(column, cells.exposure, vocab.size(name))
+        labels = vocab.labels(name)
+        out.append({"input": name, "levels": [
+            {"level": labels[code], "exposure": float(exposure[code]),
+             "relativity": float(math.exp(glm.coefficients[j][code]))}
+            for code in range(vocab.size(name)) if exposure[code] > 0]})
+    return out
+
+
+def _fallback(common: dict, n_policies: int, min_policies: int, rate: float, k: float) -> FittedModel:
+    window = common["data_window"]
+    return FittedModel(
+        version=f"{MODEL_VERSION}:credibility_fallback:{window.get('target_to', '')}",
+        kind="credibility_fallback", metrics={}, estimator=None,
+        note=(f"credibility fallback: {n_policies} policies with cover in the window "
+              f"(< {min_policies}) or too few claims: predicted frequency = Z x own 3-year "
+              f"rate + (1 - Z) x portfolio rate {rate:.4f}, Z = exposure / (exposure + {k:g})."),
+        **common)
+
+
 def fit_frequency_model(train: pd.DataFrame, random_state: int = 0, *,
                         min_policies: int = 300, credibility_k: float = 3.0,
                         boosted_min_gain: float = 0.02) -> FittedModel:
     """Fit the frequency model on a build_training_frame result (see the module docstring).
 
     Falls back to credibility (kind "credibility_fallback", with a note) when fewer than
-    min_policies policies were in force at the cut-off or there are too few claims.
+    min_policies policies had cover in the window or there are too few claims.
     """
     window = dict(train.attrs.get("window", {}))
     exposure = train["exposure"].to_numpy(dtype=np.float64)
     claims = train["claims"].to_numpy(dtype=np.float64)
     rate = float(claims.sum() / exposure.sum()) if exposure.sum() > 0 else 0.0
-    n_policies = int(train["n_policies"].sum())
+    n_policies = int(train.attrs.get("n_policies", len(train)))
     common = dict(data_window=window, n_rows=len(train), n_policies=n_policies,
                   portfolio_rate=rate, reference_frequency=max(rate, 1e-6) / math.log(2),
                   credibility_k=float(credibility_k))
-    holdout = held_out(train.index.to_numpy(), random_state)
+    holdout = held_out(train["customer_id"].to_numpy(), random_state)
     # A model needs claims to learn from and held-out rows to be judged on.
-    thin = (n_policies < min_policies or claims[~holdout].sum() == 0
-            or holdout.sum() < 10)
-    if thin:
-        return FittedModel(
-            version=f"{MODEL_VERSION}:credibility_fallback:{window.get('target_to', '')}",
-            kind="credibility_fallback", metrics={}, estimator=None,
-            note=(f"credibility fallback: {n_policies} policies in force at the cut-off "
-                  f"(< {min_policies}) or too few claims: predicted frequency = Z x own 3-year "
-                  f"rate + (1 - Z) x portfolio rate {rate:.4f}, "
-                  f"Z = exposure / (exposure + {credibility_k:g})."),
-            **common)
+    if n_policies < min_policies or claims[~holdout].sum() == 0 or holdout.sum() < 10:
+        return _fallback(common, n_policies, min_policies, rate, credibility_k)
 
-    x = train[INPUTS]
-    y = np.divide(claims, exposure)
-    fit_x, fit_y, fit_w = x[~holdout], y[~holdout], exposure[~holdout]
-    candidates = {"poisson_glm": _glm_pipeline(), "hgb_poisson": _hgb_pipeline(random_state)}
-    hy, hw = y[holdout], exposure[holdout]
+    vocab = Vocabulary.learn(train[~holdout])
+    codes = vocab.encode(train, CANDIDATES)
+    sizes = {name: vocab.size(name) for name in CANDIDATES}
+    radix = [sizes[name] for name in CANDIDATES]
+    fit = Cells.of_rows(CANDIDATES, radix, codes[~holdout], claims[~holdout], exposure[~holdout])
+    held = Cells.of_rows(CANDIDATES, radix, codes[holdout], claims[holdout], exposure[holdout])
 
-    def fit(pipe: Pipeline) -> np.ndarray:
+    def glm_candidate():
+        names, steps = select_inputs(fit, held, sizes, CANDIDATES)
+        glm = fit_glm(fit.on(names), sizes)
+        return glm, steps, glm.predict(held.codes[:, [CANDIDATES.index(n) for n in names]])
+
+    def hgb_candidate():
         with threadpool_limits(limits=1, user_api="openmp"):  # OpenMP's limit is the thread's own
-            pipe.fit(fit_x, fit_y, model__sample_weight=fit_w)
-            return np.maximum(pipe.predict(x[holdout]), 1e-9)
+            trees = _hgb(random_state).fit(fit.codes.astype(np.float64), fit.claims / fit.exposure,
+                                           sample_weight=fit.exposure)
+            return trees, trees.predict(held.codes.astype(np.float64))
 
-    # Side by side: their numeric loops let go of the GIL (0.9 s fell to 0.7 s at 1M). Each
-    # fits on its own and is seeded, so the models are those fitted one after the other. Their
-    # libraries' thread pools (BLAS, OpenMP) at one thread, as the two threads fill the cores:
-    # with a thread per core in each, the two fits took 0.68-0.74 s, against 0.50-0.56 s
-    # (measured at 1M). A process's environment may set OMP_NUM_THREADS; a library may not.
-    with threadpool_limits(limits=1, user_api="blas"), \
-            concurrent.futures.ThreadPoolExecutor(len(candidates)) as threads:
-        predictions = dict(zip(candidates, threads.map(fit, candidates.values())))
-    deviances = {name: poisson_deviance(hy, predicted, hw) for name, predicted in predictions.items()}
+    # Side by side: the two threads fill the cores, so their libraries' pools take one thread.
+    with threadpool_limits(limits=1, user_api="blas"), concurrent.futures.ThreadPoolExecutor(2) as threads:
+        glm_job, hgb_job = threads.submit(glm_candidate), threads.submit(hgb_candidate)
+        glm, steps, glm_cells = glm_job.result()
+        trees, hgb_cells = hgb_job.result()
+    deviances = {"poisson_glm": held.deviance(glm_cells), "hgb_poisson": held.deviance(hgb_cells)}
     # The boosted model only if it is materially better (see the module docstring).
     gain = 1.0 - deviances["hgb_poisson"] / deviances["poisson_glm"] if deviances["poisson_glm"] > 0 else 0.0
     best = "hgb_poisson" if gain > 0 and gain >= boosted_min_gain else "poisson_glm"
-    base_rate = float((fit_y * fit_w).sum() / fit_w.sum())
+    predicted = np.maximum(glm_cells if best == "poisson_glm" else hgb_cells, 1e-9)[held.inverse]
+    hy, hw = claims[holdout] / exposure[holdout], exposure[holdout]
+    mix = np.bincount(pd.Index(PRODUCT_TYPES).get_indexer(train["product_type"].astype(str)) + 1,
+                      exposure, len(PRODUCT_TYPES) + 1)[1:]
+    mix = mix / mix.sum() if mix.sum() > 0 else np.full(len(mix), 1.0 / len(mix))
     metrics = {
         "deviance_model": deviances[best],
-        "deviance_baseline": poisson_deviance(hy, np.full(len(hy), max(base_rate, 1e-9)), hw),
+        "deviance_baseline": held.deviance(np.full(len(held.codes), fit.rate)),
         "deviance_candidates": deviances,
         "boosted_gain": gain,  # how much lower the boosted model's deviance is, as a share of the GLM's
         "boosted_min_gain": boosted_min_gain,
-        "gini_normalised": normalised_gini(hy, predictions[best], hw),
-        "deciles": decile_table(hy, predictions[best], hw),
+        "gini_normalised": normalised_gini(hy, predicted, hw),
+        "deciles": decile_table(hy, predicted, hw),
         "n_train": int((~holdout).sum()),
         "n_holdout": int(holdout.sum()),
+        "exposure_train": float(fit.exposure.sum()),
+        "exposure_holdout": float(held.exposure.sum()),
+        "selection": steps,  # the GLM's forward selection: each input added, held-out deviance after
+        "selection_min_gain": MIN_GAIN,
+        "glm_inputs": list(glm.names),
+        "base_rate": float(math.exp(glm.intercept)),
+        "relativities": _relativities(glm, vocab, fit),
     }
+    added = ", ".join(glm.names) or "none"
     return FittedModel(
-        version=f"{MODEL_VERSION}:{best}:{window.get('target_to', '')}", kind=best,
-        metrics=metrics, estimator=candidates[best],
-        note=(f"chosen on held-out mean Poisson deviance: the GLM unless the boosted model's is at least "
-              f"{boosted_min_gain:.1%} lower (it was {abs(gain):.1%} {'lower' if gain >= 0 else 'higher'})"),
+        version=f"{MODEL_VERSION}:{best}:{window.get('target_to', '')}", kind=best, metrics=metrics,
+        estimator=trees if best == "hgb_poisson" else None,
+        inputs=tuple(glm.names) if best == "poisson_glm" else CANDIDATES,
+        vocabulary=vocab.to_dict(), glm=glm, product_mix=tuple(float(v) for v in mix),
+        note=(f"{len(train):,} rows of customer x product type x year over {window.get('periods', '?')} years; "
+              f"GLM inputs chosen on held-out deviance: {added}. Chosen on held-out mean Poisson deviance: "
+              f"the GLM unless the boosted model's is at least {boosted_min_gain:.1%} lower "
+              f"(it was {abs(gain):.1%} {'lower' if gain >= 0 else 'higher'})"),
         **common)
 
 
-def _predict_rows(estimator: Pipeline, x: pd.DataFrame) -> np.ndarray:
-    """Predicted rates, each computed from its own row only.
-
-    A GLM's usual X @ coef goes through BLAS, whose summation order can depend on where a
-    row falls in the matrix; that would let a partition differ from a single pass in the
-    last bit. Summing the columns one at a time in a fixed order does not.
-    """
-    final = estimator[-1]
-    if not isinstance(final, PoissonRegressor):
-        return estimator.predict(x)  # trees: each row is walked on its own
-    z = np.asarray(estimator[:-1].transform(x), dtype=np.float64)
-    eta = np.full(len(z), final.intercept_, dtype=np.float64)
-    for j, coef in enumerate(final.coef_):
-        eta += z[:, j] * coef
-    return np.exp(eta)
+def _rates(model: FittedModel, vocab: Vocabulary, customer_codes: np.ndarray, names: list[str]) -> np.ndarray:
+    """(distinct customers x PRODUCT_TYPES) predicted rates: each customer row with each
+    product type in turn."""
+    products = vocab.product_codes()
+    rates = np.empty((len(customer_codes), len(products)), dtype=np.float64)
+    inputs = list(model.inputs)
+    for t, code in enumerate(products):
+        full = np.empty((len(customer_codes), len(inputs)), dtype=np.int64)
+        for j, name in enumerate(inputs):
+            full[:, j] = code if name == "product_type" else customer_codes[:, names.index(name)]
+        if model.kind == "poisson_glm":
+            rates[:, t] = model.glm.predict(full)
+        else:  # trees: each row is walked on its own
+            rates[:, t] = model.estimator.predict(full.astype(np.float64))
+    return np.maximum(rates, 0.0)
 
 
 def predict_from_prepared(model: FittedModel, prep: Prepared, policy: TierPolicy,
@@ -287,22 +251,28 @@ def predict_from_prepared(model: FittedModel, prep: Prepared, policy: TierPolicy
 
 def predict_from_aggregates(model: FittedModel, aggs: pd.DataFrame, d: int, policy: TierPolicy,
                             features: pd.DataFrame | None = None) -> pd.Series:
-    """Predicted frequencies from the per-customer sums as of day number d."""
+    """Predicted frequencies from the per-customer sums as of day number d: the mean of the
+    rates of the product types each customer holds (see the module docstring)."""
     if features is None:
         features = features_from_aggregates(aggs, d, policy, portfolio_lr=0.0)
     if model.kind == "credibility_fallback":
         e = features["exposure_years"].to_numpy()
         own = np.divide(features["claims_3y"].to_numpy(), e, out=np.zeros(len(e)), where=e > 0)
         z = credibility(e, model.credibility_k)
-        freq = z * own + (1 - z) * model.portfolio_rate
-    else:
-        inputs = inputs_from_aggregates(aggs, d, policy, features)[INPUTS]
-        # Customers share few distinct input rows (about 1 in 8 on a big portfolio), so
-        # each distinct row is predicted once and the result spread back.
-        group = inputs.groupby(INPUTS, sort=False, observed=True, dropna=False).ngroup()
-        group = group.to_numpy()
-        first = np.unique(group, return_index=True)[1]
-        freq = np.maximum(_predict_rows(model.estimator, inputs.iloc[first]), 0.0)[group]
+        return pd.Series(z * own + (1 - z) * model.portfolio_rate, index=aggs.index, name="predicted_frequency")
+    vocab = Vocabulary(model.vocabulary)
+    names = [name for name in model.inputs if name != "product_type"]
+    codes = vocab.encode(customer_inputs(aggs, d), names)
+    # Customers share few distinct input rows, so each is predicted once and spread back.
+    unique, group = np.unique(codes, axis=0, return_inverse=True)
+    rates = _rates(model, vocab, unique, names)[group.reshape(-1)]
+    held = held_matrix(aggs)
+    own, mix = np.zeros(len(aggs)), np.zeros(len(aggs))
+    for t, share in enumerate(model.product_mix):  # a fixed order: the same sums in any partition
+        own += held[:, t] * rates[:, t]
+        mix += share * rates[:, t]
+    count = held.sum(axis=1)
+    freq = np.where(count > 0, own / np.maximum(count, 1.0), mix)
     return pd.Series(freq, index=aggs.index, name="predicted_frequency")
 
 
@@ -312,5 +282,5 @@ def predict_frequency(model: FittedModel, customers: pd.DataFrame, policies: pd.
     """Predicted counting claims per policy-year over the next year, given what each
     customer holds as of D, indexed by customer_id."""
     policy = policy or TierPolicy()
-    return predict_from_prepared(model, prepare(customers, policies, claims, as_of, policy),
-                                 policy)
+    return predict_from_prepared(model, prepare(customers, policies, claims, as_of, policy), policy)
+

@@ -1,7 +1,7 @@
 """A recalculation's two passes over the portfolio, and where they run.
 
 Pass 1 (``portfolio_pass``): the portfolio loss ratio, summed by the database, and the
-frequency model, fitted on a sample of customers as they were a year before the as-of date.
+frequency model, fitted on a sample of customers over the three years before the as-of date.
 Pass 2 (``score_pass``): each partition (a range of customer ids) read, scored and compared
 with its stored state, keeping only what changed. Partitions run in this process, in a pool
 of local worker processes (``local_pool``: one per core), or on a Dask cluster; all three
@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 
 from crm.db import Database
-from crm.jobs import frames
+from crm.jobs import frames, training
 from segmentation.engine import changed_customers, fit_model, score_aggregates
 from segmentation.features import portfolio_lr_from_totals
-from segmentation.frames import day_number
 from segmentation.policy import TierPolicy
-from segmentation.risk_model import CUTOFF_DAYS, FittedModel, training_from_aggregates
+from segmentation.risk_model import FittedModel
 from segmentation.tiers import REASON_TEXTS, REASONS_OF_MASK, TIERS
 
 if TYPE_CHECKING:
@@ -104,17 +103,15 @@ def _sample_ranges(ranges, model_sample: int | None, block: int = 5_000) -> list
     return [(int(lo + i * step), int(lo + i * step) + block) for i in range(blocks)]
 
 
-def _training_rows(conn, blocks, as_of: dt.date, policy: TierPolicy) -> list[pd.DataFrame]:
-    """The model's training sums of the customers in ``blocks``, as they were a year before
-    the as-of date (features at T = D - 365, target in (T, D])."""
-    cutoff = as_of - dt.timedelta(days=CUTOFF_DAYS)
-    return [frames.load_aggregates(conn, lo, hi, cutoff, policy, target_to=as_of) for lo, hi in blocks]
+def _training_rows(conn, blocks, as_of: dt.date, policy: TierPolicy) -> list[training.Frames]:
+    """The model's training data of the customers in ``blocks`` (crm.jobs.training)."""
+    return [training.read_block(conn, lo, hi, as_of, policy) for lo, hi in blocks]
 
 
 def portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, beat: Beat | None,
                    fit: bool = True, pool=None):
     """Pass 1: the portfolio loss ratio over everyone (summed by the database), and (if ``fit``)
-    a model fitted on a sample of customers as they were a year before the as-of date.
+    a model fitted on a sample of customers over the three years before the as-of date.
 
     Three things at once: a thread has the database sum the totals (the driver lets go of the
     GIL while it waits), another starts the pool's workers (its forkserver imports the engine
@@ -132,8 +129,7 @@ def portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPoli
                 _tick(beat, int(30 * min(i + 10, len(sample)) / len(sample)), "portfolio statistics")
         plr = totals.result()
         # In id order, as a single pass reads them: the same rows, the same model.
-        model = (fit_model(training_from_aggregates(pd.concat(parts).sort_index(), day_number(req.as_of), policy),
-                           policy) if parts else None)
+        model = fit_model(training.training_frame(parts, req.as_of, policy), policy) if parts else None
         if started is not None:
             started.result()  # the workers are up (or their failure is this run's)
     return plr, model

@@ -29,9 +29,9 @@ from crm import audit
 from crm.db import Database, utcnow
 from crm.jobs import frames, heartbeat, moves, passes
 from crm.jobs.write import clear_stage, moves_of, stage_changes, write_changes
-from crm.models import RiskModelRecord, TierRun
+from crm.models import TierRun
+from crm.tiers import models_store
 from crm.tiers.policy import current_policy
-from segmentation.risk_model import FittedModel
 
 STALE_AFTER = heartbeat.STALE_AFTER  # a running run whose heartbeat is older is dead
 SAMPLE_SIZE = 20  # moved customers shown in a preview
@@ -149,10 +149,7 @@ def _beat(database: Database, run_id: int, progress: int, req: RunRequest, phase
 def _reusable_model(database: Database, req: RunRequest):
     """The newest stored model, if it is recent enough to score with: (model, version) or None."""
     with database.session() as session:
-        record = session.scalar(select(RiskModelRecord).order_by(RiskModelRecord.id.desc()).limit(1))
-    if record is None or utcnow() - record.created_at > dt.timedelta(days=req.refit_after_days):
-        return None
-    return FittedModel.from_bytes(record.blob), record.version
+        return models_store.reusable_model(session, dt.timedelta(days=req.refit_after_days), utcnow())
 
 
 def compute(database: Database, req: RunRequest) -> pd.DataFrame:
@@ -235,10 +232,7 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
         if publish and not early:
             write_changes(session, changes, run_id, req.as_of, req.actor)
         if fitted is not None and req.mode == "publish":
-            session.add(RiskModelRecord(version=summary.model_version, kind=fitted.kind,
-                                        data_window=json.dumps(fitted.data_window, default=str),
-                                        metrics=json.dumps(fitted.metrics, default=float), note=fitted.note,
-                                        n_rows=fitted.n_rows, blob=fitted.to_bytes()))
+            models_store.save_model(session, fitted, summary.model_version)
         finished = utcnow()
         session.execute(update(TierRun).where(TierRun.id == run_id).values(
             state="completed", active_slot=None, progress=100, finished_at=finished, heartbeat_at=finished,

@@ -15,8 +15,8 @@ from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.forms import form_text
 from crm.jobs import moves as run_moves, recalc
-from crm.models import RiskModelRecord, TierPolicyVersion, TierRun
-from crm.tiers import bp, overrides as ov
+from crm.models import TierPolicyVersion, TierRun
+from crm.tiers import bp, model_page, models_store, overrides as ov
 from crm.tiers.forms import TierPolicyForm
 from crm.tiers.policy import current_policy, save_policy
 from crm.ui import NavItem
@@ -110,13 +110,8 @@ def policy():
 @bp.get("/model")
 @roles_required(*RUNNERS)
 def model():
-    record = get_session().scalar(select(RiskModelRecord).order_by(RiskModelRecord.id.desc()).limit(1))
-    metrics = json.loads(record.metrics) if record else {}
-    deciles = metrics.get("deciles", [])
-    chart = {"labels": [str(d.get("decile")) for d in deciles],
-             "predicted": [d.get("predicted_claims") for d in deciles], "actual": [d.get("actual_claims") for d in deciles]}
-    return render_template("tiers/model.html", record=record, metrics=metrics, chart=json.dumps(chart),
-                           window=json.loads(record.data_window) if record else {})
+    record = models_store.newest(get_session())
+    return render_template("tiers/model.html", record=record, page=model_page.describe(record) if record else None)
 
 
 @bp.get("/overrides")
