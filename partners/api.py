@@ -16,10 +16,10 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from crm import audit
-from crm.db import get_db
+from crm.db import get_session
 from partners import codes, redeem as redemptions
 from partners.models import Coupon
 from partners.openapi import DOCUMENT
@@ -50,26 +50,8 @@ def error(status: int, code: str, message: str, fields: dict | None = None, head
     return jsonify(body), status, headers or {}
 
 
-def _connection() -> Connection:
-    """The request's one connection (no ORM Session: this API reads and writes with Core and
-    the driver), closed at the request's teardown. The key is checked on it outside any
-    transaction on SQLite (a write lock is taken only by _writing()), and on PostgreSQL in the
-    transaction the request then writes in."""
-    conn = g.get("api_connection")
-    if conn is None:
-        conn = g.api_connection = get_db().engine.connect()
-    return conn
-
-
-@bp.teardown_request
-def _close_connection(_exc) -> None:
-    conn = g.pop("api_connection", None)
-    if conn is not None:
-        conn.close()  # a transaction left open rolls back here
-
-
 def _caller(presented: str) -> ApiCaller | None:
-    return authenticate_key(_connection(), presented)
+    return authenticate_key(get_session(), presented)
 
 
 def partner_api(view):
@@ -104,15 +86,14 @@ def _today() -> dt.date:
 
 @contextmanager
 def _writing():
-    """The request's write transaction (on SQLite BEGIN IMMEDIATE: it takes the write lock),
-    committed on leaving by audit.commit(): the audit head, on which every writer queues, is
-    taken by the last statement and held only until the COMMIT."""
-    db = audit.HeldTransaction(_connection())
+    """The request's session (a write request's: on SQLite BEGIN IMMEDIATE takes the write
+    lock), committed on leaving; rolled back at once on an error, to hand its locks on."""
+    session = get_session()
     try:
-        yield db
-        audit.commit(db)
+        yield session
+        session.commit()
     except BaseException:
-        db.rollback()  # hand the locks on at once, not at the request's teardown
+        session.rollback()
         raise
 
 
@@ -134,7 +115,7 @@ def coupon(code: str):
         canonical = codes.parse(code)
     except codes.BadCode as exc:
         return error(422, "invalid", "The code is not a coupon code.", {"code": str(exc)})
-    row = _connection().execute(
+    row = get_session().execute(
         select(Coupon.code, Coupon.status, Coupon.value, Coupon.currency, Coupon.expires_on)
         .where(Coupon.code == canonical, Coupon.partner_id == g.partner.id)).first()
     if row is None:
