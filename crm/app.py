@@ -89,7 +89,6 @@ def register_blueprints(app: Flask) -> None:
 
     for module in features.modules(features.VIEWS):
         app.register_blueprint(module.bp)
-    features.register_subscriptions()
 
 
 def register_errorhandlers(app: Flask) -> None:

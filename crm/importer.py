@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from crm import audit, events
 from crm.db import Database, utcnow
+from crm.review import subscriptions as _review  # noqa: F401 - the features an import reaches register on import
 from crm.import_rows import KINDS, Kind
 from crm.import_write import _Resolver, _existing, _write_chunk
 from crm.models import ImportBatch, User

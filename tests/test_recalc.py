@@ -5,10 +5,11 @@ import datetime as dt
 from decimal import Decimal
 import json
 import threading
+import time
 
 import pandas as pd
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
 from crm import audit, events
 from crm.db import utcnow
@@ -239,6 +240,66 @@ def test_a_killed_process_frees_the_slot_once_its_heartbeat_is_stale(portfolio):
         dead = s.get(TierRun, run_id)
         assert dead.state == "failed" and "abandoned" in dead.error
     assert summary.customers == 600
+
+
+def test_a_run_paused_past_the_stale_window_rolls_back_when_another_run_took_its_slot(portfolio, monkeypatch):
+    """Run A stops after scoring (its changes staged, on PostgreSQL written) for longer than the
+    stale window: it is marked abandoned and run B takes the slot and publishes. When A goes on,
+    its final update finds it no longer running with the slot: A rolls back and says so, and
+    the tiers are B's."""
+    paused, resume = threading.Event(), threading.Event()
+    real_sample = recalc._sample
+    a_thread = threading.current_thread()
+
+    def pausing_sample(changes):
+        if threading.current_thread() is a_thread and not paused.is_set():
+            paused.set()
+            assert resume.wait(timeout=120)
+        return real_sample(changes)
+
+    monkeypatch.setattr(recalc, "_sample", pausing_sample)
+    outcome = {}
+
+    def run_a():
+        try:
+            outcome["a"] = recalc.recalculate(portfolio, _req(as_of=AS_OF + dt.timedelta(days=300), workers=1))
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            outcome["a"] = exc
+
+    a_thread = threading.Thread(target=run_a)
+    a_thread.start()
+    assert paused.wait(timeout=300)
+    with portfolio.session() as s:
+        a_id = s.scalar(select(TierRun.id).where(TierRun.active_slot == 1))
+    assert recalc.free_stale_slot(portfolio, now=utcnow() + recalc.STALE_AFTER + dt.timedelta(minutes=1)) == a_id
+
+    def run_b():
+        outcome["b"] = recalc.recalculate(portfolio, _req(as_of=AS_OF + dt.timedelta(days=600), workers=1))
+
+    b_thread = threading.Thread(target=run_b)
+    b_thread.start()
+    deadline = time.monotonic() + 120  # B has taken the slot (on PostgreSQL it then waits for A's row locks)
+    while time.monotonic() < deadline:
+        with portfolio.session() as s:
+            if s.scalar(select(TierRun.id).where(TierRun.active_slot == 1, TierRun.id != a_id)):
+                break
+    else:
+        pytest.fail("run B never took the slot")
+    resume.set()
+    a_thread.join(timeout=300)
+    b_thread.join(timeout=300)
+    assert isinstance(outcome["a"], recalc.LostSlot), outcome["a"]
+    assert "lost its slot" in str(outcome["a"])
+    b = outcome["b"]
+    with portfolio.session() as s:
+        runs = {r.id: r for r in s.scalars(select(TierRun).where(TierRun.id.in_([a_id, b.run_id])))}
+        assert runs[a_id].state == "failed" and "abandoned" in runs[a_id].error
+        assert runs[b.run_id].state == "completed"
+        assert b.changed > 0 and s.scalar(select(func.count()).select_from(CustomerTier).where(
+            CustomerTier.run_id == b.run_id)) == b.changed
+        assert s.scalar(select(func.count()).select_from(CustomerTier).where(CustomerTier.run_id == a_id)) == 0
+        assert s.scalar(select(func.count()).select_from(TierHistory).where(TierHistory.run_id == a_id)) == 0
+        assert audit.verify(s).ok
 
 
 def test_the_audit_trail_names_every_changed_customer_and_their_new_state(portfolio, monkeypatch):

@@ -3,12 +3,14 @@ batch once and in order, a failure kept on the batch and tried again (crm.jobs.m
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
-import time
+from collections import defaultdict
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event as sa_event, func, select, update
 
 from crm import audit, events
 from crm.demo_data import generate_portfolio
@@ -140,6 +142,35 @@ def test_a_failing_subscriber_leaves_the_run_published_and_its_moves_pending(dat
     assert _grants(database, vips) == _grants(database) > 0
 
 
+def test_without_a_subscriber_delivery_refuses_and_the_moves_stay_pending(database, monkeypatch, tmp_path):
+    _portfolio(database, tmp_path, 120, seed=6)
+    run_id = _committed_run(database)
+    with database.session() as s:
+        waiting = moves.pending(s, run_id)[0]
+    assert waiting > 0
+    monkeypatch.setattr(events, "_handlers", defaultdict(list))  # a process where nothing subscribed
+    with pytest.raises(moves.NoSubscribers):
+        moves.deliver(database)
+    with database.session() as s:
+        assert moves.pending(s, run_id)[0] == waiting
+    monkeypatch.undo()
+    assert moves.deliver(database).moves == waiting
+
+
+def test_a_process_that_never_made_the_app_delivers_to_the_benefits(database, tmp_path):
+    """The command line and the scheduler deliver without create_app: importing the deliverer
+    registers the features it delivers to."""
+    _portfolio(database, tmp_path, 250, seed=3)
+    _committed_run(database)
+    vips = _vips(database)
+    assert vips and _grants(database) == 0
+    code = ("import sys; from crm.db import Database; from crm.jobs import moves; "
+            "print(moves.deliver(Database(sys.argv[1])).moves)")
+    out = subprocess.run([sys.executable, "-c", code, database.url], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert _grants(database, vips) == _grants(database) > 0
+
+
 def test_a_late_batch_does_not_undo_a_later_move(database, tmp_path):
     _portfolio(database, tmp_path, 250, seed=3)
     _committed_run(database)  # its moves not delivered yet
@@ -164,9 +195,21 @@ def test_two_deliverers_deliver_each_batch_once_and_in_order(database, recording
         stored = [(b.old_tier, b.new_tier, np.frombuffer(b.customer_ids, dtype="<i8").tolist())
                   for b in s.scalars(select(TierMoveBatch).order_by(TierMoveBatch.id))]
 
-    def slow(session, event):
-        time.sleep(0.02)  # long enough for the other deliverer to reach the same batch
+    # Overlap: the first deliverer to reach a subscriber waits there until the other has begun
+    # its next transaction (the one that goes for the same batch), then lets it queue behind.
+    other_began, deliverers = threading.Event(), {}
 
+    def began(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(("BEGIN", "SELECT TIER_MOVE_BATCHES")) and \
+                deliverers.get("first") not in (None, threading.get_ident()):
+            other_began.set()
+
+    def slow(session, event):
+        deliverers.setdefault("first", threading.get_ident())
+        if deliverers["first"] == threading.get_ident():
+            other_began.wait(timeout=10)
+
+    sa_event.listen(database.engine, "before_cursor_execute", began)
     events.subscribe(events.TiersChanged, slow)
     barrier, outcomes = threading.Barrier(2), []
 
@@ -182,6 +225,8 @@ def test_two_deliverers_deliver_each_batch_once_and_in_order(database, recording
             t.join(timeout=120)
     finally:
         events._handlers[events.TiersChanged].remove(slow)
+        sa_event.remove(database.engine, "before_cursor_execute", began)
+    assert other_began.is_set()
     assert len(outcomes) == 2 and all(o.error is None for o in outcomes)
     assert sum(o.batches for o in outcomes) == len(stored) > 4
     assert [(old, new, ids) for _, old, new, ids in recording] == stored  # each once, in the order stored

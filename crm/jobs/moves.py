@@ -28,6 +28,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit, events
+from crm.benefits import subscriptions as _benefits  # noqa: F401 - the features delivered to register on import
 from crm.db import Database, utcnow
 from crm.models import TierMoveBatch
 
@@ -62,10 +63,19 @@ class Delivery:
     error: str | None = None  # the batch that failed, and why (it stays pending)
 
 
+class NoSubscribers(RuntimeError):
+    """Nothing in this process subscribes to tier moves: delivering would mark them delivered
+    while nobody acted on them."""
+
+
 def deliver(database: Database) -> Delivery:
     """Publish every pending batch, oldest first, each in its own transaction with the mark
     that it was delivered. Stops at the first failure (later batches wait for it: a
-    customer's moves are delivered in order), recording it on the batch."""
+    customer's moves are delivered in order), recording it on the batch.
+
+    Raises NoSubscribers, touching no batch, when no handler of TiersChanged is registered."""
+    if not events.subscribers(events.TiersChanged):
+        raise NoSubscribers("no subscriber of tier moves is registered in this process: the moves stay pending")
     done = Delivery()
     while True:
         batch_id = None
