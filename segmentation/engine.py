@@ -93,8 +93,8 @@ def score_portfolio(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.
 def score_aggregates(aggs: pd.DataFrame, as_of: dt.date, policy: TierPolicy, previous_tier: pd.Series | None,
                      overrides: pd.DataFrame | None, model: FittedModel,
                      portfolio_lr: float | None = None) -> pd.DataFrame:
-    """score_portfolio from the per-customer sums as of D (aggregates.aggregate, or the
-    database's GROUP BY of the same sums). portfolio_lr None: these customers are the
+    """score_portfolio from the per-customer sums as of D (aggregates.aggregate).
+    portfolio_lr None: these customers are the
     portfolio, and give its ratio."""
     d = day_number(as_of)
     features = features_from_aggregates(aggs, d, policy, portfolio_lr=portfolio_lr)
