@@ -6,6 +6,7 @@ import datetime as dt
 import subprocess
 import sys
 import threading
+import time
 from collections import defaultdict
 
 import numpy as np
@@ -196,18 +197,21 @@ def test_two_deliverers_deliver_each_batch_once_and_in_order(database, recording
                   for b in s.scalars(select(TierMoveBatch).order_by(TierMoveBatch.id))]
 
     # Overlap: the first deliverer to reach a subscriber waits there until the other has begun
-    # its next transaction (the one that goes for the same batch), then lets it queue behind.
-    other_began, deliverers = threading.Event(), {}
+    # a transaction (the one that goes for the same batch), which then queues behind it.
+    begun, signal, first = set(), threading.Event(), []
 
     def began(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith(("BEGIN", "SELECT TIER_MOVE_BATCHES")) and \
-                deliverers.get("first") not in (None, threading.get_ident()):
-            other_began.set()
+        if statement.lstrip().upper().startswith(("BEGIN", "SELECT TIER_MOVE_BATCHES")):
+            begun.add(threading.get_ident())
+            signal.set()
 
     def slow(session, event):
-        deliverers.setdefault("first", threading.get_ident())
-        if deliverers["first"] == threading.get_ident():
-            other_began.wait(timeout=10)
+        if not first:
+            first.append(threading.get_ident())
+            deadline = time.monotonic() + 10
+            while not begun - set(first) and time.monotonic() < deadline:
+                signal.wait(timeout=0.1)
+                signal.clear()
 
     sa_event.listen(database.engine, "before_cursor_execute", began)
     events.subscribe(events.TiersChanged, slow)
@@ -226,7 +230,7 @@ def test_two_deliverers_deliver_each_batch_once_and_in_order(database, recording
     finally:
         events._handlers[events.TiersChanged].remove(slow)
         sa_event.remove(database.engine, "before_cursor_execute", began)
-    assert other_began.is_set()
+    assert begun - set(first)  # the other deliverer began while the first held a batch
     assert len(outcomes) == 2 and all(o.error is None for o in outcomes)
     assert sum(o.batches for o in outcomes) == len(stored) > 4
     assert [(old, new, ids) for _, old, new, ids in recording] == stored  # each once, in the order stored
