@@ -243,21 +243,21 @@ def test_a_killed_process_frees_the_slot_once_its_heartbeat_is_stale(portfolio):
 
 
 def test_a_run_paused_past_the_stale_window_rolls_back_when_another_run_took_its_slot(portfolio, monkeypatch):
-    """Run A stops after scoring (its changes staged, on PostgreSQL written) for longer than the
-    stale window: it is marked abandoned and run B takes the slot and publishes. When A goes on,
-    its final update finds it no longer running with the slot: A rolls back and says so, and
-    the tiers are B's."""
+    """Run A stops before it scores (its transaction open) for longer than the stale window: it
+    is marked abandoned and run B takes the slot and publishes. When A goes on, it scores and
+    writes, but its final update finds it no longer running with the slot: A rolls back and
+    says so, and the tiers are B's."""
     paused, resume = threading.Event(), threading.Event()
-    real_sample = recalc._sample
+    real_score_pass = passes.score_pass
     a_thread = threading.current_thread()
 
-    def pausing_sample(changes):
+    def pausing_score_pass(*args, **kwargs):
         if threading.current_thread() is a_thread and not paused.is_set():
             paused.set()
-            assert resume.wait(timeout=120)
-        return real_sample(changes)
+            assert resume.wait(timeout=300)
+        return real_score_pass(*args, **kwargs)
 
-    monkeypatch.setattr(recalc, "_sample", pausing_sample)
+    monkeypatch.setattr(passes, "score_pass", pausing_score_pass)
     outcome = {}
 
     def run_a():
@@ -278,7 +278,7 @@ def test_a_run_paused_past_the_stale_window_rolls_back_when_another_run_took_its
 
     b_thread = threading.Thread(target=run_b)
     b_thread.start()
-    deadline = time.monotonic() + 120  # B has taken the slot (on PostgreSQL it then waits for A's row locks)
+    deadline = time.monotonic() + 120  # B has taken the slot
     while time.monotonic() < deadline:
         with portfolio.session() as s:
             if s.scalar(select(TierRun.id).where(TierRun.active_slot == 1, TierRun.id != a_id)):
