@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
 from crm import audit
-from crm.db import get_session
+from crm.db import get_db, get_session
 from partners import codes, redeem as redemptions
 from partners.models import Coupon
 from partners.openapi import DOCUMENT
@@ -51,7 +51,10 @@ def error(status: int, code: str, message: str, fields: dict | None = None, head
 
 
 def _caller(presented: str) -> ApiCaller | None:
-    return authenticate_key(get_session(), presented)
+    """The key is checked in a read session of its own: the request's write session (on SQLite
+    its write lock) begins only with the redemption's statements."""
+    with get_db().session() as session:
+        return authenticate_key(session, presented)
 
 
 def partner_api(view):
