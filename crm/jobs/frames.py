@@ -8,6 +8,7 @@ sums them. A partition's memory is bounded by its own rows.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -96,7 +97,9 @@ def _claims(lo: int, hi: int, window_start: dt.date, outer: dt.date, excluded: t
 def _ints(conn: Connection, stmt, width: int) -> np.ndarray:
     """The rows of a statement of whole numbers as one (rows, width) int64 array."""
     rows = conn.execute(stmt).all()
-    return np.array(rows, dtype=np.int64).reshape(len(rows), width)
+    # Not np.array(rows): numpy inspects each Row as a generic sequence, 60 times slower.
+    return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=len(rows) * width
+                       ).reshape(len(rows), width)
 
 
 def load_aggregates(conn: Connection, lo: int, hi: int, d: dt.date, policy: TierPolicy,
