@@ -3,6 +3,7 @@
 Bulk loading bypasses the importer on purpose (the importer has its own benchmark): SQLite
 through executemany with synchronous=OFF for the load only, PostgreSQL through COPY.
 """
+
 from __future__ import annotations
 
 import io
@@ -67,29 +68,57 @@ def frames(n: int, seed: int = 1) -> dict[str, pd.DataFrame]:
     p = make_portfolio(n, seed=seed)
     c, pol, cl = p.customers.copy(), p.policies.copy(), p.claims.copy()
     ids = c["customer_id"].to_numpy()
-    customers = pd.DataFrame({
-        "id": ids, "customer_ref": [f"B{i:09d}" for i in ids], "name": "客户" + pd.Series(ids % 1000).astype(str),
-        "id_number": "110105197001010011", "birth_date": c["birth_date"].dt.strftime("%Y-%m-%d"),
-        "gender": c["gender"].astype(str), "phone": "138" + pd.Series(ids % 10**8).astype(str).str.zfill(8),
-        "city": c["city"].astype(str), "source": c["source"].astype(str).replace(_SOURCE),
-        "created_at": STAMP, "updated_at": STAMP})
+    customers = pd.DataFrame(
+        {
+            "id": ids,
+            "customer_ref": [f"B{i:09d}" for i in ids],
+            "name": "客户" + pd.Series(ids % 1000).astype(str),
+            "id_number": "110105197001010011",
+            "birth_date": c["birth_date"].dt.strftime("%Y-%m-%d"),
+            "gender": c["gender"].astype(str),
+            "phone": "138" + pd.Series(ids % 10**8).astype(str).str.zfill(8),
+            "city": c["city"].astype(str),
+            "source": c["source"].astype(str).replace(_SOURCE),
+            "created_at": STAMP,
+            "updated_at": STAMP,
+        }
+    )
     pids = pol["policy_id"].to_numpy()
-    policies = pd.DataFrame({
-        "id": pids, "policy_no": [f"BP{i:010d}" for i in pids], "customer_id": pol["customer_id"],
-        "product_code": pol["product_type"].astype(str).str.upper(), "product_type": pol["product_type"].astype(str),
-        "start_date": pol["start_date"].dt.strftime("%Y-%m-%d"), "end_date": pol["end_date"].dt.strftime("%Y-%m-%d"),
-        "term_years": pol["term_years"], "payment_mode": pol["payment_mode"].astype(str),
-        "annual_premium": pol["annual_premium"].round(2),
-        "status": np.where(pol["status"].astype(str) == "expired", "matured", "in_force"),
-        "created_at": STAMP, "updated_at": STAMP})
+    policies = pd.DataFrame(
+        {
+            "id": pids,
+            "policy_no": [f"BP{i:010d}" for i in pids],
+            "customer_id": pol["customer_id"],
+            "product_code": pol["product_type"].astype(str).str.upper(),
+            "product_type": pol["product_type"].astype(str),
+            "start_date": pol["start_date"].dt.strftime("%Y-%m-%d"),
+            "end_date": pol["end_date"].dt.strftime("%Y-%m-%d"),
+            "term_years": pol["term_years"],
+            "payment_mode": pol["payment_mode"].astype(str),
+            "annual_premium": pol["annual_premium"].round(2),
+            "status": np.where(pol["status"].astype(str) == "expired", "matured", "in_force"),
+            "created_at": STAMP,
+            "updated_at": STAMP,
+        }
+    )
     cids = cl["claim_id"].to_numpy()
-    claims = pd.DataFrame({
-        "id": cids, "claim_no": [f"BL{i:010d}" for i in cids], "policy_id": cl["policy_id"],
-        "customer_id": cl["customer_id"], "loss_date": cl["loss_date"].dt.strftime("%Y-%m-%d"),
-        "report_date": cl["report_date"].dt.strftime("%Y-%m-%d"), "status": cl["status"].astype(str),
-        "claimed_amount": (cl["paid_amount"] + cl["reserve_amount"]).round(2),
-        "reserve_amount": cl["reserve_amount"].round(2), "paid_amount": cl["paid_amount"].round(2),
-        "fraud_suspected": cl["fraud_suspected"].astype(bool), "created_at": STAMP, "updated_at": STAMP})
+    claims = pd.DataFrame(
+        {
+            "id": cids,
+            "claim_no": [f"BL{i:010d}" for i in cids],
+            "policy_id": cl["policy_id"],
+            "customer_id": cl["customer_id"],
+            "loss_date": cl["loss_date"].dt.strftime("%Y-%m-%d"),
+            "report_date": cl["report_date"].dt.strftime("%Y-%m-%d"),
+            "status": cl["status"].astype(str),
+            "claimed_amount": (cl["paid_amount"] + cl["reserve_amount"]).round(2),
+            "reserve_amount": cl["reserve_amount"].round(2),
+            "paid_amount": cl["paid_amount"].round(2),
+            "fraud_suspected": cl["fraud_suspected"].astype(bool),
+            "created_at": STAMP,
+            "updated_at": STAMP,
+        }
+    )
     return {"customers": customers, "policies": policies, "claims": claims}
 
 

@@ -1,7 +1,8 @@
 """`crm audit verify` speed: write N chained events, then time a full verification.
 
-    .venv/bin/python benchmarks/audit.py [--events 1000000] [--db sqlite|postgres]
+.venv/bin/python benchmarks/audit.py [--events 1000000] [--db sqlite|postgres]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,16 +35,29 @@ def main() -> None:
             batch = 10_000
             for start in range(0, args.events, batch):
                 with database.transaction() as session:
-                    audit.record(session, actor, [
-                        audit.Change("customer.update", "customer", start + i, {"city": "北京"},
-                                     {"city": "上海", "n": start + i}) for i in range(min(batch, args.events - start))])
+                    audit.record(
+                        session,
+                        actor,
+                        [
+                            audit.Change(
+                                "customer.update",
+                                "customer",
+                                start + i,
+                                {"city": "北京"},
+                                {"city": "上海", "n": start + i},
+                            )
+                            for i in range(min(batch, args.events - start))
+                        ],
+                    )
             print(f"wrote {args.events:,} events in {time.perf_counter() - t:.1f}s ({args.db})")
             t = time.perf_counter()
             with database.session() as session:
                 result = audit.verify(session)
             seconds = time.perf_counter() - t
-            print(f"verified {result.checked:,} events in {seconds:.1f}s "
-                  f"({result.checked / seconds:,.0f} events/s; target: 1,000,000 in at most 30 s) ok={result.ok}")
+            print(
+                f"verified {result.checked:,} events in {seconds:.1f}s "
+                f"({result.checked / seconds:,.0f} events/s; target: 1,000,000 in at most 30 s) ok={result.ok}"
+            )
             database.dispose()
         finally:
             drop()

@@ -5,6 +5,7 @@ Prints rows/s and the importing process's peak memory, with the audit trail on a
 
     .venv/bin/python benchmarks/import_customers.py [--rows 1000000] [--only-audit-on]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,17 @@ def make_file(path: Path, rows: int) -> None:
         for i in range(rows):
             region, city = cities[i % 5]
             ident = make_id_number(region, base + dt.timedelta(days=(i // 500) % 20000), i % 500, "MF"[i % 2])
-            w.writerow([f"C{i:08d}", names[i % 10] + "小" + names[(i // 10) % 10], ident, f"1{38 + i % 2}{i:08d}",
-                        city, "referral" if i and i % 3 == 0 else "cold_visit",
-                        f"C{max(0, i - 1 - (i % 7)):08d}" if i and i % 3 == 0 else ""])
+            w.writerow(
+                [
+                    f"C{i:08d}",
+                    names[i % 10] + "小" + names[(i // 10) % 10],
+                    ident,
+                    f"1{38 + i % 2}{i:08d}",
+                    city,
+                    "referral" if i and i % 3 == 0 else "cold_visit",
+                    f"C{max(0, i - 1 - (i % 7)):08d}" if i and i % 3 == 0 else "",
+                ]
+            )
 
 
 def run_import(path: Path, url: str, audit_on: bool) -> dict:
@@ -54,8 +63,12 @@ def run_import(path: Path, url: str, audit_on: bool) -> dict:
     summary = import_csv(database, "customers", path, Actor("cli", "benchmark"), audit_on=audit_on)
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": summary.rows, "seconds": round(seconds, 1), "rows_per_s": round(summary.rows / seconds),
-            "peak_mb": round(peak_mb)}
+    return {
+        "rows": summary.rows,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(summary.rows / seconds),
+        "peak_mb": round(peak_mb),
+    }
 
 
 def main() -> None:
@@ -74,16 +87,22 @@ def main() -> None:
         make_file(path, args.rows)
         print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s")
         results = {}
-        for audit_on in ([True] if args.only_audit_on else [True, False]):
+        for audit_on in [True] if args.only_audit_on else [True, False]:
             url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp}/bench-{int(audit_on)}.sqlite3"
-            out = subprocess.run([sys.executable, __file__, "--child", str(path), url, str(int(audit_on))],
-                                 capture_output=True, text=True, cwd=ROOT)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(path), url, str(int(audit_on))],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
             if out.returncode:
                 sys.exit(f"import failed:\n{out.stderr[-3000:]}")
             results[audit_on] = json.loads(out.stdout.strip().splitlines()[-1])
             r = results[audit_on]
-            print(f"audit {'on ' if audit_on else 'off'}: {r['rows']:,} rows in {r['seconds']}s = "
-                  f"{r['rows_per_s']:,} rows/s, peak memory {r['peak_mb']} MB")
+            print(
+                f"audit {'on ' if audit_on else 'off'}: {r['rows']:,} rows in {r['seconds']}s = "
+                f"{r['rows_per_s']:,} rows/s, peak memory {r['peak_mb']} MB"
+            )
         if len(results) == 2:
             cost = 1 - results[True]["rows_per_s"] / results[False]["rows_per_s"]
             print(f"audit trail costs {cost:.0%} of import throughput (target: at most 20%)")

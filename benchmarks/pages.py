@@ -10,6 +10,7 @@ the figures are the server's own time, without a network).
 PostgreSQL: --db postgres with DATABASE_URL (or CRM_TEST_POSTGRES_URL) naming a server the
 benchmark may create a database on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._portfolio_db import STAMP, fresh_database, frames, load  # noqa: E402
+from benchmarks._portfolio_db import STAMP, frames, fresh_database, load  # noqa: E402
 
 AS_OF = dt.date.today()
 MANAGERS = 100
@@ -53,15 +54,19 @@ def build(url: str, n: int) -> dict:
     customers["name"] = [SURNAMES[i % 20] + GIVEN[(i // 20) % 20] + GIVEN[(i // 400) % 20] for i in ids]
     database = Database(url)
     with database.transaction() as session:
-        admin = create_user(session, Actor("cli", "bench"), "admin@bench.crm", "admin", PASSWORD, enforce_policy=False)
-        managers = [create_user(session, Actor("cli", "bench"), f"m{k}@bench.crm", "account_manager", PASSWORD,
-                                enforce_policy=False).id for k in range(MANAGERS)]
-        admin_id = admin.id
+        create_user(session, Actor("cli", "bench"), "admin@bench.crm", "admin", PASSWORD, enforce_policy=False)
+        managers = [
+            create_user(
+                session, Actor("cli", "bench"), f"m{k}@bench.crm", "account_manager", PASSWORD, enforce_policy=False
+            ).id
+            for k in range(MANAGERS)
+        ]
     assigned = rng.random(len(ids)) < 0.7
     customers["account_manager_id"] = pd.array(np.where(assigned, np.array(managers)[ids % MANAGERS], 0), dtype="Int64")
     customers.loc[~assigned, "account_manager_id"] = pd.NA
-    tiers = pd.DataFrame({"customer_id": ids, "tier": rng.choice(["vip", "standard", "watchlist"], len(ids),
-                                                                 p=[0.05, 0.92, 0.03])})
+    tiers = pd.DataFrame(
+        {"customer_id": ids, "tier": rng.choice(["vip", "standard", "watchlist"], len(ids), p=[0.05, 0.92, 0.03])}
+    )
     tiers["computed_tier"] = tiers["tier"]
     tiers["reasons"] = tiers["computed_reasons"] = "bench"  # COPY reads an empty field as NULL
     tiers["value_score"] = rng.uniform(0, 100, len(ids)).round(2)
@@ -69,22 +74,44 @@ def build(url: str, n: int) -> dict:
     tiers["run_id"], tiers["as_of"], tiers["updated_at"] = 1, AS_OF.isoformat(), STAMP
     claims = data["claims"]
     cases = claims.sample(n=min(len(claims), max(n // 50, 10)), random_state=1)
-    review = pd.DataFrame({
-        "queue": "claims", "reason": "large_claim", "detail": "bench", "claim_id": cases["id"].to_numpy(),
-        "customer_id": cases["customer_id"].to_numpy(), "fast_track": False, "risk_score": 50.0,
-        "priority": rng.integers(0, 100, len(cases)), "sla_days": 5,
-        "due_on": [(AS_OF + dt.timedelta(days=int(d))).isoformat() for d in rng.integers(-10, 10, len(cases))],
-        "settings_version": "bench", "state": rng.choice(["open", "in_review", "closed"], len(cases)),
-        "created_at": STAMP, "updated_at": STAMP})
-    load(url, {"customers": customers, "policies": data["policies"], "claims": claims, "customer_tiers": tiers,
-               "review_cases": review})
+    review = pd.DataFrame(
+        {
+            "queue": "claims",
+            "reason": "large_claim",
+            "detail": "bench",
+            "claim_id": cases["id"].to_numpy(),
+            "customer_id": cases["customer_id"].to_numpy(),
+            "fast_track": False,
+            "risk_score": 50.0,
+            "priority": rng.integers(0, 100, len(cases)),
+            "sla_days": 5,
+            "due_on": [(AS_OF + dt.timedelta(days=int(d))).isoformat() for d in rng.integers(-10, 10, len(cases))],
+            "settings_version": "bench",
+            "state": rng.choice(["open", "in_review", "closed"], len(cases)),
+            "created_at": STAMP,
+            "updated_at": STAMP,
+        }
+    )
+    load(
+        url,
+        {
+            "customers": customers,
+            "policies": data["policies"],
+            "claims": claims,
+            "customer_tiers": tiers,
+            "review_cases": review,
+        },
+    )
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO tier_runs (id, mode, state, trigger, started_by, as_of, progress, customers, "
-                          "changed, counts, moves, queued_at) VALUES (1, 'publish', 'completed', 'cli', 'bench', "
-                          ":as_of, 100, :n, 0, :counts, '{}', :now)"),
-                     {"as_of": AS_OF, "n": n, "now": dt.datetime.now(dt.timezone.utc),
-                      "counts": tiers["tier"].value_counts().to_json()})
+        conn.execute(
+            text(
+                "INSERT INTO tier_runs (id, mode, state, trigger, started_by, as_of, progress, customers, "
+                "changed, counts, moves, queued_at) VALUES (1, 'publish', 'completed', 'cli', 'bench', "
+                ":as_of, 100, :n, 0, :counts, '{}', :now)"
+            ),
+            {"as_of": AS_OF, "n": n, "now": dt.datetime.now(dt.UTC), "counts": tiers["tier"].value_counts().to_json()},
+        )
         if url.startswith("postgresql"):
             conn.execute(text("SELECT setval('tier_runs_id_seq', 1)"))
             conn.execute(text("ANALYZE"))
@@ -99,12 +126,18 @@ def build(url: str, n: int) -> dict:
     snapshot_s = time.perf_counter() - t1
     database.dispose()
     with_policies = data["policies"]["customer_id"].drop_duplicates().sample(200, random_state=2).tolist()
-    return {"admin": "admin@bench.crm", "manager": "m7@bench.crm", "customers": with_policies,
-            "phones": customers["phone"].sample(50, random_state=3).tolist(), "load_s": loaded, "snapshot_s": snapshot_s,
-            # every bench customer has the same ID number: search for absent ones (a whole scan)
-            "id_numbers": [f"1101051980010{k:04d}X" for k in range(20)],
-            "refs": customers["customer_ref"].sample(20, random_state=5).tolist(),
-            "manager_customers": customers[customers["account_manager_id"] == managers[7]]["id"].head(200).tolist()}
+    return {
+        "admin": "admin@bench.crm",
+        "manager": "m7@bench.crm",
+        "customers": with_policies,
+        "phones": customers["phone"].sample(50, random_state=3).tolist(),
+        "load_s": loaded,
+        "snapshot_s": snapshot_s,
+        # every bench customer has the same ID number: search for absent ones (a whole scan)
+        "id_numbers": [f"1101051980010{k:04d}X" for k in range(20)],
+        "refs": customers["customer_ref"].sample(20, random_state=5).tolist(),
+        "manager_customers": customers[customers["account_manager_id"] == managers[7]]["id"].head(200).tolist(),
+    }
 
 
 def _login(client, email: str) -> None:
@@ -183,8 +216,10 @@ def main() -> int:
         url, drop = fresh_database(args.db, tmp, pg)
         try:
             ids = build(url, args.customers)
-            print(f"{args.db}: {args.customers:,} customers loaded in {ids['load_s']:.0f}s; "
-                  f"report snapshot in {ids['snapshot_s']:.1f}s")
+            print(
+                f"{args.db}: {args.customers:,} customers loaded in {ids['load_s']:.0f}s; "
+                f"report snapshot in {ids['snapshot_s']:.1f}s"
+            )
             failed = False
             for label, p50, p95 in measure(url, ids, args.requests):
                 flag = "ok" if p95 <= 150 else "SLOW"

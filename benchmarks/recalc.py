@@ -26,6 +26,7 @@ move by a third within minutes, one run's ratio to its own GROUP BY says little.
     .venv/bin/python benchmarks/recalc.py [--sizes 250000,1000000,3000000] [--db sqlite|postgres|both]
                                           [--repeat N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,11 +73,12 @@ def child(url: str) -> dict:
     sampler.start()
     actor = audit.Actor("cli", "benchmark")
     out = {"group_by_s": group_by}
-    for name, req in (("first", recalc.RunRequest(as_of=AS_OF, actor=actor)),
-                      ("nightly", recalc.RunRequest(as_of=AS_OF + dt.timedelta(days=1), actor=actor)),
-                      ("refit", recalc.RunRequest(as_of=AS_OF + dt.timedelta(days=2), actor=actor,
-                                                  refit_after_days=0)),
-                      ("rerun", recalc.RunRequest(as_of=AS_OF + dt.timedelta(days=2), actor=actor))):
+    for name, req in (
+        ("first", recalc.RunRequest(as_of=AS_OF, actor=actor)),
+        ("nightly", recalc.RunRequest(as_of=AS_OF + dt.timedelta(days=1), actor=actor)),
+        ("refit", recalc.RunRequest(as_of=AS_OF + dt.timedelta(days=2), actor=actor, refit_after_days=0)),
+        ("rerun", recalc.RunRequest(as_of=AS_OF + dt.timedelta(days=2), actor=actor)),
+    ):
         delivery.seconds = 0.0
         t = time.perf_counter()
         summary = recalc.recalculate(database, req)
@@ -173,8 +175,13 @@ def _measure(copy: tuple[str, callable]) -> dict:
     """The child's figures on the database at copy[0] (dropped afterwards)."""
     url, drop = copy
     try:
-        out = subprocess.run([sys.executable, __file__, "--child", url], capture_output=True, text=True,
-                             cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", url],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
     finally:
         drop()
     if out.returncode:
@@ -184,28 +191,42 @@ def _measure(copy: tuple[str, callable]) -> dict:
 
 def _line(r: dict, n: int) -> str:
     g = r["group_by_s"]
-    return (f"GROUP BY {g:.1f}s | " + " | ".join(
-        f"{name} {r[f'{name}_s']:.1f}s ({r[f'{name}_s'] / g:.1f}x; {r[f'{name}_s'] / n * 1e5:.2f}s per 100k; "
-        f"{r[f'{name}_changed']:,} written; then delivered in {r[f'{name}_delivery_s']:.1f}s)" for name in RUNS)
-        + f" | {r['workers']} processes, peak {r['peak_mb']:.0f} MB together | tiers {r['counts']}")
+    return (
+        f"GROUP BY {g:.1f}s | "
+        + " | ".join(
+            f"{name} {r[f'{name}_s']:.1f}s ({r[f'{name}_s'] / g:.1f}x; {r[f'{name}_s'] / n * 1e5:.2f}s per 100k; "
+            f"{r[f'{name}_changed']:,} written; then delivered in {r[f'{name}_delivery_s']:.1f}s)"
+            for name in RUNS
+        )
+        + f" | {r['workers']} processes, peak {r['peak_mb']:.0f} MB together | tiers {r['counts']}"
+    )
 
 
 def _medians(runs: list[dict]) -> str:
     """Each run's median time and median ratio to its own GROUP BY (the GROUP BY and the run
     slow down alike only when measured side by side), and with the delivery of its moves."""
+
     def median(f) -> float:
         return statistics.median(f(r) for r in runs)
 
     def delivered(name: str) -> str:
         if median(lambda r: r[f"{name}_delivery_s"]) < 0.05:
             return ""
-        return (f"; with the delivery after it {median(lambda r: r[f'{name}_s'] + r[f'{name}_delivery_s']):.1f}s, "
-                f"{median(lambda r: (r[f'{name}_s'] + r[f'{name}_delivery_s']) / r['group_by_s']):.1f}x")
+        return (
+            f"; with the delivery after it {median(lambda r: r[f'{name}_s'] + r[f'{name}_delivery_s']):.1f}s, "
+            f"{median(lambda r, name=name: (r[f'{name}_s'] + r[f'{name}_delivery_s']) / r['group_by_s']):.1f}x"
+        )
 
-    return (f"GROUP BY {median(lambda r: r['group_by_s']):.1f}s | " + " | ".join(
-        f"{name} {median(lambda r: r[f'{name}_s']):.1f}s ({median(lambda r: r[f'{name}_s'] / r['group_by_s']):.1f}x"
-        f"{delivered(name)})" for name in RUNS)
-        + f" | peak {median(lambda r: r['peak_mb']):.0f} MB")
+    return (
+        f"GROUP BY {median(lambda r: r['group_by_s']):.1f}s | "
+        + " | ".join(
+            f"{name} {median(lambda r, name=name: r[f'{name}_s']):.1f}s "
+            f"({median(lambda r, name=name: r[f'{name}_s'] / r['group_by_s']):.1f}x"
+            f"{delivered(name)})"
+            for name in RUNS
+        )
+        + f" | peak {median(lambda r: r['peak_mb']):.0f} MB"
+    )
 
 
 def main() -> None:
@@ -218,7 +239,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child)))
         return
-    from benchmarks._portfolio_db import copy_database, fresh_database, frames, load
+    from benchmarks._portfolio_db import copy_database, frames, fresh_database, load
 
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -227,8 +248,11 @@ def main() -> None:
         for n in sizes:
             t = time.perf_counter()
             data = frames(n)
-            print(f"[{n:,}] generated {len(data['customers']):,} customers, {len(data['policies']):,} policies, "
-                  f"{len(data['claims']):,} claims in {time.perf_counter() - t:.0f}s", flush=True)
+            print(
+                f"[{n:,}] generated {len(data['customers']):,} customers, {len(data['policies']):,} policies, "
+                f"{len(data['claims']):,} claims in {time.perf_counter() - t:.0f}s",
+                flush=True,
+            )
             for kind in kinds:
                 url, drop = fresh_database(kind, tmp, PG_URL)
                 try:
@@ -236,8 +260,11 @@ def main() -> None:
                     load(url, data)
                     print(f"[{n:,}] {kind}: loaded in {time.perf_counter() - t:.0f}s", flush=True)
                     # Each measurement on a fresh copy, the loaded database kept as it was.
-                    runs = ([_measure(copy_database(kind, url, tmp, PG_URL)) for _ in range(args.repeat)]
-                            if args.repeat > 1 else [_measure((url, lambda: None))])
+                    runs = (
+                        [_measure(copy_database(kind, url, tmp, PG_URL)) for _ in range(args.repeat)]
+                        if args.repeat > 1
+                        else [_measure((url, lambda: None))]
+                    )
                 finally:
                     drop()
                 for i, r in enumerate(runs):

@@ -19,6 +19,7 @@ CPU the servers need). Every request redeems a distinct code. The sides take tur
 ``--rounds`` rounds of ``--seconds``/``--rounds`` each, so that a change in the machine's
 other load during the run falls on both; req/s, p50 and p99 are over all rounds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,10 +45,14 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 # --- the bare endpoint (runs inside gunicorn) ------------------------------------------
 
 _engine = None
-_UPDATE = ("UPDATE coupons SET status = 'redeemed' WHERE code = :code AND status = 'issued' AND expires_on >= :today"
-           " RETURNING id, value")
-_INSERT = ("INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, amount, redeemed_at)"
-           " VALUES (:id, :id, 1, :value, :now)")
+_UPDATE = (
+    "UPDATE coupons SET status = 'redeemed' WHERE code = :code AND status = 'issued' AND expires_on >= :today"
+    " RETURNING id, value"
+)
+_INSERT = (
+    "INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, amount, redeemed_at)"
+    " VALUES (:id, :id, 1, :value, :now)"
+)
 
 
 def bare_app(environ, start_response):
@@ -69,8 +74,10 @@ def bare_app(environ, start_response):
         if os.environ.get("BENCH_BARE") == "sqlalchemy":
             row = conn.execute(text(_UPDATE), params).first()
             if row is not None:
-                conn.execute(text(_INSERT).bindparams(bindparam("now", type_=UTCDateTime())),
-                             {"id": row[0], "value": row[1], "now": utcnow()})
+                conn.execute(
+                    text(_INSERT).bindparams(bindparam("now", type_=UTCDateTime())),
+                    {"id": row[0], "value": row[1], "now": utcnow()},
+                )
         else:
             row = execute_on_driver(conn, _UPDATE, params).fetchone()
             if row is not None:
@@ -82,6 +89,7 @@ def bare_app(environ, start_response):
 
 
 # --- set-up --------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -104,18 +112,36 @@ def prepare(url: str, n_codes: int) -> tuple[str, list[str], list[str]]:
     database = Database(url)
     with database.transaction() as session:
         _partner, key = services.create_partner(session, Actor("cli", "bench"), "压测商户", "dining")
-        customer = Customer(customer_ref="BENCH1", name="压测", id_number="110105196001010018",
-                            birth_date=dt.date(1960, 1, 1), gender="M", phone="13900000000", city="上海",
-                            source="other")
+        customer = Customer(
+            customer_ref="BENCH1",
+            name="压测",
+            id_number="110105196001010018",
+            birth_date=dt.date(1960, 1, 1),
+            gender="M",
+            phone="13900000000",
+            city="上海",
+            source="other",
+        )
         session.add(customer)
         session.flush()
         full = [codes.new_code() for _ in range(n_codes)]
         bare = [codes.new_code() for _ in range(n_codes)]
         expires, now = dt.date.today() + dt.timedelta(days=30), utcnow()
         for chunk in range(0, 2 * n_codes, 5000):
-            rows = [{"code": c, "customer_id": customer.id, "partner_id": 1, "value": 100, "unit_cost": 100,
-                     "currency": "CNY", "status": "issued", "issued_at": now, "expires_on": expires}
-                    for c in (full + bare)[chunk:chunk + 5000]]
+            rows = [
+                {
+                    "code": c,
+                    "customer_id": customer.id,
+                    "partner_id": 1,
+                    "value": 100,
+                    "unit_cost": 100,
+                    "currency": "CNY",
+                    "status": "issued",
+                    "issued_at": now,
+                    "expires_on": expires,
+                }
+                for c in (full + bare)[chunk : chunk + 5000]
+            ]
             session.execute(insert(Coupon), rows)
     database.dispose()
     return key, full, bare
@@ -123,9 +149,26 @@ def prepare(url: str, n_codes: int) -> tuple[str, list[str], list[str]]:
 
 def serve(app_spec: str, env: dict) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    proc = subprocess.Popen([GUNICORN, "-w", "2", "-k", "gthread", "--threads", "16", "--keep-alive", "30",
-                             "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec],
-                            cwd=ROOT, env={**os.environ, **env})
+    proc = subprocess.Popen(
+        [
+            GUNICORN,
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "16",
+            "--keep-alive",
+            "30",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app_spec,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -138,6 +181,7 @@ def serve(app_spec: str, env: dict) -> tuple[subprocess.Popen, int]:
 
 # --- load ----------------------------------------------------------------------------
 
+
 def _requests(path: str, headers: dict, codes: list[str], idem: bool) -> list[bytes]:
     """Every request ready to send, so that the timed loop only sends and reads."""
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -145,8 +189,9 @@ def _requests(path: str, headers: dict, codes: list[str], idem: bool) -> list[by
     for code in codes:
         body = json.dumps({"code": code}).encode()
         key = f"Idempotency-Key: {uuid.uuid4().hex}\r\n" if idem else ""
-        out.append(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}{key}Content-Length: {len(body)}\r\n\r\n"
-                   .encode() + body)
+        out.append(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}{key}Content-Length: {len(body)}\r\n\r\n".encode() + body
+        )
     return out
 
 
@@ -206,21 +251,38 @@ def load(port: int, requests: list[bytes], seconds: float, clients: int) -> tupl
 
 def _figures(lat: list[float], statuses: dict, elapsed: float) -> dict:
     lat = sorted(lat)
-    return {"rps": len(lat) / elapsed, "p50": lat[len(lat) // 2] * 1000, "p99": lat[int(len(lat) * 0.99)] * 1000,
-            "n": len(lat), "statuses": statuses}
+    return {
+        "rps": len(lat) / elapsed,
+        "p50": lat[len(lat) // 2] * 1000,
+        "p99": lat[int(len(lat) * 0.99)] * 1000,
+        "n": len(lat),
+        "statuses": statuses,
+    }
 
 
 def run(kind: str, url: str, seconds: float, rounds: int, clients: int, bare: str) -> dict:
     key, full_codes, bare_codes = prepare(url, 40000)
-    env = {"SECRET_KEY": "bench-" + uuid.uuid4().hex, "CRM_ENV": "production", "BENCH_DATABASE_URL": url,
-           "BENCH_BARE": bare}
+    env = {
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "CRM_ENV": "production",
+        "BENCH_DATABASE_URL": url,
+        "BENCH_BARE": bare,
+    }
     config = {"database_url": url, "PARTNER_API_RATE": (1e6, 1000000)}
     sides = {
-        "bare": ("benchmarks.redeem:bare_app",
-                 _requests("/", {"Content-Type": "application/json"}, bare_codes, idem=False)),
-        "full": (f"crm.app:create_app({config!r})",
-                 _requests("/api/partners/v1/redemptions", {"Content-Type": "application/json",
-                                                           "Authorization": f"Bearer {key}"}, full_codes, idem=True)),
+        "bare": (
+            "benchmarks.redeem:bare_app",
+            _requests("/", {"Content-Type": "application/json"}, bare_codes, idem=False),
+        ),
+        "full": (
+            f"crm.app:create_app({config!r})",
+            _requests(
+                "/api/partners/v1/redemptions",
+                {"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+                full_codes,
+                idem=True,
+            ),
+        ),
     }
     servers, sent, totals = {}, {}, {}
     try:
@@ -230,7 +292,7 @@ def run(kind: str, url: str, seconds: float, rounds: int, clients: int, bare: st
             sent[side] = 400
         for _ in range(rounds):
             for side, (_spec, requests) in sides.items():
-                lat, statuses, elapsed = load(servers[side][1], requests[sent[side]:], seconds / rounds, clients)
+                lat, statuses, elapsed = load(servers[side][1], requests[sent[side] :], seconds / rounds, clients)
                 sent[side] += len(lat)
                 total = totals.setdefault(side, ([], {}, 0.0))
                 total[0].extend(lat)
@@ -244,8 +306,10 @@ def run(kind: str, url: str, seconds: float, rounds: int, clients: int, bare: st
     results = {side: _figures(*totals[side]) for side in sides}
     for side in ("bare", "full"):
         r = results[side]
-        print(f"{kind:<8} {side:<5} {r['rps']:8.0f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
-              f"{r['n']} requests {r['statuses']}")
+        print(
+            f"{kind:<8} {side:<5} {r['rps']:8.0f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
+            f"{r['n']} requests {r['statuses']}"
+        )
     ratio_rps = results["full"]["rps"] / results["bare"]["rps"]
     ratio_p99 = results["full"]["p99"] / results["bare"]["p99"]
     print(f"{kind:<8} full/bare: throughput {ratio_rps:.0%} (target ≥ 50%), p99 {ratio_p99:.2f}× (target ≤ 2×)")
@@ -258,10 +322,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per side, over all rounds")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--bare", choices=["driver", "sqlalchemy"], default="driver",
-                        help="how the bare endpoint sends its SQL (driver: as the full API does)")
-    parser.add_argument("--pg-url", default=os.environ.get("CRM_TEST_POSTGRES_URL",
-                                                           "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--bare",
+        choices=["driver", "sqlalchemy"],
+        default="driver",
+        help="how the bare endpoint sends its SQL (driver: as the full API does)",
+    )
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    )
     args = parser.parse_args()
     os.environ.setdefault("CRM_INSTANCE_DIR", tempfile.mkdtemp(prefix="crm-bench-"))
     if args.db in ("sqlite", "both"):
@@ -276,8 +345,14 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            run("postgres", make_url(args.pg_url).set(database=name).render_as_string(hide_password=False),
-                args.seconds, args.rounds, args.clients, args.bare)
+            run(
+                "postgres",
+                make_url(args.pg_url).set(database=name).render_as_string(hide_password=False),
+                args.seconds,
+                args.rounds,
+                args.clients,
+                args.bare,
+            )
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

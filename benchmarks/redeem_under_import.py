@@ -11,6 +11,7 @@ runs it (crm.imports.services.run_next). Prints p50, p99 and the worst latency a
 answers (201, 503) of each period, the import's split in phases (validating: no lock held;
 importing: one transaction) and their duration.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,12 @@ def run_import_job(url: str, csv_path: str, upload_dir: str) -> None:
     print(json.dumps({"job": job_id}), flush=True)
     job = imports.run_next(database, Path(upload_dir))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    print(json.dumps({"state": job.state, "rows": job.rows, "error": job.error, "problems": job.problems,
-                      "peak_mb": peak_mb}), flush=True)
+    print(
+        json.dumps(
+            {"state": job.state, "rows": job.rows, "error": job.error, "problems": job.problems, "peak_mb": peak_mb}
+        ),
+        flush=True,
+    )
 
 
 class Load:
@@ -74,9 +79,16 @@ class Load:
             body = json.dumps({"code": code})
             sent = time.monotonic()
             try:
-                conn.request("POST", "/api/partners/v1/redemptions", body, {
-                    "Content-Type": "application/json", "Authorization": f"Bearer {self.key}",
-                    "Idempotency-Key": uuid.uuid4().hex})
+                conn.request(
+                    "POST",
+                    "/api/partners/v1/redemptions",
+                    body,
+                    {
+                        "Content-Type": "application/json",
+                        "Authorization": f"Bearer {self.key}",
+                        "Idempotency-Key": uuid.uuid4().hex,
+                    },
+                )
                 response = conn.getresponse()
                 response.read()
                 status = response.status
@@ -108,8 +120,10 @@ def figures(results: list[tuple[float, float, int]]) -> str:
     for r in results:
         statuses[r[2]] = statuses.get(r[2], 0) + 1
     p = lambda q: lat[min(len(lat) - 1, int(len(lat) * q))] * 1000  # noqa: E731
-    return (f"{len(lat):6d} requests  p50 {p(0.5):8.1f} ms  p99 {p(0.99):8.1f} ms  max {lat[-1] * 1000:8.1f} ms  "
-            f"answers {dict(sorted(statuses.items()))}")
+    return (
+        f"{len(lat):6d} requests  p50 {p(0.5):8.1f} ms  p99 {p(0.99):8.1f} ms  max {lat[-1] * 1000:8.1f} ms  "
+        f"answers {dict(sorted(statuses.items()))}"
+    )
 
 
 def bench(kind: str, url: str, rows: int, rate: float, clients: int) -> None:
@@ -119,7 +133,9 @@ def bench(kind: str, url: str, rows: int, rate: float, clients: int) -> None:
     csv_path = tmp / "customers.csv"
     t = time.perf_counter()
     make_file(csv_path, rows)
-    print(f"{kind}: generated {rows:,} customers ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.0f} s")
+    print(
+        f"{kind}: generated {rows:,} customers ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.0f} s"
+    )
     key, codes, _ = prepare(url, 60_000)
     env = {"SECRET_KEY": "bench-" + uuid.uuid4().hex, "CRM_ENV": "production", "CRM_INSTANCE_DIR": str(tmp)}
     config = {"database_url": url, "PARTNER_API_RATE": (1e6, 1000000)}
@@ -130,17 +146,22 @@ def bench(kind: str, url: str, rows: int, rate: float, clients: int) -> None:
         load.run_while(lambda: time.sleep(2))  # warm-up
         print(f"{kind} baseline        {figures(load.run_while(lambda: time.sleep(10)))}")
 
-        child = subprocess.Popen([sys.executable, __file__, "--child", url, str(csv_path), str(tmp / "uploads")],
-                                 cwd=ROOT, env={**os.environ, "CRM_ENV": "production", "SECRET_KEY": "x" * 32},
-                                 stdout=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--child", url, str(csv_path), str(tmp / "uploads")],
+            cwd=ROOT,
+            env={**os.environ, "CRM_ENV": "production", "SECRET_KEY": "x" * 32},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         job_id = json.loads(child.stdout.readline())["job"]
         phases: list[tuple[float, str]] = []
 
         def until_done() -> None:
             while child.poll() is None:
                 with engine.connect() as conn:
-                    state, phase = conn.execute(text("SELECT state, phase FROM import_jobs WHERE id = :id"),
-                                                {"id": job_id}).one()
+                    state, phase = conn.execute(
+                        text("SELECT state, phase FROM import_jobs WHERE id = :id"), {"id": job_id}
+                    ).one()
                 label = phase if state == "running" else state
                 if not phases or phases[-1][1] != label:
                     phases.append((time.monotonic(), label))
@@ -150,8 +171,10 @@ def bench(kind: str, url: str, rows: int, rate: float, clients: int) -> None:
         during = load.run_while(until_done)
         outcome = json.loads(child.stdout.readline())
         child.wait()
-        print(f"{kind} import job {job_id}: {outcome['state']} ({outcome['rows']} rows, the job's process at most "
-          f"{outcome['peak_mb']} MB) {outcome['error'] or ''}")
+        print(
+            f"{kind} import job {job_id}: {outcome['state']} ({outcome['rows']} rows, the job's process at most "
+            f"{outcome['peak_mb']} MB) {outcome['error'] or ''}"
+        )
         print(f"{kind} during import   {figures(during)}")
         for (start, label), (end, _) in zip(phases, phases[1:]):
             inside = [r for r in during if start <= r[0] < end]
@@ -168,8 +191,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rate", type=float, default=20.0, help="redemptions a second, over all clients")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--pg-url", default=os.environ.get("CRM_TEST_POSTGRES_URL",
-                                                           "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -188,8 +212,13 @@ def main() -> None:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        bench("postgres", make_url(args.pg_url).set(database=name).render_as_string(hide_password=False),
-              args.rows, args.rate, args.clients)
+        bench(
+            "postgres",
+            make_url(args.pg_url).set(database=name).render_as_string(hide_password=False),
+            args.rows,
+            args.rate,
+            args.clients,
+        )
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -8,6 +8,7 @@ bulk loader, not the importer) and times each report, as the command line comput
 PostgreSQL: DATABASE_URL (or CRM_TEST_POSTGRES_URL) naming a server the benchmark may create
 a database on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine  # noqa: E402
 
-from benchmarks._portfolio_db import fresh_database, frames, load  # noqa: E402
+from benchmarks._portfolio_db import frames, fresh_database, load  # noqa: E402
 
 
 def measure(kind: str, n: int, pg: str | None, tmp: str) -> None:
@@ -34,8 +35,10 @@ def measure(kind: str, n: int, pg: str | None, tmp: str) -> None:
         started = time.perf_counter()
         data = frames(n)
         load(url, data)
-        print(f"{kind}: {n:,} customers, {len(data['policies']):,} policies, {len(data['claims']):,} claims "
-              f"loaded in {time.perf_counter() - started:.0f}s")
+        print(
+            f"{kind}: {n:,} customers, {len(data['policies']):,} policies, {len(data['claims']):,} claims "
+            f"loaded in {time.perf_counter() - started:.0f}s"
+        )
         engine = create_engine(url)
         as_of = dt.date.today()
         for name, report in REPORTS.items():

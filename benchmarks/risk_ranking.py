@@ -10,6 +10,7 @@ held-out deviance against the constant rate, its normalised Gini, and the time t
 
     .venv/bin/python benchmarks/risk_ranking.py [--customers 100000] [--seeds 1,2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,12 +33,18 @@ def main() -> None:
         r = ranking_report(args.customers, seed)
         seconds = time.perf_counter() - t
         m = r["metrics"]
-        print(f"[{args.customers:,} customers, seed {seed}] {seconds:.1f}s | model {r['model']} on {', '.join(r['inputs'])}")
+        print(
+            f"[{args.customers:,} customers, seed {seed}] {seconds:.1f}s | model {r['model']} on {', '.join(r['inputs'])}"
+        )
         for part in ("overall", "single_product"):
-            print(f"  Spearman with the true rate, {part:>14}: risk score {r['engine'][part]:.4f} | "
-                  f"plain GLM {r['plain_glm'][part]:.4f} | ratio {r['ratio'][part]:.3f} (target >= 0.90)")
-        print(f"  held-out deviance {m['deviance_model']:.4f} against {m['deviance_baseline']:.4f} for the constant "
-              f"rate; normalised Gini {m['gini_normalised']:.3f}; boosted trees' gain {m['boosted_gain']:+.1%}")
+            print(
+                f"  Spearman with the true rate, {part:>14}: risk score {r['engine'][part]:.4f} | "
+                f"plain GLM {r['plain_glm'][part]:.4f} | ratio {r['ratio'][part]:.3f} (target >= 0.90)"
+            )
+        print(
+            f"  held-out deviance {m['deviance_model']:.4f} against {m['deviance_baseline']:.4f} for the constant "
+            f"rate; normalised Gini {m['gini_normalised']:.3f}; boosted trees' gain {m['boosted_gain']:+.1%}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """The application factory: reads like a table of contents."""
+
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
 from flask import Flask, g
-
 
 from crm import db as dblayer
 from crm.config import INSTANCE_DIR, PROJECT_ROOT, load_settings

@@ -13,6 +13,7 @@ their event last, or hold it for ``commit``, which appends it and commits at onc
 PostgreSQL one event is one statement: lock the head, insert the event with its hash computed
 by the server from the same canonical text, move the head.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,21 @@ from crm.db import utcnow
 from crm.models.audit import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
-_FIELDS = ("seq", "occurred_at", "actor_type", "actor_id", "actor_label", "actor_role", "action",
-           "entity_type", "entity_id", "before", "after", "request_id", "prev_hash")
+_FIELDS = (
+    "seq",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "actor_role",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+    "request_id",
+    "prev_hash",
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,7 @@ def event_hash(row: dict) -> str:
 
 def _time_text(value: dt.datetime) -> str:
     # Microsecond precision is kept by both databases; normalise to UTC text (…T…ffffffZ).
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 @dataclass(frozen=True)
@@ -108,7 +122,7 @@ class Change:
 # --- statements straight on the driver ----------------------------------------------------
 
 _SQLITE_FORMS = {  # what SQLAlchemy stores on SQLite (as crm.db.bulk_insert does)
-    dt.datetime: lambda v: v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds"),
+    dt.datetime: lambda v: v.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds"),
     dt.date: dt.date.isoformat,
     Decimal: float,
 }
@@ -147,8 +161,10 @@ def execute_on_driver(conn: Connection, sql: str, params=None, *, many: bool = F
 # --- writing -------------------------------------------------------------------------
 
 _READ_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
-_INSERT_EVENT = (f"INSERT INTO audit_events ({', '.join(_FIELDS)}, hash) "  # nosec B608 - names are constants
-                 f"VALUES ({', '.join(':' + f for f in _FIELDS)}, :hash)")
+_INSERT_EVENT = (
+    f"INSERT INTO audit_events ({', '.join(_FIELDS)}, hash) "  # nosec B608 - names are constants
+    f"VALUES ({', '.join(':' + f for f in _FIELDS)}, :hash)"
+)
 _MOVE_HEAD = "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"
 # One event on PostgreSQL: the server fills in seq, prev_hash and hash from the locked head, the
 # hash over event_hash()'s canonical text assembled around the head's values (see
@@ -172,10 +188,16 @@ _HELD = "crm.audit.held"  # session.info key: the _Tail waiting for commit()
 def _event_row(actor: Actor, change: Change, now: dt.datetime) -> dict:
     """An event's columns but its place in the chain (seq, prev_hash, hash)."""
     return {
-        "occurred_at": now, "actor_type": actor.type, "actor_id": actor.id, "actor_label": actor.label,
-        "actor_role": actor.role, "action": change.action, "entity_type": change.entity_type,
+        "occurred_at": now,
+        "actor_type": actor.type,
+        "actor_id": actor.id,
+        "actor_label": actor.label,
+        "actor_role": actor.role,
+        "action": change.action,
+        "entity_type": change.entity_type,
         "entity_id": None if change.entity_id is None else str(change.entity_id),
-        "before": canonical_json(change.before), "after": canonical_json(change.after),
+        "before": canonical_json(change.before),
+        "after": canonical_json(change.after),
         "request_id": actor.request_id,
     }
 
@@ -186,7 +208,7 @@ def _append_one_pg_params(actor: Actor, change: Change) -> dict:
     row = _event_row(actor, change, utcnow())
     whole = canonical_json({**row, "occurred_at": _time_text(row["occurred_at"]), "prev_hash": "", "seq": 0})
     cut = whole.index('"prev_hash":""') + len('"prev_hash":"')
-    return {**row, "text_before_prev": whole[:cut].encode(), "text_before_seq": whole[cut:-len("0}")].encode()}
+    return {**row, "text_before_prev": whole[:cut].encode(), "text_before_seq": whole[cut : -len("0}")].encode()}
 
 
 def _append(conn: Connection, events: list[tuple[Actor, Change]]) -> None:
@@ -224,8 +246,10 @@ def record(session: Session, actor: Actor, changes: Iterable[Change] | Change) -
 def as_text(change: Change) -> Change:
     """The same change, its before and after in canonical JSON already (the same event hash):
     for a caller that makes many events' text in a thread of its own."""
-    text = {k: None if v is None else _JSONText(canonical_json(v))
-            for k, v in (("before", change.before), ("after", change.after))}
+    text = {
+        k: None if v is None else _JSONText(canonical_json(v))
+        for k, v in (("before", change.before), ("after", change.after))
+    }
     return replace(change, **text)
 
 
@@ -367,9 +391,7 @@ def _iter_events(session: Session, batch: int = 20000) -> Iterator:
     cols = [getattr(AuditEvent, f) for f in _FIELDS] + [AuditEvent.hash]
     last = 0
     while True:
-        rows = session.execute(
-            select(*cols).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
-        ).all()
+        rows = session.execute(select(*cols).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
             return
         yield from rows
@@ -387,38 +409,62 @@ def verify(session: Session, anchor: dict | None = None, progress=None) -> Verif
     for row in _iter_events(session):
         data = row._asdict()
         if data["seq"] != expected_seq:
-            return VerifyResult(False, checked, expected_seq - 1, prev,
-                                f"event {expected_seq} is missing (next is {data['seq']})")
+            return VerifyResult(
+                False, checked, expected_seq - 1, prev, f"event {expected_seq} is missing (next is {data['seq']})"
+            )
         if data["prev_hash"] != prev:
-            return VerifyResult(False, checked, data["seq"], prev,
-                                f"event {data['seq']} does not follow event {data['seq'] - 1} (chain broken)")
+            return VerifyResult(
+                False,
+                checked,
+                data["seq"],
+                prev,
+                f"event {data['seq']} does not follow event {data['seq'] - 1} (chain broken)",
+            )
         if event_hash(data) != data["hash"]:
-            return VerifyResult(False, checked, data["seq"], prev,
-                                f"event {data['seq']} was altered (its content does not match its hash)")
+            return VerifyResult(
+                False,
+                checked,
+                data["seq"],
+                prev,
+                f"event {data['seq']} was altered (its content does not match its hash)",
+            )
         if anchor is not None and data["seq"] == anchor["seq"]:
             if data["hash"] != anchor["hash"]:
-                return VerifyResult(False, checked, data["seq"], prev,
-                                    f"event {data['seq']} does not match the anchor")
+                return VerifyResult(False, checked, data["seq"], prev, f"event {data['seq']} does not match the anchor")
             anchor_seen = True
         prev, expected_seq, checked = data["hash"], expected_seq + 1, checked + 1
         if progress is not None:
             progress(1)
     head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
     if head is not None and (head.seq, head.hash) != (expected_seq - 1, prev):
-        return VerifyResult(False, checked, expected_seq - 1, prev,
-                            f"the trail ends at event {expected_seq - 1} but the head says {head.seq}"
-                            " (events were removed from the end)")
+        return VerifyResult(
+            False,
+            checked,
+            expected_seq - 1,
+            prev,
+            f"the trail ends at event {expected_seq - 1} but the head says {head.seq}"
+            " (events were removed from the end)",
+        )
     if not anchor_seen:
-        return VerifyResult(False, checked, expected_seq - 1, prev,
-                            f"anchored event {anchor['seq']} is missing (the trail was truncated)")
+        return VerifyResult(
+            False,
+            checked,
+            expected_seq - 1,
+            prev,
+            f"anchored event {anchor['seq']} is missing (the trail was truncated)",
+        )
     return VerifyResult(True, checked, expected_seq - 1, prev)
 
 
-def trail_for(session: Session, entity_type: str, entity_id, import_batch_id: int | None = None,
-              limit: int = 200) -> list[AuditEvent]:
+def trail_for(
+    session: Session, entity_type: str, entity_id, import_batch_id: int | None = None, limit: int = 200
+) -> list[AuditEvent]:
     """The newest events about one record, for its page (with the import that created it, if any)."""
     where = (AuditEvent.entity_type == entity_type) & (AuditEvent.entity_id == str(entity_id))
     if import_batch_id is not None:
-        where |= ((AuditEvent.entity_type == "import_batch") & (AuditEvent.entity_id == str(import_batch_id))
-                  & (AuditEvent.action == "import.completed"))
+        where |= (
+            (AuditEvent.entity_type == "import_batch")
+            & (AuditEvent.entity_id == str(import_batch_id))
+            & (AuditEvent.action == "import.completed")
+        )
     return list(session.scalars(select(AuditEvent).where(where).order_by(AuditEvent.seq.desc()).limit(limit)))

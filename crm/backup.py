@@ -3,6 +3,7 @@
 A restore is checked before it is trusted: the audit chain of the restored database is
 verified, and the command fails if it does not verify.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -49,8 +50,11 @@ def backup(url: str, target: str | Path) -> Path:
             copy.close()
             source.close()
         return target
-    result = subprocess.run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={target}", _libpq(url)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={target}", _libpq(url)],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode:
         raise BackupError(f"pg_dump failed: {result.stderr.strip()[:500]}")
     return target
@@ -76,7 +80,18 @@ def restore(url: str, source: str | Path) -> None:
         finally:
             backup_db.close()
         return
-    result = subprocess.run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-                             f"--dbname={_libpq(url)}", str(source)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            _tool("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            f"--dbname={_libpq(url)}",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode:
         raise BackupError(f"pg_restore failed: {result.stderr.strip()[:500]}")

@@ -2,6 +2,7 @@
 
 Each command exits 0 on success and non-zero with a one-line reason on stderr.
 """
+
 from __future__ import annotations
 
 import json
@@ -121,9 +122,12 @@ def users_create(email, role, full_name, password_stdin):
 @click.argument("kind", type=click.Choice(["customers", "policies", "claims", "close-initial-load"]))
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="validate only")
-@click.option("--initial-load", is_flag=True,
-              help="this file migrates historical data (exempt from late-entry rules; audited as such); "
-                   "accepted while the initial load is open, later only for a file a second admin approved")
+@click.option(
+    "--initial-load",
+    is_flag=True,
+    help="this file migrates historical data (exempt from late-entry rules; audited as such); "
+    "accepted while the initial load is open, later only for a file a second admin approved",
+)
 @with_appcontext
 def import_command(kind, file, dry_run, initial_load):
     """Import a CSV file: all or nothing. `crm import close-initial-load` ends the initial load."""
@@ -140,16 +144,19 @@ def import_command(kind, file, dry_run, initial_load):
 
     bar, update = _progress_bar(kind)
     try:
-        summary = import_csv(get_db(), kind, file, audit.Actor.cli("import"), dry_run=dry_run,
-                             initial_load=initial_load, progress=update)
+        summary = import_csv(
+            get_db(), kind, file, audit.Actor.cli("import"), dry_run=dry_run, initial_load=initial_load, progress=update
+        )
     except ImportFailed as exc:
         bar.close()
         click.echo(str(exc), err=True)
         _fail(f"{file}: {len(exc.problems) + exc.more} problems; nothing was imported")
     bar.close()
     verb = "would import" if dry_run else "imported"
-    click.echo(f"{verb} {summary.rows} {kind} rows: {summary.created} new, {summary.updated} updated"
-               + ("" if dry_run else f", {summary.unchanged} unchanged"))
+    click.echo(
+        f"{verb} {summary.rows} {kind} rows: {summary.created} new, {summary.updated} updated"
+        + ("" if dry_run else f", {summary.unchanged} unchanged")
+    )
     if not dry_run:
         click.echo(summary.changes())
 
@@ -160,8 +167,12 @@ def audit_group():
 
 
 @audit_group.command("verify")
-@click.option("--anchor", "anchor_file", type=click.Path(exists=True, dir_okay=False),
-              help="a file written by `crm audit anchor`: also catches a truncated tail")
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="a file written by `crm audit anchor`: also catches a truncated tail",
+)
 @with_appcontext
 def audit_verify(anchor_file):
     """Exit 0 when the trail is intact; else exit 1 naming the first bad event."""
@@ -247,19 +258,27 @@ def tiers_recalc(as_of, dry_run):
 
     settings = current_app.config["CRM_SETTINGS"]
     bar, update = _run_bar()
-    req = recalc.RunRequest(as_of=_as_of(as_of), actor=audit.Actor.cli("tiers"), trigger="cli",
-                            mode="preview" if dry_run else "publish", policy_file=settings.tier_policy_file,
-                            workers=settings.recalc_workers, progress=update)
+    req = recalc.RunRequest(
+        as_of=_as_of(as_of),
+        actor=audit.Actor.cli("tiers"),
+        trigger="cli",
+        mode="preview" if dry_run else "publish",
+        policy_file=settings.tier_policy_file,
+        workers=settings.recalc_workers,
+        progress=update,
+    )
     try:
         summary = recalc.recalculate(get_db(), req)
     except recalc.AlreadyRunning as exc:
         bar.close()
         _fail(f"already running: {exc}")
     bar.close()
-    click.echo(f"run {summary.run_id} ({'preview, nothing changed' if dry_run else 'published'}): "
-               f"{summary.customers} customers in {summary.seconds:.1f}s ({summary.workers} process"
-               f"{'es' if summary.workers > 1 else ''}), {summary.changed} changed; "
-               f"policy {summary.policy_version}, model {summary.model_version}")
+    click.echo(
+        f"run {summary.run_id} ({'preview, nothing changed' if dry_run else 'published'}): "
+        f"{summary.customers} customers in {summary.seconds:.1f}s ({summary.workers} process"
+        f"{'es' if summary.workers > 1 else ''}), {summary.changed} changed; "
+        f"policy {summary.policy_version}, model {summary.model_version}"
+    )
     for tier in ("vip", "standard", "watchlist"):
         click.echo(f"  {tier:<10} {summary.counts.get(tier, 0)}")
     for move, n in summary.moves.items():
@@ -268,8 +287,10 @@ def tiers_recalc(as_of, dry_run):
     if delivery is not None and delivery.batches:
         click.echo(f"moves delivered to the subscribers (benefits): {delivery.moves} in {delivery.batches} batches")
     if delivery is not None and delivery.error:
-        _fail(f"the tiers are published, but delivering their moves to the subscribers failed ({delivery.error}); "
-              "`crm scheduler run` tries again")
+        _fail(
+            f"the tiers are published, but delivering their moves to the subscribers failed ({delivery.error}); "
+            "`crm scheduler run` tries again"
+        )
 
 
 @tiers_group.command("export")

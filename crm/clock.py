@@ -4,6 +4,7 @@ Times are stored in UTC; business dates (a benefit period, an SLA's working day,
 expiry, a run's as-of date) follow the insurer's calendar, whose day starts at midnight in
 CRM_TIMEZONE — not on the server's clock, which may run in UTC eight hours behind Shanghai.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,4 +32,4 @@ def business_timezone(zone: str | None = None) -> ZoneInfo:
 
 def business_today(zone: str | None = None, now: dt.datetime | None = None) -> dt.date:
     """The business date now (or at ``now``, an aware datetime) in the business time zone."""
-    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(business_timezone(zone)).date()
+    return (now or dt.datetime.now(dt.UTC)).astimezone(business_timezone(zone)).date()

@@ -3,6 +3,7 @@
 Every setting the app, the command line and the scheduler use is read here, once, into a
 plain ``Settings`` object, so that nothing else calls ``os.environ``.
 """
+
 from __future__ import annotations
 
 import os
@@ -102,20 +103,18 @@ def load_settings(overrides: dict | None = None) -> Settings:
         secret = _development_secret() if env == "development" else secrets.token_hex(32)
     return Settings(
         env=env,
-        database_url=overrides.pop("database_url", None)
-        or os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        database_url=overrides.pop("database_url", None) or os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         secret_key=secret,
         timezone=overrides.pop("timezone", None) or business_timezone_name(),
-        tier_policy_file=overrides.pop("tier_policy_file", None)
-        or os.environ.get("CRM_TIER_POLICY_FILE"),
+        tier_policy_file=overrides.pop("tier_policy_file", None) or os.environ.get("CRM_TIER_POLICY_FILE"),
         recalc_cron=overrides.pop("recalc_cron", None) or os.environ.get("CRM_RECALC_CRON", "0 2 * * *"),
         recalc_workers=_positive_int("CRM_RECALC_WORKERS", overrides.pop("recalc_workers", None)),
         default_locale=overrides.pop("default_locale", None) or os.environ.get("CRM_DEFAULT_LOCALE", "en"),
         behind_proxy=bool(overrides.pop("behind_proxy", None) or os.environ.get("CRM_BEHIND_PROXY") == "1"),
         max_upload_mb=_positive_int("CRM_MAX_UPLOAD_MB", overrides.pop("max_upload_mb", None)) or 200,
         job_stale_seconds=_positive_int("CRM_JOB_STALE_SECONDS", overrides.pop("job_stale_seconds", None)) or 60,
-        api_lock_wait_seconds=_positive_int("CRM_API_LOCK_WAIT_SECONDS",
-                                            overrides.pop("api_lock_wait_seconds", None)) or 3,
+        api_lock_wait_seconds=_positive_int("CRM_API_LOCK_WAIT_SECONDS", overrides.pop("api_lock_wait_seconds", None))
+        or 3,
         password_hash=TEST_PASSWORD_HASH if env == "test" else STRONG_PASSWORD_HASH,
         proxy_hops=_positive_int("CRM_PROXY_HOPS", overrides.pop("proxy_hops", None)) or 1,
         ratelimit_storage_uri=overrides.pop("ratelimit_storage_uri", None)

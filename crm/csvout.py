@@ -10,6 +10,7 @@ decimals (``two_decimals()`` makes one from whatever the database or pandas hand
 No Flask here, except inside ``csv_response`` (the views' one way of answering with a CSV), so
 that services may write CSV too.
 """
+
 from __future__ import annotations
 
 import csv
@@ -85,5 +86,8 @@ def csv_response(text: str, filename: str):
     kept by a browser or proxy cache (the files hold business and personal data)."""
     from flask import Response
 
-    return Response(BOM + text, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+    return Response(
+        BOM + text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )

@@ -5,16 +5,17 @@ transaction control from the driver so that a write transaction starts with
 ``BEGIN IMMEDIATE``: it takes the write lock up front instead of failing half-way with
 "database is locked" when it upgrades from reading to writing under a concurrent writer.
 """
+
 from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import functools
 import io
 import itertools
 import json
 import sqlite3
-import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -52,15 +53,15 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given for a UTC timestamp column")
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -70,7 +71,7 @@ class Base(DeclarativeBase):
 
 def utcnow() -> dt.datetime:
     """The server's clock in UTC: the only source of record times."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -169,6 +170,7 @@ class Database:
 
 # --- per-request session (Flask side) -------------------------------------------------
 
+
 def init_app(app, database: Database) -> None:
     """Register the database with an app: a session per request, closed at teardown."""
     app.extensions["crm_db"] = database
@@ -201,8 +203,10 @@ def get_session() -> Session:
 # The ids bound as :ids (ids_param) as a table of one column, ``value``: a bulk statement
 # takes any number of ids as ONE parameter (SQLite reads a JSON array, PostgreSQL an array),
 # where an IN list takes a parameter per id, and SQLite at most 32,766 of them.
-_ID_ROWS = {"sqlite": "SELECT value FROM json_each(:ids)",
-            "postgresql": "SELECT unnest(CAST(:ids AS BIGINT[])) AS value"}
+_ID_ROWS = {
+    "sqlite": "SELECT value FROM json_each(:ids)",
+    "postgresql": "SELECT unnest(CAST(:ids AS BIGINT[])) AS value",
+}
 
 
 IDS_PER_STATEMENT = 100_000  # ids bound at a time: a bulk path's memory is bounded by it
@@ -264,7 +268,10 @@ def bulk_insert(session: Session, table, columns: dict[str, list], rendered: str
                 for row in zip(*values):
                     copy.write_row(row)
             return
-        with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')") as copy:
+        with (
+            driver.cursor() as cur,
+            cur.copy(f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')") as copy,
+        ):
             copy.write(rendered)
         return
     for i, column in enumerate(values):
@@ -317,4 +324,4 @@ def _as_text(value, postgres: bool):
         return value.isoformat()
     if postgres:
         return value.isoformat(sep=" ")
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")

@@ -3,6 +3,7 @@
 The portfolio goes in through the same validated, all-or-nothing import as a real file
 (marked as an initial load), so the demo data obeys every rule real data does.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,15 +39,24 @@ class DemoAlreadySeeded(Exception):
     pass
 
 
-def seed_demo(database: Database, n_customers: int, seed: int, *, if_empty: bool = False,
-              as_of: dt.date | None = None, progress=None) -> str:
+def seed_demo(
+    database: Database,
+    n_customers: int,
+    seed: int,
+    *,
+    if_empty: bool = False,
+    as_of: dt.date | None = None,
+    progress=None,
+) -> str:
     """Create the demo users and portfolio; returns the log-ins as text (also kept in instance/)."""
     from crm.demo_data import generate_portfolio
 
     with database.session() as session:
         # The last step of a complete seed is the claims import; a seed that was killed
         # before it is simply run again (re-importing identical rows changes nothing).
-        if if_empty and session.scalar(select(func.count()).select_from(ImportBatch).where(ImportBatch.kind == "claims")):
+        if if_empty and session.scalar(
+            select(func.count()).select_from(ImportBatch).where(ImportBatch.kind == "claims")
+        ):
             text = LOGINS_FILE.read_text() if LOGINS_FILE.exists() else "(demo log-ins not recorded here)"
             raise DemoAlreadySeeded("the database has customers already; demo log-ins:\n" + text)
         existing = set(session.scalars(select(User.email)))
@@ -73,9 +83,8 @@ def seed_demo(database: Database, n_customers: int, seed: int, *, if_empty: bool
             import_csv(database, kind, path, actor, initial_load=True, progress=update)
             if bar is not None:
                 bar.close()
-    from crm.jobs.recalc import AlreadyRunning, RunRequest, recalculate
-
     from crm import features
+    from crm.jobs.recalc import AlreadyRunning, RunRequest, recalculate
 
     try:  # the demo opens with every customer in a tier, as after a nightly run
         recalculate(database, RunRequest(as_of=as_of or business_today(), actor=actor, trigger="cli"))

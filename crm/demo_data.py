@@ -34,12 +34,30 @@ import pandas as pd
 
 from crm.validators import ID_CHECK_CHARS, ID_WEIGHTS, POLICY_STATUSES, SOURCES
 
-CUSTOMER_COLUMNS = ["customer_ref", "name", "id_number", "phone", "city", "source",
-                    "referred_by", "account_manager"]
-POLICY_COLUMNS = ["policy_no", "customer_ref", "product_code", "product_type", "start_date",
-                  "end_date", "term_years", "payment_mode", "annual_premium", "status"]
-CLAIM_COLUMNS = ["claim_no", "policy_no", "loss_date", "report_date", "status",
-                 "claimed_amount", "reserve_amount", "paid_amount", "fraud_suspected"]
+CUSTOMER_COLUMNS = ["customer_ref", "name", "id_number", "phone", "city", "source", "referred_by", "account_manager"]
+POLICY_COLUMNS = [
+    "policy_no",
+    "customer_ref",
+    "product_code",
+    "product_type",
+    "start_date",
+    "end_date",
+    "term_years",
+    "payment_mode",
+    "annual_premium",
+    "status",
+]
+CLAIM_COLUMNS = [
+    "claim_no",
+    "policy_no",
+    "loss_date",
+    "report_date",
+    "status",
+    "claimed_amount",
+    "reserve_amount",
+    "paid_amount",
+    "fraud_suspected",
+]
 TARGET_LOSS_RATIO = 0.60
 WINDOW_DAYS = 1095
 
@@ -52,18 +70,64 @@ class Portfolio(NamedTuple):
 
 # Surnames with rough relative frequencies (per cent of the population).
 SURNAMES = {
-    "王": 7.1, "李": 7.0, "张": 6.7, "刘": 5.4, "陈": 4.5, "杨": 3.1, "黄": 2.2, "赵": 2.0,
-    "吴": 1.8, "周": 1.7, "徐": 1.3, "孙": 1.2, "马": 1.1, "朱": 1.1, "胡": 1.0, "郭": 1.0,
-    "何": 0.9, "高": 0.9, "林": 0.9, "罗": 0.8, "郑": 0.8, "梁": 0.7, "谢": 0.6, "宋": 0.6,
-    "唐": 0.6, "许": 0.5, "韩": 0.5, "冯": 0.5, "邓": 0.5, "曹": 0.5, "彭": 0.5, "曾": 0.4,
-    "肖": 0.4, "田": 0.4, "董": 0.4, "袁": 0.4, "潘": 0.4, "于": 0.4, "蒋": 0.4, "蔡": 0.4,
-    "余": 0.4, "杜": 0.3, "叶": 0.3, "程": 0.3, "苏": 0.3, "魏": 0.3, "吕": 0.3, "丁": 0.3,
-    "任": 0.3, "沈": 0.3, "姚": 0.3, "卢": 0.3, "欧阳": 0.05, "司马": 0.01, "上官": 0.01,
+    "王": 7.1,
+    "李": 7.0,
+    "张": 6.7,
+    "刘": 5.4,
+    "陈": 4.5,
+    "杨": 3.1,
+    "黄": 2.2,
+    "赵": 2.0,
+    "吴": 1.8,
+    "周": 1.7,
+    "徐": 1.3,
+    "孙": 1.2,
+    "马": 1.1,
+    "朱": 1.1,
+    "胡": 1.0,
+    "郭": 1.0,
+    "何": 0.9,
+    "高": 0.9,
+    "林": 0.9,
+    "罗": 0.8,
+    "郑": 0.8,
+    "梁": 0.7,
+    "谢": 0.6,
+    "宋": 0.6,
+    "唐": 0.6,
+    "许": 0.5,
+    "韩": 0.5,
+    "冯": 0.5,
+    "邓": 0.5,
+    "曹": 0.5,
+    "彭": 0.5,
+    "曾": 0.4,
+    "肖": 0.4,
+    "田": 0.4,
+    "董": 0.4,
+    "袁": 0.4,
+    "潘": 0.4,
+    "于": 0.4,
+    "蒋": 0.4,
+    "蔡": 0.4,
+    "余": 0.4,
+    "杜": 0.3,
+    "叶": 0.3,
+    "程": 0.3,
+    "苏": 0.3,
+    "魏": 0.3,
+    "吕": 0.3,
+    "丁": 0.3,
+    "任": 0.3,
+    "沈": 0.3,
+    "姚": 0.3,
+    "卢": 0.3,
+    "欧阳": 0.05,
+    "司马": 0.01,
+    "上官": 0.01,
 }
-GIVEN_M = list("伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆帅旭宁龙林欢阳建国峰成亮志文"
-               "博彬晨轩昊然睿泽子豪")
-GIVEN_F = list("芳娜敏静丽艳娟霞秀燕玲桂丹萍红琳雪梅莉婷慧颖洁琴云倩璐蓉欣悦佳怡晶妍思雨"
-               "萱涵婉晓嘉")
+GIVEN_M = list("伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆帅旭宁龙林欢阳建国峰成亮志文博彬晨轩昊然睿泽子豪")
+GIVEN_F = list("芳娜敏静丽艳娟霞秀燕玲桂丹萍红琳雪梅莉婷慧颖洁琴云倩璐蓉欣悦佳怡晶妍思雨萱涵婉晓嘉")
 # city: (weight, frequency factor, real county-level region codes of its districts)
 CITIES = {
     "北京": (12, 0.90, ("110101", "110102", "110105", "110106", "110108")),
@@ -82,37 +146,72 @@ CITIES = {
     "郑州": (3, 1.15, ("410102", "410103", "410104", "410105")),
     "青岛": (3, 1.00, ("370202", "370203", "370211", "370212")),
 }
-PHONE_PREFIXES = (130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 147, 150, 151, 152,
-                  153, 155, 156, 157, 158, 159, 166, 173, 176, 177, 178, 180, 181, 182,
-                  183, 184, 185, 186, 187, 188, 189, 191, 198, 199)
-SOURCE_WEIGHTS = {"referral": 30, "cold_visit": 14, "community_event": 11, "agent": 22,
-                  "online": 18, "other": 5}
-SOURCE_FREQ = {"referral": 0.9, "cold_visit": 1.0, "community_event": 0.95, "agent": 1.0,
-               "online": 1.2, "other": 1.05}
+PHONE_PREFIXES = (
+    130,
+    131,
+    132,
+    133,
+    134,
+    135,
+    136,
+    137,
+    138,
+    139,
+    147,
+    150,
+    151,
+    152,
+    153,
+    155,
+    156,
+    157,
+    158,
+    159,
+    166,
+    173,
+    176,
+    177,
+    178,
+    180,
+    181,
+    182,
+    183,
+    184,
+    185,
+    186,
+    187,
+    188,
+    189,
+    191,
+    198,
+    199,
+)
+SOURCE_WEIGHTS = {"referral": 30, "cold_visit": 14, "community_event": 11, "agent": 22, "online": 18, "other": 5}
+SOURCE_FREQ = {"referral": 0.9, "cold_visit": 1.0, "community_event": 0.95, "agent": 1.0, "online": 1.2, "other": 1.05}
 
 # Products, in validators.PRODUCT_TYPES spelling. prem = (median, sigma, low, high,
 # wealth elasticity) of the annual premium; lam = claims per policy-year at factor 1;
 # lr = claimed amounts / premium intended for the product (rejections and partial
 # settlements bring the paid loss ratio down to about 60%); sev = severity lognormal sigma.
 PRODUCTS = {
-    "life":             dict(w=17, prem=(5500, 1.0, 3000, 80000, 1.0), lam=0.02, lr=0.38, sev=0.8),
+    "life": dict(w=17, prem=(5500, 1.0, 3000, 80000, 1.0), lam=0.02, lr=0.38, sev=0.8),
     "critical_illness": dict(w=15, prem=(6000, 0.7, 2000, 30000, 0.8), lam=0.012, lr=0.63, sev=0.3),
-    "health":           dict(w=20, prem=(1800, 0.6, 500, 8000, 0.3), lam=0.40, lr=0.95, sev=1.0),
-    "accident":         dict(w=14, prem=(300, 0.5, 100, 1000, 0.2), lam=0.06, lr=0.57, sev=1.0),
-    "motor":            dict(w=18, prem=(4500, 0.4, 2000, 12000, 0.3), lam=0.28, lr=0.89, sev=1.0),
-    "property":         dict(w=9, prem=(900, 0.6, 300, 3000, 0.5), lam=0.04, lr=0.57, sev=1.2),
-    "travel":           dict(w=7, prem=(150, 0.6, 50, 500, 0.3), lam=0.80, lr=0.70, sev=1.0),
+    "health": dict(w=20, prem=(1800, 0.6, 500, 8000, 0.3), lam=0.40, lr=0.95, sev=1.0),
+    "accident": dict(w=14, prem=(300, 0.5, 100, 1000, 0.2), lam=0.06, lr=0.57, sev=1.0),
+    "motor": dict(w=18, prem=(4500, 0.4, 2000, 12000, 0.3), lam=0.28, lr=0.89, sev=1.0),
+    "property": dict(w=9, prem=(900, 0.6, 300, 3000, 0.5), lam=0.04, lr=0.57, sev=1.2),
+    "travel": dict(w=7, prem=(150, 0.6, 50, 500, 0.3), lam=0.80, lr=0.70, sev=1.0),
 }
 PRODUCT_NAMES = list(PRODUCTS)
 P_LIFE, P_CI, P_TRAVEL = (PRODUCT_NAMES.index(p) for p in ("life", "critical_illness", "travel"))
 MODES = ("single", "annual", "semiannual", "quarterly", "monthly")
 CODE_VARIANTS = ("T10", "T20", "T30", "STD", "PLUS", "TRIP")
-PRODUCT_CODES = [f"{abbr}-{variant}" for abbr in ("LIFE", "CI", "HLTH", "ACC", "MTR", "PROP", "TRV")
-                 for variant in CODE_VARIANTS]
+PRODUCT_CODES = [
+    f"{abbr}-{variant}" for abbr in ("LIFE", "CI", "HLTH", "ACC", "MTR", "PROP", "TRV") for variant in CODE_VARIANTS
+]
 
 
-def generate_portfolio(n_customers: int, seed: int, as_of: date,
-                       managers: list[str]) -> Portfolio:
+def generate_portfolio(n_customers: int, seed: int, as_of: date, managers: list[str]) -> Portfolio:
     """Generate ``n_customers`` customers with their policies and claims as of ``as_of``.
 
     ``managers`` are account-manager e-mails; customers with at least 20,000 of annual
@@ -130,29 +229,49 @@ def generate_portfolio(n_customers: int, seed: int, as_of: date,
 
     refs = _codes("C", np.arange(1, n_customers + 1), 6)
     referred = np.where(cust["referrer"] >= 0, refs[np.maximum(cust["referrer"], 0)], "")
-    customers = _frame({
-        "customer_ref": refs, "name": cust["name"], "id_number": cust["id_number"],
-        "phone": cust["phone"].astype(str), "city": _pick(list(CITIES), cust["city"]),
-        "source": _pick(SOURCES, cust["source"]), "referred_by": referred,
-        "account_manager": managers_col,
-    }, CUSTOMER_COLUMNS)
+    customers = _frame(
+        {
+            "customer_ref": refs,
+            "name": cust["name"],
+            "id_number": cust["id_number"],
+            "phone": cust["phone"].astype(str),
+            "city": _pick(list(CITIES), cust["city"]),
+            "source": _pick(SOURCES, cust["source"]),
+            "referred_by": referred,
+            "account_manager": managers_col,
+        },
+        CUSTOMER_COLUMNS,
+    )
     policy_nos = _codes("P", np.arange(1, len(pol["cust"]) + 1), 9)
-    policies = _frame({
-        "policy_no": policy_nos, "customer_ref": refs[pol["cust"]],
-        "product_code": _pick(PRODUCT_CODES, pol["code"]),
-        "product_type": _pick(PRODUCT_NAMES, pol["product"]),
-        "start_date": _dates(pol["start"]), "end_date": _dates(pol["end"]),
-        "term_years": _pick([str(t) for t in range(31)], pol["term"]),
-        "payment_mode": _pick(MODES, pol["mode"]),
-        "annual_premium": _money(pol["premium"]), "status": _pick(POLICY_STATUSES, pol["status"]),
-    }, POLICY_COLUMNS)
-    claims = _frame({
-        "claim_no": _codes("CL", np.arange(1, len(clm["policy"]) + 1), 9),
-        "policy_no": policy_nos[clm["policy"]], "loss_date": _dates(clm["loss"]),
-        "report_date": _dates(clm["report"]), "status": clm["status"],
-        "claimed_amount": _money(clm["claimed"]), "reserve_amount": _money(clm["reserve"]),
-        "paid_amount": _money(clm["paid"]), "fraud_suspected": _pick(["0", "1"], clm["fraud"]),
-    }, CLAIM_COLUMNS)
+    policies = _frame(
+        {
+            "policy_no": policy_nos,
+            "customer_ref": refs[pol["cust"]],
+            "product_code": _pick(PRODUCT_CODES, pol["code"]),
+            "product_type": _pick(PRODUCT_NAMES, pol["product"]),
+            "start_date": _dates(pol["start"]),
+            "end_date": _dates(pol["end"]),
+            "term_years": _pick([str(t) for t in range(31)], pol["term"]),
+            "payment_mode": _pick(MODES, pol["mode"]),
+            "annual_premium": _money(pol["premium"]),
+            "status": _pick(POLICY_STATUSES, pol["status"]),
+        },
+        POLICY_COLUMNS,
+    )
+    claims = _frame(
+        {
+            "claim_no": _codes("CL", np.arange(1, len(clm["policy"]) + 1), 9),
+            "policy_no": policy_nos[clm["policy"]],
+            "loss_date": _dates(clm["loss"]),
+            "report_date": _dates(clm["report"]),
+            "status": clm["status"],
+            "claimed_amount": _money(clm["claimed"]),
+            "reserve_amount": _money(clm["reserve"]),
+            "paid_amount": _money(clm["paid"]),
+            "fraud_suspected": _pick(["0", "1"], clm["fraud"]),
+        },
+        CLAIM_COLUMNS,
+    )
     return Portfolio(customers, policies, claims)
 
 
@@ -206,15 +325,25 @@ def _customers(rng: np.random.Generator, n: int, today: int) -> dict:
     referrer = np.where(is_ref, (rng.random(n) * np.arange(n)).astype(np.int64), -1)
 
     # Hidden traits: wealth drives premiums; risk drives claim frequency.
-    wealth = rng.lognormal(0.0, 0.6, n) * np.exp(-((age - 45) / 25) ** 2 * 0.5)
+    wealth = rng.lognormal(0.0, 0.6, n) * np.exp(-(((age - 45) / 25) ** 2) * 0.5)
     loss_maker = rng.random(n) < 0.01
     risk = rng.lognormal(-0.5 * 0.45**2, 0.45, n) * np.where(loss_maker, rng.uniform(8, 14, n), 1)
     age_f = 1 + 0.0009 * (age - 45) ** 2
     city_f = np.array([c[1] for c in CITIES.values()])[city]
     src_f = np.array([SOURCE_FREQ[s] for s in SOURCES])[source]
-    return dict(n=n, name=name, id_number=id_number, phone=phone, age=age, city=city,
-                source=source, referrer=referrer, wealth=wealth, risk=risk,
-                freq=risk * age_f * city_f * src_f)
+    return dict(
+        n=n,
+        name=name,
+        id_number=id_number,
+        phone=phone,
+        age=age,
+        city=city,
+        source=source,
+        referrer=referrer,
+        wealth=wealth,
+        risk=risk,
+        freq=risk * age_f * city_f * src_f,
+    )
 
 
 def _policies(rng: np.random.Generator, cust: dict, today: int) -> dict:
@@ -246,15 +375,17 @@ def _policies(rng: np.random.Generator, cust: dict, today: int) -> dict:
     k = len(line)
     is_travel = product == P_TRAVEL
     start = np.where(is_travel, today - rng.integers(0, 6 * 365, k), _add_years(start0[line], j))
-    term = np.where((product == P_LIFE) | (product == P_CI),
-                    rng.choice([10, 20, 30], k, p=[0.3, 0.45, 0.25]), np.where(is_travel, 0, 1))
+    term = np.where(
+        (product == P_LIFE) | (product == P_CI),
+        rng.choice([10, 20, 30], k, p=[0.3, 0.45, 0.25]),
+        np.where(is_travel, 0, 1),
+    )
     trip_days = rng.integers(4, 31, k)
     full_end = np.where(is_travel, start + trip_days, _add_years(start, term))
 
     long = term >= 10
     mode = np.where(long, rng.choice(5, k, p=[0.12, 0.68, 0.06, 0.05, 0.09]), 1)
-    mode = np.where(product == PRODUCT_NAMES.index("health"),
-                    rng.choice([1, 4], k, p=[0.8, 0.2]), mode)
+    mode = np.where(product == PRODUCT_NAMES.index("health"), rng.choice([1, 4], k, p=[0.8, 0.2]), mode)
     mode = np.where(is_travel, 0, mode)
 
     cents = np.empty(k, dtype=np.int64)
@@ -282,16 +413,31 @@ def _policies(rng: np.random.Generator, cust: dict, today: int) -> dict:
     stop = start + np.floor(np.minimum(t_stop, 1e6)).astype(np.int64)
     stopped = (stop < full_end) & (stop <= today) & np.isfinite(t_stop)
     end = np.where(stopped, stop, full_end)
-    status = np.where(stopped, np.where(t_lapse < t_cancel, 1, 2),  # POLICY_STATUSES
-                      np.where(end <= today, 3, 0))
+    status = np.where(
+        stopped,
+        np.where(t_lapse < t_cancel, 1, 2),  # POLICY_STATUSES
+        np.where(end <= today, 3, 0),
+    )
 
-    variant = np.where(long, term // 10 - 1,  # T10, T20, T30, STD, PLUS, TRIP
-                       np.where(is_travel, 5, np.where(cents > 500000, 4, 3)))
+    variant = np.where(
+        long,
+        term // 10 - 1,  # T10, T20, T30, STD, PLUS, TRIP
+        np.where(is_travel, 5, np.where(cents > 500000, 4, 3)),
+    )
     code = product * len(CODE_VARIANTS) + variant
 
     order = np.lexsort((cust_of, start))  # policy numbers in issue order
-    pol = dict(cust=cust_of, product=product, start=start, end=end, term=term, mode=mode,
-               premium=cents, status=status, code=code)
+    pol = dict(
+        cust=cust_of,
+        product=product,
+        start=start,
+        end=end,
+        term=term,
+        mode=mode,
+        premium=cents,
+        status=status,
+        code=code,
+    )
     return {key: value[order] for key, value in pol.items()}
 
 
@@ -312,12 +458,12 @@ def _claims(rng: np.random.Generator, cust: dict, pol: dict, today: int) -> dict
     product = product[policy]
 
     premium = pol["premium"][policy] / 100
-    mean_premium = np.array([np.mean(pol["premium"][pol["product"] == p]) / 100
-                             if (pol["product"] == p).any() else 0 for p in range(7)])
+    mean_premium = np.array(
+        [np.mean(pol["premium"][pol["product"] == p]) / 100 if (pol["product"] == p).any() else 0 for p in range(7)]
+    )
     k = np.array([PRODUCTS[p]["lr"] / PRODUCTS[p]["lam"] for p in PRODUCT_NAMES])[product]
     sev = np.array([PRODUCTS[p]["sev"] for p in PRODUCT_NAMES])[product]
-    base = np.where(np.isin(product, [P_LIFE, P_CI]), premium,
-                    0.5 * premium + 0.5 * mean_premium[product])
+    base = np.where(np.isin(product, [P_LIFE, P_CI]), premium, 0.5 * premium + 0.5 * mean_premium[product])
     claimed = np.maximum(50, k * base * rng.lognormal(-0.5 * sev**2, sev))
 
     risk = cust["risk"][pol["cust"][policy]]
@@ -331,14 +477,17 @@ def _claims(rng: np.random.Generator, cust: dict, pol: dict, today: int) -> dict
     is_open = rng.random(c) < p_open
     u = rng.random(c)
     open_status = np.where(
-        age_days < 7, _choose(u, ("reported", 0.5), ("registered", 0.35), ("under_review", 0.15)),
-        _choose(u, ("reported", 0.1), ("registered", 0.25), ("under_review", 0.5),
-                ("approved", 0.15)))
+        age_days < 7,
+        _choose(u, ("reported", 0.5), ("registered", 0.35), ("under_review", 0.15)),
+        _choose(u, ("reported", 0.1), ("registered", 0.25), ("under_review", 0.5), ("approved", 0.15)),
+    )
     open_status = np.where(fraud & (open_status == "approved"), "under_review", open_status)
     u = rng.random(c)
     closed_status = np.where(
-        fraud, _choose(u, ("rejected", 0.5), ("paid", 0.4), ("withdrawn", 0.1)),
-        _choose(u, ("paid", 0.86), ("rejected", 0.08), ("withdrawn", 0.06)))
+        fraud,
+        _choose(u, ("rejected", 0.5), ("paid", 0.4), ("withdrawn", 0.1)),
+        _choose(u, ("paid", 0.86), ("rejected", 0.08), ("withdrawn", 0.06)),
+    )
     status = np.where(is_open, open_status, closed_status)
 
     settle = np.where(rng.random(c) < 0.55, 1.0, rng.uniform(0.6, 1.0, c))
@@ -359,9 +508,16 @@ def _claims(rng: np.random.Generator, cust: dict, pol: dict, today: int) -> dict
     reserve = np.where(is_open, np.maximum(1, np.round(claimed_c * estimate)), 0)
 
     order = np.lexsort((loss, report))  # claim numbers in reporting order
-    clm = dict(policy=policy, loss=loss, report=report, status=status, claimed=claimed_c,
-               reserve=reserve.astype(np.int64), paid=paid.astype(np.int64),
-               fraud=fraud.astype(np.int8))
+    clm = dict(
+        policy=policy,
+        loss=loss,
+        report=report,
+        status=status,
+        claimed=claimed_c,
+        reserve=reserve.astype(np.int64),
+        paid=paid.astype(np.int64),
+        fraud=fraud.astype(np.int8),
+    )
     return {key: value[order] for key, value in clm.items()}
 
 

@@ -1,8 +1,10 @@
 """Error pages in the layout (and JSON for the API)."""
+
 from __future__ import annotations
 
 from flask import jsonify, render_template, request
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 
@@ -19,8 +21,12 @@ _MESSAGES = {
 def _render(code: int, message: str | None = None):
     text = message or str(_MESSAGES.get(code, _l("Error")))
     if request.path.startswith("/api/"):
-        return jsonify(error={400: "bad_request", 403: "forbidden", 404: "not_found", 413: "too_large",
-                              503: "unavailable"}.get(code, "server_error"), message=text), code
+        return jsonify(
+            error={400: "bad_request", 403: "forbidden", 404: "not_found", 413: "too_large", 503: "unavailable"}.get(
+                code, "server_error"
+            ),
+            message=text,
+        ), code
     return render_template("error.html", code=code, message=text), code
 
 
@@ -37,5 +43,7 @@ def register(app) -> None:
     app.register_error_handler(405, _method_not_allowed)
     for code in (400, 403, 404, 413, 500):
         app.register_error_handler(code, lambda e, code=code: _render(code))
-    app.register_error_handler(CSRFError, lambda e: _render(400, _("The form expired or was not sent by this site. Please try again.")))
+    app.register_error_handler(
+        CSRFError, lambda e: _render(400, _("The form expired or was not sent by this site. Please try again."))
+    )
     app.register_error_handler(OperationalError, lambda e: _render(503))

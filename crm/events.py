@@ -6,6 +6,7 @@ together. A recalculation run is the exception: it keeps its moves in an outbox 
 transaction, and they are published after it commits, a batch per transaction
 (crm.jobs.moves). The segmentation engine knows nothing of this.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict

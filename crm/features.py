@@ -9,27 +9,45 @@ and may expose ``NAV`` (menu items). A subscriptions module exposes ``register()
 returning a dict with ``template`` (or None) for the customer page; a cli module
 ``COMMANDS``; a jobs module ``JOBS``; a demo module ``seed(database, actor, today)``.
 """
+
 from __future__ import annotations
 
 import importlib
 
-FEATURES = ("crm.auth", "crm.workspace", "crm.customers", "crm.review", "crm.tiers", "crm.benefits", "partners",
-            "crm.admin")
+FEATURES = (
+    "crm.auth",
+    "crm.workspace",
+    "crm.customers",
+    "crm.review",
+    "crm.tiers",
+    "crm.benefits",
+    "partners",
+    "crm.admin",
+)
 # Every module that adds routes to a feature's blueprint, imported before the blueprint is registered.
 VIEWS = (
     "crm.auth.views",
-    "crm.workspace.views", "crm.workspace.views_visits", "crm.workspace.views_reports",
+    "crm.workspace.views",
+    "crm.workspace.views_visits",
+    "crm.workspace.views_reports",
     "crm.customers.views",
-    "crm.review.views", "crm.review.views_entry", "crm.review.views_settings",
+    "crm.review.views",
+    "crm.review.views_entry",
+    "crm.review.views_settings",
     "crm.tiers.views",
-    "crm.benefits.views", "crm.benefits.views_services", "crm.benefits.views_assistance", "crm.benefits.views_reports",
-    "partners.api", "partners.views_portal", "partners.views_admin", "partners.views_coupons",
+    "crm.benefits.views",
+    "crm.benefits.views_services",
+    "crm.benefits.views_assistance",
+    "crm.benefits.views_reports",
+    "partners.api",
+    "partners.views_portal",
+    "partners.views_admin",
+    "partners.views_coupons",
     "crm.admin.views",
     "crm.auth.views_users",
 )
 SUBSCRIPTIONS = ("crm.benefits.subscriptions", "crm.review.subscriptions", "crm.workspace.subscriptions")
-CUSTOMER_PANELS = ("crm.tiers.panel", "crm.review.panel", "crm.benefits.panel", "partners.panel",
-                   "crm.workspace.panel")
+CUSTOMER_PANELS = ("crm.tiers.panel", "crm.review.panel", "crm.benefits.panel", "partners.panel", "crm.workspace.panel")
 # Modules with COMMANDS (click commands/groups added to `crm`), JOBS (periodic jobs for the
 # scheduler: dicts of id, func(database, settings), trigger) and seed(database, actor, today).
 CLI = ("partners.cli", "crm.benefits.cli", "crm.review.cli", "crm.workspace.cli")

@@ -12,6 +12,7 @@ other control characters hide text from whoever reads it later. So:
 - ``form_text`` reads one posted field in the views that take text without a form (a reason
   typed into a small inline form), answering 400 the same way.
 """
+
 from __future__ import annotations
 
 from flask import abort, make_response, request
@@ -56,15 +57,19 @@ def refuse_control_characters():
     """
     if request.path.startswith("/api/"):
         return None
-    values = [*(v for _k, v in request.args.items(multi=True)),  # every value of a repeated key too
-              *(v for v in (request.view_args or {}).values() if isinstance(v, str))]
+    values = [
+        *(v for _k, v in request.args.items(multi=True)),  # every value of a repeated key too
+        *(v for v in (request.view_args or {}).values() if isinstance(v, str)),
+    ]
     for value in values:
         code = control_character(value)
         if code is not None:
             from crm.errors import _render
 
-            return _render(400, _("The address contains a control character (%(code)s); "
-                                  "nothing was searched or changed.", code=code))
+            return _render(
+                400,
+                _("The address contains a control character (%(code)s); nothing was searched or changed.", code=code),
+            )
     return None
 
 
@@ -76,6 +81,16 @@ def form_text(name: str) -> str:
     if code is not None:
         from crm.errors import _render
 
-        abort(make_response(_render(400, _("The field %(field)s contains a control character (%(code)s); "
-                                           "nothing was changed.", field=name, code=code))))
+        abort(
+            make_response(
+                _render(
+                    400,
+                    _(
+                        "The field %(field)s contains a control character (%(code)s); nothing was changed.",
+                        field=name,
+                        code=code,
+                    ),
+                )
+            )
+        )
     return value

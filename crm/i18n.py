@@ -1,4 +1,5 @@
 """English and Simplified Chinese, chosen per user (or per browser before log-in)."""
+
 from __future__ import annotations
 
 from flask import has_request_context, request, session
@@ -21,7 +22,10 @@ def select_locale() -> str | None:
 def init_app(app) -> None:
     from crm.config import PROJECT_ROOT
 
-    Babel(app, locale_selector=select_locale,
-          default_translation_directories=str(PROJECT_ROOT / "crm" / "translations"),
-          default_timezone=app.config["CRM_SETTINGS"].timezone)
+    Babel(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(PROJECT_ROOT / "crm" / "translations"),
+        default_timezone=app.config["CRM_SETTINGS"].timezone,
+    )
     app.jinja_env.globals.update(LOCALES=LOCALES, get_locale=get_locale)

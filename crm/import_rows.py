@@ -4,6 +4,7 @@ Each parser turns one CSV row (a dict of text) into the values to store, or coll
 problem as ``(column, message)``. Checks that need other rows (uniqueness within the file,
 references to existing records) are made by the importer, which sees the whole file.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -119,8 +120,12 @@ def claim_dates_fit(values: dict, start: dt.date, end: dt.date, today: dt.date) 
     p: Problems = []
     loss = values.get("loss_date")
     if loss and not start <= loss < end:
-        p.append(("loss_date", _("must lie within the policy's cover, %(start)s up to %(end)s (not included)",
-                                 start=start, end=end)))
+        p.append(
+            (
+                "loss_date",
+                _("must lie within the policy's cover, %(start)s up to %(end)s (not included)", start=start, end=end),
+            )
+        )
     for column in ("loss_date", "report_date"):
         if values.get(column) and values[column] > today:
             p.append((column, _("must not be after today (%(today)s)", today=today)))
@@ -141,18 +146,73 @@ class Kind:
 
 
 KINDS = {
-    "customers": Kind("customers", ("customer_ref", "name", "id_number", "phone", "city", "source",
-                                    "referred_by", "account_manager"),
-                      ("customer_ref", "name", "id_number", "phone", "city", "source"),
-                      "customer_ref", parse_customer, "referred_by", "customers"),
-    "policies": Kind("policies", ("policy_no", "customer_ref", "product_code", "product_type", "start_date",
-                                  "end_date", "term_years", "payment_mode", "annual_premium", "status"),
-                     ("policy_no", "customer_ref", "product_code", "product_type", "start_date", "end_date",
-                      "term_years", "payment_mode", "annual_premium", "status"),
-                     "policy_no", parse_policy, "customer_ref", "customers"),
-    "claims": Kind("claims", ("claim_no", "policy_no", "loss_date", "report_date", "status", "claimed_amount",
-                              "reserve_amount", "paid_amount", "fraud_suspected"),
-                   ("claim_no", "policy_no", "loss_date", "report_date", "status", "claimed_amount",
-                    "reserve_amount", "paid_amount", "fraud_suspected"),
-                   "claim_no", parse_claim, "policy_no", "policies"),
+    "customers": Kind(
+        "customers",
+        ("customer_ref", "name", "id_number", "phone", "city", "source", "referred_by", "account_manager"),
+        ("customer_ref", "name", "id_number", "phone", "city", "source"),
+        "customer_ref",
+        parse_customer,
+        "referred_by",
+        "customers",
+    ),
+    "policies": Kind(
+        "policies",
+        (
+            "policy_no",
+            "customer_ref",
+            "product_code",
+            "product_type",
+            "start_date",
+            "end_date",
+            "term_years",
+            "payment_mode",
+            "annual_premium",
+            "status",
+        ),
+        (
+            "policy_no",
+            "customer_ref",
+            "product_code",
+            "product_type",
+            "start_date",
+            "end_date",
+            "term_years",
+            "payment_mode",
+            "annual_premium",
+            "status",
+        ),
+        "policy_no",
+        parse_policy,
+        "customer_ref",
+        "customers",
+    ),
+    "claims": Kind(
+        "claims",
+        (
+            "claim_no",
+            "policy_no",
+            "loss_date",
+            "report_date",
+            "status",
+            "claimed_amount",
+            "reserve_amount",
+            "paid_amount",
+            "fraud_suspected",
+        ),
+        (
+            "claim_no",
+            "policy_no",
+            "loss_date",
+            "report_date",
+            "status",
+            "claimed_amount",
+            "reserve_amount",
+            "paid_amount",
+            "fraud_suspected",
+        ),
+        "claim_no",
+        parse_claim,
+        "policy_no",
+        "policies",
+    ),
 }

@@ -3,6 +3,7 @@
 Keys are resolved to ids per chunk; new rows are inserted and changed rows updated with Core
 executemany; what changed is audited (an import's creates as one event per chunk).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -26,26 +27,57 @@ def _existing(session: Session, kind_name: str, keys: list[str], *columns) -> di
     key = getattr(model, key_col)
     found = {}
     for i in range(0, len(keys), 900):
-        part = keys[i:i + 900]
+        part = keys[i : i + 900]
         for row in session.execute(select(key, *columns).where(key.in_(part))):
             found[row[0]] = row
     return found
 
 
 _COLUMNS = {  # the stored columns compared on re-import (besides the key)
-    "customers": ("name", "id_number", "birth_date", "gender", "phone", "city", "source",
-                  "referred_by_id", "account_manager_id"),
-    "policies": ("customer_id", "product_code", "product_type", "start_date", "end_date", "term_years",
-                 "payment_mode", "annual_premium", "status"),
-    "claims": ("policy_id", "customer_id", "loss_date", "report_date", "status", "claimed_amount",
-               "reserve_amount", "paid_amount", "fraud_suspected"),
+    "customers": (
+        "name",
+        "id_number",
+        "birth_date",
+        "gender",
+        "phone",
+        "city",
+        "source",
+        "referred_by_id",
+        "account_manager_id",
+    ),
+    "policies": (
+        "customer_id",
+        "product_code",
+        "product_type",
+        "start_date",
+        "end_date",
+        "term_years",
+        "payment_mode",
+        "annual_premium",
+        "status",
+    ),
+    "claims": (
+        "policy_id",
+        "customer_id",
+        "loss_date",
+        "report_date",
+        "status",
+        "claimed_amount",
+        "reserve_amount",
+        "paid_amount",
+        "fraud_suspected",
+    ),
 }
 _ENTITY = {"customers": "customer", "policies": "policy", "claims": "claim"}
 # The file column each stored column comes from, where the names differ: a re-import changes
 # only what its file's columns speak for, and the summary counts changes by file column.
 _SOURCE = {
-    "customers": {"birth_date": "id_number", "gender": "id_number", "referred_by_id": "referred_by",
-                  "account_manager_id": "account_manager"},
+    "customers": {
+        "birth_date": "id_number",
+        "gender": "id_number",
+        "referred_by_id": "referred_by",
+        "account_manager_id": "account_manager",
+    },
     "policies": {"customer_id": "customer_ref"},
     "claims": {"policy_id": "policy_no", "customer_id": "policy_no"},
 }
@@ -87,16 +119,26 @@ class _Resolver:
             return self._customer_rows(chunk)
         if self.kind == "policies":
             owners = _existing(self.session, "customers", list({v["customer_ref"] for v in chunk}), Customer.id)
-            return [{**{k: v[k] for k in v if k != "customer_ref"}, "customer_id": owners[v["customer_ref"]].id}
-                    for v in chunk]
-        policies = _existing(self.session, "policies", list({v["policy_no"] for v in chunk}),
-                             Policy.id, Policy.customer_id)
-        return [{**{k: v[k] for k in v if k != "policy_no"}, "policy_id": policies[v["policy_no"]].id,
-                 "customer_id": policies[v["policy_no"]].customer_id} for v in chunk]
+            return [
+                {**{k: v[k] for k in v if k != "customer_ref"}, "customer_id": owners[v["customer_ref"]].id}
+                for v in chunk
+            ]
+        policies = _existing(
+            self.session, "policies", list({v["policy_no"] for v in chunk}), Policy.id, Policy.customer_id
+        )
+        return [
+            {
+                **{k: v[k] for k in v if k != "policy_no"},
+                "policy_id": policies[v["policy_no"]].id,
+                "customer_id": policies[v["policy_no"]].customer_id,
+            }
+            for v in chunk
+        ]
 
     def _customer_rows(self, chunk: list[dict]) -> list[dict]:
-        refs = _existing(self.session, "customers", list({v["referred_by"] for v in chunk if v["referred_by"]}),
-                         Customer.id)
+        refs = _existing(
+            self.session, "customers", list({v["referred_by"] for v in chunk if v["referred_by"]}), Customer.id
+        )
         self.chunk_later = {}
         out = []
         for v in chunk:
@@ -106,10 +148,25 @@ class _Resolver:
                 referrer_id = found.id if found else _LATER
                 if found is None:
                     self.chunk_later[v["customer_ref"]] = v["referred_by"]
-            out.append({**{k: v[k] for k in ("customer_ref", "name", "id_number", "birth_date", "gender",
-                                              "phone", "city", "source")},
-                        "referred_by_id": referrer_id,
-                        "account_manager_id": self.managers.get(v["account_manager"])})
+            out.append(
+                {
+                    **{
+                        k: v[k]
+                        for k in (
+                            "customer_ref",
+                            "name",
+                            "id_number",
+                            "birth_date",
+                            "gender",
+                            "phone",
+                            "city",
+                            "source",
+                        )
+                    },
+                    "referred_by_id": referrer_id,
+                    "account_manager_id": self.managers.get(v["account_manager"]),
+                }
+            )
         return out
 
     def link_within_chunk(self, rows: list[dict], new_ids: dict[str, int]) -> list[dict]:
@@ -134,29 +191,54 @@ class _Resolver:
         """Referrers named before their own row, in an earlier chunk: linked once all rows are in."""
         pending = self.deferred
         for i in range(0, len(pending), 900):
-            part = pending[i:i + 900]
-            ids = _existing(self.session, "customers", list({r for _, r in part} | {k for k, _ in part}),
-                            Customer.id, Customer.referred_by_id)
+            part = pending[i : i + 900]
+            ids = _existing(
+                self.session,
+                "customers",
+                list({r for _, r in part} | {k for k, _ in part}),
+                Customer.id,
+                Customer.referred_by_id,
+            )
             moves = [(ids[key], ids[ref].id) for key, ref in part if ids[key].referred_by_id != ids[ref].id]
             if not moves:
                 continue
             _set_referrers(self.session, [{"cid": row.id, "rid": rid} for row, rid in moves])
             if summary is not None:
                 summary.fields["referred_by"] += len(moves)
-            audit.record(self.session, actor, [
-                audit.Change("customer.import_update", "customer", row.id, {"referred_by_id": row.referred_by_id},
-                             {"referred_by_id": rid}) for row, rid in moves])
+            audit.record(
+                self.session,
+                actor,
+                [
+                    audit.Change(
+                        "customer.import_update",
+                        "customer",
+                        row.id,
+                        {"referred_by_id": row.referred_by_id},
+                        {"referred_by_id": rid},
+                    )
+                    for row, rid in moves
+                ],
+            )
 
 
 def _set_referrers(session: Session, params: list[dict]) -> None:
     table = Customer.__table__
     session.connection().execute(
-        update(table).where(table.c.id == bindparam("cid")).values(referred_by_id=bindparam("rid")), params)
+        update(table).where(table.c.id == bindparam("cid")).values(referred_by_id=bindparam("rid")), params
+    )
 
 
-def _write_chunk(session: Session, kind_name: str, resolver: _Resolver, chunk: list[dict], batch_id: int,
-                 actor: audit.Actor, summary: ImportSummary, audit_on: bool,
-                 present: frozenset[str] | None = None) -> None:
+def _write_chunk(
+    session: Session,
+    kind_name: str,
+    resolver: _Resolver,
+    chunk: list[dict],
+    batch_id: int,
+    actor: audit.Actor,
+    summary: ImportSummary,
+    audit_on: bool,
+    present: frozenset[str] | None = None,
+) -> None:
     """Insert the chunk's new rows and update its changed ones, audited.
 
     An existing row changes only in the stored columns that the file's columns (``present``;
@@ -167,8 +249,9 @@ def _write_chunk(session: Session, kind_name: str, resolver: _Resolver, chunk: l
     conn = session.connection()  # Core statements: the ORM's per-row bookkeeping is not needed here
     rows = resolver.rows(chunk)
     columns = _COLUMNS[kind_name]
-    existing = _existing(session, kind_name, [r[key_col] for r in rows], model.id,
-                         *(getattr(model, c) for c in columns))
+    existing = _existing(
+        session, kind_name, [r[key_col] for r in rows], model.id, *(getattr(model, c) for c in columns)
+    )
     now = utcnow()
     new = [r for r in rows if r[key_col] not in existing]
     new_ids: dict[str, int] = {}
@@ -187,10 +270,19 @@ def _write_chunk(session: Session, kind_name: str, resolver: _Resolver, chunk: l
     if audit_on and new:
         # One event per chunk lists every record it created (id, key and values): the same
         # facts as an event per row, at a fraction of the cost on a million-row import.
-        changes.append(audit.Change(
-            f"{_ENTITY[kind_name]}.import_create", "import_batch", batch_id, None,
-            {"records": [{"id": new_ids[r[key_col]], key_col: r[key_col], **_audit_view(kind_name, r)}
-                         for r in new]}))
+        changes.append(
+            audit.Change(
+                f"{_ENTITY[kind_name]}.import_create",
+                "import_batch",
+                batch_id,
+                None,
+                {
+                    "records": [
+                        {"id": new_ids[r[key_col]], key_col: r[key_col], **_audit_view(kind_name, r)} for r in new
+                    ]
+                },
+            )
+        )
     kept = _kept(kind_name, present)
     source = _SOURCE[kind_name]
     updates = []
@@ -209,16 +301,22 @@ def _write_chunk(session: Session, kind_name: str, resolver: _Resolver, chunk: l
         summary.updated_ids.append(old.id)
         for name in {source.get(c, c) for c in kept if after[c] != before[c]}:
             summary.fields[name] += 1
-        changes.append(audit.Change(f"{_ENTITY[kind_name]}.import_update", _ENTITY[kind_name], old.id,
-                                    _audit_view(kind_name, before), _audit_view(kind_name, after)))
+        changes.append(
+            audit.Change(
+                f"{_ENTITY[kind_name]}.import_update",
+                _ENTITY[kind_name],
+                old.id,
+                _audit_view(kind_name, before),
+                _audit_view(kind_name, after),
+            )
+        )
     if updates:
         conn.execute(
-            update(table).where(table.c.id == bindparam("b_id"))
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
             .values({c: bindparam(f"b_{c}") for c in kept} | {"updated_at": now, "import_batch_id": batch_id}),
             updates,
         )
         summary.updated += len(updates)
     if changes:
         audit.record(session, actor, changes)
-
-

@@ -6,6 +6,7 @@ pass 2, which reads it again and writes it in chunks inside ONE transaction: a c
 or an error leaves the database exactly as it was. Memory is bounded by the chunk size plus
 one small entry per key in the file (to catch duplicates), not by the file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,7 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
@@ -27,7 +29,7 @@ from crm import initial_load as initial
 from crm.clock import business_today
 from crm.db import Database, utcnow
 from crm.import_rows import KINDS, Kind, claim_dates_fit
-from crm.import_write import _Resolver, _existing, _write_chunk
+from crm.import_write import _existing, _Resolver, _write_chunk
 from crm.models import ImportBatch, Policy, User
 
 CHUNK = 2000
@@ -55,8 +57,12 @@ class ImportSummary:
         """How many rows changed which fields, e.g. 'updated 12 rows: account_manager 3, city 9'."""
         if not self.updated:
             return _("no stored row changed")
-        return ngettext("updated %(num)s row: %(fields)s", "updated %(num)s rows: %(fields)s", self.updated,
-                        fields=", ".join(f"{name} {n}" for name, n in sorted(self.fields.items())))
+        return ngettext(
+            "updated %(num)s row: %(fields)s",
+            "updated %(num)s rows: %(fields)s",
+            self.updated,
+            fields=", ".join(f"{name} {n}" for name, n in sorted(self.fields.items())),
+        )
 
 
 @dataclass
@@ -94,8 +100,9 @@ class _Counting(io.RawIOBase):
         return n
 
 
-def _rows(path: Path, kind: Kind, progress: Progress | None, phase: str, digest=None,
-          header: list[str] | None = None) -> Iterator[tuple[int, dict]]:
+def _rows(
+    path: Path, kind: Kind, progress: Progress | None, phase: str, digest=None, header: list[str] | None = None
+) -> Iterator[tuple[int, dict]]:
     """The file's data rows with their row numbers (the header is row 1); the header's column
     names are appended to ``header`` when one is given."""
     total = path.stat().st_size
@@ -159,8 +166,9 @@ class _Problems:
 
 def _check_claim_dates(session, rows: list[tuple[int, dict]], today: dt.date, problems) -> None:
     """The claims' dates against their policies' cover and the day (policies looked up per chunk)."""
-    policies = _existing(session, "policies", sorted({values["policy_no"] for _, values in rows}),
-                         Policy.start_date, Policy.end_date)
+    policies = _existing(
+        session, "policies", sorted({values["policy_no"] for _, values in rows}), Policy.start_date, Policy.end_date
+    )
     for number, values in rows:
         policy = policies.get(values["policy_no"])
         if policy is None:
@@ -169,8 +177,14 @@ def _check_claim_dates(session, rows: list[tuple[int, dict]], today: dt.date, pr
             problems.add(number, column, message)
 
 
-def validate(database: Database, kind_name: str, path: Path, progress: Progress | None = None,
-             digest=None, today: dt.date | None = None) -> ImportSummary:
+def validate(
+    database: Database,
+    kind_name: str,
+    path: Path,
+    progress: Progress | None = None,
+    digest=None,
+    today: dt.date | None = None,
+) -> ImportSummary:
     """Pass 1: every row, every rule. Raises ImportFailed listing every problem.
 
     ``today`` (the business day, by default now in CRM_TIMEZONE): no claim date may be after it.
@@ -194,8 +208,9 @@ def validate(database: Database, kind_name: str, path: Path, progress: Progress 
             key = values[kind.key]
             if key is not None:
                 if key in first_row:
-                    problems.add(number, kind.key, _("%(key)s appears again (first on row %(row)s)", key=key,
-                                                     row=first_row[key]))
+                    problems.add(
+                        number, kind.key, _("%(key)s appears again (first on row %(row)s)", key=key, row=first_row[key])
+                    )
                 else:
                     first_row[key] = number
                     pending.append(key)
@@ -228,12 +243,11 @@ def validate(database: Database, kind_name: str, path: Path, progress: Progress 
     return summary
 
 
-def _check_references(session, kind: Kind, references: dict[str, list[int]], in_file: dict[str, int],
-                      problems) -> None:
+def _check_references(session, kind: Kind, references: dict[str, list[int]], in_file: dict[str, int], problems) -> None:
     outside = [ref for ref in references if kind.reference_kind != kind.name or ref not in in_file]
     found = set()
     for i in range(0, len(outside), 900):
-        found |= set(_existing(session, kind.reference_kind, outside[i:i + 900]))
+        found |= set(_existing(session, kind.reference_kind, outside[i : i + 900]))
     for ref in outside:
         if ref not in found:
             number, count = references[ref]
@@ -248,10 +262,19 @@ def _check_references(session, kind: Kind, references: dict[str, list[int]], in_
             problems.add(number, kind.reference, message)
 
 
-def import_csv(database: Database, kind_name: str, path: str | Path, actor: audit.Actor, *,
-               dry_run: bool = False, initial_load: bool = False, user_id: int | None = None,
-               progress: Progress | None = None, audit_on: bool = True,
-               today: dt.date | None = None) -> ImportSummary:
+def import_csv(
+    database: Database,
+    kind_name: str,
+    path: str | Path,
+    actor: audit.Actor,
+    *,
+    dry_run: bool = False,
+    initial_load: bool = False,
+    user_id: int | None = None,
+    progress: Progress | None = None,
+    audit_on: bool = True,
+    today: dt.date | None = None,
+) -> ImportSummary:
     """Validate ``path`` and, unless ``dry_run``, import it in one transaction.
 
     Raises ImportFailed (nothing imported) listing every problem as 'row N, column C: …', also
@@ -260,8 +283,9 @@ def import_csv(database: Database, kind_name: str, path: str | Path, actor: audi
     ``audit_on=False`` exists only for the benchmark that measures what the trail costs.
     """
     if kind_name not in KINDS:
-        raise ImportFailed([_line("-", "-", _("unknown kind %(kind)r (customers, policies or claims)",
-                                               kind=kind_name))])
+        raise ImportFailed(
+            [_line("-", "-", _("unknown kind %(kind)r (customers, policies or claims)", kind=kind_name))]
+        )
     path = Path(path)
     digest = hashlib.sha256()
     checked = validate(database, kind_name, path, progress, digest, today)
@@ -271,16 +295,37 @@ def import_csv(database: Database, kind_name: str, path: str | Path, actor: audi
     summary = ImportSummary(kind_name, rows=checked.rows)
     at = _Position()
     try:
-        _write(database, KINDS[kind_name], path, digest.hexdigest(), actor, summary, at, initial_load, user_id,
-               progress, audit_on)
+        _write(
+            database,
+            KINDS[kind_name],
+            path,
+            digest.hexdigest(),
+            actor,
+            summary,
+            at,
+            initial_load,
+            user_id,
+            progress,
+            audit_on,
+        )
     except StatementError as exc:
         raise _refused(kind_name, at, exc) from None
     except initial.InitialLoadClosed:
         with database.transaction() as session:
             asked = initial.request(session, actor, kind_name, digest.hexdigest(), path.name)
-        raise ImportFailed([_line("-", "-", _(
-            "the initial load is closed: a second admin must approve this file as an initial load "
-            "(request %(id)s, on the import page) before it can run; nothing was imported", id=asked.id))]) from None
+        raise ImportFailed(
+            [
+                _line(
+                    "-",
+                    "-",
+                    _(
+                        "the initial load is closed: a second admin must approve this file as an initial load "
+                        "(request %(id)s, on the import page) before it can run; nothing was imported",
+                        id=asked.id,
+                    ),
+                )
+            ]
+        ) from None
     return summary
 
 
@@ -292,15 +337,26 @@ class _Position:
     keys: tuple[str, str] | None = None
 
 
-def _write(database: Database, kind: Kind, path: Path, sha256: str, actor: audit.Actor, summary: ImportSummary,
-           at: _Position, initial_load: bool, user_id: int | None, progress: Progress | None,
-           audit_on: bool) -> None:
+def _write(
+    database: Database,
+    kind: Kind,
+    path: Path,
+    sha256: str,
+    actor: audit.Actor,
+    summary: ImportSummary,
+    at: _Position,
+    initial_load: bool,
+    user_id: int | None,
+    progress: Progress | None,
+    audit_on: bool,
+) -> None:
     """Pass 2: write the checked file in chunks, in one transaction."""
     with database.transaction() as session:
         if initial_load:
             initial.admit(session, actor, kind.name, sha256)
-        batch = ImportBatch(kind=kind.name, filename=path.name[:255], sha256=sha256, initial_load=initial_load,
-                            user_id=user_id)
+        batch = ImportBatch(
+            kind=kind.name, filename=path.name[:255], sha256=sha256, initial_load=initial_load, user_id=user_id
+        )
         session.add(batch)
         session.flush()
         resolver = _Resolver(session, kind.name)
@@ -310,8 +366,9 @@ def _write(database: Database, kind: Kind, path: Path, sha256: str, actor: audit
 
         def write() -> None:
             at.rows, at.keys = (numbers[0], numbers[-1]), (chunk[0][kind.key], chunk[-1][kind.key])
-            _write_chunk(session, kind.name, resolver, chunk, batch.id, actor, summary, audit_on,
-                         present=frozenset(header))
+            _write_chunk(
+                session, kind.name, resolver, chunk, batch.id, actor, summary, audit_on, present=frozenset(header)
+            )
             at.rows = at.keys = None
 
         for number, row in _rows(path, kind, progress, "importing", header=header):
@@ -325,14 +382,33 @@ def _write(database: Database, kind: Kind, path: Path, sha256: str, actor: audit
         resolver.finish(actor, summary)
         batch.rows, batch.created, batch.updated = summary.rows, summary.created, summary.updated
         batch.finished_at = utcnow()
-        audit.record(session, actor, audit.Change(
-            "import.completed", "import_batch", batch.id, None,
-            {"kind": kind.name, "file": batch.filename, "sha256": batch.sha256, "rows": summary.rows,
-             "created": summary.created, "updated": summary.updated, "initial_load": initial_load}))
+        audit.record(
+            session,
+            actor,
+            audit.Change(
+                "import.completed",
+                "import_batch",
+                batch.id,
+                None,
+                {
+                    "kind": kind.name,
+                    "file": batch.filename,
+                    "sha256": batch.sha256,
+                    "rows": summary.rows,
+                    "created": summary.created,
+                    "updated": summary.updated,
+                    "initial_load": initial_load,
+                },
+            ),
+        )
         summary.batch_id = batch.id
         # Review queues and other features react in this same transaction.
-        events.publish(session, events.RecordsImported(kind.name, tuple(summary.created_ids),
-                                                       tuple(summary.updated_ids), batch.id, initial_load, actor))
+        events.publish(
+            session,
+            events.RecordsImported(
+                kind.name, tuple(summary.created_ids), tuple(summary.updated_ids), batch.id, initial_load, actor
+            ),
+        )
 
 
 def _refused(kind_name: str, at: _Position, exc: StatementError) -> ImportFailed:
@@ -344,11 +420,25 @@ def _refused(kind_name: str, at: _Position, exc: StatementError) -> ImportFailed
     error = type(getattr(exc, "orig", None) or exc).__name__
     key = KINDS[kind_name].key
     if at.rows is not None:
-        log.error("import of %s refused by the database (%s) in rows %s-%s, %s %s to %s", kind_name, error,
-                  at.rows[0], at.rows[1], key, at.keys[0], at.keys[1])
-        message = _("the database refused rows %(first)s to %(last)s (%(key)s %(first_key)s to %(last_key)s): "
-                    "%(error)s", first=at.rows[0], last=at.rows[1], key=key, first_key=at.keys[0],
-                    last_key=at.keys[1], error=error)
+        log.error(
+            "import of %s refused by the database (%s) in rows %s-%s, %s %s to %s",
+            kind_name,
+            error,
+            at.rows[0],
+            at.rows[1],
+            key,
+            at.keys[0],
+            at.keys[1],
+        )
+        message = _(
+            "the database refused rows %(first)s to %(last)s (%(key)s %(first_key)s to %(last_key)s): %(error)s",
+            first=at.rows[0],
+            last=at.rows[1],
+            key=key,
+            first_key=at.keys[0],
+            last_key=at.keys[1],
+            error=error,
+        )
     else:
         log.error("import of %s refused by the database (%s) after its rows were written", kind_name, error)
         message = _("the database refused the import: %(error)s", error=error)

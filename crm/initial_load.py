@@ -6,6 +6,7 @@ an empty database until the first import without the flag, the first tier run or
 `crm import close-initial-load` — and afterwards only for a file a second admin has approved
 (its kind and SHA-256), once.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import exists, or_, select, update
@@ -26,8 +27,11 @@ class ApprovalError(ValueError):
 
 def is_open(session: Session) -> bool:
     """True until an ordinary import, a tier run or an explicit closure has happened."""
-    closed = or_(exists(select(ImportBatch.id).where(ImportBatch.initial_load.is_(False))),
-                 exists(select(TierRun.id)), exists(select(InitialLoadClosure.id)))
+    closed = or_(
+        exists(select(ImportBatch.id).where(ImportBatch.initial_load.is_(False))),
+        exists(select(TierRun.id)),
+        exists(select(InitialLoadClosure.id)),
+    )
     return not session.scalar(select(closed))
 
 
@@ -36,30 +40,64 @@ def admit(session: Session, actor: audit.Actor, kind: str, sha256: str) -> None:
     the initial load is closed (a conditional UPDATE: once). Raises InitialLoadClosed."""
     if is_open(session):
         return
-    approval_id = session.scalar(select(InitialLoadApproval.id).where(
-        InitialLoadApproval.kind == kind, InitialLoadApproval.sha256 == sha256,
-        InitialLoadApproval.state == "approved").order_by(InitialLoadApproval.id).limit(1))
-    if approval_id is not None and session.execute(update(InitialLoadApproval).where(
-            InitialLoadApproval.id == approval_id, InitialLoadApproval.state == "approved")
-            .values(state="used", used_at=utcnow())).rowcount:
-        audit.record(session, actor, audit.Change("import.initial_load_approval_used", "initial_load_approval",
-                                                  approval_id, {"state": "approved"}, {"state": "used"}))
+    approval_id = session.scalar(
+        select(InitialLoadApproval.id)
+        .where(
+            InitialLoadApproval.kind == kind,
+            InitialLoadApproval.sha256 == sha256,
+            InitialLoadApproval.state == "approved",
+        )
+        .order_by(InitialLoadApproval.id)
+        .limit(1)
+    )
+    if (
+        approval_id is not None
+        and session.execute(
+            update(InitialLoadApproval)
+            .where(InitialLoadApproval.id == approval_id, InitialLoadApproval.state == "approved")
+            .values(state="used", used_at=utcnow())
+        ).rowcount
+    ):
+        audit.record(
+            session,
+            actor,
+            audit.Change(
+                "import.initial_load_approval_used",
+                "initial_load_approval",
+                approval_id,
+                {"state": "approved"},
+                {"state": "used"},
+            ),
+        )
         return
     raise InitialLoadClosed(kind)
 
 
 def request(session: Session, actor: audit.Actor, kind: str, sha256: str, filename: str) -> InitialLoadApproval:
     """Record that ``actor`` asks to load this file as initial load (one open request per file)."""
-    existing = session.scalar(select(InitialLoadApproval).where(
-        InitialLoadApproval.kind == kind, InitialLoadApproval.sha256 == sha256,
-        InitialLoadApproval.state == "requested"))
+    existing = session.scalar(
+        select(InitialLoadApproval).where(
+            InitialLoadApproval.kind == kind,
+            InitialLoadApproval.sha256 == sha256,
+            InitialLoadApproval.state == "requested",
+        )
+    )
     if existing is not None:
         return existing
     row = InitialLoadApproval(kind=kind, sha256=sha256, filename=filename[:255], requested_by=actor.label)
     session.add(row)
     session.flush()
-    audit.record(session, actor, audit.Change("import.initial_load_requested", "initial_load_approval", row.id,
-                                              None, {"kind": kind, "sha256": sha256, "file": row.filename}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "import.initial_load_requested",
+            "initial_load_approval",
+            row.id,
+            None,
+            {"kind": kind, "sha256": sha256, "file": row.filename},
+        ),
+    )
     return row
 
 
@@ -73,14 +111,28 @@ def approve(session: Session, actor: audit.Actor, approval_id: int) -> InitialLo
         raise ApprovalError("no such request")
     if row.requested_by == actor.label:
         raise ApprovalError("the admin who asked cannot approve it: a second admin must")
-    done = session.execute(update(InitialLoadApproval).where(
-        InitialLoadApproval.id == approval_id, InitialLoadApproval.state == "requested",
-        InitialLoadApproval.requested_by != actor.label)
-        .values(state="approved", approved_by=actor.label, approved_at=utcnow())).rowcount
+    done = session.execute(
+        update(InitialLoadApproval)
+        .where(
+            InitialLoadApproval.id == approval_id,
+            InitialLoadApproval.state == "requested",
+            InitialLoadApproval.requested_by != actor.label,
+        )
+        .values(state="approved", approved_by=actor.label, approved_at=utcnow())
+    ).rowcount
     if not done:
         raise ApprovalError("the request is not open any more")
-    audit.record(session, actor, audit.Change("import.initial_load_approved", "initial_load_approval", approval_id,
-                                              {"state": "requested"}, {"state": "approved"}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "import.initial_load_approved",
+            "initial_load_approval",
+            approval_id,
+            {"state": "requested"},
+            {"state": "approved"},
+        ),
+    )
     session.refresh(row)
     return row
 
@@ -96,5 +148,8 @@ def close(session: Session, actor: audit.Actor) -> bool:
 
 
 def requests(session: Session) -> list[InitialLoadApproval]:
-    return list(session.scalars(select(InitialLoadApproval).where(InitialLoadApproval.state == "requested")
-                                .order_by(InitialLoadApproval.id)))
+    return list(
+        session.scalars(
+            select(InitialLoadApproval).where(InitialLoadApproval.state == "requested").order_by(InitialLoadApproval.id)
+        )
+    )

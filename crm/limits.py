@@ -15,6 +15,7 @@ only on a read past it): a chunked body that fills its limit is refused here ins
 nothing is ever judged on a truncated body. (A chunked body of exactly the limit is refused
 too; one with ``Content-Length`` may be exactly the limit.)
 """
+
 from __future__ import annotations
 
 from flask import Flask, Request, current_app
@@ -62,6 +63,10 @@ class LimitedRequest(Request):
     def _refuse_cut_off(self) -> None:
         """Raises RequestEntityTooLarge if a chunked body was read up to its limit."""
         limit, stream = self.max_content_length, self.stream
-        if (self.content_length is None and limit is not None and isinstance(stream, LimitedStream)
-                and stream.tell() >= limit):
+        if (
+            self.content_length is None
+            and limit is not None
+            and isinstance(stream, LimitedStream)
+            and stream.tell() >= limit
+        ):
             raise RequestEntityTooLarge()

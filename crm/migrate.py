@@ -1,4 +1,5 @@
 """Run Alembic migrations programmatically (`crm db upgrade`); never at app start."""
+
 from __future__ import annotations
 
 from alembic import command

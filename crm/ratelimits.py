@@ -17,6 +17,7 @@ replace (tests do):
 The client address is ``request.remote_addr``: behind the proxy, as ProxyFix sets it from
 exactly ``CRM_PROXY_HOPS`` trusted hops (crm/app.py).
 """
+
 from __future__ import annotations
 
 import functools
@@ -41,8 +42,7 @@ DEFAULTS = {
 
 # One Limiter per process, like the other extensions (crm.app.csrf); init_app gives it the
 # storage of the app's configuration (a new one per app: tests never share counts).
-limiter = Limiter(key_func=get_remote_address, strategy="sliding-window-counter",
-                  in_memory_fallback_enabled=True)
+limiter = Limiter(key_func=get_remote_address, strategy="sliding-window-counter", in_memory_fallback_enabled=True)
 
 
 @limiter.request_filter
@@ -55,8 +55,10 @@ def _partner_api() -> bool:
 def init_app(app, settings) -> None:
     for name, value in DEFAULTS.items():
         app.config.setdefault(name, value)
-    app.config.update(RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
-                      RATELIMIT_STORAGE_OPTIONS={"key_prefix": settings.ratelimit_key_prefix})
+    app.config.update(
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_STORAGE_OPTIONS={"key_prefix": settings.ratelimit_key_prefix},
+    )
     limiter.init_app(app)
 
 
@@ -88,11 +90,13 @@ def _not_a_search() -> bool:
 
 
 # The customer list: only a search (a query in ``q``, in the URL or a form) counts, per user.
-search_limit = limiter.limit(configured("SEARCH_RATE_LIMIT"), key_func=user_key, exempt_when=_not_a_search,
-                             on_breach=page_breach)
+search_limit = limiter.limit(
+    configured("SEARCH_RATE_LIMIT"), key_func=user_key, exempt_when=_not_a_search, on_breach=page_breach
+)
 
 
 # --- limits decided in code (the partner API: before and after its key is known) ---------
+
 
 def over(limit: str, *key: str) -> int:
     """0 if ``key`` may go on under ``limit`` (nothing counted), else seconds to wait."""

@@ -1,5 +1,6 @@
 """Voiding business records: nothing is deleted (a trigger refuses it); a mistaken policy or
 claim is voided with a reason, audited, and drops out of tiers and reports from then on."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,27 +47,38 @@ def void_record(session: Session, actor: audit.Actor, kind: str, record_id: int,
         if record.void_requested_by == actor.label:
             raise RecordError("you asked to void this policy: a second person must confirm it")
         reason = record.void_reason or reason
-    done = session.execute(update(model).where(model.id == record_id, model.voided_at.is_(None)).values(
-        voided_at=utcnow(), void_reason=reason[:500])).rowcount
+    done = session.execute(
+        update(model)
+        .where(model.id == record_id, model.voided_at.is_(None))
+        .values(voided_at=utcnow(), void_reason=reason[:500])
+    ).rowcount
     if not done:
         raise RecordError(f"this {kind} was voided already")
     session.refresh(record)
-    audit.record(session, actor, audit.Change(f"{kind}.void", kind, record_id, {"voided": False},
-                                              {"voided": True, "reason": reason[:500]}))
-    audit.record(session, actor, audit.Change(f"{kind}.void", "customer", record.customer_id, None,
-                                              {kind: record_id, "reason": reason[:500]}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(f"{kind}.void", kind, record_id, {"voided": False}, {"voided": True, "reason": reason[:500]}),
+    )
+    audit.record(
+        session,
+        actor,
+        audit.Change(f"{kind}.void", "customer", record.customer_id, None, {kind: record_id, "reason": reason[:500]}),
+    )
     return record, True
 
 
 def _request_void(session: Session, actor: audit.Actor, policy: Policy, reason: str) -> Policy:
     """The first person's half: who asked, when and why (once: a conditional UPDATE)."""
-    done = session.execute(update(Policy).where(Policy.id == policy.id, Policy.void_requested_by.is_(None),
-                                                Policy.voided_at.is_(None))
-                           .values(void_requested_by=actor.label, void_requested_at=utcnow(),
-                                   void_reason=reason[:500])).rowcount
+    done = session.execute(
+        update(Policy)
+        .where(Policy.id == policy.id, Policy.void_requested_by.is_(None), Policy.voided_at.is_(None))
+        .values(void_requested_by=actor.label, void_requested_at=utcnow(), void_reason=reason[:500])
+    ).rowcount
     if not done:
         raise RecordError("someone asked to void this policy a moment ago: reload the page")
     session.refresh(policy)
-    audit.record(session, actor, audit.Change("policy.void_requested", "policy", policy.id, None,
-                                              {"reason": reason[:500]}))
+    audit.record(
+        session, actor, audit.Change("policy.void_requested", "policy", policy.id, None, {"reason": reason[:500]})
+    )
     return policy

@@ -7,6 +7,7 @@ A number larger than the database column holds fails when it is bound as a param
 the URL is parsed answers such a request as what it is: a path that names nothing (404) or a
 query that makes no sense (400).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -29,8 +30,9 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-def int_arg(name: str, default: int | None = None, *, low: int = 0, high: int = ID_MAX,
-            values: Mapping[str, str] | None = None) -> int | None:
+def int_arg(
+    name: str, default: int | None = None, *, low: int = 0, high: int = ID_MAX, values: Mapping[str, str] | None = None
+) -> int | None:
     """The query parameter ``name`` (or the field of ``values``, e.g. ``request.form``) as a
     whole number in [low, high]; ``default`` when it is absent or empty. Anything else — not a
     number, or out of range — aborts with 400."""

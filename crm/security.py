@@ -1,4 +1,5 @@
 """Security headers on every response."""
+
 from __future__ import annotations
 
 from flask import request
@@ -10,8 +11,12 @@ CSP = (
 )
 
 
-_ALWAYS = (("Content-Security-Policy", CSP), ("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"),
-           ("Referrer-Policy", "same-origin"))
+_ALWAYS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+)
 
 
 def apply_security_headers(response):

@@ -12,9 +12,10 @@ generator can all use it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Iterable, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from crm.clock import business_today
 
@@ -24,10 +25,20 @@ PRODUCT_TYPES = ("life", "health", "critical_illness", "accident", "property", "
 PAYMENT_MODES = ("single", "annual", "semiannual", "quarterly", "monthly")
 POLICY_STATUSES = ("in_force", "lapsed", "cancelled", "matured")
 CLAIM_STATUSES = (
-    "reported", "registered", "under_review", "approved", "paid", "rejected", "withdrawn",
+    "reported",
+    "registered",
+    "under_review",
+    "approved",
+    "paid",
+    "rejected",
+    "withdrawn",
 )
 ROLES = (
-    "admin", "account_manager", "underwriter", "claims_reviewer", "risk_officer",
+    "admin",
+    "account_manager",
+    "underwriter",
+    "claims_reviewer",
+    "risk_officer",
     "partner_cashier",
 )
 
@@ -208,7 +219,7 @@ def _mask(text: str, keep_start: int, keep_end: int) -> str:
     hidden = len(text) - keep_start - keep_end
     if hidden < 4:  # too short to show anything without revealing most of it
         return "*" * len(text)
-    return text[:keep_start] + "*" * hidden + text[len(text) - keep_end:]
+    return text[:keep_start] + "*" * hidden + text[len(text) - keep_end :]
 
 
 def mask_id_number(s: str) -> str:

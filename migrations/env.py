@@ -1,11 +1,12 @@
 """Alembic environment: the URL comes from crm.config (or the caller), models from crm.models
 and partners.models (the partners register their tables on crm's Base)."""
+
 from alembic import context
 from sqlalchemy import pool
 
-from crm.db import Base, make_engine
 import crm.models  # noqa: F401  (registers crm's tables on Base.metadata)
 import partners.models  # noqa: F401  (and the partners' tables)
+from crm.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -5,6 +5,7 @@ the interface registered here (crm.benefits.partner_port), and the app factory r
 the blueprints. The portal's routes are in views_portal.py, views_admin.py and
 views_coupons.py; the API's in api.py.
 """
+
 from flask import Blueprint
 
 from crm.benefits import partner_port

@@ -4,6 +4,7 @@ Thin: authenticate the bearer key, apply the per-key rate limit, parse and valid
 call one service, commit, answer. Every answer is JSON; errors are {"error", "message"}
 (422 adds "fields"). An unreachable database answers 503 (crm/errors.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,7 +25,9 @@ from crm import audit
 from crm.clock import business_today
 from crm.db import get_db, lock_wait
 from crm.limits import KIB, set_body_limit
-from partners import api_bp as bp, codes, ratelimit, redeem as redemptions
+from partners import api_bp as bp
+from partners import codes, ratelimit
+from partners import redeem as redemptions
 from partners.models import Coupon
 from partners.openapi import DOCUMENT
 from partners.services import ApiCaller, authenticate_key
@@ -87,8 +90,12 @@ def _too_large(_exc):
 @bp.errorhandler(OperationalError)
 def _busy(_exc):
     """The database was locked past the wait (or is unreachable): nothing was changed."""
-    return error(503, "unavailable", "The database is busy or unreachable; nothing was changed. Retry later.",
-                 headers={"Retry-After": str(RETRY_AFTER_BUSY)})
+    return error(
+        503,
+        "unavailable",
+        "The database is busy or unreachable; nothing was changed. Retry later.",
+        headers={"Retry-After": str(RETRY_AFTER_BUSY)},
+    )
 
 
 def _caller(presented: str) -> ApiCaller | None:
@@ -103,19 +110,31 @@ def partner_api(view):
     def wrapped(*args, **kwargs):
         wait = ratelimit.address_refused()
         if wait:
-            return error(429, "rate_limited", "Too many calls with a wrong API key from this address; retry later.",
-                         headers={"Retry-After": str(wait)})
+            return error(
+                429,
+                "rate_limited",
+                "Too many calls with a wrong API key from this address; retry later.",
+                headers={"Retry-After": str(wait)},
+            )
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         found = _caller(presented.strip()) if scheme.lower() == "bearer" else None
         if found is None:
             ratelimit.count_bad_key()
-            return error(401, "unauthorized", "A valid API key is required (Authorization: Bearer …).",
-                         headers={"WWW-Authenticate": 'Bearer realm="partners"'})
+            return error(
+                401,
+                "unauthorized",
+                "A valid API key is required (Authorization: Bearer …).",
+                headers={"WWW-Authenticate": 'Bearer realm="partners"'},
+            )
         g.partner = found
         wait = ratelimit.take(found.key_id)
         if wait:
-            return error(429, "rate_limited", "Too many requests for this API key; retry later.",
-                         headers={"Retry-After": str(wait)})
+            return error(
+                429,
+                "rate_limited",
+                "Too many requests for this API key; retry later.",
+                headers={"Retry-After": str(wait)},
+            )
         return view(*args, **kwargs)
 
     wrapped.required_roles = ("partner_api",)  # the role check of every view (tests/test_auth.py)
@@ -163,9 +182,15 @@ def coupon(code: str):
         canonical = codes.parse(code)
     except codes.BadCode as exc:
         return error(422, "invalid", "The code is not a coupon code.", {"code": str(exc)})
-    row = _connection().execute(
-        select(Coupon.code, Coupon.status, Coupon.value, Coupon.currency, Coupon.expires_on)
-        .where(Coupon.code == canonical, Coupon.partner_id == g.partner.id)).first()
+    row = (
+        _connection()
+        .execute(
+            select(Coupon.code, Coupon.status, Coupon.value, Coupon.currency, Coupon.expires_on).where(
+                Coupon.code == canonical, Coupon.partner_id == g.partner.id
+            )
+        )
+        .first()
+    )
     if row is None:
         return error(404, "not_found", redemptions.MESSAGES["not_found"])
     today = _today()
@@ -173,8 +198,9 @@ def coupon(code: str):
     zone = ZoneInfo(current_app.config["CRM_SETTINGS"].timezone)
     # The first instant it no longer counts: the end of its last day in the insurer's zone.
     ends = dt.datetime.combine(row.expires_on + dt.timedelta(days=1), dt.time(), zone)
-    return jsonify(code=row.code, status=status, value=f"{row.value:.2f}", currency=row.currency,
-                   expires_at=ends.isoformat())
+    return jsonify(
+        code=row.code, status=status, value=f"{row.value:.2f}", currency=row.currency, expires_at=ends.isoformat()
+    )
 
 
 def _body() -> tuple[dict | None, dict]:
@@ -190,11 +216,11 @@ def _body() -> tuple[dict | None, dict]:
 
 def _amount(value) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise ValueError("an amount, e.g. \"88.00\"")
+        raise ValueError('an amount, e.g. "88.00"')
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError("an amount, e.g. \"88.00\"") from None
+        raise ValueError('an amount, e.g. "88.00"') from None
     if not amount.is_finite() or amount <= 0 or amount > 100000:
         raise ValueError("between 0.01 and 100000")
     if amount != amount.quantize(Decimal("0.01")):
@@ -242,8 +268,17 @@ def create_redemption():
     request_hash = hashlib.sha256(audit.canonical_json(body).encode()).hexdigest()
     channel, today = _channel(), _today()
     with _writing() as db:
-        answer = redemptions.redeem(db, g.partner, parsed["code"], parsed.get("amount"), parsed.get("store_id"),
-                                    key, request_hash, channel=channel, today=today)
+        answer = redemptions.redeem(
+            db,
+            g.partner,
+            parsed["code"],
+            parsed.get("amount"),
+            parsed.get("store_id"),
+            key,
+            request_hash,
+            channel=channel,
+            today=today,
+        )
     return _answer(answer)
 
 

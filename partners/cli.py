@@ -2,6 +2,7 @@
 
 Each exits 0 on success and non-zero with a one-line reason on stderr.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,8 +66,9 @@ def coupons_issue(customer_ref, partner_id, value, expires):
             customer_id = session.scalar(select(Customer.id).where(Customer.customer_ref == customer_ref.strip()))
             if customer_id is None:
                 raise services.PartnerError(f"there is no customer {customer_ref}")
-            coupon = services.issue_coupon(session, audit.Actor.cli("coupons"), customer_id, partner_id,
-                                           services.parse_value(value), expires_on)
+            coupon = services.issue_coupon(
+                session, audit.Actor.cli("coupons"), customer_id, partner_id, services.parse_value(value), expires_on
+            )
             code = coupon.code
     except services.PartnerError as exc:
         raise click.ClickException(str(exc)) from None

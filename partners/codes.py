@@ -6,6 +6,7 @@ with weights 3^k (3 is a primitive root mod 31), sum to 0 mod 31. Because 31 is 
 single changed character alters the sum by δ·3^k ≠ 0, and swapping neighbours a, b alters it
 by (a−b)·3^k·2 ≠ 0: every single substitution and adjacent transposition is caught.
 """
+
 from __future__ import annotations
 
 import re
@@ -63,4 +64,4 @@ def parse(text: str) -> str:
 
 def display(code: str) -> str:
     """Grouped for reading aloud and printing: ``ABCD-EFGH-JKMN-PQ``."""
-    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))

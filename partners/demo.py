@@ -1,4 +1,5 @@
 """partners: demo merchants with stores, the demo cashier's link, and coupons for some VIPs."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,10 +36,22 @@ def seed(database, actor, today: dt.date) -> None:
         cashier = session.scalar(select(User).where(User.email == CASHIER_EMAIL))
         if cashier is not None and cashier.role == "partner_cashier":
             services.link_cashier(session, actor, ids[0], CASHIER_EMAIL)
-        vips = list(session.scalars(select(CustomerTier.customer_id).where(CustomerTier.tier == "vip")
-                                    .order_by(CustomerTier.customer_id).limit(12)))
+        vips = list(
+            session.scalars(
+                select(CustomerTier.customer_id)
+                .where(CustomerTier.tier == "vip")
+                .order_by(CustomerTier.customer_id)
+                .limit(12)
+            )
+        )
         for n, customer_id in enumerate(vips):
             for k in range(2):  # two coupons each, at different merchants; the first at the cashier's
                 partner_id = ids[(n + k * 2) % len(ids)] if n else ids[k]
-                services.issue_coupon(session, actor, customer_id, partner_id,
-                                      COUPON_VALUES[(n + k) % len(COUPON_VALUES)], today + dt.timedelta(days=90))
+                services.issue_coupon(
+                    session,
+                    actor,
+                    customer_id,
+                    partner_id,
+                    COUPON_VALUES[(n + k) % len(COUPON_VALUES)],
+                    today + dt.timedelta(days=90),
+                )

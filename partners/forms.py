@@ -1,15 +1,22 @@
 """Forms of the merchant portal and the partner administration pages."""
+
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l, lazy_pgettext
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import DateField, DecimalField, EmailField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from crm.forms import Form
 from partners.models import CATEGORIES
 
-CATEGORY_LABELS = {"dining": _l("Dining"), "hotel": _l("Hotel"), "fitness": _l("Fitness"),
-                   "shopping": _l("Shopping"), "entertainment": _l("Entertainment")}
+CATEGORY_LABELS = {
+    "dining": _l("Dining"),
+    "hotel": _l("Hotel"),
+    "fitness": _l("Fitness"),
+    "shopping": _l("Shopping"),
+    "entertainment": _l("Entertainment"),
+}
 
 
 class LookupForm(Form):
@@ -25,8 +32,11 @@ class RedeemForm(Form):
     code = HiddenField(validators=[DataRequired(), Length(max=40)])
     # A fresh key per rendered form: a double click or a resubmitted page redeems once.
     idempotency_key = HiddenField(validators=[DataRequired(), Length(max=100)])
-    amount = DecimalField(_l("Amount used (default: the face value)"), places=2,
-                          validators=[Optional(), NumberRange(min=0.01, max=100000)])
+    amount = DecimalField(
+        _l("Amount used (default: the face value)"),
+        places=2,
+        validators=[Optional(), NumberRange(min=0.01, max=100000)],
+    )
     # Checked by the redemption service (one of the partner's stores), like the API's store_id.
     store_id = SelectField(_l("Store"), choices=[], validate_choice=False)
 
@@ -41,8 +51,7 @@ class PartnerForm(Form):
 
 
 class StoreForm(Form):
-    store_id = StringField(_l("Store code"), validators=[DataRequired(), Length(max=40),
-                                                         Regexp(r"^[A-Za-z0-9_.\-]+$")])
+    store_id = StringField(_l("Store code"), validators=[DataRequired(), Length(max=40), Regexp(r"^[A-Za-z0-9_.\-]+$")])
     name = StringField(_l("Store name"), validators=[DataRequired(), Length(max=100)])
     city = StringField(_l("City"), validators=[Optional(), Length(max=50)])
 

@@ -1,4 +1,5 @@
 """partners: the daily coupon expiry, for the scheduler (add "partners.jobs" to features.JOBS)."""
+
 from __future__ import annotations
 
 import logging

@@ -1,6 +1,7 @@
 """Partner merchants, their stores, API keys and cashiers; coupons, redemptions and the records
 that make redemption exactly-once (a unique live slot), idempotent (stored answers) and
 accountable (every attempt)."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -9,6 +9,7 @@ Two limits:
   key guesser is stopped, and over the limit every call from the address answers 429, a
   right key too (or the answer would tell which guess hit).
 """
+
 from __future__ import annotations
 
 import math

@@ -18,6 +18,7 @@ PostgreSQL, which runs data-modifying CTEs, gets the claim, the conditional UPDA
 INSERT in one statement, and the stored answer, the attempt row and the audit event in another
 (crm.audit.commit), sent with the COMMIT.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,16 +52,21 @@ MESSAGES = {
 _COUPONS, _REDEMPTIONS = Coupon.__table__, Redemption.__table__
 _KEYS, _STORES = IdempotencyRecord.__table__, PartnerStore.__table__
 _HELD = select(_KEYS.c.request_hash, _KEYS.c.status_code, _KEYS.c.body).where(
-    _KEYS.c.partner_id == bindparam("partner"), _KEYS.c.key == bindparam("idem_key"))
-_IS_STORE = select(_STORES.c.id).where(_STORES.c.partner_id == bindparam("partner"),
-                                       _STORES.c.store_id == bindparam("store"))
+    _KEYS.c.partner_id == bindparam("partner"), _KEYS.c.key == bindparam("idem_key")
+)
+_IS_STORE = select(_STORES.c.id).where(
+    _STORES.c.partner_id == bindparam("partner"), _STORES.c.store_id == bindparam("store")
+)
 _COUPON_STATE = select(_COUPONS.c.status, _COUPONS.c.expires_on, _COUPONS.c.value).where(
-    _COUPONS.c.code == bindparam("coupon_code"), _COUPONS.c.partner_id == bindparam("partner"))
+    _COUPONS.c.code == bindparam("coupon_code"), _COUPONS.c.partner_id == bindparam("partner")
+)
 # Every redemption runs these (crm.audit.execute_on_driver: ``:name`` parameters, plain rows).
 _CLAIM = """INSERT INTO idempotency_records (partner_id, key, request_hash, status_code, body, created_at)
     VALUES (:partner, :idem_key, :request_hash, 0, '', :now) ON CONFLICT (partner_id, key) DO NOTHING RETURNING id"""
-_REDEEMABLE = ("code = :coupon_code AND partner_id = :partner AND status = 'issued' AND expires_on >= :today"
-               " AND value >= :at_least")
+_REDEEMABLE = (
+    "code = :coupon_code AND partner_id = :partner AND status = 'issued' AND expires_on >= :today"
+    " AND value >= :at_least"
+)
 _REDEEM = f"UPDATE coupons SET status = 'redeemed' WHERE {_REDEEMABLE} RETURNING id, value"  # nosec B608 - built from constants
 _INSERT_REDEMPTION = """INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, store_id, amount, redeemed_at)
     VALUES (:coupon, :coupon, :partner, :store, :amount, :now) RETURNING id"""
@@ -93,8 +99,9 @@ class Answer:
     replayed: bool = field(default=False, compare=False)
 
 
-def refusal(status: int, code: str, fields: dict | None = None, outcome: str | None = None,
-            message: str | None = None) -> Answer:
+def refusal(
+    status: int, code: str, fields: dict | None = None, outcome: str | None = None, message: str | None = None
+) -> Answer:
     body = {"error": code, "message": message or MESSAGES.get(code, code)}
     if fields:
         body["fields"] = fields
@@ -112,7 +119,7 @@ class Channel:
 
 
 def _now_iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def masked(code: str) -> str:
@@ -122,11 +129,16 @@ def masked(code: str) -> str:
 
 # --- idempotency ---------------------------------------------------------------------
 
+
 def _claim(conn: Connection, partner_id: int, key: str, request_hash: str) -> bool:
     """Claim ``key`` for this request; False when another request holds it (PostgreSQL waited
     for a concurrent holder to commit)."""
-    return execute_on_driver(conn, _CLAIM, {"partner": partner_id, "idem_key": key, "request_hash": request_hash,
-                                            "now": utcnow()}).fetchone() is not None
+    return (
+        execute_on_driver(
+            conn, _CLAIM, {"partner": partner_id, "idem_key": key, "request_hash": request_hash, "now": utcnow()}
+        ).fetchone()
+        is not None
+    )
 
 
 def _replay(conn: Connection, partner_id: int, key: str, request_hash: str) -> Answer:
@@ -140,17 +152,34 @@ def _replay(conn: Connection, partner_id: int, key: str, request_hash: str) -> A
 
 # --- the record of every attempt -------------------------------------------------------
 
-def record_attempt(session: Session, channel: Channel, partner, action: str, code: str, answer: Answer,
-                   *, stored_under: str | None = None) -> None:
+
+def record_attempt(
+    session: Session,
+    channel: Channel,
+    partner,
+    action: str,
+    code: str,
+    answer: Answer,
+    *,
+    stored_under: str | None = None,
+) -> None:
     """One attempt row and one audit event, in the caller's transaction (never commits); with
     ``stored_under``, also the answer under that Idempotency-Key.
 
     ``partner`` is a Partner, or anything with its ``id`` (the API's authenticated caller).
     """
     code = "".join(ch for ch in (code or "") if ch.isascii() and ch.isalnum())[:40]  # typed text: keep it tame
-    row = {"partner": partner.id, "action": action, "channel": channel.name, "code": code, "outcome": answer.outcome,
-           "redemption_id": answer.redemption_id, "api_key_id": channel.api_key_id, "user_id": channel.user_id,
-           "now": utcnow()}
+    row = {
+        "partner": partner.id,
+        "action": action,
+        "channel": channel.name,
+        "code": code,
+        "outcome": answer.outcome,
+        "redemption_id": answer.redemption_id,
+        "api_key_id": channel.api_key_id,
+        "user_id": channel.user_id,
+        "now": utcnow(),
+    }
     # Deferred: a holding session (the API's) sends them with its commit, on PostgreSQL in one
     # statement with the audit event, and in one round trip with the COMMIT.
     if stored_under is not None:
@@ -158,14 +187,28 @@ def record_attempt(session: Session, channel: Channel, partner, action: str, cod
         audit.defer(session, _STORE_ANSWER, row)
     audit.defer(session, _INSERT_ATTEMPT, row)
     # Last, so that the audit head (one row every writer takes) is held for the least time.
-    audit.record(session, channel.actor, audit.Change(
-        f"coupon.{action}", "redemption" if answer.redemption_id else "partner",
-        answer.redemption_id or partner.id, None,
-        {"partner_id": partner.id, "code": masked(code), "outcome": answer.outcome,
-         "status": answer.status, "channel": channel.name, "replayed": answer.replayed}))
+    audit.record(
+        session,
+        channel.actor,
+        audit.Change(
+            f"coupon.{action}",
+            "redemption" if answer.redemption_id else "partner",
+            answer.redemption_id or partner.id,
+            None,
+            {
+                "partner_id": partner.id,
+                "code": masked(code),
+                "outcome": answer.outcome,
+                "status": answer.status,
+                "channel": channel.name,
+                "replayed": answer.replayed,
+            },
+        ),
+    )
 
 
 # --- redeem --------------------------------------------------------------------------
+
 
 def _why_not(conn: Connection, partner_id: int, code: str, amount: Decimal | None, today: dt.date) -> Answer:
     coupon = conn.execute(_COUPON_STATE, {"coupon_code": code, "partner": partner_id}).first()
@@ -178,38 +221,76 @@ def _why_not(conn: Connection, partner_id: int, code: str, amount: Decimal | Non
     if coupon.status == "voided":
         return refusal(409, "not_redeemable")
     if amount is not None and amount > coupon.value:
-        return refusal(422, "invalid", {"amount": f"more than the coupon's face value {coupon.value}"},
-                       outcome="invalid")
+        return refusal(
+            422, "invalid", {"amount": f"more than the coupon's face value {coupon.value}"}, outcome="invalid"
+        )
     return refusal(409, "not_redeemable")
 
 
 def _redeemed(redemption_id: int, code: str, now: dt.datetime) -> Answer:
-    return Answer(201, {"redemption_id": redemption_id, "code": code, "redeemed_at": _now_iso(now)},
-                  "redeemed", redemption_id)
+    return Answer(
+        201, {"redemption_id": redemption_id, "code": code, "redeemed_at": _now_iso(now)}, "redeemed", redemption_id
+    )
 
 
-def _redeem_once(conn: Connection, partner_id: int, code: str, amount: Decimal | None,
-                 store_id: str | None, today: dt.date) -> Answer:
-    won = execute_on_driver(conn, _REDEEM, {"coupon_code": code, "partner": partner_id, "today": today,
-                                            "at_least": Decimal(0) if amount is None else amount}).fetchone()
+def _redeem_once(
+    conn: Connection, partner_id: int, code: str, amount: Decimal | None, store_id: str | None, today: dt.date
+) -> Answer:
+    won = execute_on_driver(
+        conn,
+        _REDEEM,
+        {
+            "coupon_code": code,
+            "partner": partner_id,
+            "today": today,
+            "at_least": Decimal(0) if amount is None else amount,
+        },
+    ).fetchone()
     if won is None:
         return _why_not(conn, partner_id, code, amount, today)
     coupon_id, value = won
     now = utcnow()
-    (redemption_id,) = execute_on_driver(conn, _INSERT_REDEMPTION, {
-        "coupon": coupon_id, "partner": partner_id, "store": store_id,
-        "amount": _money(value) if amount is None else amount, "now": now}).fetchone()
+    (redemption_id,) = execute_on_driver(
+        conn,
+        _INSERT_REDEMPTION,
+        {
+            "coupon": coupon_id,
+            "partner": partner_id,
+            "store": store_id,
+            "amount": _money(value) if amount is None else amount,
+            "now": now,
+        },
+    ).fetchone()
     return _redeemed(redemption_id, code, now)
 
 
-def _claim_and_redeem_pg(conn: Connection, partner_id: int, code: str, amount: Decimal | None,
-                         store_id: str | None, key: str, request_hash: str, today: dt.date) -> Answer | None:
+def _claim_and_redeem_pg(
+    conn: Connection,
+    partner_id: int,
+    code: str,
+    amount: Decimal | None,
+    store_id: str | None,
+    key: str,
+    request_hash: str,
+    today: dt.date,
+) -> Answer | None:
     """_claim and _redeem_once in one statement; None when another request holds the key."""
     now = utcnow()
-    claimed, redemption_id = execute_on_driver(conn, _CLAIM_AND_REDEEM_PG, {
-        "partner": partner_id, "idem_key": key, "request_hash": request_hash, "now": now, "coupon_code": code,
-        "today": today, "at_least": Decimal(0) if amount is None else amount, "store": store_id,
-        "amount": amount}).fetchone()
+    claimed, redemption_id = execute_on_driver(
+        conn,
+        _CLAIM_AND_REDEEM_PG,
+        {
+            "partner": partner_id,
+            "idem_key": key,
+            "request_hash": request_hash,
+            "now": now,
+            "coupon_code": code,
+            "today": today,
+            "at_least": Decimal(0) if amount is None else amount,
+            "store": store_id,
+            "amount": amount,
+        },
+    ).fetchone()
     if not claimed:
         return None
     if redemption_id is None:
@@ -217,8 +298,18 @@ def _claim_and_redeem_pg(conn: Connection, partner_id: int, code: str, amount: D
     return _redeemed(redemption_id, code, now)
 
 
-def redeem(session: Session, partner, code: str, amount: Decimal | None, store_id: str | None,
-           idempotency_key: str, request_hash: str, *, channel: Channel, today: dt.date) -> Answer:
+def redeem(
+    session: Session,
+    partner,
+    code: str,
+    amount: Decimal | None,
+    store_id: str | None,
+    idempotency_key: str,
+    request_hash: str,
+    *,
+    channel: Channel,
+    today: dt.date,
+) -> Answer:
     """Redeem ``code`` (as typed) for ``partner`` (a Partner, or anything with its ``id``), once;
     the answer of a repeated key is replayed.
 
@@ -229,12 +320,16 @@ def redeem(session: Session, partner, code: str, amount: Decimal | None, store_i
     except codes.BadCode as exc:
         canonical, answer = codes.normalise(code), refusal(422, "invalid", {"code": str(exc)})
     conn = session.connection()  # on SQLite, the write lock is taken here: after all the parsing
-    if answer is None and store_id is not None and conn.execute(
-            _IS_STORE, {"partner": partner.id, "store": store_id}).first() is None:
+    if (
+        answer is None
+        and store_id is not None
+        and conn.execute(_IS_STORE, {"partner": partner.id, "store": store_id}).first() is None
+    ):
         answer = refusal(422, "invalid", {"store_id": "not one of this partner's stores"})
     if answer is None and conn.dialect.name == "postgresql":
-        answer = _claim_and_redeem_pg(conn, partner.id, canonical, amount, store_id, idempotency_key,
-                                      request_hash, today)
+        answer = _claim_and_redeem_pg(
+            conn, partner.id, canonical, amount, store_id, idempotency_key, request_hash, today
+        )
         claimed = answer is not None
     else:
         claimed = _claim(conn, partner.id, idempotency_key, request_hash)
@@ -242,28 +337,42 @@ def redeem(session: Session, partner, code: str, amount: Decimal | None, store_i
             answer = _redeem_once(conn, partner.id, canonical, amount, store_id, today)
     if not claimed:
         answer = _replay(conn, partner.id, idempotency_key, request_hash)
-    record_attempt(session, channel, partner, "redeem", canonical, answer,
-                   stored_under=idempotency_key if claimed else None)
+    record_attempt(
+        session, channel, partner, "redeem", canonical, answer, stored_under=idempotency_key if claimed else None
+    )
     return answer
 
 
 # --- void ----------------------------------------------------------------------------
 
-_VOID = update(_REDEMPTIONS).where(
-    _REDEMPTIONS.c.id == bindparam("redemption"), _REDEMPTIONS.c.partner_id == bindparam("partner"),
-    _REDEMPTIONS.c.voided_at.is_(None), _REDEMPTIONS.c.redeemed_at > bindparam("window_opened"),
-).values(voided_at=bindparam("now"), live_coupon_id=None, void_reason=bindparam("reason")
-         ).returning(_REDEMPTIONS.c.coupon_id)
-_UNREDEEM = update(_COUPONS).where(_COUPONS.c.id == bindparam("coupon"), _COUPONS.c.status == "redeemed"
-                                   ).values(status="issued").returning(_COUPONS.c.code)
+_VOID = (
+    update(_REDEMPTIONS)
+    .where(
+        _REDEMPTIONS.c.id == bindparam("redemption"),
+        _REDEMPTIONS.c.partner_id == bindparam("partner"),
+        _REDEMPTIONS.c.voided_at.is_(None),
+        _REDEMPTIONS.c.redeemed_at > bindparam("window_opened"),
+    )
+    .values(voided_at=bindparam("now"), live_coupon_id=None, void_reason=bindparam("reason"))
+    .returning(_REDEMPTIONS.c.coupon_id)
+)
+_UNREDEEM = (
+    update(_COUPONS)
+    .where(_COUPONS.c.id == bindparam("coupon"), _COUPONS.c.status == "redeemed")
+    .values(status="issued")
+    .returning(_COUPONS.c.code)
+)
 _CODE_OF = select(_COUPONS.c.code).where(_COUPONS.c.id == bindparam("coupon"))
-_VOID_STATE = select(_REDEMPTIONS.c.voided_at, _COUPONS.c.code).join(
-    _COUPONS, _COUPONS.c.id == _REDEMPTIONS.c.coupon_id).where(
-    _REDEMPTIONS.c.id == bindparam("redemption"), _REDEMPTIONS.c.partner_id == bindparam("partner"))
+_VOID_STATE = (
+    select(_REDEMPTIONS.c.voided_at, _COUPONS.c.code)
+    .join(_COUPONS, _COUPONS.c.id == _REDEMPTIONS.c.coupon_id)
+    .where(_REDEMPTIONS.c.id == bindparam("redemption"), _REDEMPTIONS.c.partner_id == bindparam("partner"))
+)
 
 
-def void(session: Session, partner, redemption_id: int, *, channel: Channel, reason: str = "",
-         now: dt.datetime | None = None) -> Answer:
+def void(
+    session: Session, partner, redemption_id: int, *, channel: Channel, reason: str = "", now: dt.datetime | None = None
+) -> Answer:
     """Void a standing redemption within 24 h; the coupon becomes redeemable again.
 
     Two voids of one redemption, concurrent or not, void it once: the second is 409.
@@ -271,15 +380,20 @@ def void(session: Session, partner, redemption_id: int, *, channel: Channel, rea
     now = now or utcnow()
     conn = session.connection()
     params = {"redemption": redemption_id, "partner": partner.id}
-    voided = conn.execute(_VOID, {**params, "window_opened": now - VOID_WINDOW, "now": now,
-                                  "reason": (reason or "")[:200] or None}).first()
+    voided = conn.execute(
+        _VOID, {**params, "window_opened": now - VOID_WINDOW, "now": now, "reason": (reason or "")[:200] or None}
+    ).first()
     code = ""
     if voided is not None:
         code = conn.execute(_UNREDEEM, {"coupon": voided.coupon_id}).scalar()
         if code is None:  # the coupon had left 'redeemed' some other way: it stays as it is
             code = conn.execute(_CODE_OF, {"coupon": voided.coupon_id}).scalar()
-        answer = Answer(200, {"redemption_id": redemption_id, "code": code, "voided_at": _now_iso(now),
-                              "coupon_status": "issued"}, "voided", redemption_id)
+        answer = Answer(
+            200,
+            {"redemption_id": redemption_id, "code": code, "voided_at": _now_iso(now), "coupon_status": "issued"},
+            "voided",
+            redemption_id,
+        )
     else:
         row = conn.execute(_VOID_STATE, params).first()
         if row is None:

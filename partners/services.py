@@ -5,6 +5,7 @@ API keys are 256-bit random secrets, so a single SHA-256 is as strong as a slow 
 (there is nothing to brute-force) and keeps authentication cheap on every API call; only the
 hash and a public prefix (to find the row) are stored.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,6 +34,7 @@ class PartnerError(ValueError):
 
 
 # --- API keys ------------------------------------------------------------------------
+
 
 def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
@@ -82,26 +84,35 @@ def rotate_key(session: Session, actor: audit.Actor, partner_id: int) -> str:
     """Revoke the partner's live keys and issue a new one; returns the new key (shown once)."""
     partner = _partner(session, partner_id)
     now = utcnow()
-    session.execute(update(PartnerApiKey).where(PartnerApiKey.partner_id == partner.id,
-                                                PartnerApiKey.revoked_at.is_(None)).values(revoked_at=now))
+    session.execute(
+        update(PartnerApiKey)
+        .where(PartnerApiKey.partner_id == partner.id, PartnerApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
     key = _new_key(session, partner.id)
     session.flush()
-    audit.record(session, actor, audit.Change("partner.key_rotated", "partner", partner.id, None,
-                                              {"prefix": key.split("_")[1]}))
+    audit.record(
+        session, actor, audit.Change("partner.key_rotated", "partner", partner.id, None, {"prefix": key.split("_")[1]})
+    )
     return key
 
 
 def revoke_key(session: Session, actor: audit.Actor, partner_id: int) -> int:
     """Revoke every live key of the partner (the API refuses it at once); returns how many."""
     partner = _partner(session, partner_id)
-    result = session.execute(update(PartnerApiKey).where(
-        PartnerApiKey.partner_id == partner.id, PartnerApiKey.revoked_at.is_(None)).values(revoked_at=utcnow()))
-    audit.record(session, actor, audit.Change("partner.key_revoked", "partner", partner.id, None,
-                                              {"revoked": result.rowcount}))
+    result = session.execute(
+        update(PartnerApiKey)
+        .where(PartnerApiKey.partner_id == partner.id, PartnerApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    audit.record(
+        session, actor, audit.Change("partner.key_revoked", "partner", partner.id, None, {"revoked": result.rowcount})
+    )
     return result.rowcount
 
 
 # --- partners, stores, cashiers ------------------------------------------------------
+
 
 def _partner(session: Session, partner_id: int) -> Partner:
     partner = session.get(Partner, partner_id)
@@ -124,25 +135,33 @@ def create_partner(session: Session, actor: audit.Actor, name: str, category: st
     session.flush()
     key = _new_key(session, partner.id)
     session.flush()
-    audit.record(session, actor, audit.Change("partner.create", "partner", partner.id, None,
-                                              {"name": name, "category": category}))
+    audit.record(
+        session,
+        actor,
+        audit.Change("partner.create", "partner", partner.id, None, {"name": name, "category": category}),
+    )
     return partner, key
 
 
-def add_store(session: Session, actor: audit.Actor, partner_id: int, store_id: str, name: str,
-              city: str = "") -> PartnerStore:
+def add_store(
+    session: Session, actor: audit.Actor, partner_id: int, store_id: str, name: str, city: str = ""
+) -> PartnerStore:
     partner = _partner(session, partner_id)
     store_id = (store_id or "").strip()
     if not store_id or len(store_id) > 40 or not (name or "").strip():
         raise PartnerError("a store needs a code (at most 40 characters) and a name")
-    if session.scalar(select(PartnerStore.id).where(PartnerStore.partner_id == partner.id,
-                                                    PartnerStore.store_id == store_id)):
+    if session.scalar(
+        select(PartnerStore.id).where(PartnerStore.partner_id == partner.id, PartnerStore.store_id == store_id)
+    ):
         raise PartnerError(f"store {store_id} exists already")
     store = PartnerStore(partner_id=partner.id, store_id=store_id, name=name.strip()[:100], city=city.strip()[:50])
     session.add(store)
     session.flush()
-    audit.record(session, actor, audit.Change("partner.store_added", "partner", partner.id, None,
-                                              {"store_id": store_id, "name": store.name}))
+    audit.record(
+        session,
+        actor,
+        audit.Change("partner.store_added", "partner", partner.id, None, {"store_id": store_id, "name": store.name}),
+    )
     return store
 
 
@@ -157,18 +176,23 @@ def link_cashier(session: Session, actor: audit.Actor, partner_id: int, email: s
     link = PartnerCashier(user_id=user.id, partner_id=partner.id)
     session.add(link)
     session.flush()
-    audit.record(session, actor, audit.Change("partner.cashier_linked", "partner", partner.id, None,
-                                              {"user_id": user.id}))
+    audit.record(
+        session, actor, audit.Change("partner.cashier_linked", "partner", partner.id, None, {"user_id": user.id})
+    )
     return link
 
 
 def cashier_partner(session: Session, user_id: int) -> Partner | None:
     """The partner a cashier works for, or None when they are not linked (or it is inactive)."""
-    return session.scalar(select(Partner).join(PartnerCashier, PartnerCashier.partner_id == Partner.id)
-                          .where(PartnerCashier.user_id == user_id, Partner.active.is_(True)))
+    return session.scalar(
+        select(Partner)
+        .join(PartnerCashier, PartnerCashier.partner_id == Partner.id)
+        .where(PartnerCashier.user_id == user_id, Partner.active.is_(True))
+    )
 
 
 # --- coupons -------------------------------------------------------------------------
+
 
 def parse_value(text) -> Decimal:
     """A face value: positive, at most two decimals; raises PartnerError."""
@@ -181,8 +205,15 @@ def parse_value(text) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def issue_coupon(session: Session, actor: audit.Actor, customer_id: int, partner_id: int, value: Decimal,
-                 expires_on: dt.date, entitlement_id: int | None = None) -> Coupon:
+def issue_coupon(
+    session: Session,
+    actor: audit.Actor,
+    customer_id: int,
+    partner_id: int,
+    value: Decimal,
+    expires_on: dt.date,
+    entitlement_id: int | None = None,
+) -> Coupon:
     """Issue a coupon for a customer at a partner; the code is unique by its constraint.
 
     Raises PartnerError for an unknown customer, an unknown or inactive partner, a bad value or
@@ -197,13 +228,35 @@ def issue_coupon(session: Session, actor: audit.Actor, customer_id: int, partner
     if expires_on < utcnow().date() - dt.timedelta(days=1):  # a day of slack for time zones
         raise PartnerError(f"the expiry date {expires_on} is in the past")
     # 2^64 codes: a collision is practically impossible, and the unique constraint catches one.
-    coupon = Coupon(code=codes.new_code(), customer_id=customer_id, partner_id=partner.id, value=value,
-                    unit_cost=value, currency="CNY", expires_on=expires_on, entitlement_id=entitlement_id)
+    coupon = Coupon(
+        code=codes.new_code(),
+        customer_id=customer_id,
+        partner_id=partner.id,
+        value=value,
+        unit_cost=value,
+        currency="CNY",
+        expires_on=expires_on,
+        entitlement_id=entitlement_id,
+    )
     session.add(coupon)
     session.flush()
-    audit.record(session, actor, audit.Change("coupon.issue", "coupon", coupon.id, None, {
-        "customer_id": customer_id, "partner_id": partner.id, "value": value, "expires_on": expires_on,
-        "entitlement_id": entitlement_id}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "coupon.issue",
+            "coupon",
+            coupon.id,
+            None,
+            {
+                "customer_id": customer_id,
+                "partner_id": partner.id,
+                "value": value,
+                "expires_on": expires_on,
+                "entitlement_id": entitlement_id,
+            },
+        ),
+    )
     return coupon
 
 
@@ -212,11 +265,20 @@ def void_coupon(session: Session, actor: audit.Actor, coupon_id: int, reason: st
 
     Returns False when it was not in 'issued' (already redeemed, expired or voided).
     """
-    done = session.execute(update(Coupon).where(Coupon.id == coupon_id, Coupon.status == "issued")
-                           .values(status="voided")).rowcount == 1
+    done = (
+        session.execute(
+            update(Coupon).where(Coupon.id == coupon_id, Coupon.status == "issued").values(status="voided")
+        ).rowcount
+        == 1
+    )
     if done:
-        audit.record(session, actor, audit.Change("coupon.void", "coupon", coupon_id, {"status": "issued"},
-                                                  {"status": "voided", "reason": reason[:200]}))
+        audit.record(
+            session,
+            actor,
+            audit.Change(
+                "coupon.void", "coupon", coupon_id, {"status": "issued"}, {"status": "voided", "reason": reason[:200]}
+            ),
+        )
     return done
 
 
@@ -230,9 +292,11 @@ def expire_coupons(session: Session, actor: audit.Actor, today: dt.date) -> int:
         return 0  # nothing to do writes nothing (not even an audit event)
     n = 0
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        n += session.execute(update(Coupon).where(Coupon.id.in_(chunk), Coupon.status == "issued",
-                                                  Coupon.expires_on < today).values(status="expired")).rowcount
-    audit.record(session, actor, audit.Change("coupon.expire", "coupon", None, None,
-                                              {"today": today, "expired": n}))
+        chunk = ids[start : start + 500]
+        n += session.execute(
+            update(Coupon)
+            .where(Coupon.id.in_(chunk), Coupon.status == "issued", Coupon.expires_on < today)
+            .values(status="expired")
+        ).rowcount
+    audit.record(session, actor, audit.Change("coupon.expire", "coupon", None, None, {"today": today, "expired": n}))
     return n

@@ -1,5 +1,6 @@
 """The settlement report: what a partner redeemed in a period, what was voided, and the face
 value the insurer owes, straight from the redemption rows (no manual step), with a CSV."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -63,8 +64,10 @@ class Settlement:
 def period_bounds(start: dt.date, end: dt.date, zone: str) -> tuple[dt.datetime, dt.datetime]:
     """[start 00:00, the day after end 00:00) in the insurer's zone, as UTC instants."""
     tz = ZoneInfo(zone)
-    return (dt.datetime.combine(start, dt.time(), tz).astimezone(dt.timezone.utc),
-            dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.timezone.utc))
+    return (
+        dt.datetime.combine(start, dt.time(), tz).astimezone(dt.UTC),
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC),
+    )
 
 
 def settlement(session: Session, partner: Partner, start: dt.date, end: dt.date, zone: str) -> Settlement:
@@ -77,11 +80,19 @@ def settlement(session: Session, partner: Partner, start: dt.date, end: dt.date,
         raise ValueError("the period ends before it starts")
     lo, hi = period_bounds(start, end, zone)
     rows = session.execute(
-        select(Redemption.id, Coupon.code, Redemption.store_id, Redemption.redeemed_at, Coupon.value,
-               Redemption.amount, Redemption.voided_at)
+        select(
+            Redemption.id,
+            Coupon.code,
+            Redemption.store_id,
+            Redemption.redeemed_at,
+            Coupon.value,
+            Redemption.amount,
+            Redemption.voided_at,
+        )
         .join(Coupon, Coupon.id == Redemption.coupon_id)
         .where(Redemption.partner_id == partner.id, Redemption.redeemed_at >= lo, Redemption.redeemed_at < hi)
-        .order_by(Redemption.redeemed_at, Redemption.id))
+        .order_by(Redemption.redeemed_at, Redemption.id)
+    )
     return Settlement(partner, start, end, [Line(*row) for row in rows])
 
 
@@ -91,11 +102,27 @@ def write_csv(report: Settlement, out, zone: str) -> None:
     writer = csvout.writer(out)
     writer.writerow(CSV_COLUMNS)
     for line in report.lines:
-        writer.writerow([line.redemption_id, line.code, line.store_id or "",
-                         line.redeemed_at.astimezone(tz).isoformat(timespec="seconds"),
-                         csvout.two_decimals(line.face_value), csvout.two_decimals(line.amount),
-                         line.voided_at.astimezone(tz).isoformat(timespec="seconds") if line.voided_at else "",
-                         line.status])
-    writer.writerow(["total", "", "", "", csvout.two_decimals(report.face_value), csvout.two_decimals(report.amount),
-                     "",
-                     f"{report.redemptions} redemptions, {report.voids} voided"])
+        writer.writerow(
+            [
+                line.redemption_id,
+                line.code,
+                line.store_id or "",
+                line.redeemed_at.astimezone(tz).isoformat(timespec="seconds"),
+                csvout.two_decimals(line.face_value),
+                csvout.two_decimals(line.amount),
+                line.voided_at.astimezone(tz).isoformat(timespec="seconds") if line.voided_at else "",
+                line.status,
+            ]
+        )
+    writer.writerow(
+        [
+            "total",
+            "",
+            "",
+            "",
+            csvout.two_decimals(report.face_value),
+            csvout.two_decimals(report.amount),
+            "",
+            f"{report.redemptions} redemptions, {report.voids} voided",
+        ]
+    )

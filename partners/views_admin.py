@@ -1,5 +1,6 @@
 """Partner administration (admins): partners, stores, cashiers, API keys shown once, and the
 settlement report with its CSV for the insurer's finance team. Routes on the portal's bp."""
+
 from __future__ import annotations
 
 import io
@@ -14,8 +15,9 @@ from crm.db import get_session
 from partners import bp, queries, services
 from partners.forms import CATEGORY_LABELS, CashierForm, PartnerForm, SettlementForm, StoreForm, VoidForm
 from partners.models import Partner
+from partners.settlement import settlement as build_settlement
+from partners.settlement import write_csv
 from partners.views_portal import zone
-from partners.settlement import settlement as build_settlement, write_csv
 
 ADMIN = ("admin",)
 
@@ -29,11 +31,18 @@ def _get(partner_id: int) -> Partner:
 
 def _show(partner: Partner, new_key: str | None = None, store_form=None, cashier_form=None, status: int = 200):
     db = get_session()
-    return render_template("partners/partner.html", partner=partner, new_key=new_key,
-                           store_form=store_form or StoreForm(formdata=None),
-                           cashier_form=cashier_form or CashierForm(formdata=None), action_form=VoidForm(),
-                           stores=queries.stores(db, partner.id), keys=queries.keys(db, partner.id),
-                           cashiers=queries.cashiers(db, partner.id), category_labels=CATEGORY_LABELS), status
+    return render_template(
+        "partners/partner.html",
+        partner=partner,
+        new_key=new_key,
+        store_form=store_form or StoreForm(formdata=None),
+        cashier_form=cashier_form or CashierForm(formdata=None),
+        action_form=VoidForm(),
+        stores=queries.stores(db, partner.id),
+        keys=queries.keys(db, partner.id),
+        cashiers=queries.cashiers(db, partner.id),
+        category_labels=CATEGORY_LABELS,
+    ), status
 
 
 @bp.route("/partners", methods=["GET", "POST"])
@@ -51,8 +60,9 @@ def partners():
             flash(_("Partner %(name)s created.", name=partner.name), "success")
             return _show(partner, new_key=key)  # the key is in this one response, never again
     status = 422 if form.is_submitted() else 200
-    return render_template("partners/partners.html", form=form, partners=queries.partners(db),
-                           category_labels=CATEGORY_LABELS), status
+    return render_template(
+        "partners/partners.html", form=form, partners=queries.partners(db), category_labels=CATEGORY_LABELS
+    ), status
 
 
 @bp.get("/partners/<int:partner_id>")
@@ -67,8 +77,9 @@ def add_store(partner_id: int):
     partner, form = _get(partner_id), StoreForm()
     if form.validate():
         try:
-            services.add_store(get_session(), current_actor(), partner.id, form.store_id.data, form.name.data,
-                               form.city.data or "")
+            services.add_store(
+                get_session(), current_actor(), partner.id, form.store_id.data, form.name.data, form.city.data or ""
+            )
         except services.PartnerError as exc:
             form.store_id.errors = [str(exc)]
         else:
@@ -138,6 +149,6 @@ def settlement():
         out = io.StringIO()
         write_csv(report, out, zone())
         return csv_response(out.getvalue(), f"settlement-{report.partner.id}-{report.start}-{report.end}.csv")
-    return render_template("partners/settlement.html", form=form, report=report,
-                           csv_args={**request.args.to_dict(), "format": "csv"}), status
-
+    return render_template(
+        "partners/settlement.html", form=form, report=report, csv_args={**request.args.to_dict(), "format": "csv"}
+    ), status

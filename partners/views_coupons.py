@@ -5,6 +5,7 @@ A coupon's code works like cash: staff see it masked (``ABCD-****-****-PQ``). On
 customer's account manager and admins print the full code, with a deliberate POST that is
 written to the audit trail (naming the coupon, never the code).
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,7 +14,8 @@ import io
 
 import segno
 from flask import abort, render_template
-from flask_babel import lazy_gettext as _l, lazy_pgettext
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 
 from crm import audit
@@ -25,8 +27,12 @@ from partners import bp, codes
 from partners.models import Coupon
 
 PRINT_ROLES = ("admin", "account_manager")  # an account manager only for their own customers
-STATUS_LABELS = {"issued": _l("Valid"), "redeemed": _l("Redeemed"), "expired": _l("Expired"),
-                 "voided": lazy_pgettext("coupon", "Withdrawn")}
+STATUS_LABELS = {
+    "issued": _l("Valid"),
+    "redeemed": _l("Redeemed"),
+    "expired": _l("Expired"),
+    "voided": lazy_pgettext("coupon", "Withdrawn"),
+}
 
 
 @bp.app_template_global()
@@ -74,8 +80,14 @@ def print_coupon(coupon_id: int):
     """The coupon with its code masked; the account manager and admins get the button that
     shows the full code."""
     coupon = _visible_coupon(get_session(), coupon_id)
-    return render_template("partners/coupon_print.html", coupon=coupon, code=coupon_masked(coupon.code), qr=None,
-                           may_print=current_user.role in PRINT_ROLES, coupon_today=business_today())
+    return render_template(
+        "partners/coupon_print.html",
+        coupon=coupon,
+        code=coupon_masked(coupon.code),
+        qr=None,
+        may_print=current_user.role in PRINT_ROLES,
+        coupon_today=business_today(),
+    )
 
 
 @bp.post("/coupons/<int:coupon_id>/print")
@@ -84,8 +96,17 @@ def print_coupon_code(coupon_id: int):
     """The printable coupon with its full code and QR: written to the audit trail first."""
     db = get_session()
     coupon = _visible_coupon(db, coupon_id)
-    audit.record(db, current_actor(), audit.Change("coupon.print", "coupon", coupon.id, None,
-                                                   {"customer_id": coupon.customer_id}))
+    audit.record(
+        db,
+        current_actor(),
+        audit.Change("coupon.print", "coupon", coupon.id, None, {"customer_id": coupon.customer_id}),
+    )
     db.commit()
-    return render_template("partners/coupon_print.html", coupon=coupon, code=codes.display(coupon.code),
-                           qr=qr_data_uri(coupon.code), may_print=True, coupon_today=business_today())
+    return render_template(
+        "partners/coupon_print.html",
+        coupon=coupon,
+        code=codes.display(coupon.code),
+        qr=qr_data_uri(coupon.code),
+        may_print=True,
+        coupon_today=business_today(),
+    )

@@ -1,6 +1,7 @@
 """The merchant portal for partner cashiers: look a code up (typed or scanned), redeem it, void
 within the window, and the day's redemptions. A cashier sees only their own partner's coupons.
 The partner administration and settlement pages (admins) are in partners/views_admin.py."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,14 +9,16 @@ import hashlib
 import uuid
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crm.auth.login import current_actor, roles_required
 from crm.clock import business_today as today
 from crm.db import get_session
 from crm.ui import NavItem
-from partners import bp, codes, queries, redeem as redemptions
+from partners import bp, codes, queries
+from partners import redeem as redemptions
 from partners.forms import LookupForm, RedeemForm, VoidForm
 from partners.services import cashier_partner
 from partners.settlement import period_bounds
@@ -75,15 +78,24 @@ def _page(partner, code_text: str | None, redeem_form: RedeemForm | None = None,
         redeem_form.store_id.choices = _store_choices(partner)
     lo, hi = period_bounds(today(), today(), zone())
     return render_template(
-        "partners/portal.html", partner=partner, lookup=lookup, found=found, problem=problem,
-        redeem_form=redeem_form, void_form=VoidForm(), today=today(), display=codes.display,
+        "partners/portal.html",
+        partner=partner,
+        lookup=lookup,
+        found=found,
+        problem=problem,
+        redeem_form=redeem_form,
+        void_form=VoidForm(),
+        today=today(),
+        display=codes.display,
         redemptions=queries.redemptions_between(db, partner.id, lo, hi),
-        void_open_after=dt.datetime.now(dt.timezone.utc) - redemptions.VOID_WINDOW,
+        void_open_after=dt.datetime.now(dt.UTC) - redemptions.VOID_WINDOW,
     ), status
 
 
 def _store_choices(partner) -> list:
-    return [("", _("—"))] + [(s.store_id, f"{s.store_id} · {s.name}") for s in queries.stores(get_session(), partner.id)]
+    return [("", _("—"))] + [
+        (s.store_id, f"{s.store_id} · {s.name}") for s in queries.stores(get_session(), partner.id)
+    ]
 
 
 @bp.get("/")
@@ -104,8 +116,17 @@ def redeem():
     store = form.store_id.data or None
     request_hash = hashlib.sha256(f"{form.code.data}|{amount}|{store}".encode()).hexdigest()
     db = get_session()
-    answer = redemptions.redeem(db, partner, form.code.data, amount, store, form.idempotency_key.data,
-                                request_hash, channel=_channel(), today=today())
+    answer = redemptions.redeem(
+        db,
+        partner,
+        form.code.data,
+        amount,
+        store,
+        form.idempotency_key.data,
+        request_hash,
+        channel=_channel(),
+        today=today(),
+    )
     db.commit()
     outcome = answer.body.get("error", "redeemed")
     flash(OUTCOMES.get(outcome, outcome), "success" if answer.status == 201 else "error")
@@ -127,4 +148,3 @@ def void(redemption_id: int):
     outcome = answer.body.get("error", "voided")
     flash(OUTCOMES.get(outcome, outcome), "success" if answer.status == 200 else "error")
     return redirect(url_for("portal.index"), code=303)
-

@@ -15,6 +15,7 @@ With ``target_to`` = D (the model's training rows) two more sums look past d: th
 cover in (d, D] of the policies started by D, and the counting claims reported by D with the
 loss in (d, D].
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,19 +26,19 @@ from .policy import TierPolicy
 
 HELD = tuple(f"held_{t}" for t in PRODUCT_TYPES)
 COUNT_COLUMNS = (
-    "premium_cents",        # Σ annual premium in force at d, in cents
-    "long_term_regular",    # policies in force at d: term >= long_term_min_years, not single
-    "n_products",           # distinct product types in force at d
-    "n_in_force",           # policies in force at d
-    *HELD,                  # 1 if a policy of the type is in force at d
-    "first_start",          # first start date among the policies started by d (NO_DATE: none)
-    "earned_cent_days",     # Σ premium cents x days covered in the window (earned = / 36,500)
-    "exposure_days",        # Σ days covered in the window
-    "incurred_cents",       # Σ paid + reserve of the counting claims, in cents
-    "claims_3y",            # counting claims
-    "claims_12m",           # ... with the loss in the last year
-    "claims_recent",        # ... reported in the recent window
-    "fraud",                # known claims suspected of fraud
+    "premium_cents",  # Σ annual premium in force at d, in cents
+    "long_term_regular",  # policies in force at d: term >= long_term_min_years, not single
+    "n_products",  # distinct product types in force at d
+    "n_in_force",  # policies in force at d
+    *HELD,  # 1 if a policy of the type is in force at d
+    "first_start",  # first start date among the policies started by d (NO_DATE: none)
+    "earned_cent_days",  # Σ premium cents x days covered in the window (earned = / 36,500)
+    "exposure_days",  # Σ days covered in the window
+    "incurred_cents",  # Σ paid + reserve of the counting claims, in cents
+    "claims_3y",  # counting claims
+    "claims_12m",  # ... with the loss in the last year
+    "claims_recent",  # ... reported in the recent window
+    "fraud",  # known claims suspected of fraud
 )
 TARGET_COLUMNS = ("target_exposure_days", "target_claims")
 CUSTOMER_COLUMNS = ("birth", "gender", "city")
@@ -45,8 +46,11 @@ CUSTOMER_COLUMNS = ("birth", "gender", "city")
 
 def windows(d: int, policy: TierPolicy) -> dict[str, int]:
     """The day numbers that bound the windows of a feature day (see features.py)."""
-    return {"window_start": d - policy.window_days + 1, "year_start": d - policy.last_year_days + 1,
-            "recent_start": d - policy.recent_days + 1}
+    return {
+        "window_start": d - policy.window_days + 1,
+        "year_start": d - policy.last_year_days + 1,
+        "recent_start": d - policy.recent_days + 1,
+    }
 
 
 def _covered(start, end, lo: int, hi_exclusive: int) -> np.ndarray:
@@ -78,7 +82,9 @@ def aggregate(prep: Prepared, d: int, policy: TierPolicy, target_to: int | None 
     counting = known & prep.c_status_ok
     ccust = prep.c_cust[counting]
     out = {
-        "birth": prep.birth, "gender": prep.gender, "city": prep.city,
+        "birth": prep.birth,
+        "gender": prep.gender,
+        "city": prep.city,
         "premium_cents": _sum(cust[in_force], premium[in_force], n),
         "long_term_regular": np.bincount(cust[long_term], minlength=n),
         "n_products": np.count_nonzero(grid[:, 1:], axis=1),
@@ -86,16 +92,18 @@ def aggregate(prep: Prepared, d: int, policy: TierPolicy, target_to: int | None 
     }
     for code, name in enumerate(HELD):
         out[name] = (grid[:, code + 1] > 0).astype(np.int64)
-    out.update({
-        "first_start": first_start,
-        "earned_cent_days": _sum(cust, premium * days, n),
-        "exposure_days": _sum(cust, days, n),
-        "incurred_cents": _sum(ccust, prep.c_amount_cents[counting], n),
-        "claims_3y": np.bincount(ccust, minlength=n),
-        "claims_12m": np.bincount(ccust[prep.c_loss[counting] >= w["year_start"]], minlength=n),
-        "claims_recent": np.bincount(ccust[prep.c_report[counting] >= w["recent_start"]], minlength=n),
-        "fraud": np.bincount(prep.c_cust[known & prep.c_fraud], minlength=n),
-    })
+    out.update(
+        {
+            "first_start": first_start,
+            "earned_cent_days": _sum(cust, premium * days, n),
+            "exposure_days": _sum(cust, days, n),
+            "incurred_cents": _sum(ccust, prep.c_amount_cents[counting], n),
+            "claims_3y": np.bincount(ccust, minlength=n),
+            "claims_12m": np.bincount(ccust[prep.c_loss[counting] >= w["year_start"]], minlength=n),
+            "claims_recent": np.bincount(ccust[prep.c_report[counting] >= w["recent_start"]], minlength=n),
+            "fraud": np.bincount(prep.c_cust[known & prep.c_fraud], minlength=n),
+        }
+    )
     if target_to is not None:
         out["target_exposure_days"] = _sum(prep.p_cust, _covered(prep.p_start, prep.p_end, d + 1, target_to + 1), n)
         ahead = prep.c_status_ok & (prep.c_loss > d) & (prep.c_loss <= target_to) & (prep.c_report <= target_to)

@@ -8,6 +8,7 @@ partitions gives exactly what one pass over the whole portfolio gives. (Exactly,
 last bit, as long as each partition's policies and claims keep the relative order they
 have in the full frames, e.g. both read ordered by id: float sums follow row order.)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,14 +21,18 @@ from .aggregates import aggregate, portfolio_totals
 from .features import FEATURE_COLUMNS, features_from_aggregates, portfolio_lr_from_totals
 from .frames import day_number, prepare
 from .policy import TierPolicy
-from .risk_model import (FittedModel, fit_frequency_model, predict_from_aggregates,
-                         training_from_prepared)
+from .risk_model import FittedModel, fit_frequency_model, predict_from_aggregates, training_from_prepared
 from .scores import published, risk_score, value_score
 from .tiers import assign_tiers
 
 RESULT_COLUMNS = FEATURE_COLUMNS + (
-    "value_score", "predicted_frequency", "risk_score", "computed_tier", "computed_reasons",
-    "tier", "reasons",
+    "value_score",
+    "predicted_frequency",
+    "risk_score",
+    "computed_tier",
+    "computed_reasons",
+    "tier",
+    "reasons",
 )
 
 
@@ -39,11 +44,15 @@ class PortfolioStats:
     model: FittedModel
 
 
-def fit_portfolio_stats(customers: pd.DataFrame, policies: pd.DataFrame,
-                        claims: pd.DataFrame, as_of: dt.date,
-                        policy: TierPolicy | None = None,
-                        model_sample: int | None = None,
-                        random_state: int = 0) -> PortfolioStats:
+def fit_portfolio_stats(
+    customers: pd.DataFrame,
+    policies: pd.DataFrame,
+    claims: pd.DataFrame,
+    as_of: dt.date,
+    policy: TierPolicy | None = None,
+    model_sample: int | None = None,
+    random_state: int = 0,
+) -> PortfolioStats:
     """First pass of a run: portfolio loss ratio and frequency model, from all customers.
 
     model_sample: fit the model on this many customers drawn at random (seeded), to bound
@@ -66,16 +75,26 @@ def fit_portfolio_stats(customers: pd.DataFrame, policies: pd.DataFrame,
 
 def fit_model(train: pd.DataFrame, policy: TierPolicy, random_state: int = 0) -> FittedModel:
     """The frequency model of a run, from training rows (risk_model.training_from_aggregates)."""
-    return fit_frequency_model(train, random_state, min_policies=policy.model_min_policies,
-                               credibility_k=policy.credibility_k, boosted_min_gain=policy.model_boosted_min_gain)
+    return fit_frequency_model(
+        train,
+        random_state,
+        min_policies=policy.model_min_policies,
+        credibility_k=policy.credibility_k,
+        boosted_min_gain=policy.model_boosted_min_gain,
+    )
 
 
-def score_portfolio(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFrame,
-                    as_of: dt.date, policy: TierPolicy | None = None,
-                    previous_tier: pd.Series | None = None,
-                    overrides: pd.DataFrame | None = None,
-                    model: FittedModel | None = None,
-                    portfolio_lr: float | None = None) -> pd.DataFrame:
+def score_portfolio(
+    customers: pd.DataFrame,
+    policies: pd.DataFrame,
+    claims: pd.DataFrame,
+    as_of: dt.date,
+    policy: TierPolicy | None = None,
+    previous_tier: pd.Series | None = None,
+    overrides: pd.DataFrame | None = None,
+    model: FittedModel | None = None,
+    portfolio_lr: float | None = None,
+) -> pd.DataFrame:
     """Features, scores and tiers of each customer as of D, indexed by customer_id.
 
     Pass `model` and `portfolio_lr` from fit_portfolio_stats when scoring a partition;
@@ -86,13 +105,20 @@ def score_portfolio(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.
     prep = prepare(customers, policies, claims, as_of, policy)
     if model is None:
         model = fit_model(training_from_prepared(prep, policy), policy)
-    return score_aggregates(aggregate(prep, prep.as_of, policy), as_of, policy, previous_tier, overrides,
-                            model, portfolio_lr)
+    return score_aggregates(
+        aggregate(prep, prep.as_of, policy), as_of, policy, previous_tier, overrides, model, portfolio_lr
+    )
 
 
-def score_aggregates(aggs: pd.DataFrame, as_of: dt.date, policy: TierPolicy, previous_tier: pd.Series | None,
-                     overrides: pd.DataFrame | None, model: FittedModel,
-                     portfolio_lr: float | None = None) -> pd.DataFrame:
+def score_aggregates(
+    aggs: pd.DataFrame,
+    as_of: dt.date,
+    policy: TierPolicy,
+    previous_tier: pd.Series | None,
+    overrides: pd.DataFrame | None,
+    model: FittedModel,
+    portfolio_lr: float | None = None,
+) -> pd.DataFrame:
     """score_portfolio from the per-customer sums as of D (aggregates.aggregate, or the
     database's GROUP BY of the same sums). portfolio_lr None: these customers are the
     portfolio, and give its ratio."""

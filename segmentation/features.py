@@ -10,6 +10,7 @@ Windows for an as-of date D, as half-open day ranges [start, end):
 - last year = [D - last_year_days + 1, D + 1)
 - recent    = [D - recent_days + 1, D + 1)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,9 +25,19 @@ from .policy import TierPolicy
 DAYS_PER_YEAR = 365  # the 1/365 method: a year is 365 days, also in a leap year
 
 FEATURE_COLUMNS = (
-    "annual_premium", "tenure_years", "long_term_regular", "n_products", "earned_premium",
-    "exposure_years", "incurred", "claims_3y", "claims_12m", "claims_recent_180d",
-    "fraud_flag", "loss_ratio", "credible_loss_ratio",
+    "annual_premium",
+    "tenure_years",
+    "long_term_regular",
+    "n_products",
+    "earned_premium",
+    "exposure_years",
+    "incurred",
+    "claims_3y",
+    "claims_12m",
+    "claims_recent_180d",
+    "fraud_flag",
+    "loss_ratio",
+    "credible_loss_ratio",
 )
 
 
@@ -40,8 +51,7 @@ def covered_days(start, end, window_start, window_end_exclusive) -> np.ndarray:
     return np.maximum(hi - lo, 0)
 
 
-def earned_premium_1_365(annual_premium, start, end, window_start,
-                         window_end_exclusive) -> np.ndarray:
+def earned_premium_1_365(annual_premium, start, end, window_start, window_end_exclusive) -> np.ndarray:
     """Premium earned in a window by the 1/365 method: premium x days covered / 365."""
     days = covered_days(start, end, window_start, window_end_exclusive)
     return np.asarray(annual_premium, dtype=np.float64) * days / DAYS_PER_YEAR
@@ -79,9 +89,15 @@ def portfolio_loss_ratio(features: pd.DataFrame) -> float:
     return float(loss_ratio(features["incurred"].sum(), features["earned_premium"].sum()))
 
 
-def compute_features(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFrame,
-                     as_of: dt.date, policy: TierPolicy | None = None, *,
-                     portfolio_lr: float | None = None) -> pd.DataFrame:
+def compute_features(
+    customers: pd.DataFrame,
+    policies: pd.DataFrame,
+    claims: pd.DataFrame,
+    as_of: dt.date,
+    policy: TierPolicy | None = None,
+    *,
+    portfolio_lr: float | None = None,
+) -> pd.DataFrame:
     """Per-customer features as of D, indexed by customer_id (one row per customer).
 
     `portfolio_lr` is the portfolio loss ratio used for credibility; when None it is
@@ -93,8 +109,9 @@ def compute_features(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd
     return features_from_prepared(prep, prep.as_of, policy, portfolio_lr=portfolio_lr)
 
 
-def features_from_prepared(prep: Prepared, d: int, policy: TierPolicy, *,
-                           portfolio_lr: float | None = None) -> pd.DataFrame:
+def features_from_prepared(
+    prep: Prepared, d: int, policy: TierPolicy, *, portfolio_lr: float | None = None
+) -> pd.DataFrame:
     """compute_features on prepared arrays, as of day number d (d may precede prep.as_of:
     the risk model uses this to see the portfolio as it was at an earlier cut-off)."""
     return features_from_aggregates(aggregate(prep, d, policy), d, policy, portfolio_lr=portfolio_lr)
@@ -105,8 +122,9 @@ def portfolio_lr_from_totals(incurred_cents: int, earned_cent_days: int) -> floa
     return float(loss_ratio(incurred_cents / 100, earned_cent_days / (100 * DAYS_PER_YEAR)))
 
 
-def features_from_aggregates(aggs: pd.DataFrame, d: int, policy: TierPolicy, *,
-                             portfolio_lr: float | None = None) -> pd.DataFrame:
+def features_from_aggregates(
+    aggs: pd.DataFrame, d: int, policy: TierPolicy, *, portfolio_lr: float | None = None
+) -> pd.DataFrame:
     """The features of FEATURE_COLUMNS from the per-customer sums of aggregates.aggregate
     (or of the database) as of day number d."""
     first_start = aggs["first_start"].to_numpy(np.int64)
@@ -130,8 +148,7 @@ def features_from_aggregates(aggs: pd.DataFrame, d: int, policy: TierPolicy, *,
             "claims_recent_180d": aggs["claims_recent"].to_numpy(np.int64),
             "fraud_flag": aggs["fraud"].to_numpy(np.int64) > 0,
             "loss_ratio": ratio,
-            "credible_loss_ratio": credible_loss_ratio(
-                ratio, exposure, portfolio_lr, policy.credibility_k),
+            "credible_loss_ratio": credible_loss_ratio(ratio, exposure, portfolio_lr, policy.credibility_k),
         },
         index=aggs.index,
     )

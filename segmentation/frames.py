@@ -4,6 +4,7 @@ Dates become int64 day numbers (days since 1970-01-01), money whole cents, statu
 and every policy and claim carries the position of its customer in the customer frame, so
 that per-customer sums are `np.bincount` calls instead of Python loops or joins.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +20,13 @@ from .policy import TierPolicy
 NO_DATE = np.int64(2**40)
 EPOCH = dt.date(1970, 1, 1)
 PRODUCT_TYPES = (
-    "life", "health", "critical_illness", "accident", "property", "motor", "travel",
+    "life",
+    "health",
+    "critical_illness",
+    "accident",
+    "property",
+    "motor",
+    "travel",
 )
 
 
@@ -92,8 +99,9 @@ class Prepared:
         return len(self.customer_ids)
 
 
-def prepare(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFrame,
-            as_of: dt.date, policy: TierPolicy) -> Prepared:
+def prepare(
+    customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFrame, as_of: dt.date, policy: TierPolicy
+) -> Prepared:
     """Normalise the three frames for an as-of date (see the module docstring).
 
     Policies that started after D and claims reported after D are dropped here, once, so
@@ -121,7 +129,9 @@ def prepare(customers: pd.DataFrame, policies: pd.DataFrame, claims: pd.DataFram
     pol = policies.loc[keep]
     c_product = np.full(len(cl), -1, dtype=np.int64)
     if "policy_id" in cl.columns and "policy_id" in pol.columns:
-        where = pd.Index(pol["policy_id"].to_numpy(dtype=np.int64)).get_indexer(cl["policy_id"].to_numpy(dtype=np.int64))
+        where = pd.Index(pol["policy_id"].to_numpy(dtype=np.int64)).get_indexer(
+            cl["policy_id"].to_numpy(dtype=np.int64)
+        )
         c_product = np.where(where >= 0, product[where], -1)
     return Prepared(
         customer_ids=ids,

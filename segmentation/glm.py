@@ -11,6 +11,7 @@ Each input's most exposed level is its base (coefficient 0), so that exp(coeffic
 level's relativity and exp(intercept) the rate of the base levels together, as an actuary
 reads a rating table. JSON holds it exactly (floats are written to the last bit).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,27 +36,40 @@ class Cells:
     constant: float  # Σ claims x ln(claims / exposure) over the original rows
 
     @classmethod
-    def of_rows(cls, names, sizes, codes: np.ndarray, claims: np.ndarray, exposure: np.ndarray) -> "Cells":
+    def of_rows(cls, names, sizes, codes: np.ndarray, claims: np.ndarray, exposure: np.ndarray) -> Cells:
         rate = np.divide(claims, exposure, out=np.zeros_like(claims), where=exposure > 0)
         constant = float(np.sum(claims * np.log(np.where(claims > 0, rate, 1.0))))
         return cls._collapse(tuple(names), tuple(sizes), codes, claims, exposure, constant)
 
     @classmethod
-    def _collapse(cls, names, sizes, codes, claims, exposure, constant) -> "Cells":
+    def _collapse(cls, names, sizes, codes, claims, exposure, constant) -> Cells:
         # One whole number per row (the codes in mixed radix; the sizes' product stays far
         # below 2**63), whose np.unique is a plain sort: np.unique(axis=0) took 12 s at 300,000 rows.
         key = np.zeros(len(codes), dtype=np.int64)
         for j, size in enumerate(sizes):
             key = key * size + codes[:, j]
         unique, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        return cls(names, sizes, codes[first], np.bincount(inverse, claims, len(unique)),
-                   np.bincount(inverse, exposure, len(unique)), inverse, constant)
+        return cls(
+            names,
+            sizes,
+            codes[first],
+            np.bincount(inverse, claims, len(unique)),
+            np.bincount(inverse, exposure, len(unique)),
+            inverse,
+            constant,
+        )
 
-    def on(self, names) -> "Cells":
+    def on(self, names) -> Cells:
         """The same rows collapsed on fewer inputs (inverse: of these cells' rows)."""
         where = [self.names.index(name) for name in names]
-        return Cells._collapse(tuple(names), tuple(self.sizes[j] for j in where), self.codes[:, where],
-                               self.claims, self.exposure, self.constant)
+        return Cells._collapse(
+            tuple(names),
+            tuple(self.sizes[j] for j in where),
+            self.codes[:, where],
+            self.claims,
+            self.exposure,
+            self.constant,
+        )
 
     def deviance(self, predicted: np.ndarray) -> float:
         """Mean Poisson deviance, exposure-weighted, of the original rows (as
@@ -95,14 +109,18 @@ class GlmTable:
         return np.exp(eta)
 
     def to_dict(self) -> dict:
-        return {"names": list(self.names), "intercept": float(self.intercept),
-                "coefficients": {n: [float(c) for c in coef] for n, coef in zip(self.names, self.coefficients)}}
+        return {
+            "names": list(self.names),
+            "intercept": float(self.intercept),
+            "coefficients": {n: [float(c) for c in coef] for n, coef in zip(self.names, self.coefficients)},
+        }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "GlmTable":
+    def from_dict(cls, data: dict) -> GlmTable:
         names = tuple(data["names"])
-        return cls(names, float(data["intercept"]),
-                   tuple(np.asarray(data["coefficients"][n], dtype=np.float64) for n in names))
+        return cls(
+            names, float(data["intercept"]), tuple(np.asarray(data["coefficients"][n], dtype=np.float64) for n in names)
+        )
 
 
 def fit_glm(cells: Cells, sizes: dict[str, int], alpha: float = ALPHA) -> GlmTable:
@@ -114,7 +132,7 @@ def fit_glm(cells: Cells, sizes: dict[str, int], alpha: float = ALPHA) -> GlmTab
     model.fit(_one_hot(cells.codes, width), cells.claims / cells.exposure, sample_weight=cells.exposure)
     intercept, coefficients, start = float(model.intercept_), [], 0
     for j, size in enumerate(width):
-        coef = np.array(model.coef_[start:start + size], dtype=np.float64)
+        coef = np.array(model.coef_[start : start + size], dtype=np.float64)
         start += size
         base = int(np.argmax(np.bincount(cells.codes[:, j], cells.exposure, size)))
         intercept += coef[base]
@@ -122,8 +140,9 @@ def fit_glm(cells: Cells, sizes: dict[str, int], alpha: float = ALPHA) -> GlmTab
     return GlmTable(cells.names, intercept, tuple(coefficients))
 
 
-def select_inputs(train: Cells, held: Cells, sizes: dict[str, int], candidates,
-                  min_gain: float = MIN_GAIN) -> tuple[list[str], list[dict]]:
+def select_inputs(
+    train: Cells, held: Cells, sizes: dict[str, int], candidates, min_gain: float = MIN_GAIN
+) -> tuple[list[str], list[dict]]:
     """Forward selection: from a constant rate, add the candidate input that lowers the
     held-out deviance most, while it lowers it by at least ``min_gain`` of its value.
     Returns the inputs (in the candidates' order) and each step's held-out deviance."""

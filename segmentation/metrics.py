@@ -1,4 +1,5 @@
 """Goodness-of-fit measures of a claim-frequency model, on exposure-weighted rates."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,7 @@ from sklearn.metrics import mean_poisson_deviance
 
 def poisson_deviance(rate: np.ndarray, predicted: np.ndarray, exposure: np.ndarray) -> float:
     """Mean Poisson deviance of predicted rates, weighted by exposure (lower is better)."""
-    return float(mean_poisson_deviance(rate, np.maximum(predicted, 1e-9),
-                                       sample_weight=exposure))
+    return float(mean_poisson_deviance(rate, np.maximum(predicted, 1e-9), sample_weight=exposure))
 
 
 def _gini(rate: np.ndarray, score: np.ndarray, exposure: np.ndarray) -> float:
@@ -36,10 +36,12 @@ def decile_table(rate: np.ndarray, predicted: np.ndarray, exposure: np.ndarray) 
     rows = []
     for k in range(10):
         sel = decile == k
-        rows.append({
-            "decile": k + 1,
-            "exposure": float(e[sel].sum()),
-            "predicted_claims": float((p[sel] * e[sel]).sum()),
-            "actual_claims": float((r[sel] * e[sel]).sum()),
-        })
+        rows.append(
+            {
+                "decile": k + 1,
+                "exposure": float(e[sel].sum()),
+                "predicted_claims": float((p[sel] * e[sel]).sum()),
+                "actual_claims": float((r[sel] * e[sel]).sum()),
+            }
+        )
     return rows

@@ -9,6 +9,7 @@ Models stored by the versions before this format were pickles; loading one would
 whatever code it holds, and it breaks across scikit-learn upgrades. They are recognised by
 their first byte and never loaded (LegacyModelFormat): the caller refits.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,13 +21,28 @@ FORMAT = "crm-frequency-model"
 FORMAT_VERSION = 2
 # What skops may build when loading boosted trees, besides numpy and scikit-learn's own
 # estimators: the types HistGradientBoostingRegressor holds once fitted.
-TRUSTED = frozenset({
-    "functools.partial",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.utils.validation.check_array",
-})
-_FIELDS = ("version", "kind", "data_window", "n_rows", "n_policies", "portfolio_rate", "reference_frequency",
-           "credibility_k", "metrics", "note", "inputs", "vocabulary", "product_mix")
+TRUSTED = frozenset(
+    {
+        "functools.partial",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.utils.validation.check_array",
+    }
+)
+_FIELDS = (
+    "version",
+    "kind",
+    "data_window",
+    "n_rows",
+    "n_policies",
+    "portfolio_rate",
+    "reference_frequency",
+    "credibility_k",
+    "metrics",
+    "note",
+    "inputs",
+    "vocabulary",
+    "product_mix",
+)
 
 
 class LegacyModelFormat(ValueError):
@@ -42,12 +58,12 @@ def dumps(model) -> bytes:
     """The model as a JSON document (UTF-8 bytes)."""
     import skops.io
 
-    doc = {"format": FORMAT, "format_version": FORMAT_VERSION,
-           **{name: getattr(model, name) for name in _FIELDS}}
+    doc = {"format": FORMAT, "format_version": FORMAT_VERSION, **{name: getattr(model, name) for name in _FIELDS}}
     doc["inputs"], doc["product_mix"] = list(model.inputs), list(model.product_mix)
     doc["glm"] = model.glm.to_dict() if model.glm is not None else None
-    doc["trees_skops"] = (base64.b64encode(skops.io.dumps(model.estimator)).decode("ascii")
-                          if model.estimator is not None else None)
+    doc["trees_skops"] = (
+        base64.b64encode(skops.io.dumps(model.estimator)).decode("ascii") if model.estimator is not None else None
+    )
     return json.dumps(doc, default=_plain, ensure_ascii=False, allow_nan=True).encode("utf-8")
 
 

@@ -19,6 +19,7 @@ Every input is a small code: bands are ordinal numbers, gender, city and product
 levels of a vocabulary learnt from the training rows (rare or unknown levels share the code
 "other", the last one).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,15 +70,18 @@ def customer_inputs(aggs: pd.DataFrame, d: int) -> pd.DataFrame:
     sums as of d (aggregates.aggregate, or the database's GROUP BY of the same sums)."""
     birth = aggs["birth"].to_numpy(np.int64)
     first = aggs["first_start"].to_numpy(np.int64)
-    return pd.DataFrame({
-        "age_band": _band(np.where(birth <= d, (d - birth) / 365.25, 0.0), AGE_EDGES),
-        "gender": aggs["gender"].to_numpy(dtype=object),
-        "city": aggs["city"].to_numpy(dtype=object),
-        "tenure_band": _band(np.where(first <= d, (d - first) / DAYS_PER_YEAR, 0.0), TENURE_EDGES),
-        "premium_band": _band(aggs["premium_cents"].to_numpy(np.int64) / 100, PREMIUM_EDGES),
-        "prior_claims": np.minimum(aggs["claims_3y"].to_numpy(np.int64), PRIOR_CLAIMS_CAP),
-        "n_products": np.minimum(aggs["n_products"].to_numpy(np.int64), PRODUCTS_CAP),
-    }, index=aggs.index)
+    return pd.DataFrame(
+        {
+            "age_band": _band(np.where(birth <= d, (d - birth) / 365.25, 0.0), AGE_EDGES),
+            "gender": aggs["gender"].to_numpy(dtype=object),
+            "city": aggs["city"].to_numpy(dtype=object),
+            "tenure_band": _band(np.where(first <= d, (d - first) / DAYS_PER_YEAR, 0.0), TENURE_EDGES),
+            "premium_band": _band(aggs["premium_cents"].to_numpy(np.int64) / 100, PREMIUM_EDGES),
+            "prior_claims": np.minimum(aggs["claims_3y"].to_numpy(np.int64), PRIOR_CLAIMS_CAP),
+            "n_products": np.minimum(aggs["n_products"].to_numpy(np.int64), PRODUCTS_CAP),
+        },
+        index=aggs.index,
+    )
 
 
 def held_matrix(aggs: pd.DataFrame) -> np.ndarray:
@@ -99,22 +103,29 @@ def training_rows(prep: Prepared, policy: TierPolicy, periods: int = PERIODS) ->
         any_cover |= covered
         cell = prep.p_cust[covered] * types + prep.p_product[covered]
         exposure = np.bincount(cell, weights=days[covered].astype(np.float64), minlength=n * types)
-        ahead = (prep.c_status_ok & (prep.c_loss > t) & (prep.c_loss <= t + PERIOD_DAYS) & (prep.c_report <= d)
-                 & (c_product >= 0))
+        ahead = (
+            prep.c_status_ok
+            & (prep.c_loss > t)
+            & (prep.c_loss <= t + PERIOD_DAYS)
+            & (prep.c_report <= d)
+            & (c_product >= 0)
+        )
         claims = np.bincount(prep.c_cust[ahead] * types + c_product[ahead], minlength=n * types)
         cells = np.nonzero(exposure > 0)[0]
         who, product = cells // types, cells % types
         inputs = customer_inputs(aggregate(prep, t, policy), t).iloc[who].reset_index()
         inputs.insert(0, "product_type", np.asarray(prep.product_names, dtype=object)[product])
-        parts.append(inputs.assign(period=k, exposure=exposure[cells] / DAYS_PER_YEAR,
-                                   claims=claims[cells].astype(np.float64)))
+        parts.append(
+            inputs.assign(period=k, exposure=exposure[cells] / DAYS_PER_YEAR, claims=claims[cells].astype(np.float64))
+        )
     train = pd.concat(parts, ignore_index=True)[[*CANDIDATES, "customer_id", "period", "exposure", "claims"]]
     train.attrs["n_policies"] = int(any_cover.sum())
     train.attrs["window"] = {
         "periods": periods,
         "first_cutoff": from_day_number(d - PERIOD_DAYS * periods).isoformat(),
         "last_cutoff": from_day_number(d - PERIOD_DAYS).isoformat(),
-        "target_to": from_day_number(d).isoformat()}
+        "target_to": from_day_number(d).isoformat(),
+    }
     return train
 
 
@@ -128,7 +139,7 @@ class Vocabulary:
         self._index = {name: pd.Index(values) for name, values in self.levels.items()}
 
     @classmethod
-    def learn(cls, train: pd.DataFrame) -> "Vocabulary":
+    def learn(cls, train: pd.DataFrame) -> Vocabulary:
         levels = {}
         for name in CANDIDATES:
             if name in TEXT:

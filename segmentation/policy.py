@@ -4,6 +4,7 @@ The defaults are the policy a fresh install computes with (see TIER_RULES.md); a
 edit them, and the app records `to_dict()` with each recalculation run so that a run can be
 explained and repeated later.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -56,7 +57,7 @@ class TierPolicy:
             raise ValueError("window_days: windows must satisfy recent <= last year <= window")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TierPolicy":
+    def from_dict(cls, d: dict[str, Any]) -> TierPolicy:
         """Build a policy from a (JSON) dict; missing keys take the defaults.
 
         Raises ValueError naming the field on an unknown key, a wrong type or a negative value.
@@ -68,9 +69,7 @@ class TierPolicy:
             if key not in known:
                 raise ValueError(f"{key}: unknown tier policy field")
         values = dict(d)
-        if "excluded_claim_statuses" in values and isinstance(
-            values["excluded_claim_statuses"], list
-        ):
+        if "excluded_claim_statuses" in values and isinstance(values["excluded_claim_statuses"], list):
             # JSON has no tuples; accept the list that to_dict() produced.
             values["excluded_claim_statuses"] = tuple(values["excluded_claim_statuses"])
         return cls(**values)

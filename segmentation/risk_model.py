@@ -24,6 +24,7 @@ Z = exposure / (exposure + k).
 
 Models are stored portably (model_format): the GLM as JSON, the boosted trees with skops.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -74,7 +75,7 @@ class FittedModel:
         return dumps(self)
 
     @staticmethod
-    def from_bytes(data: bytes) -> "FittedModel":
+    def from_bytes(data: bytes) -> FittedModel:
         """Inverse of to_bytes. Raises model_format.LegacyModelFormat on a model stored by an
         older version (a pickle, never loaded), ValueError on anything else unreadable."""
         from .model_format import loads
@@ -82,9 +83,13 @@ class FittedModel:
         return FittedModel(**loads(data))
 
 
-def build_training_frame(customers: pd.DataFrame, policies: pd.DataFrame,
-                         claims: pd.DataFrame, as_of: dt.date,
-                         policy: TierPolicy | None = None) -> pd.DataFrame:
+def build_training_frame(
+    customers: pd.DataFrame,
+    policies: pd.DataFrame,
+    claims: pd.DataFrame,
+    as_of: dt.date,
+    policy: TierPolicy | None = None,
+) -> pd.DataFrame:
     """Training rows (model_inputs.training_rows) of the frames as known at as_of."""
     policy = policy or TierPolicy()
     return training_from_prepared(prepare(customers, policies, claims, as_of, policy), policy)
@@ -111,9 +116,16 @@ def _hgb(random_state: int) -> HistGradientBoostingRegressor:
     """Boosted Poisson trees on the coded inputs: bands as ordered numbers, gender, city and
     product type as categories."""
     return HistGradientBoostingRegressor(
-        loss="poisson", max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=50,
-        l2_regularization=1.0, early_stopping=False, random_state=random_state,
-        categorical_features=[name in TEXT for name in CANDIDATES])
+        loss="poisson",
+        max_iter=100,
+        learning_rate=0.1,
+        max_leaf_nodes=15,
+        min_samples_leaf=50,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=random_state,
+        categorical_features=[name in TEXT for name in CANDIDATES],
+    )
 
 
 def _relativities(glm: GlmTable, vocab: Vocabulary, cells: Cells) -> list[dict]:
@@ -124,10 +136,20 @@ def _relativities(glm: GlmTable, vocab: Vocabulary, cells: Cells) -> list[dict]:
         column = cells.codes[:, CANDIDATES.index(name)]
         exposure = np.bincount(column, cells.exposure, vocab.size(name))
         labels = vocab.labels(name)
-        out.append({"input": name, "levels": [
-            {"level": labels[code], "exposure": float(exposure[code]),
-             "relativity": float(math.exp(glm.coefficients[j][code]))}
-            for code in range(vocab.size(name)) if exposure[code] > 0]})
+        out.append(
+            {
+                "input": name,
+                "levels": [
+                    {
+                        "level": labels[code],
+                        "exposure": float(exposure[code]),
+                        "relativity": float(math.exp(glm.coefficients[j][code])),
+                    }
+                    for code in range(vocab.size(name))
+                    if exposure[code] > 0
+                ],
+            }
+        )
     return out
 
 
@@ -135,16 +157,26 @@ def _fallback(common: dict, n_policies: int, min_policies: int, rate: float, k: 
     window = common["data_window"]
     return FittedModel(
         version=f"{MODEL_VERSION}:credibility_fallback:{window.get('target_to', '')}",
-        kind="credibility_fallback", metrics={}, estimator=None,
-        note=(f"credibility fallback: {n_policies} policies with cover in the window "
-              f"(< {min_policies}) or too few claims: predicted frequency = Z x own 3-year "
-              f"rate + (1 - Z) x portfolio rate {rate:.4f}, Z = exposure / (exposure + {k:g})."),
-        **common)
+        kind="credibility_fallback",
+        metrics={},
+        estimator=None,
+        note=(
+            f"credibility fallback: {n_policies} policies with cover in the window "
+            f"(< {min_policies}) or too few claims: predicted frequency = Z x own 3-year "
+            f"rate + (1 - Z) x portfolio rate {rate:.4f}, Z = exposure / (exposure + {k:g})."
+        ),
+        **common,
+    )
 
 
-def fit_frequency_model(train: pd.DataFrame, random_state: int = 0, *,
-                        min_policies: int = 300, credibility_k: float = 3.0,
-                        boosted_min_gain: float = 0.02) -> FittedModel:
+def fit_frequency_model(
+    train: pd.DataFrame,
+    random_state: int = 0,
+    *,
+    min_policies: int = 300,
+    credibility_k: float = 3.0,
+    boosted_min_gain: float = 0.02,
+) -> FittedModel:
     """Fit the frequency model on a build_training_frame result (see the module docstring).
 
     Falls back to credibility (kind "credibility_fallback", with a note) when fewer than
@@ -155,9 +187,14 @@ def fit_frequency_model(train: pd.DataFrame, random_state: int = 0, *,
     claims = train["claims"].to_numpy(dtype=np.float64)
     rate = float(claims.sum() / exposure.sum()) if exposure.sum() > 0 else 0.0
     n_policies = int(train.attrs.get("n_policies", len(train)))
-    common = dict(data_window=window, n_rows=len(train), n_policies=n_policies,
-                  portfolio_rate=rate, reference_frequency=max(rate, 1e-6) / math.log(2),
-                  credibility_k=float(credibility_k))
+    common = dict(
+        data_window=window,
+        n_rows=len(train),
+        n_policies=n_policies,
+        portfolio_rate=rate,
+        reference_frequency=max(rate, 1e-6) / math.log(2),
+        credibility_k=float(credibility_k),
+    )
     holdout = held_out(train["customer_id"].to_numpy(), random_state)
     # A model needs claims to learn from and held-out rows to be judged on.
     if n_policies < min_policies or claims[~holdout].sum() == 0 or holdout.sum() < 10:
@@ -177,8 +214,9 @@ def fit_frequency_model(train: pd.DataFrame, random_state: int = 0, *,
 
     def hgb_candidate():
         with threadpool_limits(limits=1, user_api="openmp"):  # OpenMP's limit is the thread's own
-            trees = _hgb(random_state).fit(fit.codes.astype(np.float64), fit.claims / fit.exposure,
-                                           sample_weight=fit.exposure)
+            trees = _hgb(random_state).fit(
+                fit.codes.astype(np.float64), fit.claims / fit.exposure, sample_weight=fit.exposure
+            )
             return trees, trees.predict(held.codes.astype(np.float64))
 
     # Side by side: the two threads fill the cores, so their libraries' pools take one thread.
@@ -192,8 +230,9 @@ def fit_frequency_model(train: pd.DataFrame, random_state: int = 0, *,
     best = "hgb_poisson" if gain > 0 and gain >= boosted_min_gain else "poisson_glm"
     predicted = np.maximum(glm_cells if best == "poisson_glm" else hgb_cells, 1e-9)[held.inverse]
     hy, hw = claims[holdout] / exposure[holdout], exposure[holdout]
-    mix = np.bincount(pd.Index(PRODUCT_TYPES).get_indexer(train["product_type"].astype(str)) + 1,
-                      exposure, len(PRODUCT_TYPES) + 1)[1:]
+    mix = np.bincount(
+        pd.Index(PRODUCT_TYPES).get_indexer(train["product_type"].astype(str)) + 1, exposure, len(PRODUCT_TYPES) + 1
+    )[1:]
     mix = mix / mix.sum() if mix.sum() > 0 else np.full(len(mix), 1.0 / len(mix))
     metrics = {
         "deviance_model": deviances[best],
@@ -215,15 +254,22 @@ def fit_frequency_model(train: pd.DataFrame, random_state: int = 0, *,
     }
     added = ", ".join(glm.names) or "none"
     return FittedModel(
-        version=f"{MODEL_VERSION}:{best}:{window.get('target_to', '')}", kind=best, metrics=metrics,
+        version=f"{MODEL_VERSION}:{best}:{window.get('target_to', '')}",
+        kind=best,
+        metrics=metrics,
         estimator=trees if best == "hgb_poisson" else None,
         inputs=tuple(glm.names) if best == "poisson_glm" else CANDIDATES,
-        vocabulary=vocab.to_dict(), glm=glm, product_mix=tuple(float(v) for v in mix),
-        note=(f"{len(train):,} rows of customer x product type x year over {window.get('periods', '?')} years; "
-              f"GLM inputs chosen on held-out deviance: {added}. Chosen on held-out mean Poisson deviance: "
-              f"the GLM unless the boosted model's is at least {boosted_min_gain:.1%} lower "
-              f"(it was {abs(gain):.1%} {'lower' if gain >= 0 else 'higher'})"),
-        **common)
+        vocabulary=vocab.to_dict(),
+        glm=glm,
+        product_mix=tuple(float(v) for v in mix),
+        note=(
+            f"{len(train):,} rows of customer x product type x year over {window.get('periods', '?')} years; "
+            f"GLM inputs chosen on held-out deviance: {added}. Chosen on held-out mean Poisson deviance: "
+            f"the GLM unless the boosted model's is at least {boosted_min_gain:.1%} lower "
+            f"(it was {abs(gain):.1%} {'lower' if gain >= 0 else 'higher'})"
+        ),
+        **common,
+    )
 
 
 def _rates(model: FittedModel, vocab: Vocabulary, customer_codes: np.ndarray, names: list[str]) -> np.ndarray:
@@ -243,14 +289,16 @@ def _rates(model: FittedModel, vocab: Vocabulary, customer_codes: np.ndarray, na
     return np.maximum(rates, 0.0)
 
 
-def predict_from_prepared(model: FittedModel, prep: Prepared, policy: TierPolicy,
-                          features: pd.DataFrame | None = None) -> pd.Series:
+def predict_from_prepared(
+    model: FittedModel, prep: Prepared, policy: TierPolicy, features: pd.DataFrame | None = None
+) -> pd.Series:
     """predict_frequency on prepared arrays (features: compute_features at prep.as_of)."""
     return predict_from_aggregates(model, aggregate(prep, prep.as_of, policy), prep.as_of, policy, features)
 
 
-def predict_from_aggregates(model: FittedModel, aggs: pd.DataFrame, d: int, policy: TierPolicy,
-                            features: pd.DataFrame | None = None) -> pd.Series:
+def predict_from_aggregates(
+    model: FittedModel, aggs: pd.DataFrame, d: int, policy: TierPolicy, features: pd.DataFrame | None = None
+) -> pd.Series:
     """Predicted frequencies from the per-customer sums as of day number d: the mean of the
     rates of the product types each customer holds (see the module docstring)."""
     if features is None:
@@ -276,11 +324,15 @@ def predict_from_aggregates(model: FittedModel, aggs: pd.DataFrame, d: int, poli
     return pd.Series(freq, index=aggs.index, name="predicted_frequency")
 
 
-def predict_frequency(model: FittedModel, customers: pd.DataFrame, policies: pd.DataFrame,
-                      claims: pd.DataFrame, as_of: dt.date,
-                      policy: TierPolicy | None = None) -> pd.Series:
+def predict_frequency(
+    model: FittedModel,
+    customers: pd.DataFrame,
+    policies: pd.DataFrame,
+    claims: pd.DataFrame,
+    as_of: dt.date,
+    policy: TierPolicy | None = None,
+) -> pd.Series:
     """Predicted counting claims per policy-year over the next year, given what each
     customer holds as of D, indexed by customer_id."""
     policy = policy or TierPolicy()
     return predict_from_prepared(model, prepare(customers, policies, claims, as_of, policy), policy)
-

@@ -21,6 +21,7 @@ and finer steps would move with the calendar alone (a year of tenure is 0.75 val
 so at two decimals a fifth of all customers would change every night and their history
 would fill with 0.01 steps). The features and the predicted frequency are not rounded.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,12 +48,10 @@ def value_parts(features: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "premium": np.minimum(1.0, np.log1p(premium) / np.log1p(PREMIUM_CAP)),
-            "long_term": np.minimum(features["long_term_regular"].to_numpy(), LONG_TERM_CAP)
-            / LONG_TERM_CAP,
-            "tenure": np.clip(features["tenure_years"].to_numpy(dtype=np.float64), 0.0,
-                              TENURE_CAP_YEARS) / TENURE_CAP_YEARS,
-            "products": np.minimum(features["n_products"].to_numpy(), PRODUCTS_CAP)
-            / PRODUCTS_CAP,
+            "long_term": np.minimum(features["long_term_regular"].to_numpy(), LONG_TERM_CAP) / LONG_TERM_CAP,
+            "tenure": np.clip(features["tenure_years"].to_numpy(dtype=np.float64), 0.0, TENURE_CAP_YEARS)
+            / TENURE_CAP_YEARS,
+            "products": np.minimum(features["n_products"].to_numpy(), PRODUCTS_CAP) / PRODUCTS_CAP,
         },
         index=features.index,
     )

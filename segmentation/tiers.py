@@ -4,6 +4,7 @@ Each customer's reasons are kept as a bit mask while computing (one bit per reas
 and turned into tuples of codes at the end, through a table of at most 256 tuples, so that
 no Python code runs per customer.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +17,13 @@ from .policy import TierPolicy
 TIERS = ("vip", "standard", "watchlist")
 # The order of the codes inside a reasons tuple: watchlist, then VIP, then the override.
 REASON_CODES = (
-    "W_FRAUD", "W_LOSS", "W_FREQ", "W_RETAINED", "V_PREMIUM", "V_LONGTERM", "V_RETAINED",
+    "W_FRAUD",
+    "W_LOSS",
+    "W_FREQ",
+    "W_RETAINED",
+    "V_PREMIUM",
+    "V_LONGTERM",
+    "V_RETAINED",
     "M_OVERRIDE",
 )
 BIT = {code: 1 << i for i, code in enumerate(REASON_CODES)}
@@ -52,11 +59,15 @@ def retention(features: pd.DataFrame, policy: TierPolicy) -> dict[str, np.ndarra
     premium = f["annual_premium"].to_numpy()
     return {
         "V_RETAINED": (premium >= p.retain_vip_premium)
-        | ((premium >= p.retain_vip_longterm_premium)
-           & (f["long_term_regular"].to_numpy() >= p.retain_vip_longterm_min_policies)),
+        | (
+            (premium >= p.retain_vip_longterm_premium)
+            & (f["long_term_regular"].to_numpy() >= p.retain_vip_longterm_min_policies)
+        ),
         "W_RETAINED": (f["claims_recent_180d"].to_numpy() >= p.retain_watch_recent_claims)
-        | ((f["claims_3y"].to_numpy() >= p.retain_watch_min_claims)
-           & (f["credible_loss_ratio"].to_numpy() >= p.retain_watch_ratio)),
+        | (
+            (f["claims_3y"].to_numpy() >= p.retain_watch_min_claims)
+            & (f["credible_loss_ratio"].to_numpy() >= p.retain_watch_ratio)
+        ),
     }
 
 
@@ -67,8 +78,7 @@ def active_overrides(overrides: pd.DataFrame | None, as_of: dt.date | None) -> p
     wins. Raises ValueError on an unknown tier.
     """
     if overrides is None or len(overrides) == 0:
-        return pd.DataFrame({"tier": pd.Series(dtype=object)},
-                            index=pd.Index([], dtype=np.int64, name="customer_id"))
+        return pd.DataFrame({"tier": pd.Series(dtype=object)}, index=pd.Index([], dtype=np.int64, name="customer_id"))
     o = overrides
     bad = set(o["tier"]) - set(TIERS)
     if bad:
@@ -77,14 +87,21 @@ def active_overrides(overrides: pd.DataFrame | None, as_of: dt.date | None) -> p
         expires = pd.to_datetime(o["expires_on"])
         o = o[expires.isna() | (expires > pd.Timestamp(as_of))]
     o = o.drop_duplicates("customer_id", keep="last")
-    return pd.DataFrame({"tier": o["tier"].astype(object).to_numpy()},
-                        index=pd.Index(o["customer_id"].to_numpy(np.int64), name="customer_id"))
+    return pd.DataFrame(
+        {"tier": o["tier"].astype(object).to_numpy()},
+        index=pd.Index(o["customer_id"].to_numpy(np.int64), name="customer_id"),
+    )
 
 
-def assign_tiers(features: pd.DataFrame, previous_tier: pd.Series | None = None,
-                 overrides: pd.DataFrame | None = None, policy: TierPolicy | None = None,
-                 portfolio_lr: float | None = None, *,
-                 as_of: dt.date | None = None) -> pd.DataFrame:
+def assign_tiers(
+    features: pd.DataFrame,
+    previous_tier: pd.Series | None = None,
+    overrides: pd.DataFrame | None = None,
+    policy: TierPolicy | None = None,
+    portfolio_lr: float | None = None,
+    *,
+    as_of: dt.date | None = None,
+) -> pd.DataFrame:
     """computed_tier/computed_reasons (rules + hysteresis) and tier/reasons (+ override).
 
     previous_tier: tier of the last completed run by customer_id (missing: none).
@@ -96,9 +113,15 @@ def assign_tiers(features: pd.DataFrame, previous_tier: pd.Series | None = None,
     policy = policy or TierPolicy()
     if portfolio_lr is not None:
         from .features import credible_loss_ratio  # local: tiers otherwise needs no features
-        features = features.assign(credible_loss_ratio=credible_loss_ratio(
-            features["loss_ratio"].to_numpy(), features["exposure_years"].to_numpy(),
-            portfolio_lr, policy.credibility_k))
+
+        features = features.assign(
+            credible_loss_ratio=credible_loss_ratio(
+                features["loss_ratio"].to_numpy(),
+                features["exposure_years"].to_numpy(),
+                portfolio_lr,
+                policy.credibility_k,
+            )
+        )
     n = len(features)
     hold = triggers(features, policy)
     keep = retention(features, policy)
@@ -113,8 +136,7 @@ def assign_tiers(features: pd.DataFrame, previous_tier: pd.Series | None = None,
     vip_kept = (prev == "vip") & ~watch & ~vip & keep["V_RETAINED"]
     watch_kept = (prev == "watchlist") & ~watch & keep["W_RETAINED"]
     mask |= np.where(vip_kept, BIT["V_RETAINED"], 0) | np.where(watch_kept, BIT["W_RETAINED"], 0)
-    computed = np.where(watch | watch_kept, "watchlist",
-                        np.where(vip | vip_kept, "vip", "standard")).astype(object)
+    computed = np.where(watch | watch_kept, "watchlist", np.where(vip | vip_kept, "vip", "standard")).astype(object)
 
     active = active_overrides(overrides, as_of)
     pinned = active["tier"].reindex(features.index).to_numpy(dtype=object)
@@ -162,62 +184,95 @@ def explain(row: pd.Series, policy: TierPolicy | None = None) -> list[dict]:
     keep = {k: bool(v[0]) for k, v in retention(frame, p).items()}
 
     def item(code, kind, holds, value, threshold, change):
-        return {"code": code, "kind": kind, "holds": holds, "value": value,
-                "threshold": threshold, "change": change}
+        return {"code": code, "kind": kind, "holds": holds, "value": value, "threshold": threshold, "change": change}
 
     more_claims = max(p.w_loss_min_claims - c3, 0)
     items = [
-        item("W_FRAUD", "watchlist", hold["W_FRAUD"], {"fraud_flag": bool(r["fraud_flag"])},
-             {"fraud_flag": True},
-             "The trigger lifts when no claim suspected of fraud has its loss date in the "
-             f"last {p.window_days} days." if hold["W_FRAUD"] else
-             "A claim suspected of fraud, whatever its status, would put the customer on "
-             "the watchlist."),
-        item("W_LOSS", "watchlist", hold["W_LOSS"],
-             {"claims_3y": c3, "credible_loss_ratio": clr},
-             {"claims_3y": p.w_loss_min_claims, "credible_loss_ratio": p.w_loss_ratio},
-             f"The trigger lifts when fewer than {p.w_loss_min_claims} counting claims remain "
-             f"in the window or the credible loss ratio falls below {p.w_loss_ratio:.2f}."
-             if hold["W_LOSS"] else
-             f"It would hold with {more_claims} more counting claim(s) in the window and a "
-             f"credible loss ratio of at least {p.w_loss_ratio:.2f} (now {clr:.2f})."),
-        item("W_FREQ", "watchlist", hold["W_FREQ"], {"claims_12m": c12},
-             {"claims_12m": p.w_freq_claims_12m},
-             f"The trigger lifts when fewer than {p.w_freq_claims_12m} counting claims have "
-             f"a loss date in the last {p.last_year_days} days (now {c12})."
-             if hold["W_FREQ"] else
-             f"{p.w_freq_claims_12m - c12} more counting claim(s) with a loss in the last "
-             f"{p.last_year_days} days would put the customer on the watchlist."),
-        item("V_PREMIUM", "vip", hold["V_PREMIUM"], {"annual_premium": prem},
-             {"annual_premium": p.v_premium},
-             f"Annual premium in force below {p.v_premium:,.2f} would lift the trigger."
-             if hold["V_PREMIUM"] else
-             f"A further {p.v_premium - prem:,.2f} of annual premium in force would make "
-             "the customer a VIP, unless a watchlist trigger holds."),
-        item("V_LONGTERM", "vip", hold["V_LONGTERM"],
-             {"annual_premium": prem, "long_term_regular": lt, "tenure_years": tenure},
-             {"annual_premium": p.v_longterm_premium,
-              "long_term_regular": p.v_longterm_min_policies,
-              "tenure_years": p.v_longterm_tenure_years},
-             "The trigger lifts if the premium, the long-term regular-premium policies or "
-             "the tenure fall below their thresholds." if hold["V_LONGTERM"] else
-             _longterm_gap(prem, lt, tenure, p)),
-        item("V_RETAINED", "retention", keep["V_RETAINED"],
-             {"annual_premium": prem, "long_term_regular": lt},
-             {"annual_premium": p.retain_vip_premium,
-              "annual_premium_with_long_term": p.retain_vip_longterm_premium},
-             f"A current VIP stays VIP while the annual premium is at least "
-             f"{p.retain_vip_premium:,.2f}, or {p.retain_vip_longterm_premium:,.2f} with a "
-             "long-term regular-premium policy, and no watchlist trigger holds."),
-        item("W_RETAINED", "retention", keep["W_RETAINED"],
-             {"claims_recent_180d": recent, "claims_3y": c3, "credible_loss_ratio": clr},
-             {"claims_recent_180d": p.retain_watch_recent_claims,
-              "claims_3y": p.retain_watch_min_claims,
-              "credible_loss_ratio": p.retain_watch_ratio},
-             f"A watchlist customer leaves the watchlist once no counting claim was reported "
-             f"in the last {p.recent_days} days and not (at least "
-             f"{p.retain_watch_min_claims} claims in the window with a credible loss ratio of "
-             f"at least {p.retain_watch_ratio:.2f})."),
+        item(
+            "W_FRAUD",
+            "watchlist",
+            hold["W_FRAUD"],
+            {"fraud_flag": bool(r["fraud_flag"])},
+            {"fraud_flag": True},
+            f"The trigger lifts when no claim suspected of fraud has its loss date in the last {p.window_days} days."
+            if hold["W_FRAUD"]
+            else "A claim suspected of fraud, whatever its status, would put the customer on the watchlist.",
+        ),
+        item(
+            "W_LOSS",
+            "watchlist",
+            hold["W_LOSS"],
+            {"claims_3y": c3, "credible_loss_ratio": clr},
+            {"claims_3y": p.w_loss_min_claims, "credible_loss_ratio": p.w_loss_ratio},
+            f"The trigger lifts when fewer than {p.w_loss_min_claims} counting claims remain "
+            f"in the window or the credible loss ratio falls below {p.w_loss_ratio:.2f}."
+            if hold["W_LOSS"]
+            else f"It would hold with {more_claims} more counting claim(s) in the window and a "
+            f"credible loss ratio of at least {p.w_loss_ratio:.2f} (now {clr:.2f}).",
+        ),
+        item(
+            "W_FREQ",
+            "watchlist",
+            hold["W_FREQ"],
+            {"claims_12m": c12},
+            {"claims_12m": p.w_freq_claims_12m},
+            f"The trigger lifts when fewer than {p.w_freq_claims_12m} counting claims have "
+            f"a loss date in the last {p.last_year_days} days (now {c12})."
+            if hold["W_FREQ"]
+            else f"{p.w_freq_claims_12m - c12} more counting claim(s) with a loss in the last "
+            f"{p.last_year_days} days would put the customer on the watchlist.",
+        ),
+        item(
+            "V_PREMIUM",
+            "vip",
+            hold["V_PREMIUM"],
+            {"annual_premium": prem},
+            {"annual_premium": p.v_premium},
+            f"Annual premium in force below {p.v_premium:,.2f} would lift the trigger."
+            if hold["V_PREMIUM"]
+            else f"A further {p.v_premium - prem:,.2f} of annual premium in force would make "
+            "the customer a VIP, unless a watchlist trigger holds.",
+        ),
+        item(
+            "V_LONGTERM",
+            "vip",
+            hold["V_LONGTERM"],
+            {"annual_premium": prem, "long_term_regular": lt, "tenure_years": tenure},
+            {
+                "annual_premium": p.v_longterm_premium,
+                "long_term_regular": p.v_longterm_min_policies,
+                "tenure_years": p.v_longterm_tenure_years,
+            },
+            "The trigger lifts if the premium, the long-term regular-premium policies or "
+            "the tenure fall below their thresholds."
+            if hold["V_LONGTERM"]
+            else _longterm_gap(prem, lt, tenure, p),
+        ),
+        item(
+            "V_RETAINED",
+            "retention",
+            keep["V_RETAINED"],
+            {"annual_premium": prem, "long_term_regular": lt},
+            {"annual_premium": p.retain_vip_premium, "annual_premium_with_long_term": p.retain_vip_longterm_premium},
+            f"A current VIP stays VIP while the annual premium is at least "
+            f"{p.retain_vip_premium:,.2f}, or {p.retain_vip_longterm_premium:,.2f} with a "
+            "long-term regular-premium policy, and no watchlist trigger holds.",
+        ),
+        item(
+            "W_RETAINED",
+            "retention",
+            keep["W_RETAINED"],
+            {"claims_recent_180d": recent, "claims_3y": c3, "credible_loss_ratio": clr},
+            {
+                "claims_recent_180d": p.retain_watch_recent_claims,
+                "claims_3y": p.retain_watch_min_claims,
+                "credible_loss_ratio": p.retain_watch_ratio,
+            },
+            f"A watchlist customer leaves the watchlist once no counting claim was reported "
+            f"in the last {p.recent_days} days and not (at least "
+            f"{p.retain_watch_min_claims} claims in the window with a credible loss ratio of "
+            f"at least {p.retain_watch_ratio:.2f}).",
+        ),
     ]
     return items
 

@@ -22,6 +22,7 @@ age band, gender, city and product type, on the three years of claims) to the sa
 gives each one's Spearman correlation with the true rate, overall and among customers who hold
 a single product type. Pure numpy, pandas and scikit-learn; seeded.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -123,17 +124,41 @@ def make_true_portfolio(n_customers: int, seed: int = 0, as_of: dt.date = AS_OF,
     report = loss + rng.geometric(0.1, len(pol)) - 1
     status = np.where(rng.random(len(pol)) < 0.05, "rejected", "paid")
 
-    customers = pd.DataFrame({"customer_id": ids, "birth_date": _dates(birth), "gender": GENDERS[gender],
-                              "city": CITIES[city], "source": "referral"})
-    policies = pd.DataFrame({
-        "policy_id": np.arange(1, m + 1, dtype=np.int64), "customer_id": ids[owner],
-        "product_type": np.array(PRODUCT_TYPES)[product], "start_date": _dates(start),
-        "end_date": _dates(end), "term_years": 1, "payment_mode": "annual", "annual_premium": 1000.0,
-        "status": np.where(end > d, "in_force", "lapsed")})
-    claims = pd.DataFrame({
-        "claim_id": np.arange(1, len(pol) + 1, dtype=np.int64), "policy_id": pol.astype(np.int64) + 1,
-        "customer_id": ids[owner[pol]], "loss_date": _dates(loss), "report_date": _dates(report),
-        "status": status, "paid_amount": 500.0, "reserve_amount": 0.0, "fraud_suspected": False})
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "birth_date": _dates(birth),
+            "gender": GENDERS[gender],
+            "city": CITIES[city],
+            "source": "referral",
+        }
+    )
+    policies = pd.DataFrame(
+        {
+            "policy_id": np.arange(1, m + 1, dtype=np.int64),
+            "customer_id": ids[owner],
+            "product_type": np.array(PRODUCT_TYPES)[product],
+            "start_date": _dates(start),
+            "end_date": _dates(end),
+            "term_years": 1,
+            "payment_mode": "annual",
+            "annual_premium": 1000.0,
+            "status": np.where(end > d, "in_force", "lapsed"),
+        }
+    )
+    claims = pd.DataFrame(
+        {
+            "claim_id": np.arange(1, len(pol) + 1, dtype=np.int64),
+            "policy_id": pol.astype(np.int64) + 1,
+            "customer_id": ids[owner[pol]],
+            "loss_date": _dates(loss),
+            "report_date": _dates(report),
+            "status": status,
+            "paid_amount": 500.0,
+            "reserve_amount": 0.0,
+            "fraud_suspected": False,
+        }
+    )
     band_d = _age_band(birth, np.full(n, d))
     per_type = rate_of(band_d[:, None], gender[:, None], city[:, None], np.arange(len(PRODUCT_TYPES))[None, :])
     truth = pd.Series((per_type * held).sum(axis=1) / held.sum(axis=1), index=ids, name="true_rate")
@@ -158,9 +183,14 @@ def plain_glm_rates(book: TruePortfolio, window_days: int = 1095) -> pd.Series:
     claims = np.bincount(k["policy_id"].to_numpy()[counting] - 1, minlength=len(p)).astype(float)
     birth = c["birth_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     band = pd.Series(_age_band(birth, np.full(len(c), d)), index=c.index)
-    x = pd.DataFrame({"age_band": band.loc[p["customer_id"]].to_numpy(),
-                      "gender": c.loc[p["customer_id"], "gender"].to_numpy(),
-                      "city": c.loc[p["customer_id"], "city"].to_numpy(), "product": p["product_type"].to_numpy()})
+    x = pd.DataFrame(
+        {
+            "age_band": band.loc[p["customer_id"]].to_numpy(),
+            "gender": c.loc[p["customer_id"], "gender"].to_numpy(),
+            "city": c.loc[p["customer_id"], "city"].to_numpy(),
+            "product": p["product_type"].to_numpy(),
+        }
+    )
     keep = exposure > 0
     encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False).fit(x[keep])
     glm = PoissonRegressor(alpha=1e-6, max_iter=300, solver="newton-cholesky")
@@ -175,8 +205,10 @@ def spearman_pair(score: pd.Series, book: TruePortfolio) -> dict:
     truth = book.true_rate
     score = score.reindex(truth.index)
     one = book.single_product.to_numpy()
-    return {"overall": float(score.corr(truth, method="spearman")),
-            "single_product": float(score[one].corr(truth[one], method="spearman"))}
+    return {
+        "overall": float(score.corr(truth, method="spearman")),
+        "single_product": float(score[one].corr(truth[one], method="spearman")),
+    }
 
 
 def ranking_report(n_customers: int, seed: int = 0, policy=None) -> dict:
@@ -191,12 +223,25 @@ def ranking_report(n_customers: int, seed: int = 0, policy=None) -> dict:
     book = make_true_portfolio(n_customers, seed)
     policy = policy or TierPolicy()
     stats = fit_portfolio_stats(book.customers, book.policies, book.claims, book.as_of, policy)
-    scored = score_portfolio(book.customers, book.policies, book.claims, book.as_of, policy, model=stats.model,
-                             portfolio_lr=stats.portfolio_loss_ratio)
+    scored = score_portfolio(
+        book.customers,
+        book.policies,
+        book.claims,
+        book.as_of,
+        policy,
+        model=stats.model,
+        portfolio_lr=stats.portfolio_loss_ratio,
+    )
     engine = spearman_pair(scored["risk_score"], book)
     plain = spearman_pair(plain_glm_rates(book), book)
-    return {"engine": engine, "plain_glm": plain,
-            "ratio": {k: engine[k] / plain[k] for k in engine},
-            "model": stats.model.kind, "inputs": list(getattr(stats.model, "inputs", ()) or ()),
-            "metrics": {k: stats.model.metrics.get(k) for k in ("deviance_model", "deviance_baseline",
-                                                                  "gini_normalised", "boosted_gain")}}
+    return {
+        "engine": engine,
+        "plain_glm": plain,
+        "ratio": {k: engine[k] / plain[k] for k in engine},
+        "model": stats.model.kind,
+        "inputs": list(getattr(stats.model, "inputs", ()) or ()),
+        "metrics": {
+            k: stats.model.metrics.get(k)
+            for k in ("deviance_model", "deviance_baseline", "gini_normalised", "boosted_gain")
+        },
+    }

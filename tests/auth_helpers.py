@@ -1,5 +1,6 @@
 """Helpers for the tests of sessions, passwords and rate limits (tests/test_sessions.py,
 tests/test_auth_*.py, tests/test_ratelimit.py)."""
+
 from __future__ import annotations
 
 import re

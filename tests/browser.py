@@ -1,5 +1,6 @@
 """The browser journeys' shared parts: the app on a real port, Debian's Chromium through
 Playwright, a user factory and screenshots."""
+
 from __future__ import annotations
 
 import shutil
@@ -38,9 +39,17 @@ def page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page(locale="en-US")
         yield page
         browser.close()

@@ -1,5 +1,6 @@
 """Fixtures: a fresh app per test on a real database — SQLite always, PostgreSQL when
 CRM_TEST_POSTGRES_URL is set (CI sets it; CRM_REQUIRE_POSTGRES=1 makes its absence an error)."""
+
 from __future__ import annotations
 
 import logging
@@ -75,6 +76,7 @@ def pytest_testnodedown(node, error):
 
 # --- databases -----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     """A migrated SQLite file, copied for each test (migrating per test would be slow)."""
@@ -113,8 +115,12 @@ def _reset_postgres(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text("SET LOCAL synchronous_commit = off"))
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+        ]
         for table in tables:
             conn.execute(text(f'DELETE FROM "{table}"'))
         for (sequence,) in conn.execute(text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")):
@@ -143,6 +149,7 @@ def sqlite_url(tmp_path, sqlite_template):
 
 
 # --- app -----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def app(db_url):
@@ -202,8 +209,9 @@ class AuthActions:
 
     def login(self, email: str, password: str = PASSWORD, follow: bool = False):
         token = csrf_token(self.client)
-        return self.client.post("/login", data={"email": email, "password": password, "csrf_token": token},
-                                follow_redirects=follow)
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=follow
+        )
 
     def logout(self):
         token = csrf_token(self.client, "/customers")

@@ -1,4 +1,5 @@
 """Test data builders: valid CSV rows by default, with any field overridden."""
+
 from __future__ import annotations
 
 import csv
@@ -34,9 +35,16 @@ def customer_row(**overrides) -> dict:
 def policy_row(customer_ref: str, **overrides) -> dict:
     n = _next()
     row = {
-        "policy_no": f"P{n:07d}", "customer_ref": customer_ref, "product_code": "LIFE-20",
-        "product_type": "life", "start_date": "2022-01-01", "end_date": "2042-01-01", "term_years": "20",
-        "payment_mode": "annual", "annual_premium": "12000.00", "status": "in_force",
+        "policy_no": f"P{n:07d}",
+        "customer_ref": customer_ref,
+        "product_code": "LIFE-20",
+        "product_type": "life",
+        "start_date": "2022-01-01",
+        "end_date": "2042-01-01",
+        "term_years": "20",
+        "payment_mode": "annual",
+        "annual_premium": "12000.00",
+        "status": "in_force",
     }
     row.update(overrides)
     return row
@@ -45,8 +53,14 @@ def policy_row(customer_ref: str, **overrides) -> dict:
 def claim_row(policy_no: str, **overrides) -> dict:
     n = _next()
     row = {
-        "claim_no": f"L{n:07d}", "policy_no": policy_no, "loss_date": "2024-03-01", "report_date": "2024-03-05",
-        "status": "paid", "claimed_amount": "5000.00", "reserve_amount": "0.00", "paid_amount": "4800.00",
+        "claim_no": f"L{n:07d}",
+        "policy_no": policy_no,
+        "loss_date": "2024-03-01",
+        "report_date": "2024-03-05",
+        "status": "paid",
+        "claimed_amount": "5000.00",
+        "reserve_amount": "0.00",
+        "paid_amount": "4800.00",
         "fraud_suspected": "0",
     }
     row.update(overrides)

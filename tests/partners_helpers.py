@@ -1,4 +1,5 @@
 """Builders and a live server for the partner tests (used by tests/test_partners_*.py)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,9 +22,17 @@ _n = itertools.count(1)
 def make_customer(database, name: str = "王小明", manager_id: int | None = None) -> int:
     n = next(_n)
     with database.transaction() as session:
-        customer = Customer(customer_ref=f"CP{uuid.uuid4().hex[:8]}", name=name, id_number="110105196001010018",
-                            birth_date=dt.date(1960, 1, 1), gender="M", phone=f"139{n:08d}", city="上海",
-                            source="referral", account_manager_id=manager_id)
+        customer = Customer(
+            customer_ref=f"CP{uuid.uuid4().hex[:8]}",
+            name=name,
+            id_number="110105196001010018",
+            birth_date=dt.date(1960, 1, 1),
+            gender="M",
+            phone=f"139{n:08d}",
+            city="上海",
+            source="referral",
+            account_manager_id=manager_id,
+        )
         session.add(customer)
         session.flush()
         return customer.id
@@ -35,11 +44,16 @@ def make_partner(database, name: str | None = None, category: str = "dining") ->
         return partner.id, key
 
 
-def issue(database, customer_id: int, partner_id: int, value: str = "100.00",
-          expires_on: dt.date | None = None) -> str:
+def issue(database, customer_id: int, partner_id: int, value: str = "100.00", expires_on: dt.date | None = None) -> str:
     with database.transaction() as session:
-        coupon = services.issue_coupon(session, ACTOR, customer_id, partner_id, Decimal(value),
-                                       expires_on or business_today() + dt.timedelta(days=90))
+        coupon = services.issue_coupon(
+            session,
+            ACTOR,
+            customer_id,
+            partner_id,
+            Decimal(value),
+            expires_on or business_today() + dt.timedelta(days=90),
+        )
         return coupon.code
 
 

@@ -3,6 +3,7 @@ is kept, and at the end searched for full ID numbers and mobile numbers. Only re
 views that exist to reveal them (marked ``reveals_personal_data``) may contain them, besides
 what the request itself sent (a search for a phone number shows that number in the box).
 """
+
 from __future__ import annotations
 
 import logging

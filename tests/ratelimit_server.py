@@ -4,6 +4,7 @@ environment, as in production) on a loopback port, which it prints as ``port N``
     CRM_ENV=test DATABASE_URL=… CRM_RATELIMIT_STORAGE_URI=redis://… \\
     TEST_PARTNER_API_RATE=0.1,10 python -m tests.ratelimit_server
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Helpers for the review-queue tests: a small portfolio through the real importer, tiers set
 directly (as a recalculation would leave them), and entry through the real service."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,8 +23,11 @@ SECOND_ADMIN = Actor("user", "second-admin@test.crm", "998", "admin")
 
 def load(database, tmp_path, kind: str, rows: list[dict], initial_load: bool = False, user_id=None):
     path = write_csv(tmp_path / f"{kind}{next(_files)}.csv", rows)
-    return import_historical(database, kind, path, user_id=user_id) if initial_load else import_csv(
-        database, kind, path, ACTOR, user_id=user_id)
+    return (
+        import_historical(database, kind, path, user_id=user_id)
+        if initial_load
+        else import_csv(database, kind, path, ACTOR, user_id=user_id)
+    )
 
 
 def import_historical(database, kind: str, path, user_id=None):
@@ -49,8 +53,17 @@ def customer(database, tmp_path, tier: str = "standard", risk: str = "10", manag
     load(database, tmp_path, "customers", [row], initial_load=True)
     with database.transaction() as s:
         cid = s.scalar(select(Customer.id).where(Customer.customer_ref == row["customer_ref"]))
-        s.add(CustomerTier(customer_id=cid, tier=tier, reasons="", computed_tier=tier, computed_reasons="",
-                           value_score=0, risk_score=risk))
+        s.add(
+            CustomerTier(
+                customer_id=cid,
+                tier=tier,
+                reasons="",
+                computed_tier=tier,
+                computed_reasons="",
+                value_score=0,
+                risk_score=risk,
+            )
+        )
     return {**row, "id": cid}
 
 
@@ -77,9 +90,11 @@ def cases(database, **where) -> list[ReviewCase]:
 def reasons(database) -> set[tuple[str, str]]:
     """(subject key, reason) of every case: policy_no or claim_no."""
     with database.session() as s:
-        rows = s.execute(select(ReviewCase.reason, Policy.policy_no, Claim.claim_no)
-                         .outerjoin(Policy, Policy.id == ReviewCase.policy_id)
-                         .outerjoin(Claim, Claim.id == ReviewCase.claim_id)).all()
+        rows = s.execute(
+            select(ReviewCase.reason, Policy.policy_no, Claim.claim_no)
+            .outerjoin(Policy, Policy.id == ReviewCase.policy_id)
+            .outerjoin(Claim, Claim.id == ReviewCase.claim_id)
+        ).all()
     return {(r.policy_no or r.claim_no, r.reason) for r in rows}
 
 
@@ -102,8 +117,13 @@ def days_ago(n: int) -> str:
 def claimable_case(database, tmp_path, queue: str = "claims", **kw) -> ReviewCase:
     """One open case in ``queue`` (a large claim, or a late-entry policy)."""
     cust = customer(database, tmp_path, **kw)
-    pol = policy(database, tmp_path, cust, initial_load=queue == "claims",
-                 start_date=days_ago(100) if queue == "underwriting" else "2022-01-01")
+    pol = policy(
+        database,
+        tmp_path,
+        cust,
+        initial_load=queue == "claims",
+        start_date=days_ago(100) if queue == "underwriting" else "2022-01-01",
+    )
     if queue == "claims":
         claim(database, tmp_path, pol, claimed_amount="90000.00")
     return cases(database, queue=queue)[-1]

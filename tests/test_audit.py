@@ -1,4 +1,5 @@
 """The audit trail: hash chain, every kind of tampering, append-only triggers, concurrency."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,8 +18,9 @@ ACTOR = audit.Actor("system", "tests")
 
 def _write(database, n: int, start: int = 0) -> None:
     with database.transaction() as s:
-        audit.record(s, ACTOR, [audit.Change("thing.create", "thing", start + i, None, {"i": start + i})
-                                for i in range(n)])
+        audit.record(
+            s, ACTOR, [audit.Change("thing.create", "thing", start + i, None, {"i": start + i}) for i in range(n)]
+        )
 
 
 def _verify(database, anchor=None):
@@ -51,13 +53,15 @@ def test_held_events_keep_their_payloads_as_text_and_land_as_recorded_ones_do(da
     with database.transaction() as s:
         audit.hold_for_commit(s)
         audit.record(s, ACTOR, audit.Change("tiers.changed", "tier_run", 1, None, payload))
-        (_, held), = s.info[audit._HELD].events
+        ((_, held),) = s.info[audit._HELD].events
         assert isinstance(held.after, str)  # text, not the objects: a run may hold a million of them
     _write(database, 1)  # an event recorded at once after it: the chain holds both
     with database.session() as s:
         events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
-    assert json.loads(events[0].after) == {"customers": [[1, None, "vip", "V_PREMIUM", 57.0, 12.0]],
-                                           "when": "2026-01-02"}
+    assert json.loads(events[0].after) == {
+        "customers": [[1, None, "vip", "V_PREMIUM", 57.0, 12.0]],
+        "when": "2026-01-02",
+    }
     assert _verify(database).ok and _verify(database).checked == 2
 
 
@@ -78,7 +82,10 @@ def test_deleted_event_is_caught(database):
 def test_reordered_events_are_caught(database):
     _write(database, 5)
     _raw(database, "UPDATE audit_events SET seq = CASE seq WHEN 2 THEN 1002 WHEN 3 THEN 1003 END WHERE seq IN (2, 3)")
-    _raw(database, "UPDATE audit_events SET seq = CASE seq WHEN 1002 THEN 3 WHEN 1003 THEN 2 END WHERE seq IN (1002, 1003)")
+    _raw(
+        database,
+        "UPDATE audit_events SET seq = CASE seq WHEN 1002 THEN 3 WHEN 1003 THEN 2 END WHERE seq IN (1002, 1003)",
+    )
     result = _verify(database)
     assert not result.ok and "event 2" in result.problem
 
@@ -153,14 +160,14 @@ def test_rolled_back_operation_leaves_no_event(database):
 
 
 def test_record_time_is_the_servers(database):
-    before = dt.datetime.now(dt.timezone.utc)
+    before = dt.datetime.now(dt.UTC)
     # A client-sent time has nowhere to go: Change has no time field, and a value in the
     # payload is just data, never the event's time.
     with database.transaction() as s:
         audit.record(s, ACTOR, audit.Change("thing.create", "thing", 1, None, {"occurred_at": "1999-01-01"}))
     with database.session() as s:
         event = s.get(AuditEvent, 1)
-    assert before <= event.occurred_at <= dt.datetime.now(dt.timezone.utc)
+    assert before <= event.occurred_at <= dt.datetime.now(dt.UTC)
 
 
 def test_cli_verify_and_anchor(runner, database, tmp_path):
@@ -234,6 +241,8 @@ def test_business_records_are_voided_not_deleted(client, login_as, auth, databas
     with database.session() as s:
         voided = s.get(Policy, policy.id)
         assert voided.voided_at is not None and voided.void_reason == "entered twice by mistake"
-        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "policy.void", AuditEvent.entity_type == "policy"))
+        event = s.scalar(
+            select(AuditEvent).where(AuditEvent.action == "policy.void", AuditEvent.entity_type == "policy")
+        )
         asked = s.scalar(select(AuditEvent).where(AuditEvent.action == "policy.void_requested"))
         assert event.actor_role == "admin" and asked.actor_role == "underwriter" and audit.verify(s).ok

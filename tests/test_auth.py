@@ -1,4 +1,5 @@
 """Log-in, log-out, CSRF, lock-out, safe redirects and the role check on every view."""
+
 from __future__ import annotations
 
 import re
@@ -73,8 +74,7 @@ def test_lockout_after_repeated_failures_then_expires(client, auth, make_user, d
     assert response.status_code == 401
     assert "Wrong e-mail or password" in response.get_data(as_text=True)  # no word of a lock
     with database.transaction() as session:  # the lock is temporary
-        session.execute(update(LoginThrottle).values(locked_until=dt.datetime.now(dt.timezone.utc)
-                                                     - dt.timedelta(seconds=1)))
+        session.execute(update(LoginThrottle).values(locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
     assert auth.login(email).status_code == 302
 
 
@@ -110,16 +110,18 @@ def test_a_distributed_guess_pauses_the_account_briefly(app, make_user, database
     assert owner.login(email).status_code == 401
     with database.session() as session:
         until = session.get(User, user_id).locked_until
-    assert until - dt.datetime.now(dt.timezone.utc) <= ACCOUNT_LOCK
+    assert until - dt.datetime.now(dt.UTC) <= ACCOUNT_LOCK
 
 
 def test_password_policy_refuses_short_and_common_passwords(runner):
     for weak in ("short1", "password1234", "123456789012", "aaaaaaaaaaaaaaa"):
-        result = runner.invoke(args=["users", "create", "x@test.crm", "--role", "admin", "--password-stdin"],
-                               input=weak + "\n")
+        result = runner.invoke(
+            args=["users", "create", "x@test.crm", "--role", "admin", "--password-stdin"], input=weak + "\n"
+        )
         assert result.exit_code != 0 and "password refused" in result.output, weak
-    ok = runner.invoke(args=["users", "create", "x@test.crm", "--role", "admin", "--password-stdin"],
-                       input="Correct-Horse-Battery-9\n")
+    ok = runner.invoke(
+        args=["users", "create", "x@test.crm", "--role", "admin", "--password-stdin"], input="Correct-Horse-Battery-9\n"
+    )
     assert ok.exit_code == 0
 
 
@@ -144,8 +146,10 @@ def test_only_the_test_configuration_hashes_cheaply(sqlite_url):
     assert load_settings({"env": "production", "secret_key": "k"}).password_hash == "scrypt:32768:8:1"
     assert load_settings({"env": "development", "secret_key": "k"}).password_hash == "scrypt:32768:8:1"
     assert load_settings({"env": "test"}).password_hash == "scrypt:256:8:1"
-    assert load_settings({"env": "production", "secret_key": "k", "password_hash": "scrypt:256:8:1"}
-                         ).password_hash == "scrypt:32768:8:1"  # not settable from outside
+    assert (
+        load_settings({"env": "production", "secret_key": "k", "password_hash": "scrypt:256:8:1"}).password_hash
+        == "scrypt:32768:8:1"
+    )  # not settable from outside
     app = create_app({"env": "production", "secret_key": "k" * 32, "database_url": sqlite_url})
     try:
         with app.extensions["crm_db"].transaction() as session:
@@ -159,18 +163,20 @@ def test_only_the_test_configuration_hashes_cheaply(sqlite_url):
     assert passwords.verify_password(stored, PASSWORD) and not passwords.verify_password(stored, "x" + PASSWORD)
 
 
-@pytest.mark.parametrize("target,expected", [
-    ("/customers?tier=vip", "/customers?tier=vip"),
-    ("https://evil.example/steal", "/"),
-    ("//evil.example/x", "/"),
-    ("/\\evil.example", "/"),
-    ("javascript:alert(1)", "/"),
-])
+@pytest.mark.parametrize(
+    "target,expected",
+    [
+        ("/customers?tier=vip", "/customers?tier=vip"),
+        ("https://evil.example/steal", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+    ],
+)
 def test_next_redirect_is_only_ever_local(client, make_user, target, expected):
     _, email = make_user("admin")
     token = csrf_token(client)
-    response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token,
-                                           "next": target})
+    response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token, "next": target})
     assert response.status_code == 302
     assert response.headers["Location"] == expected
 
@@ -198,8 +204,12 @@ def _requests(app):
                 values[name] = "x"
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             view = app.view_functions[rule.endpoint]
-            yield rule.endpoint, method, adapter.build(rule.endpoint, values, method=method), \
-                getattr(view, "required_roles", None)
+            yield (
+                rule.endpoint,
+                method,
+                adapter.build(rule.endpoint, values, method=method),
+                getattr(view, "required_roles", None),
+            )
 
 
 def test_every_view_refuses_anonymous_users_and_wrong_roles(sqlite_url):
@@ -270,8 +280,9 @@ def test_account_manager_cannot_open_admin_pages(client, login_as):
 
 def test_language_switch_is_per_user(client, login_as):
     login_as("admin")
-    response = client.post("/language", data={"locale": "zh", "csrf_token": csrf_token(client, "/customers"),
-                                              "next": "/customers"})
+    response = client.post(
+        "/language", data={"locale": "zh", "csrf_token": csrf_token(client, "/customers"), "next": "/customers"}
+    )
     assert response.status_code == 302
     html = client.get("/customers").get_data(as_text=True)
     assert "客户" in html

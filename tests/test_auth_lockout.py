@@ -1,6 +1,7 @@
 """The lock-out behind a proxy and its answer (issue 19, item 10): exactly CRM_PROXY_HOPS
 proxies are trusted, so that an X-Forwarded-For a client writes itself does not make each
 guess come from a new address; and a locked account answers as a wrong password does."""
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,11 @@ def test_an_account_paused_for_a_distributed_guess_answers_the_same(app, make_us
 
     user_id, email = make_user("admin")
     with database.transaction() as session:
-        session.execute(update(User).where(User.id == user_id).values(
-            locked_until=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)))
+        session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(locked_until=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
+        )
     code, errors, _ = _answer(browser(app, "198.51.100.3").login(email))
     assert (code, errors) == (401, ["Wrong e-mail or password."])
 

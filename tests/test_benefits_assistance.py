@@ -1,4 +1,5 @@
 """Emergency assistance: spend within the cover is approved, beyond it waits for a second person."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,8 +59,15 @@ def test_spend_beyond_the_remaining_cover_needs_another_risk_officer(database):
     with database.session() as s:
         spend = s.get(AssistanceSpend, spend_id)
         assert (spend.state, spend.decided_by) == ("approved", "risk2@test.crm")
-        assert s.scalar(select(AuditEvent.action).where(AuditEvent.entity_type == "assistance_spend")
-                        .order_by(AuditEvent.seq.desc()).limit(1)) == "assistance.spend_approved"
+        assert (
+            s.scalar(
+                select(AuditEvent.action)
+                .where(AuditEvent.entity_type == "assistance_spend")
+                .order_by(AuditEvent.seq.desc())
+                .limit(1)
+            )
+            == "assistance.spend_approved"
+        )
 
 
 def test_no_case_without_an_active_enrolment(database):
@@ -92,10 +100,16 @@ def test_enrolment_numbers_made_by_the_database_are_membership_no(database):
     start = dt.date(2026, 1, 1)
     ids = [7, 12_345_678, 123_456_789]
     dialect = database.dialect
-    sql = (f"SELECT {assistance._MEMBERSHIP_NO[dialect]} FROM ({id_rows(dialect)}) AS i "  # nosec B608 - constants
-           "ORDER BY i.value")
+    sql = (
+        f"SELECT {assistance._MEMBERSHIP_NO[dialect]} FROM ({id_rows(dialect)}) AS i "  # nosec B608 - constants
+        "ORDER BY i.value"
+    )
     with database.session() as s:
-        made = s.scalars(text(sql), {"number_head": assistance.membership_no(0, start)[:-8],
-                                     "ids": ids_param(dialect, ids)}).all()
-    assert made == [assistance.membership_no(cid, start) for cid in ids] == [
-        "GA202601-00000007", "GA202601-12345678", "GA202601-123456789"]
+        made = s.scalars(
+            text(sql), {"number_head": assistance.membership_no(0, start)[:-8], "ids": ids_param(dialect, ids)}
+        ).all()
+    assert (
+        made
+        == [assistance.membership_no(cid, start) for cid in ids]
+        == ["GA202601-00000007", "GA202601-12345678", "GA202601-123456789"]
+    )

@@ -1,4 +1,5 @@
 """In a real browser (Debian's Chromium through Playwright): an account manager books a checkup."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,11 +25,11 @@ def test_account_manager_books_a_checkup_for_their_vip(live_app, page):
     base, app = live_app
     database = app.extensions["crm_db"]
     with database.transaction() as session:
-        manager = create_user(session, Actor("system", "tests"), "am-benefits@browser.crm", "account_manager",
-                              PASSWORD)
+        manager = create_user(session, Actor("system", "tests"), "am-benefits@browser.crm", "account_manager", PASSWORD)
         manager_id = manager.id
-        health.add_provider(session, Actor("system", "tests"), "上海瑞金医院健康管理中心", "VIP全面体检", "上海",
-                            Decimal("3280.00"))
+        health.add_provider(
+            session, Actor("system", "tests"), "上海瑞金医院健康管理中心", "VIP全面体检", "上海", Decimal("3280.00")
+        )
     [cid] = make_customers(database, 1, manager_id)
     move(database, [cid], "vip", business_today())
 

@@ -1,4 +1,5 @@
 """End to end: the demo portfolio, a real recalculation publishing TiersChanged, the CLI renewal."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,9 +19,17 @@ LATER = AS_OF + dt.timedelta(days=30)  # the same quarter: balances carry over
 def _coupon_balances(database, day):
     with database.session() as s:
         tiers = dict(s.execute(select(CustomerTier.customer_id, CustomerTier.tier)).all())
-        left = dict(s.execute(select(EntitlementEntry.customer_id, func.sum(EntitlementEntry.quantity)).where(
-            EntitlementEntry.benefit_code == "vip_coupons", EntitlementEntry.period_start <= day,
-            EntitlementEntry.period_end > day).group_by(EntitlementEntry.customer_id)).all())
+        left = dict(
+            s.execute(
+                select(EntitlementEntry.customer_id, func.sum(EntitlementEntry.quantity))
+                .where(
+                    EntitlementEntry.benefit_code == "vip_coupons",
+                    EntitlementEntry.period_start <= day,
+                    EntitlementEntry.period_end > day,
+                )
+                .group_by(EntitlementEntry.customer_id)
+            ).all()
+        )
     return tiers, left
 
 
@@ -40,19 +49,38 @@ def test_recalculation_moves_drive_the_entitlements(database, runner):
     with database.transaction() as s:  # pinned tiers: the engine applies them, as a person asked
         user_id = s.scalar(select(User.id).limit(1))
         for ids, tier in ((promoted, "vip"), (watched, "watchlist"), (demoted, "standard")):
-            s.add_all(TierOverride(customer_id=cid, tier=tier, reason="test", expires_on=LATER + dt.timedelta(days=90),
-                                   status="active", requested_by_id=user_id) for cid in ids)
-    summary = recalc.recalculate(database, recalc.RunRequest(as_of=LATER, actor=audit.Actor("system", "tests"),
-                                                             model_sample=None))
+            s.add_all(
+                TierOverride(
+                    customer_id=cid,
+                    tier=tier,
+                    reason="test",
+                    expires_on=LATER + dt.timedelta(days=90),
+                    status="active",
+                    requested_by_id=user_id,
+                )
+                for cid in ids
+            )
+    recalc.recalculate(
+        database, recalc.RunRequest(as_of=LATER, actor=audit.Actor("system", "tests"), model_sample=None)
+    )
     tiers, left = _coupon_balances(database, LATER)
     assert {cid for cid, n in left.items() if n > 0} == {cid for cid, t in tiers.items() if t == "vip"}
     assert all(tiers[cid] == "vip" and left[cid] == 1 for cid in promoted)  # 4 × 8/92 rounded up
     assert all(tiers[cid] == "watchlist" for cid in watched) and all(tiers[cid] == "standard" for cid in demoted)
     assert all(left.get(cid, 0) == 0 for cid in watched + demoted)
     with database.session() as s:
-        assert s.scalar(select(func.count()).select_from(EntitlementEntry).where(
-            EntitlementEntry.entry_type == "suspend", EntitlementEntry.benefit_code == "vip_coupons",
-            EntitlementEntry.customer_id.in_(watched))) == 2
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(EntitlementEntry)
+                .where(
+                    EntitlementEntry.entry_type == "suspend",
+                    EntitlementEntry.benefit_code == "vip_coupons",
+                    EntitlementEntry.customer_id.in_(watched),
+                )
+            )
+            == 2
+        )
 
     result = runner.invoke(args=["benefits", "renew", "--as-of", "2027-01-05"])
     assert result.exit_code == 0, result.output

@@ -1,4 +1,5 @@
 """Health bookings: the unit is taken on booking, returned on cancel; details masked and logged."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,8 +27,16 @@ def _provider(database, price="2680.00") -> int:
 
 def _book(database, cid, provider_id, user_id):
     with database.transaction() as s:
-        return health.book(s, ACTOR, user_id, s.get(Customer, cid), "checkup", AS_OF + dt.timedelta(days=7), AS_OF,
-                           provider_id=provider_id).id
+        return health.book(
+            s,
+            ACTOR,
+            user_id,
+            s.get(Customer, cid),
+            "checkup",
+            AS_OF + dt.timedelta(days=7),
+            AS_OF,
+            provider_id=provider_id,
+        ).id
 
 
 def _to(database, booking_id, state):
@@ -59,8 +68,11 @@ def test_booking_takes_the_unit_cancel_returns_it_attendance_records_the_cost(da
         actions = set(s.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "health_booking")))
         assert {"health.booking_requested", "health.booking_cancelled", "health.booking_no_show"} <= actions
         # hospital and package are health data: never in the audit trail
-        assert not s.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.entity_type == "health_booking", AuditEvent.after.contains("协和")))
+        assert not s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.entity_type == "health_booking", AuditEvent.after.contains("协和"))
+        )
 
 
 def test_two_concurrent_bookings_of_the_last_unit_give_one(database, make_user):
@@ -109,11 +121,19 @@ def test_manager_books_on_the_web_and_others_see_the_booking_masked(app, client,
     page = client.get(f"/customers/{cid}").get_data(as_text=True)
     assert 'id="book-checkup"' in page
     token = csrf_token(client, f"/benefits/customers/{cid}/checkup")
-    bad = client.post(f"/benefits/customers/{cid}/checkup", data={"csrf_token": token, "provider": provider_id,
-                                                                   "preferred_date": "not a date"})
+    bad = client.post(
+        f"/benefits/customers/{cid}/checkup",
+        data={"csrf_token": token, "provider": provider_id, "preferred_date": "not a date"},
+    )
     assert bad.status_code == 422
-    ok = client.post(f"/benefits/customers/{cid}/checkup", data={
-        "csrf_token": token, "provider": provider_id, "preferred_date": (business_today() + dt.timedelta(days=9)).isoformat()})
+    ok = client.post(
+        f"/benefits/customers/{cid}/checkup",
+        data={
+            "csrf_token": token,
+            "provider": provider_id,
+            "preferred_date": (business_today() + dt.timedelta(days=9)).isoformat(),
+        },
+    )
     assert ok.status_code == 302, ok.get_data(as_text=True)[:2000]
     with database.session() as s:
         assert s.scalar(select(HealthBooking.state)) == "requested"
@@ -130,8 +150,12 @@ def test_manager_books_on_the_web_and_others_see_the_booking_masked(app, client,
     page = client.get(f"/customers/{cid}").get_data(as_text=True)
     assert "health booking" in page and HOSPITAL not in page and 'id="show-health"' not in page
     assert HOSPITAL not in client.get("/benefits/bookings").get_data(as_text=True)
-    assert client.post(f"/benefits/customers/{cid}/health",
-                       data={"csrf_token": csrf_token(client, "/customers")}).status_code == 403
+    assert (
+        client.post(
+            f"/benefits/customers/{cid}/health", data={"csrf_token": csrf_token(client, "/customers")}
+        ).status_code
+        == 403
+    )
     auth.logout()
 
     auth.login(other_email)  # another manager: the customer does not exist for them

@@ -1,4 +1,5 @@
 """Entitlements follow the tiers: pro-rated grant, idempotent renewal, stop, suspend, resume."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +37,9 @@ def test_becoming_vip_grants_prorated_entitlements_and_enrols_for_assistance(dat
         assert enrolment.cover_limit_usd == Decimal("1000000.00") and enrolment.status == "active"
         assert enrolment.period_start == dt.date(2026, 1, 1) and enrolment.membership_no.startswith("GA202601-")
         assert s.scalar(select(BenefitUse.cost).where(BenefitUse.source == "enrolment")) == Decimal("300.00")
-        assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "benefits.granted")) == 1
+        assert (
+            s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "benefits.granted")) == 1
+        )
 
 
 def test_watchlist_and_standard_customers_get_nothing(database):
@@ -86,10 +89,13 @@ def test_renewal_is_idempotent_under_concurrency(database):
     assert balance(database, ids[0], "vip_coupons", next_quarter) == 4
     assert balance(database, ids[0], "vip_checkup", next_quarter) == 1
     with database.session() as s:
-        grants = s.execute(select(EntitlementEntry.customer_id, EntitlementEntry.benefit_code,
-                                  EntitlementEntry.period_start, func.count()).where(
-            EntitlementEntry.entry_type.in_(("grant", "renew"))).group_by(
-            EntitlementEntry.customer_id, EntitlementEntry.benefit_code, EntitlementEntry.period_start)).all()
+        grants = s.execute(
+            select(
+                EntitlementEntry.customer_id, EntitlementEntry.benefit_code, EntitlementEntry.period_start, func.count()
+            )
+            .where(EntitlementEntry.entry_type.in_(("grant", "renew")))
+            .group_by(EntitlementEntry.customer_id, EntitlementEntry.benefit_code, EntitlementEntry.period_start)
+        ).all()
         assert {r[3] for r in grants} == {1}
         assert s.scalar(select(func.count()).select_from(AssistanceEnrolment)) == 60  # 2026 and 2027
 
@@ -99,24 +105,37 @@ def test_thousands_of_moves_in_bulk(database):
     move(database, ids, "vip")  # (how fast: benchmarks/, not a timing assert on a shared machine)
     move(database, ids[:700], "watchlist")
     with database.session() as s:
-        by_type = dict(s.execute(select(EntitlementEntry.entry_type, func.count())
-                                 .group_by(EntitlementEntry.entry_type)).all())
+        by_type = dict(
+            s.execute(select(EntitlementEntry.entry_type, func.count()).group_by(EntitlementEntry.entry_type)).all()
+        )
     assert by_type == {"grant": 1500 * 4, "suspend": 700 * 4}
 
 
 def test_keyed_entries_are_audited_in_events_of_a_bounded_size_each_entry_once(database):
     from crm.benefits.ledger import _audit_keyed
 
-    done = [({"benefit": "a", "period_start": "2026-10-01", "entry_type": "grant", "quantity": 2},
-             [(i, 100 + i) for i in range(1, 8)]),
-            ({"benefit": "b", "period_start": "2026-01-01", "entry_type": "grant", "quantity": 1},
-             [(i, 100 + i) for i in range(8, 11)])]
+    done = [
+        (
+            {"benefit": "a", "period_start": "2026-10-01", "entry_type": "grant", "quantity": 2},
+            [(i, 100 + i) for i in range(1, 8)],
+        ),
+        (
+            {"benefit": "b", "period_start": "2026-01-01", "entry_type": "grant", "quantity": 1},
+            [(i, 100 + i) for i in range(8, 11)],
+        ),
+    ]
     with database.transaction() as s:
         _audit_keyed(s, ACTOR, done, "benefits.test", per_event=4)
     with database.session() as s:
-        events = [json.loads(e.after)["keyed"] for e in s.scalars(
-            select(AuditEvent).where(AuditEvent.action == "benefits.test").order_by(AuditEvent.seq))]
+        events = [
+            json.loads(e.after)["keyed"]
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "benefits.test").order_by(AuditEvent.seq))
+        ]
     assert [sum(len(part["ids"]) for part in event) for event in events] == [4, 4, 2]
-    logged = [(part["benefit"], i, cid) for event in events for part in event
-              for i, cid in zip(part["ids"], part["customer_ids"])]
+    logged = [
+        (part["benefit"], i, cid)
+        for event in events
+        for part in event
+        for i, cid in zip(part["ids"], part["customer_ids"])
+    ]
     assert logged == [("a", i, 100 + i) for i in range(1, 8)] + [("b", i, 100 + i) for i in range(8, 11)]

@@ -1,4 +1,5 @@
 """Coupons from entitlements, the cost ceiling, and utilisation reconciled with the raw rows."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,8 +30,9 @@ def _partner(database) -> int:
 
 def _coupon(database, cid, partner_id, day=AS_OF):
     with database.transaction() as s:
-        return coupons.issue_from_entitlement(s, ACTOR, s.get(Customer, cid), partner_id, day + dt.timedelta(days=60),
-                                              day)
+        return coupons.issue_from_entitlement(
+            s, ACTOR, s.get(Customer, cid), partner_id, day + dt.timedelta(days=60), day
+        )
 
 
 def test_coupons_come_from_the_entitlement(database):
@@ -46,8 +48,9 @@ def test_coupons_come_from_the_entitlement(database):
         coupon = s.get(Coupon, first.id)
         entry = s.get(EntitlementEntry, coupon.entitlement_id)
         assert (entry.entry_type, entry.customer_id, coupon.value) == ("consume", cid, Decimal("100.00"))
-        assert s.scalar(select(BenefitUse.cost).where(BenefitUse.source == "coupon",
-                                                      BenefitUse.source_id == first.id)) == Decimal("100.00")
+        assert s.scalar(
+            select(BenefitUse.cost).where(BenefitUse.source == "coupon", BenefitUse.source_id == first.id)
+        ) == Decimal("100.00")
     assert reports.utilisation_by_partner(database.session())[0]["issued"] == 2
 
 
@@ -67,20 +70,29 @@ def test_leaving_vip_keeps_coupons_unless_the_policy_voids_them(database):
 def test_cost_ceiling_warns_for_the_vip_whose_benefits_outweigh_the_premium(database, make_user):
     manager_id, _ = make_user("account_manager")
     modest, big = make_customers(database, 1, manager_id, premium="20000.00") + make_customers(
-        database, 1, manager_id, premium="200000.00")
+        database, 1, manager_id, premium="200000.00"
+    )
     move(database, [modest, big], "vip")
     with database.transaction() as s:
         provider = health.add_provider(s, ACTOR, "上海瑞金医院健康管理中心", "全面体检", "上海", Decimal("2680.00"))
-    booking = beyond_ceiling(database, lambda s: health.book(s, ACTOR, manager_id, s.get(Customer, modest), "checkup",
-                                                              AS_OF, AS_OF, provider_id=provider.id))
+    booking = beyond_ceiling(
+        database,
+        lambda s: health.book(
+            s, ACTOR, manager_id, s.get(Customer, modest), "checkup", AS_OF, AS_OF, provider_id=provider.id
+        ),
+    )
     with database.transaction() as s:
         for state in ("confirmed", "attended"):
             health.transition(s, ACTOR, booking.id, state, AS_OF)
     with database.session() as s:
         catalogue = current_catalogue(s)
         row = reports.cost_vs_premium(s, modest, AS_OF, catalogue)
-        assert (row.cost, row.premium, row.ceiling, row.over) == (Decimal("2980.00"), Decimal("20000.00"),
-                                                                  Decimal("1000.00"), True)
+        assert (row.cost, row.premium, row.ceiling, row.over) == (
+            Decimal("2980.00"),
+            Decimal("20000.00"),
+            Decimal("1000.00"),
+            True,
+        )
         assert row.pct == Decimal("14.90")
         assert not reports.cost_vs_premium(s, big, AS_OF, catalogue).over  # 300 of a 10,000 ceiling
         manager = s.get(User, manager_id)
@@ -99,9 +111,18 @@ def test_utilisation_reconciles_with_the_raw_ledger(database):
     move(database, ids[4:], "standard")
     with database.session() as s:
         got = reports.utilisation_by_benefit(s, LATER)  # Q4 2026 has ended by then: its coupons expired
-        raw = list(s.execute(select(EntitlementEntry.benefit_code, EntitlementEntry.customer_id,
-                                    EntitlementEntry.period_start, EntitlementEntry.period_end,
-                                    EntitlementEntry.entry_type, EntitlementEntry.quantity)))
+        raw = list(
+            s.execute(
+                select(
+                    EntitlementEntry.benefit_code,
+                    EntitlementEntry.customer_id,
+                    EntitlementEntry.period_start,
+                    EntitlementEntry.period_end,
+                    EntitlementEntry.entry_type,
+                    EntitlementEntry.quantity,
+                )
+            )
+        )
     expected: dict = defaultdict(lambda: defaultdict(int))
     left: dict = defaultdict(int)
     for code, cid, start, end, kind, qty in raw:
@@ -111,8 +132,10 @@ def test_utilisation_reconciles_with_the_raw_ledger(database):
     for (code, _, _, end), qty in left.items():
         if qty > 0:
             expected[code]["expired" if end <= LATER else "available"] += qty
-    assert got == {code: {k: v.get(k, 0) for k in ("granted", "used", "withdrawn", "expired", "available")}
-                   for code, v in expected.items()}
+    assert got == {
+        code: {k: v.get(k, 0) for k in ("granted", "used", "withdrawn", "expired", "available")}
+        for code, v in expected.items()
+    }
     assert got["vip_coupons"] == {"granted": 12, "used": 1, "withdrawn": 7, "expired": 4, "available": 0}
 
 
@@ -159,8 +182,9 @@ def test_a_coupon_over_the_cost_ceiling_needs_a_second_person(database):
     manager = Actor("user", "am@test.crm", "7", "account_manager")
     risk, admin = Actor("user", "risk@test.crm", "8", "risk_officer"), Actor("user", "admin@test.crm", "9", "admin")
     with pytest.raises(ceiling.OverCeiling) as refused, database.transaction() as s:
-        coupons.issue_from_entitlement(s, manager, s.get(Customer, cid), partner_id, AS_OF + dt.timedelta(days=60),
-                                       AS_OF)
+        coupons.issue_from_entitlement(
+            s, manager, s.get(Customer, cid), partner_id, AS_OF + dt.timedelta(days=60), AS_OF
+        )
     with database.transaction() as s:
         request = ceiling.request_exception(s, manager, refused.value)
         assert ceiling.request_exception(s, manager, refused.value).id == request.id  # one open request
@@ -171,12 +195,14 @@ def test_a_coupon_over_the_cost_ceiling_needs_a_second_person(database):
             ceiling.decide(s, Actor("user", "other@test.crm", "6", "account_manager"), request.id, True)
         ceiling.decide(s, risk, request.id, True)
     with database.transaction() as s:
-        coupon = coupons.issue_from_entitlement(s, manager, s.get(Customer, cid), partner_id,
-                                                AS_OF + dt.timedelta(days=60), AS_OF)
+        coupon = coupons.issue_from_entitlement(
+            s, manager, s.get(Customer, cid), partner_id, AS_OF + dt.timedelta(days=60), AS_OF
+        )
     assert coupon.id
     with pytest.raises(ceiling.OverCeiling), database.transaction() as s:  # the exception was spent: once
-        coupons.issue_from_entitlement(s, manager, s.get(Customer, cid), partner_id, AS_OF + dt.timedelta(days=60),
-                                       AS_OF)
+        coupons.issue_from_entitlement(
+            s, manager, s.get(Customer, cid), partner_id, AS_OF + dt.timedelta(days=60), AS_OF
+        )
     with database.transaction() as s:
         with pytest.raises(BenefitError, match="not open"):
             ceiling.decide(s, admin, request.id, False)

@@ -4,6 +4,7 @@ Every route with an ``<int:…>`` part is walked from the app's URL map, and eve
 person can open is asked for with every integer query parameter the views read, set to a
 number no database column can hold — on SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,15 +62,19 @@ def test_partner_api_answers_404_to_a_huge_id(app, client, database):
     for rule in _int_rules(app):
         if rule.rule.startswith("/api/"):
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-                response = client.open(_path(rule, HUGE), method=method, json={},
-                                       headers={"Authorization": f"Bearer {key}"})
+                response = client.open(
+                    _path(rule, HUGE), method=method, json={}, headers={"Authorization": f"Bearer {key}"}
+                )
                 assert response.status_code == 404, (method, rule.rule, response.status_code)
 
 
 def test_no_page_answers_500_to_a_huge_query_parameter(app, client, login_as):
     login_as("admin")
-    pages = [r.rule for r in app.url_map.iter_rules()
-             if "GET" in r.methods and not r.arguments and not r.rule.startswith(("/api/", "/static", "/logout"))]
+    pages = [
+        r.rule
+        for r in app.url_map.iter_rules()
+        if "GET" in r.methods and not r.arguments and not r.rule.startswith(("/api/", "/static", "/logout"))
+    ]
     assert len(pages) >= 20
     for page in pages:
         for name in QUERY_INTS + ("month",):
@@ -78,10 +83,17 @@ def test_no_page_answers_500_to_a_huge_query_parameter(app, client, login_as):
                 assert response.status_code < 500, (page, name, value, response.status_code)
 
 
-@pytest.mark.parametrize("path, name", [
-    ("/customers", "after"), ("/customers", "manager"), ("/workspace/portfolio", "page"),
-    ("/workspace/portfolio", "manager"), ("/review/claims", "after"), ("/review/underwriting", "after"),
-])
+@pytest.mark.parametrize(
+    "path, name",
+    [
+        ("/customers", "after"),
+        ("/customers", "manager"),
+        ("/workspace/portfolio", "page"),
+        ("/workspace/portfolio", "manager"),
+        ("/review/claims", "after"),
+        ("/review/underwriting", "after"),
+    ],
+)
 def test_an_oversized_query_integer_is_a_bad_request(client, login_as, path, name):
     login_as("admin")
     shape = "1.{}" if path.startswith("/review") else "{}"  # the queues' cursor is priority.id

@@ -1,6 +1,6 @@
 """Key journeys in a real browser: Debian's Chromium driven by Playwright, against a live server."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 
@@ -18,8 +18,12 @@ def test_manager_logs_in_finds_a_customer_and_switches_to_chinese(live_app, page
     email = _user(app, "account_manager", "am@browser.crm")
     row = customer_row(name="欧阳娜娜", account_manager=email)
     database = app.extensions["crm_db"]
-    import_csv(database, "customers", write_csv(tmp_path / "c.csv", [row, customer_row(name="别人")]), Actor("system", "t"))
-    import_csv(database, "policies", write_csv(tmp_path / "p.csv", [policy_row(row["customer_ref"])]), Actor("system", "t"))
+    import_csv(
+        database, "customers", write_csv(tmp_path / "c.csv", [row, customer_row(name="别人")]), Actor("system", "t")
+    )
+    import_csv(
+        database, "policies", write_csv(tmp_path / "p.csv", [policy_row(row["customer_ref"])]), Actor("system", "t")
+    )
 
     page.goto(base + "/")
     assert "/login" in page.url

@@ -1,5 +1,6 @@
 """Today in the business time zone: CRM_TIMEZONE decides the business date, never the
 server's clock nor a zone of some module's own."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,14 +15,14 @@ from tests.review_helpers import cases, customer
 
 
 def test_business_today_is_the_date_in_the_business_zone():
-    instant = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.timezone.utc)
+    instant = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
     assert clock.business_today("America/New_York", now=instant) == dt.date(2026, 2, 28)
     assert clock.business_today("Asia/Shanghai", now=instant) == dt.date(2026, 3, 1)
 
 
 def _zone_a_day_away(reference: str) -> str:
     """UTC-12 or UTC+14: one whose date now is not ``reference``'s (there always is one)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for zone in ("Etc/GMT+12", "Etc/GMT-14"):
         if now.astimezone(ZoneInfo(zone)).date() != now.astimezone(ZoneInfo(reference)).date():
             return zone
@@ -62,8 +63,9 @@ def test_a_visit_may_be_logged_for_the_business_day_not_later(client, login_as, 
     token = csrf_token(client, page)
 
     def log(day: dt.date):
-        return client.post(page, data={"csrf_token": token, "kind": "call", "visit_date": day.isoformat(),
-                                       "outcome": "回访满意"})
+        return client.post(
+            page, data={"csrf_token": token, "kind": "call", "visit_date": day.isoformat(), "outcome": "回访满意"}
+        )
 
     tomorrow = log(clock.business_today() + dt.timedelta(days=1))
     assert tomorrow.status_code == 422 and "A visit cannot be logged in advance." in tomorrow.get_data(as_text=True)
@@ -76,12 +78,24 @@ def test_late_entry_counts_the_days_to_the_business_date(client, login_as, datab
     token = csrf_token(client, "/review/entry")
     today = clock.business_today()
     for policy_no, days_before in (("PM-ON-TIME", 30), ("PM-LATE", 31)):  # late after 30 days (the default)
-        response = client.post("/review/entry/policy", data={
-            "p-csrf_token": token, "p-customer_ref": cust["customer_ref"], "p-policy_no": policy_no,
-            "p-product_code": "LIFE-10", "p-product_type": "life",
-            "p-start_date": (today - dt.timedelta(days=days_before)).isoformat(), "p-end_date": "2045-01-01",
-            "p-term_years": "20", "p-payment_mode": "annual", "p-annual_premium": "8000.00", "p-status": "in_force"})
+        response = client.post(
+            "/review/entry/policy",
+            data={
+                "p-csrf_token": token,
+                "p-customer_ref": cust["customer_ref"],
+                "p-policy_no": policy_no,
+                "p-product_code": "LIFE-10",
+                "p-product_type": "life",
+                "p-start_date": (today - dt.timedelta(days=days_before)).isoformat(),
+                "p-end_date": "2045-01-01",
+                "p-term_years": "20",
+                "p-payment_mode": "annual",
+                "p-annual_premium": "8000.00",
+                "p-status": "in_force",
+            },
+        )
         assert response.status_code == 302
     late = cases(database, reason="late_entry")
-    assert [c.detail.split(",")[1].strip() for c in late] == ["31 days after the start " + (
-        today - dt.timedelta(days=31)).isoformat()]
+    assert [c.detail.split(",")[1].strip() for c in late] == [
+        "31 days after the start " + (today - dt.timedelta(days=31)).isoformat()
+    ]

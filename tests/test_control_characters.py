@@ -1,5 +1,6 @@
 """Control characters in typed input: a field error on every form, a clear 400 for the address
 (search box, filters), the same on both databases (issue 19, item 4)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,17 +20,25 @@ def _visits(database) -> int:
         return s.scalar(select(func.count()).select_from(Visit))
 
 
-@pytest.mark.parametrize("field,value", [("outcome", "回访\x00满意"), ("next_step", "送\x1b计划书"),
-                                         ("outcome", "回访\x7f")])
-def test_a_control_character_in_a_visit_note_is_a_field_error(client, login_as, make_user, database, tmp_path,
-                                                              field, value):
+@pytest.mark.parametrize(
+    "field,value", [("outcome", "回访\x00满意"), ("next_step", "送\x1b计划书"), ("outcome", "回访\x7f")]
+)
+def test_a_control_character_in_a_visit_note_is_a_field_error(
+    client, login_as, make_user, database, tmp_path, field, value
+):
     _, me = login_as("account_manager")
     _, other = make_user("account_manager")
     ids = two_portfolios(database, tmp_path, me, other)
     page = f"/customers/{ids['a']}/visits/new"
     today = dt.date.today().isoformat()
-    data = {"csrf_token": csrf_token(client, page), "kind": "call", "visit_date": today,
-            "outcome": "回访满意", "next_step": "送计划书", "next_step_due": today} | {field: value}
+    data = {
+        "csrf_token": csrf_token(client, page),
+        "kind": "call",
+        "visit_date": today,
+        "outcome": "回访满意",
+        "next_step": "送计划书",
+        "next_step_due": today,
+    } | {field: value}
     response = client.post(page, data=data)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -43,8 +52,13 @@ def test_a_control_character_in_a_visit_note_is_a_field_error(client, login_as, 
 
 def test_a_nul_in_the_search_box_or_a_filter_is_a_clear_400(client, login_as):
     login_as("admin")
-    for url in ("/customers?q=%00", "/customers?q=138%001234", "/customers?city=%E4%B8%8A%00",
-                "/workspace/visits?month=2025-0%1b1", "/customers?q=ok&q=%00"):
+    for url in (
+        "/customers?q=%00",
+        "/customers?q=138%001234",
+        "/customers?city=%E4%B8%8A%00",
+        "/workspace/visits?month=2025-0%1b1",
+        "/customers?q=ok&q=%00",
+    ):
         response = client.get(url)
         assert response.status_code == 400, url
         assert "The address contains a control character (U+00" in response.get_data(as_text=True)
@@ -56,8 +70,15 @@ def test_the_field_error_speaks_chinese(client, login_as, make_user, database, t
     _, other = make_user("account_manager")
     ids = two_portfolios(database, tmp_path, me, other)
     page = f"/customers/{ids['a']}/visits/new"
-    response = client.post(page, data={"csrf_token": csrf_token(client, page), "kind": "call",
-                                       "visit_date": dt.date.today().isoformat(), "outcome": "\x00"})
+    response = client.post(
+        page,
+        data={
+            "csrf_token": csrf_token(client, page),
+            "kind": "call",
+            "visit_date": dt.date.today().isoformat(),
+            "outcome": "\x00",
+        },
+    )
     assert response.status_code == 422 and "请删除此栏中的控制字符（U+0000）。" in response.get_data(as_text=True)
     assert "网址中含有控制字符（U+0000）" in client.get("/customers?q=%00").get_data(as_text=True)
 
@@ -101,13 +122,20 @@ def test_a_control_character_in_an_inline_reason_is_refused(client, login_as, da
         policy = s.scalar(select(Policy))
     login_as("admin")
     token = csrf_token(client, f"/customers/{policy.customer_id}")
-    response = client.post(f"/admin/records/policy/{policy.id}/void",
-                           data={"csrf_token": token, "reason": "entered\x00twice by mistake"})
+    response = client.post(
+        f"/admin/records/policy/{policy.id}/void", data={"csrf_token": token, "reason": "entered\x00twice by mistake"}
+    )
     assert response.status_code == 400
     assert "The field reason contains a control character (U+0000)" in response.get_data(as_text=True)
-    response = client.post(f"/tiers/customers/{policy.customer_id}/override", data={
-        "csrf_token": token, "tier": "vip", "reason": "loyal\x00customer",
-        "expires_on": (dt.date.today() + dt.timedelta(days=90)).isoformat()})
+    response = client.post(
+        f"/tiers/customers/{policy.customer_id}/override",
+        data={
+            "csrf_token": token,
+            "tier": "vip",
+            "reason": "loyal\x00customer",
+            "expires_on": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+        },
+    )
     assert response.status_code == 400
     with database.session() as s:
         assert s.get(Policy, policy.id).voided_at is None

@@ -1,5 +1,6 @@
 """A coupon's full code works like cash (issue 19, item 13): staff see it masked; only the
 customer's account manager and admins print it in full, and each print is audited."""
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,7 @@ def test_other_staff_see_the_code_masked_and_cannot_print_it(client, login_as, d
 
 
 @pytest.mark.parametrize("who", ["the manager", "admin"])
-def test_the_account_manager_and_admins_print_the_full_code_audited(client, auth, make_user, database, coupon,
-                                                                    who):
+def test_the_account_manager_and_admins_print_the_full_code_audited(client, auth, make_user, database, coupon, who):
     email = coupon["manager"] if who == "the manager" else make_user("admin")[1]
     assert auth.login(email).status_code == 302
     page = client.get(f"/merchant/coupons/{coupon['id']}/print").get_data(as_text=True)

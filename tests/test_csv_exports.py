@@ -1,5 +1,6 @@
 """Every CSV the product writes is safe to open in a spreadsheet (no text cell starts a formula,
 numbers stay numbers), and every CSV download is never cached (issue 19, items 3 and 15)."""
+
 from __future__ import annotations
 
 import csv
@@ -36,9 +37,23 @@ def _portfolio(database, tmp_path):
 
 def test_cell_escapes_text_and_keeps_numbers():
     assert [csvout.cell(v) for v in (EVIL, "+86", "-x", "@SUM(A1)", "\tx", "\rx", "王", "a=b")] == [
-        ESCAPED, "'+86", "'-x", "'@SUM(A1)", "'\tx", "'\rx", "王", "a=b"]
+        ESCAPED,
+        "'+86",
+        "'-x",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "王",
+        "a=b",
+    ]
     assert [csvout.cell(v) for v in (Decimal("-12.50"), -3, -0.5, True, None, dt.date(2025, 1, 2))] == [
-        "-12.50", "-3", "-0.5", "1", "", "2025-01-02"]
+        "-12.50",
+        "-3",
+        "-0.5",
+        "1",
+        "",
+        "2025-01-02",
+    ]
     assert csvout.cell("-12.50") == "'-12.50"  # text that looks like a number is still text
     assert csvout.two_decimals(12000) == Decimal("12000.00") and csvout.two_decimals(4800.5) == Decimal("4800.50")
 
@@ -92,11 +107,20 @@ def test_settlement_csv_escapes_text_and_is_not_cached(client, login_as, databas
     code = issue(database, make_customer(database), partner_id)
     with database.transaction() as s:
         coupon_id = s.execute(select(Coupon.id).where(Coupon.code == code)).scalar_one()
-        s.add(Redemption(coupon_id=coupon_id, live_coupon_id=coupon_id, partner_id=partner_id,
-                         store_id="@SUM(1+1)*cmd", amount=Decimal("100.00")))
+        s.add(
+            Redemption(
+                coupon_id=coupon_id,
+                live_coupon_id=coupon_id,
+                partner_id=partner_id,
+                store_id="@SUM(1+1)*cmd",
+                amount=Decimal("100.00"),
+            )
+        )
     today = dt.date.today()
-    response = client.get(f"/merchant/settlement?partner={partner_id}&start={today - dt.timedelta(days=1)}"
-                          f"&end={today + dt.timedelta(days=1)}&format=csv")
+    response = client.get(
+        f"/merchant/settlement?partner={partner_id}&start={today - dt.timedelta(days=1)}"
+        f"&end={today + dt.timedelta(days=1)}&format=csv"
+    )
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     rows = _rows(response.get_data(as_text=True))
     assert rows[1][2] == "'@SUM(1+1)*cmd" and rows[1][4] == "100.00"

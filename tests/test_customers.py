@@ -1,4 +1,5 @@
 """Customer list and page: search, filters, keyset pages, per-object authorisation, masking."""
+
 from __future__ import annotations
 
 import re
@@ -111,7 +112,7 @@ def test_security_headers(client):
 
 def test_name_search_pages_in_name_order(client, login_as, database, tmp_path):
     login_as("admin")
-    rows = [customer_row(name=f"王{chr(0x4e00 + (i * 7) % 60)}") for i in range(55)] + [customer_row(name="李四")]
+    rows = [customer_row(name=f"王{chr(0x4E00 + (i * 7) % 60)}") for i in range(55)] + [customer_row(name="李四")]
     _load(database, tmp_path, rows)
     first = search(client, "王")
     refs_first = re.findall(r">(C\d{6})</a>", first)

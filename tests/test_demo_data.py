@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from crm import validators as v
-from crm.demo_data import (CITIES, CLAIM_COLUMNS, CUSTOMER_COLUMNS, POLICY_COLUMNS,
-                           generate_portfolio)
+from crm.demo_data import CITIES, CLAIM_COLUMNS, CUSTOMER_COLUMNS, POLICY_COLUMNS, generate_portfolio
 
 AS_OF = date(2026, 11, 24)  # a fixed date: the generator's output depends on it
 MANAGERS = ["am1@example.cn", "am2@example.cn", "am3@example.cn"]
@@ -35,12 +34,12 @@ def portfolio_loss_ratio(portfolio, as_of: date) -> float:
     d = np.datetime64(as_of, "D")
     window_start = d - 1094
     pol, clm = portfolio.policies, portfolio.claims
-    covered = (np.minimum(_days(pol.end_date), d + 1)
-               - np.maximum(_days(pol.start_date), window_start)).astype(int)
+    covered = (np.minimum(_days(pol.end_date), d + 1) - np.maximum(_days(pol.start_date), window_start)).astype(int)
     earned = np.sum(_money(pol.annual_premium) * np.clip(covered, 0, None) / 365)
     loss, report = _days(clm.loss_date), _days(clm.report_date)
-    counts = ((report <= d) & (loss >= window_start) & (loss <= d)
-              & ~clm.status.isin(["rejected", "withdrawn"]).to_numpy())
+    counts = (
+        (report <= d) & (loss >= window_start) & (loss <= d) & ~clm.status.isin(["rejected", "withdrawn"]).to_numpy()
+    )
     incurred = np.sum((_money(clm.paid_amount) + _money(clm.reserve_amount))[counts])
     return incurred / earned
 
@@ -56,34 +55,51 @@ def default_tiers(portfolio, as_of: date) -> pd.DataFrame:
     in_force = (start <= d) & (d < end)
     covered = (np.minimum(end, d + 1) - np.maximum(start, window_start)).astype(int)
     covered = np.clip(covered, 0, None)
-    per_policy = pd.DataFrame({
-        "ref": pol.customer_ref.to_numpy(), "premium": np.where(in_force, premium, 0),
-        "ltr": in_force & (pol.term_years.astype(int).to_numpy() >= 10)
-        & (pol.payment_mode.to_numpy() != "single"),
-        "earned": premium * covered / 365, "exposure": covered / 365,
-        "tenure": np.where(start <= d, (d - start).astype(int) / 365, 0)})
-    f = per_policy.groupby("ref").agg(premium=("premium", "sum"), ltr=("ltr", "sum"),
-                                      earned=("earned", "sum"), exposure=("exposure", "sum"),
-                                      tenure=("tenure", "max"))
+    per_policy = pd.DataFrame(
+        {
+            "ref": pol.customer_ref.to_numpy(),
+            "premium": np.where(in_force, premium, 0),
+            "ltr": in_force & (pol.term_years.astype(int).to_numpy() >= 10) & (pol.payment_mode.to_numpy() != "single"),
+            "earned": premium * covered / 365,
+            "exposure": covered / 365,
+            "tenure": np.where(start <= d, (d - start).astype(int) / 365, 0),
+        }
+    )
+    f = per_policy.groupby("ref").agg(
+        premium=("premium", "sum"),
+        ltr=("ltr", "sum"),
+        earned=("earned", "sum"),
+        exposure=("exposure", "sum"),
+        tenure=("tenure", "max"),
+    )
     loss, report = _days(clm.loss_date), _days(clm.report_date)
     seen = (report <= d) & (loss >= window_start) & (loss <= d)
     counts = seen & ~clm.status.isin(["rejected", "withdrawn"]).to_numpy()
     owner = clm.policy_no.map(dict(zip(pol.policy_no, pol.customer_ref)))
-    per_claim = pd.DataFrame({
-        "ref": owner.to_numpy(),
-        "incurred": np.where(counts, _money(clm.paid_amount) + _money(clm.reserve_amount), 0),
-        "c3": counts, "c12": counts & (loss >= d - 364),
-        "fraud": seen & (clm.fraud_suspected.to_numpy() == "1")})
+    per_claim = pd.DataFrame(
+        {
+            "ref": owner.to_numpy(),
+            "incurred": np.where(counts, _money(clm.paid_amount) + _money(clm.reserve_amount), 0),
+            "c3": counts,
+            "c12": counts & (loss >= d - 364),
+            "fraud": seen & (clm.fraud_suspected.to_numpy() == "1"),
+        }
+    )
     f = f.join(per_claim.groupby("ref").sum()).fillna(0)
     plr = f.incurred.sum() / f.earned.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         lr = np.where((f.incurred == 0) & (f.earned == 0), 0.0, f.incurred / f.earned)
     z = f.exposure / (f.exposure + 3)
     credible = z * lr + (1 - z) * plr
-    out = pd.DataFrame({
-        "W_FRAUD": f.fraud > 0, "W_LOSS": (f.c3 >= 2) & (credible >= 1.2), "W_FREQ": f.c12 >= 4,
-        "V_PREMIUM": f.premium >= 50000,
-        "V_LONGTERM": (f.premium >= 20000) & (f.ltr >= 1) & (f.tenure >= 3)})
+    out = pd.DataFrame(
+        {
+            "W_FRAUD": f.fraud > 0,
+            "W_LOSS": (f.c3 >= 2) & (credible >= 1.2),
+            "W_FREQ": f.c12 >= 4,
+            "V_PREMIUM": f.premium >= 50000,
+            "V_LONGTERM": (f.premium >= 20000) & (f.ltr >= 1) & (f.tenure >= 3),
+        }
+    )
     out["watchlist"] = out.W_FRAUD | out.W_LOSS | out.W_FREQ
     out["vip"] = ~out.watchlist & (out.V_PREMIUM | out.V_LONGTERM)
     return out
@@ -99,9 +115,11 @@ def test_deterministic_for_a_seed():
 
 
 def test_columns_are_the_contracts(portfolio):
-    assert list(portfolio.customers.columns) == CUSTOMER_COLUMNS == [
-        "customer_ref", "name", "id_number", "phone", "city", "source", "referred_by",
-        "account_manager"]
+    assert (
+        list(portfolio.customers.columns)
+        == CUSTOMER_COLUMNS
+        == ["customer_ref", "name", "id_number", "phone", "city", "source", "referred_by", "account_manager"]
+    )
     assert list(portfolio.policies.columns) == POLICY_COLUMNS
     assert list(portfolio.claims.columns) == CLAIM_COLUMNS
     for frame in portfolio:
@@ -166,8 +184,7 @@ def test_every_claim_field_validates(portfolio):
         assert v.parse_date(policy.start_date) <= loss < v.parse_date(policy.end_date)
         assert loss <= report <= AS_OF
         status = v.parse_enum(row.status, v.CLAIM_STATUSES)
-        claimed, reserve, paid = (v.parse_money(x) for x in
-                                  (row.claimed_amount, row.reserve_amount, row.paid_amount))
+        claimed, reserve, paid = (v.parse_money(x) for x in (row.claimed_amount, row.reserve_amount, row.paid_amount))
         v.parse_bool01(row.fraud_suspected)
         assert claimed >= paid and claimed > 0
         if status in OPEN:
@@ -216,8 +233,14 @@ def test_account_managers(portfolio):
 def test_premiums_by_product(portfolio):
     pol = portfolio.policies
     premium = pol.annual_premium.astype(float)
-    bounds = {"life": (3000, 80000), "critical_illness": (2000, 30000), "health": (500, 8000),
-              "accident": (100, 1000), "motor": (2000, 12000), "property": (300, 3000)}
+    bounds = {
+        "life": (3000, 80000),
+        "critical_illness": (2000, 30000),
+        "health": (500, 8000),
+        "accident": (100, 1000),
+        "motor": (2000, 12000),
+        "property": (300, 3000),
+    }
     for product, (low, high) in bounds.items():
         values = premium[pol.product_type == product]
         assert len(values) and low <= values.min() and values.max() <= high, product
@@ -228,10 +251,8 @@ def test_premiums_by_product(portfolio):
 def test_claim_frequency_depends_on_product(portfolio):
     pol, clm = portfolio.policies, portfolio.claims
     counts = clm.policy_no.value_counts()
-    years = ((np.minimum(_days(pol.end_date), np.datetime64(AS_OF, "D")) - _days(pol.start_date))
-             .astype(int) / 365)
-    per_policy = pd.DataFrame({"type": pol.product_type,
-                               "claims": pol.policy_no.map(counts).fillna(0), "years": years})
+    years = (np.minimum(_days(pol.end_date), np.datetime64(AS_OF, "D")) - _days(pol.start_date)).astype(int) / 365
+    per_policy = pd.DataFrame({"type": pol.product_type, "claims": pol.policy_no.map(counts).fillna(0), "years": years})
     rate = per_policy.groupby("type").sum().eval("claims / years")
     assert rate["motor"] > 5 * rate["life"] and rate["health"] > 5 * rate["life"]
 

@@ -1,4 +1,5 @@
 """Faults: killed processes, an unreachable database, backup and restore."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _crm(db_url: str, *args: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db_url, "CRM_ENV": "test"}
-    return subprocess.Popen([sys.executable, "-m", "crm.cli_main", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "crm.cli_main", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _count(database, model) -> int:
@@ -64,9 +72,11 @@ def _writing(database) -> bool:
     """True once another process holds an open write transaction (pass 2 has begun)."""
     if database.dialect == "postgresql":
         with database.engine.connect() as conn:
-            return bool(conn.exec_driver_sql(
-                "SELECT count(*) FROM pg_locks WHERE relation = 'customers'::regclass AND mode = 'RowExclusiveLock'"
-            ).scalar())
+            return bool(
+                conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks WHERE relation = 'customers'::regclass AND mode = 'RowExclusiveLock'"
+                ).scalar()
+            )
     import sqlite3
 
     conn = sqlite3.connect(database.engine.url.database, timeout=0)
@@ -107,8 +117,9 @@ def _redeem_child(spec_json: str) -> None:
         report = {
             "coupon_status": query("SELECT status FROM coupons WHERE code = %s", spec["code"])[0],
             "redemptions": query("SELECT count(*) FROM redemptions WHERE partner_id = %s", spec["partner_id"])[0],
-            "answer_status": (query("SELECT status_code FROM idempotency_records WHERE key = %s", spec["idem"])
-                              or (None,))[0],
+            "answer_status": (
+                query("SELECT status_code FROM idempotency_records WHERE key = %s", spec["idem"]) or (None,)
+            )[0],
             "audit_seq": query("SELECT seq FROM audit_head WHERE id = 1")[0],
             "pid": query("SELECT pg_backend_pid()")[0] if "postgresql" in spec["db_url"] else None,
         }
@@ -155,16 +166,25 @@ def _redeem_child(spec_json: str) -> None:
 
     app = create_app({"env": "test", "database_url": spec["db_url"]})
     response = app.test_client().post(REDEMPTIONS_API, json=spec["body"], headers=spec["headers"])
-    print(f"not stopped: the redemption answered {response.status_code} {response.get_data(as_text=True)}",
-          file=sys.stderr, flush=True)
+    print(
+        f"not stopped: the redemption answered {response.status_code} {response.get_data(as_text=True)}",
+        file=sys.stderr,
+        flush=True,
+    )
     sys.exit(2)
 
 
 def _start_redemption(spec: dict) -> subprocess.Popen:
     env = {**os.environ, "CRM_ENV": "test"}
     code = "import sys; from tests.test_faults import _redeem_child; _redeem_child(sys.argv[1])"
-    return subprocess.Popen([sys.executable, "-c", code, json.dumps(spec)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, json.dumps(spec)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _killed_at_its_point(process, **kw) -> dict:
@@ -202,13 +222,14 @@ def _kill_point(process: subprocess.Popen, timeout: float = 60.0, what: str = "t
             process.wait(timeout=10)
             raise AssertionError(f"{what} never reached its kill point:\n{process.stderr.read()}")
         if line.startswith(_KILL_POINT):
-            return json.loads(line[len(_KILL_POINT):])
+            return json.loads(line[len(_KILL_POINT) :])
 
 
 def _backend_gone(database, pid: int) -> bool:
     with database.engine.connect() as conn:
-        return not conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE pid = %(pid)s",
-                                        {"pid": pid}).scalar()
+        return not conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %(pid)s", {"pid": pid}
+        ).scalar()
 
 
 @pytest.mark.parametrize("kill_at", ["audit.commit", "driver.commit"])
@@ -223,8 +244,17 @@ def test_a_killed_redemption_leaves_the_coupon_consistent_and_retryable(db_url, 
         seq_before = s.scalar(select(AuditHead.seq))
         events_before = s.scalar(select(func.count()).select_from(AuditEvent))
 
-    process = _start_redemption({"db_url": db_url, "at": kill_at, "body": body, "headers": headers, "code": code,
-                                 "partner_id": partner_id, "idem": headers["Idempotency-Key"]})
+    process = _start_redemption(
+        {
+            "db_url": db_url,
+            "at": kill_at,
+            "body": body,
+            "headers": headers,
+            "code": code,
+            "partner_id": partner_id,
+            "idem": headers["Idempotency-Key"],
+        }
+    )
     held = _killed_at_its_point(process)
     # Killed inside the transaction, after the conditional UPDATE and the redemption row …
     assert held["coupon_status"] == "redeemed" and held["redemptions"] == 1, held
@@ -260,8 +290,10 @@ def test_a_killed_redemption_leaves_the_coupon_consistent_and_retryable(db_url, 
         assert s.scalar(select(Coupon.status).where(Coupon.code == code)) == "redeemed"
         redemptions = s.execute(select(Redemption.id, Redemption.amount)).all()
         assert [(r.id, f"{r.amount:.2f}") for r in redemptions] == [(first["redemption_id"], "80.00")]
-        assert s.scalar(select(IdempotencyRecord.status_code).where(
-            IdempotencyRecord.key == headers["Idempotency-Key"])) == 201
+        assert (
+            s.scalar(select(IdempotencyRecord.status_code).where(IdempotencyRecord.key == headers["Idempotency-Key"]))
+            == 201
+        )
         assert audit.verify(s).ok
 
 
@@ -288,6 +320,7 @@ def _recalc_child(spec_json: str) -> None:
 
     def stop(conn, **report) -> None:
         """Report what ``conn`` (the connection the run is using there) sees, then wait to be killed."""
+
         def one(sql: str):
             return conn.exec_driver_sql(sql).scalar()
 
@@ -347,8 +380,14 @@ def _start_recalc(db_url: str, spec: dict) -> subprocess.Popen:
     # score the partitions where the wrapping does not reach).
     env = {**os.environ, "DATABASE_URL": db_url, "CRM_ENV": "test", "CRM_RECALC_WORKERS": "1"}
     code = "import sys; from tests.test_faults import _recalc_child; _recalc_child(sys.argv[1])"
-    return subprocess.Popen([sys.executable, "-c", code, json.dumps(spec)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, json.dumps(spec)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _tier_state(database) -> dict:
@@ -356,9 +395,19 @@ def _tier_state(database) -> dict:
 
     with database.session() as s:
         return {
-            "tiers": sorted(s.execute(select(CustomerTier.customer_id, CustomerTier.tier, CustomerTier.reasons,
-                                             CustomerTier.computed_tier, CustomerTier.value_score,
-                                             CustomerTier.risk_score, CustomerTier.run_id)).all()),
+            "tiers": sorted(
+                s.execute(
+                    select(
+                        CustomerTier.customer_id,
+                        CustomerTier.tier,
+                        CustomerTier.reasons,
+                        CustomerTier.computed_tier,
+                        CustomerTier.value_score,
+                        CustomerTier.risk_score,
+                        CustomerTier.run_id,
+                    )
+                ).all()
+            ),
             "history": s.scalar(select(func.count()).select_from(TierHistory)),
             "audit_events": s.scalar(select(func.count()).select_from(AuditEvent)),
             "audit_seq": s.scalar(select(AuditHead.seq)),
@@ -374,8 +423,11 @@ def test_a_killed_recalculation_leaves_tiers_as_they_were(db_url, database, kill
     from crm.demo import seed_demo
     from crm.jobs import recalc
 
-    seeded(database, "demo-300-9",  # publishes a first run
-           lambda: seed_demo(database, 300, seed=9, as_of=dt.date.fromisoformat(SEED_AS_OF)))
+    seeded(
+        database,
+        "demo-300-9",  # publishes a first run
+        lambda: seed_demo(database, 300, seed=9, as_of=dt.date.fromisoformat(SEED_AS_OF)),
+    )
     before = _tier_state(database)
     assert len(before["tiers"]) == 300
     with database.session() as s:
@@ -414,8 +466,11 @@ def test_a_killed_recalculation_leaves_tiers_as_they_were(db_url, database, kill
     # Once its heartbeat is stale, the next run frees the slot (the dead run is recorded failed)
     # and runs to completion.
     with database.transaction() as s:
-        s.execute(update(TierRun).where(TierRun.id == dead_id).values(
-            heartbeat_at=utcnow() - recalc.STALE_AFTER - dt.timedelta(minutes=1)))
+        s.execute(
+            update(TierRun)
+            .where(TierRun.id == dead_id)
+            .values(heartbeat_at=utcnow() - recalc.STALE_AFTER - dt.timedelta(minutes=1))
+        )
     summary = recalc.recalculate(database, req)
     assert summary.customers == 300 and summary.changed > 0
     after = _tier_state(database)
@@ -448,13 +503,21 @@ def test_database_unreachable_pages_and_api_answer_clearly(tmp_path):
 def test_backup_and_restore_bring_back_the_data_and_a_valid_chain(db_url, database, runner, tmp_path):
     from crm.importer import import_csv
 
-    import_csv(database, "customers", write_csv(tmp_path / "a.csv", [customer_row() for _ in range(20)]),
-               audit.Actor("system", "t"))
+    import_csv(
+        database,
+        "customers",
+        write_csv(tmp_path / "a.csv", [customer_row() for _ in range(20)]),
+        audit.Actor("system", "t"),
+    )
     target = tmp_path / "backup.dump"
     result = runner.invoke(args=["db", "backup", str(target)])
     assert result.exit_code == 0, result.output
-    import_csv(database, "customers", write_csv(tmp_path / "b.csv", [customer_row() for _ in range(5)]),
-               audit.Actor("system", "t"))
+    import_csv(
+        database,
+        "customers",
+        write_csv(tmp_path / "b.csv", [customer_row() for _ in range(5)]),
+        audit.Actor("system", "t"),
+    )
     assert _count(database, Customer) == 25
     result = runner.invoke(args=["db", "restore", str(target), "--yes"])
     assert result.exit_code == 0, result.output
@@ -465,8 +528,12 @@ def test_backup_and_restore_bring_back_the_data_and_a_valid_chain(db_url, databa
 def test_restore_refuses_a_file_that_is_not_a_backup(db_url, database, runner, tmp_path):
     from crm.importer import import_csv
 
-    import_csv(database, "customers", write_csv(tmp_path / "a.csv", [customer_row() for _ in range(3)]),
-               audit.Actor("system", "t"))
+    import_csv(
+        database,
+        "customers",
+        write_csv(tmp_path / "a.csv", [customer_row() for _ in range(3)]),
+        audit.Actor("system", "t"),
+    )
     junk = tmp_path / "junk.dump"
     junk.write_bytes(b"this is not a database" * 100)
     result = runner.invoke(args=["db", "restore", str(junk), "--yes"])

@@ -1,5 +1,6 @@
 """The ID-number mask (issue 19, item 12): the first 3 and the last 4 characters, so that the
 birth year a page shows beside it still leaves at least 10,000 numbers that fit."""
+
 from __future__ import annotations
 
 import csv
@@ -40,7 +41,10 @@ def _candidates(masked: str, birth_year: int) -> int:
 
 
 def test_the_birth_year_beside_the_mask_leaves_at_least_10000_numbers():
-    for number, year in (("11010519491231002X", 1949), (make_id_number("440304", dt.date(2000, 2, 29), 123, "F"), 2000)):
+    for number, year in (
+        ("11010519491231002X", 1949),
+        (make_id_number("440304", dt.date(2000, 2, 29), 123, "F"), 2000),
+    ):
         assert _candidates(mask_id_number(number), year) >= 10_000
 
 

@@ -1,4 +1,5 @@
 """CSV import: every rule has a failing row, all-or-nothing, re-import, references, CLI."""
+
 from __future__ import annotations
 
 import pytest
@@ -77,7 +78,7 @@ def test_header_unknown_and_missing_columns(database, tmp_path):
 
 def test_not_utf8_is_refused(database, tmp_path):
     path = tmp_path / "c.csv"
-    path.write_bytes("customer_ref,name\nC1,".encode() + "王".encode("gbk") + b"\n")
+    path.write_bytes(b"customer_ref,name\nC1," + "王".encode("gbk") + b"\n")
     problems = problems_of(database, "customers", path)
     assert "not UTF-8" in problems[0]
 
@@ -219,4 +220,3 @@ def test_cli_import_reports_problems_and_exits_1(runner, tmp_path):
     ok = runner.invoke(args=["import", "customers", str(write_csv(tmp_path / "d.csv", [customer_row()]))])
     assert ok.exit_code == 0, ok.output
     assert "1 new" in ok.output
-

@@ -1,6 +1,7 @@
 """The importer refuses control characters, never logs or prints a row's personal data when the
 database refuses it, and a re-import changes only the columns its file has (issue 19, items 4
 and 5), on both databases."""
+
 from __future__ import annotations
 
 import io
@@ -25,12 +26,18 @@ def _count(database) -> int:
 
 def _logged(caplog) -> str:
     """Every log line and traceback the test produced."""
-    return "\n".join(r.getMessage() + (caplog.handler.formatter or logging.Formatter()).formatException(r.exc_info)
-                     if r.exc_info else r.getMessage() for r in caplog.records)
+    return "\n".join(
+        r.getMessage() + (caplog.handler.formatter or logging.Formatter()).formatException(r.exc_info)
+        if r.exc_info
+        else r.getMessage()
+        for r in caplog.records
+    )
 
 
-@pytest.mark.parametrize("column,value", [("city", "北\x00京"), ("name", "王\x1b[31m"), ("id_number", "\x00"),
-                                          ("account_manager", "a\x7f@test.crm")])
+@pytest.mark.parametrize(
+    "column,value",
+    [("city", "北\x00京"), ("name", "王\x1b[31m"), ("id_number", "\x00"), ("account_manager", "a\x7f@test.crm")],
+)
 def test_a_control_character_is_refused_with_row_and_column(runner, database, tmp_path, caplog, column, value):
     caplog.set_level(logging.DEBUG)
     rows = [customer_row(city="Bei\tjing"), customer_row(**{column: value})]  # a tab is allowed
@@ -48,9 +55,11 @@ def _upload_and_run(client, app, database, name: str, body: bytes) -> str:
     """Upload a file, let the scheduler's job import it, and return its page."""
     from crm.jobs import scheduler
 
-    response = client.post("/admin/import", data={
-        "csrf_token": csrf_token(client, "/admin/import"), "kind": "customers",
-        "file": (io.BytesIO(body), name)}, content_type="multipart/form-data")
+    response = client.post(
+        "/admin/import",
+        data={"csrf_token": csrf_token(client, "/admin/import"), "kind": "customers", "file": (io.BytesIO(body), name)},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     with app.app_context():  # as in `crm scheduler run`
         scheduler.queued_imports(database, app.config["CRM_SETTINGS"])
@@ -70,11 +79,19 @@ def refusing_city(database):
     """A database that refuses a customer in the city 'Boom' (a trigger), as a real one may refuse a row."""
     with database.engine.begin() as conn:
         if conn.dialect.name == "sqlite":
-            conn.execute(text("CREATE TRIGGER boom BEFORE INSERT ON customers WHEN NEW.city = 'Boom' "
-                              "BEGIN SELECT RAISE(ABORT, 'boom'); END"))
+            conn.execute(
+                text(
+                    "CREATE TRIGGER boom BEFORE INSERT ON customers WHEN NEW.city = 'Boom' "
+                    "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+                )
+            )
         else:
-            conn.execute(text("CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                              "IF NEW.city = 'Boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$"))
+            conn.execute(
+                text(
+                    "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "IF NEW.city = 'Boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$"
+                )
+            )
             conn.execute(text("CREATE TRIGGER boom BEFORE INSERT ON customers FOR EACH ROW EXECUTE FUNCTION boom()"))
     yield
     with database.engine.begin() as conn:
@@ -83,14 +100,15 @@ def refusing_city(database):
             conn.execute(text("DROP FUNCTION boom()"))
 
 
-def test_a_refusal_of_the_database_logs_the_error_type_and_keys_only(runner, database, tmp_path, caplog,
-                                                                     refusing_city):
+def test_a_refusal_of_the_database_logs_the_error_type_and_keys_only(runner, database, tmp_path, caplog, refusing_city):
     caplog.set_level(logging.DEBUG)
     rows = [customer_row(), customer_row(city="Boom")]
     result = runner.invoke(args=["import", "customers", str(write_csv(tmp_path / "c.csv", rows))])
     assert result.exit_code == 1
-    assert (f"row -, column -: the database refused rows 2 to 3 (customer_ref {rows[0]['customer_ref']} to "
-            f"{rows[1]['customer_ref']}): ") in result.output
+    assert (
+        f"row -, column -: the database refused rows 2 to 3 (customer_ref {rows[0]['customer_ref']} to "
+        f"{rows[1]['customer_ref']}): "
+    ) in result.output
     logged = _logged(caplog)
     assert "refused by the database" in logged and rows[1]["customer_ref"] in logged
     for row in rows:
@@ -102,16 +120,22 @@ def test_a_refusal_of_the_database_logs_the_error_type_and_keys_only(runner, dat
 
 def _stored(database) -> dict[str, tuple]:
     with database.session() as s:
-        return {c.customer_ref: (c.city, c.account_manager.email if c.account_manager else None,
-                                 c.referred_by.customer_ref if c.referred_by else None)
-                for c in s.scalars(select(Customer))}
+        return {
+            c.customer_ref: (
+                c.city,
+                c.account_manager.email if c.account_manager else None,
+                c.referred_by.customer_ref if c.referred_by else None,
+            )
+            for c in s.scalars(select(Customer))
+        }
 
 
 def test_a_partial_reimport_leaves_absent_columns_alone(runner, database, make_user, tmp_path):
     _, manager = make_user("account_manager")
     referrer = customer_row()
-    rows = [referrer] + [customer_row(account_manager=manager, referred_by=referrer["customer_ref"],
-                                      source="referral") for _ in range(3)]
+    rows = [referrer] + [
+        customer_row(account_manager=manager, referred_by=referrer["customer_ref"], source="referral") for _ in range(3)
+    ]
     assert runner.invoke(args=["import", "customers", str(write_csv(tmp_path / "a.csv", rows))]).exit_code == 0
 
     moved = [dict(r, city="上海") if i in (1, 2) else r for i, r in enumerate(rows)]
@@ -120,13 +144,16 @@ def test_a_partial_reimport_leaves_absent_columns_alone(runner, database, make_u
     assert "updated 2 rows: city 2" in result.output
     stored = _stored(database)
     assert [stored[r["customer_ref"]] for r in rows[1:]] == [
-        ("上海", manager, referrer["customer_ref"]), ("上海", manager, referrer["customer_ref"]),
-        ("北京", manager, referrer["customer_ref"])]
+        ("上海", manager, referrer["customer_ref"]),
+        ("上海", manager, referrer["customer_ref"]),
+        ("北京", manager, referrer["customer_ref"]),
+    ]
 
     # An empty cell in a present optional column clears that field, and only that one.
     cleared = [dict(r, account_manager="") if i == 3 else r for i, r in enumerate(moved)]
-    result = runner.invoke(args=["import", "customers",
-                                 str(write_csv(tmp_path / "c.csv", cleared, REQUIRED + ["account_manager"]))])
+    result = runner.invoke(
+        args=["import", "customers", str(write_csv(tmp_path / "c.csv", cleared, REQUIRED + ["account_manager"]))]
+    )
     assert result.exit_code == 0, result.output
     assert "updated 1 row: account_manager 1" in result.output
     stored = _stored(database)
@@ -134,8 +161,9 @@ def test_a_partial_reimport_leaves_absent_columns_alone(runner, database, make_u
     assert stored[rows[1]["customer_ref"]] == ("上海", manager, referrer["customer_ref"])
     with database.session() as s:
         assert verify(s).ok
-        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "customer.import_update")
-                          .order_by(AuditEvent.seq.desc())).first()
+        event = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "customer.import_update").order_by(AuditEvent.seq.desc())
+        ).first()
         assert '"referred_by_id":' in event.after and '"referred_by_id":null' not in event.after
 
 
@@ -156,8 +184,12 @@ def test_a_database_error_never_lists_the_rows_values(database, tmp_path):
     row = customer_row()
     import_csv(database, "customers", write_csv(tmp_path / "c.csv", [row]), ACTOR)
     with pytest.raises(IntegrityError) as info, database.transaction() as s:
-        s.execute(text("INSERT INTO customers (customer_ref, name, id_number, birth_date, gender, phone, city, source, "
-                       "created_at, updated_at) VALUES (:ref, :name, :id, '1960-01-01', 'M', :phone, 'x', 'other', "
-                       "'2025-01-01', '2025-01-01')"),
-                  {"ref": row["customer_ref"], "name": "王小明", "id": row["id_number"], "phone": row["phone"]})
+        s.execute(
+            text(
+                "INSERT INTO customers (customer_ref, name, id_number, birth_date, gender, phone, city, source, "
+                "created_at, updated_at) VALUES (:ref, :name, :id, '1960-01-01', 'M', :phone, 'x', 'other', "
+                "'2025-01-01', '2025-01-01')"
+            ),
+            {"ref": row["customer_ref"], "name": "王小明", "id": row["id_number"], "phone": row["phone"]},
+        )
     assert row["id_number"] not in str(info.value) and row["phone"] not in str(info.value)

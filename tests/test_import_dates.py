@@ -1,6 +1,7 @@
 """Dates must make sense, at import and at entry (CONTRACT.md): a loss inside its policy's
 cover, a report on or after the loss, no claim date after today, no reserve on a paid claim —
 each a `row N, column C` (or field) message, and nothing imported."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,16 +30,19 @@ def _claims_in_db(database) -> int:
 
 TOMORROW = (insurer_today() + dt.timedelta(days=1)).isoformat()
 BAD = [
-    ({"loss_date": "2021-12-31", "report_date": "2022-01-03"}, "loss_date", "cover"),   # before the start
-    ({"loss_date": "2042-01-01", "report_date": "2042-01-02"}, "loss_date", "cover"),   # on the end date
+    ({"loss_date": "2021-12-31", "report_date": "2022-01-03"}, "loss_date", "cover"),  # before the start
+    ({"loss_date": "2042-01-01", "report_date": "2042-01-02"}, "loss_date", "cover"),  # on the end date
     ({"loss_date": "2024-03-01", "report_date": "2024-02-28"}, "report_date", "loss_date"),
     ({"loss_date": "2024-03-01", "report_date": TOMORROW}, "report_date", "today"),
     ({"status": "paid", "reserve_amount": "10.00", "paid_amount": "100.00"}, "reserve_amount", "paid"),
 ]
 
 
-@pytest.mark.parametrize(("fields", "column", "word"), BAD, ids=["before-cover", "end-date", "report-before-loss",
-                                                                 "future", "paid-with-reserve"])
+@pytest.mark.parametrize(
+    ("fields", "column", "word"),
+    BAD,
+    ids=["before-cover", "end-date", "report-before-loss", "future", "paid-with-reserve"],
+)
 def test_a_claim_whose_dates_do_not_fit_is_refused(runner, database, tmp_path, fields, column, word):
     pol = _policy(runner, tmp_path)
     good = claim_row(pol["policy_no"])
@@ -55,8 +59,10 @@ def test_a_claim_whose_dates_do_not_fit_is_refused(runner, database, tmp_path, f
 def test_a_claim_that_fits_is_imported(runner, database, tmp_path):
     pol = _policy(runner, tmp_path)
     today = insurer_today().isoformat()
-    rows = [claim_row(pol["policy_no"], loss_date="2022-01-01", report_date="2022-01-01"),  # the first day of cover
-            claim_row(pol["policy_no"], loss_date=today, report_date=today)]
+    rows = [
+        claim_row(pol["policy_no"], loss_date="2022-01-01", report_date="2022-01-01"),  # the first day of cover
+        claim_row(pol["policy_no"], loss_date=today, report_date=today),
+    ]
     result = runner.invoke(args=["import", "claims", str(write_csv(tmp_path / "claims.csv", rows))])
     assert result.exit_code == 0, result.output
     assert _claims_in_db(database) == 2
@@ -66,9 +72,17 @@ def test_entry_refuses_a_loss_outside_the_cover_with_a_field_error(client, login
     pol = _policy(runner, tmp_path)
     login_as("underwriter")
     token = csrf_token(client, "/review/entry")
-    claim = {"c-csrf_token": token, "c-policy_no": pol["policy_no"], "c-claim_no": "LM-9", "c-loss_date": "2021-06-01",
-             "c-report_date": "2021-06-02", "c-status": "reported", "c-claimed_amount": "1000",
-             "c-reserve_amount": "1000", "c-paid_amount": "0"}
+    claim = {
+        "c-csrf_token": token,
+        "c-policy_no": pol["policy_no"],
+        "c-claim_no": "LM-9",
+        "c-loss_date": "2021-06-01",
+        "c-report_date": "2021-06-02",
+        "c-status": "reported",
+        "c-claimed_amount": "1000",
+        "c-reserve_amount": "1000",
+        "c-paid_amount": "0",
+    }
     response = client.post("/review/entry/claim", data=claim)
     assert response.status_code == 422 and "is-invalid" in response.get_data(as_text=True)
     assert "2022-01-01" in response.get_data(as_text=True)

@@ -3,6 +3,7 @@ databases: upload → queued → the scheduler's job runs it → its page shows 
 file lists every problem in row order and imports nothing; two workers racing for one job run
 it once; a job whose process died is recorded as it ended. And a partner API request waits a
 few seconds at most for a lock a long import holds, then answers 503 with Retry-After."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,9 +38,16 @@ def _count(database, model, *where) -> int:
 
 def _upload(client, tmp_path, rows, name="customers.csv", **fields):
     data = write_csv(tmp_path / name, rows).read_bytes()
-    return client.post("/admin/import", data={
-        "csrf_token": csrf_token(client, "/admin/import"), "kind": "customers",
-        "file": (io.BytesIO(data), name), **fields}, content_type="multipart/form-data")
+    return client.post(
+        "/admin/import",
+        data={
+            "csrf_token": csrf_token(client, "/admin/import"),
+            "kind": "customers",
+            "file": (io.BytesIO(data), name),
+            **fields,
+        },
+        content_type="multipart/form-data",
+    )
 
 
 def _actions(database) -> list[str]:
@@ -48,7 +56,8 @@ def _actions(database) -> list[str]:
 
 
 def test_an_upload_is_queued_and_the_scheduler_imports_it_and_its_page_shows_the_outcome(
-        app, client, login_as, database, tmp_path):
+    app, client, login_as, database, tmp_path
+):
     login_as("admin")
     response = _upload(client, tmp_path, [customer_row(), customer_row(), customer_row()])
     assert response.status_code == 302
@@ -79,11 +88,14 @@ def test_an_upload_is_queued_and_the_scheduler_imports_it_and_its_page_shows_the
     assert _count(database, ImportBatch) == 1
 
 
-def test_a_bad_file_lists_every_problem_in_row_order_and_imports_nothing(app, client, login_as, database,
-                                                                          tmp_path):
+def test_a_bad_file_lists_every_problem_in_row_order_and_imports_nothing(app, client, login_as, database, tmp_path):
     login_as("admin")
-    rows = [customer_row(referred_by="C999999"), customer_row(phone="1"), customer_row(),
-            customer_row(account_manager="nobody@test.crm")]
+    rows = [
+        customer_row(referred_by="C999999"),
+        customer_row(phone="1"),
+        customer_row(),
+        customer_row(account_manager="nobody@test.crm"),
+    ]
     page = _upload(client, tmp_path, rows).headers["Location"]
     scheduler.queued_imports(database, app.config["CRM_SETTINGS"])
     response = client.get(page)
@@ -163,8 +175,11 @@ def test_a_job_whose_process_died_is_recorded_as_it_ended(database, tmp_path):
     with database.session() as s:
         assert {j.id: j.state for j in s.scalars(select(ImportJob))}[dead] == "running"
     with database.transaction() as s:
-        s.execute(update(ImportJob).where(ImportJob.id.in_([dead, committed]))
-                  .values(heartbeat_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=2)))
+        s.execute(
+            update(ImportJob)
+            .where(ImportJob.id.in_([dead, committed]))
+            .values(heartbeat_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2))
+        )
     assert sorted(imports.free_stale_jobs(database, UPLOAD_DIR)) == [dead, committed]
     with database.session() as s:
         jobs = {j.id: j for j in s.scalars(select(ImportJob))}
@@ -175,7 +190,8 @@ def test_a_job_whose_process_died_is_recorded_as_it_ended(database, tmp_path):
 
 
 def test_the_api_waits_a_few_seconds_for_a_held_write_lock_then_answers_503_with_retry_after(
-        live_url, world, database, db_url):
+    live_url, world, database, db_url
+):
     """As while a long import writes: on SQLite another connection holds the write lock; on
     PostgreSQL the audit head, which every audited write takes (an import holds it to its commit)."""
     if db_url.startswith("sqlite"):
@@ -188,8 +204,12 @@ def test_the_api_waits_a_few_seconds_for_a_held_write_lock_then_answers_503_with
         holder.execute(text("SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE"))
     try:
         started = time.monotonic()
-        r = requests.post(f"{live_url}/api/partners/v1/redemptions", json={"code": world["code"]},
-                          headers={"Authorization": f"Bearer {world['key']}", "Idempotency-Key": "k-1"}, timeout=30)
+        r = requests.post(
+            f"{live_url}/api/partners/v1/redemptions",
+            json={"code": world["code"]},
+            headers={"Authorization": f"Bearer {world['key']}", "Idempotency-Key": "k-1"},
+            timeout=30,
+        )
         waited = time.monotonic() - started
     finally:
         holder.rollback()
@@ -201,6 +221,10 @@ def test_the_api_waits_a_few_seconds_for_a_held_write_lock_then_answers_503_with
     assert int(r.headers["Retry-After"]) >= 1
     assert 2.5 <= waited < 8, waited  # the configured 3 s, not SQLite's 30
     assert _count(database, Redemption) == 0
-    r = requests.post(f"{live_url}/api/partners/v1/redemptions", json={"code": world["code"]},
-                      headers={"Authorization": f"Bearer {world['key']}", "Idempotency-Key": "k-1"}, timeout=30)
+    r = requests.post(
+        f"{live_url}/api/partners/v1/redemptions",
+        json={"code": world["code"]},
+        headers={"Authorization": f"Bearer {world['key']}", "Idempotency-Key": "k-1"},
+        timeout=30,
+    )
     assert r.status_code == 201  # the lock released, the same request goes through

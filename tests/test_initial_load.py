@@ -1,6 +1,7 @@
 """The initial load is a one-time, audited act: open on an empty database until the first
 ordinary import, the first tier run or its closure; afterwards a file is loaded as initial load
 only once a second admin approves it, and the approval is spent by that one import."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,8 +38,11 @@ def test_open_until_the_first_ordinary_import_then_a_second_admin_approves_each_
     assert again.exit_code == 1  # another file: another approval
     with database.session() as s:
         actions = set(s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("import.initial_load%"))))
-    assert actions == {"import.initial_load_requested", "import.initial_load_approved",
-                       "import.initial_load_approval_used"}
+    assert actions == {
+        "import.initial_load_requested",
+        "import.initial_load_approved",
+        "import.initial_load_approval_used",
+    }
 
 
 def test_the_requester_cannot_approve(database):

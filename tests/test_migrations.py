@@ -1,16 +1,16 @@
 """Migrations: one head, empty → head → base → head on both databases, models agree."""
+
 from __future__ import annotations
 
 import uuid
 
 import pytest
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from crm.db import Base
 from crm.migrate import alembic_config, downgrade, upgrade
@@ -68,17 +68,29 @@ def test_0011_keeps_only_the_states_customers_have_left(db_url, tmp_path):
         upgrade(url, "0010")
         engine = create_engine(url)
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO customers (id, customer_ref, name, id_number, birth_date, gender, phone, "
-                              "city, source, created_at, updated_at) VALUES (1, 'C1', 'n', '110105197001010011', "
-                              f"'1970-01-01', 'M', '13800000000', 'x', 'other', {stamp}, {stamp})"))
-            conn.execute(text("INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, "
-                              "value_score, risk_score, run_id, as_of, updated_at) VALUES (1, 'vip', 'V_PREMIUM', "
-                              f"'vip', 'V_PREMIUM', 60, 20, 2, '2026-02-01', {stamp})"))
+            conn.execute(
+                text(
+                    "INSERT INTO customers (id, customer_ref, name, id_number, birth_date, gender, phone, "
+                    "city, source, created_at, updated_at) VALUES (1, 'C1', 'n', '110105197001010011', "
+                    f"'1970-01-01', 'M', '13800000000', 'x', 'other', {stamp}, {stamp})"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, "
+                    "value_score, risk_score, run_id, as_of, updated_at) VALUES (1, 'vip', 'V_PREMIUM', "
+                    f"'vip', 'V_PREMIUM', 60, 20, 2, '2026-02-01', {stamp})"
+                )
+            )
             # The old form: every state in the history, the current one (run 2) included.
             for run, tier, prev in ((1, "standard", "NULL"), (2, "vip", "'standard'")):
-                conn.execute(text("INSERT INTO tier_history (customer_id, run_id, tier, previous_tier, reasons, "
-                                  f"value_score, risk_score, as_of, changed_at) VALUES (1, {run}, '{tier}', {prev}, "
-                                  f"'', 50, 20, '2026-01-01', {stamp})"))
+                conn.execute(
+                    text(
+                        "INSERT INTO tier_history (customer_id, run_id, tier, previous_tier, reasons, "
+                        f"value_score, risk_score, as_of, changed_at) VALUES (1, {run}, '{tier}', {prev}, "
+                        f"'', 50, 20, '2026-01-01', {stamp})"
+                    )
+                )
         engine.dispose()
         upgrade(url)
         engine = create_engine(url)
@@ -104,16 +116,20 @@ def test_0014_tier_tables_check_their_tier_with_comparisons(db_url):
     # the comparisons admit the same tiers, and still refuse any other.
     engine = create_engine(db_url)
     try:
-        checks = {table: {c["name"]: c["sqltext"] for c in inspect(engine).get_check_constraints(table)}
-                  for table in ("customer_tiers", "tier_history", "tier_overrides")}
+        checks = {
+            table: {c["name"]: c["sqltext"] for c in inspect(engine).get_check_constraints(table)}
+            for table in ("customer_tiers", "tier_history", "tier_overrides")
+        }
         for table, by_name in checks.items():
             check = by_name[f"ck_{table}_tier"]
             assert " IN " not in check.upper() and "ANY" not in check.upper(), check
             assert all(f"'{tier}'" in check for tier in ("vip", "standard", "watchlist")), check
         stamp = "'2026-02-01 00:00:00'"
-        insert = ("INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, "
-                  "value_score, risk_score, as_of, updated_at) "
-                  f"VALUES (:id, :tier, '', 'standard', '', 1, 1, '2026-02-01', {stamp})")
+        insert = (
+            "INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, "
+            "value_score, risk_score, as_of, updated_at) "
+            f"VALUES (:id, :tier, '', 'standard', '', 1, 1, '2026-02-01', {stamp})"
+        )
         with engine.connect() as conn:
             conn.execute(text(insert), {"id": 1, "tier": "watchlist"})
             with pytest.raises(IntegrityError):

@@ -1,4 +1,5 @@
 """The partner API through a real HTTP client: every answer of the contract, on both databases."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -69,8 +70,11 @@ def test_another_partners_code_answers_exactly_like_an_unknown_one(live_url, wor
             else:
                 r = _redeem(live_url, other_key, {"code": code})
             answers.append((r.status_code, r.json()))
-        assert answers[0] == answers[1] == (404, {"error": "not_found",
-                                                  "message": "There is no such coupon for this partner."})
+        assert (
+            answers[0]
+            == answers[1]
+            == (404, {"error": "not_found", "message": "There is no such coupon for this partner."})
+        )
     assert _count(database, Coupon, Coupon.status == "issued") == 1
 
 
@@ -96,14 +100,19 @@ def test_redeem_then_409_already_redeemed_and_replay(live_url, world, database):
 def test_409_expired_and_not_redeemable(live_url, world, database):
     other = issue(database, world["customer_id"], world["partner_id"])
     with database.transaction() as s:
-        s.execute(update(Coupon).where(Coupon.code == world["code"])
-                  .values(expires_on=business_today() - dt.timedelta(days=2)))
+        s.execute(
+            update(Coupon)
+            .where(Coupon.code == world["code"])
+            .values(expires_on=business_today() - dt.timedelta(days=2))
+        )
         coupon_id = s.scalar(select(Coupon.id).where(Coupon.code == other))
         assert services.void_coupon(s, ACTOR, coupon_id, "left VIP")
     r = _redeem(live_url, world["key"], {"code": world["code"]})
     assert (r.status_code, r.json()["error"]) == (409, "expired")
-    assert requests.get(f"{live_url}{API}/coupons/{world['code']}", headers=_h(world["key"]),
-                        timeout=10).json()["status"] == "expired"
+    assert (
+        requests.get(f"{live_url}{API}/coupons/{world['code']}", headers=_h(world["key"]), timeout=10).json()["status"]
+        == "expired"
+    )
     r = _redeem(live_url, world["key"], {"code": other})
     assert (r.status_code, r.json()["error"]) == (409, "not_redeemable")
     with database.transaction() as s:  # the daily job marks the expired one
@@ -116,9 +125,12 @@ def test_422_field_errors(live_url, world, database):
     r = requests.post(f"{live_url}{API}/redemptions", json={"code": world["code"]}, headers=_h(key), timeout=10)
     assert r.status_code == 422 and "Idempotency-Key" in r.json()["fields"]
     cases = [
-        ({}, "code"), ({"code": world["code"], "amount": "12.345"}, "amount"),
-        ({"code": world["code"], "amount": "-1"}, "amount"), ({"code": world["code"], "amount": True}, "amount"),
-        ({"code": world["code"], "store_id": "NOPE"}, "store_id"), ({"code": world["code"], "x": 1}, "x"),
+        ({}, "code"),
+        ({"code": world["code"], "amount": "12.345"}, "amount"),
+        ({"code": world["code"], "amount": "-1"}, "amount"),
+        ({"code": world["code"], "amount": True}, "amount"),
+        ({"code": world["code"], "store_id": "NOPE"}, "store_id"),
+        ({"code": world["code"], "x": 1}, "x"),
         ({"code": world["code"], "amount": "100.01"}, "amount"),
         ({"code": world["code"][:-1] + ("2" if world["code"][-1] != "2" else "3")}, "code"),
         ({"code": "0OIL1" + world["code"][5:]}, "code"),
@@ -155,10 +167,14 @@ def test_void_within_the_window_then_409s_and_404(live_url, world, database):
     second = _redeem(live_url, world["key"], {"code": world["code"]})  # redeemable again
     assert second.status_code == 201
     with database.transaction() as s:
-        s.execute(update(Redemption).where(Redemption.id == second.json()["redemption_id"]).values(
-            redeemed_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=24, seconds=1)))
-    r = requests.post(f"{live_url}{API}/redemptions/{second.json()['redemption_id']}/void",
-                      headers=_h(world["key"]), timeout=10)
+        s.execute(
+            update(Redemption)
+            .where(Redemption.id == second.json()["redemption_id"])
+            .values(redeemed_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=24, seconds=1))
+        )
+    r = requests.post(
+        f"{live_url}{API}/redemptions/{second.json()['redemption_id']}/void", headers=_h(world["key"]), timeout=10
+    )
     assert (r.status_code, r.json()["error"]) == (409, "void_window_closed")
     _, other_key = make_partner(database)
     for key, rid in ((other_key, red_id), (world["key"], 999999), (world["key"], 2**40)):
@@ -168,7 +184,6 @@ def test_void_within_the_window_then_409s_and_404(live_url, world, database):
 
 def test_429_with_retry_after(db_url, world):
     from crm.app import create_app
-
     from tests.partners_helpers import live_url as _unused  # noqa: F401
 
     app = create_app({"env": "test", "database_url": db_url, "PARTNER_API_RATE": (0.5, 2)})
@@ -184,8 +199,11 @@ def test_429_with_retry_after(db_url, world):
 def test_503_json_when_the_database_is_unreachable(db_url, tmp_path):
     from crm.app import create_app
 
-    url = (f"sqlite:///{tmp_path}/missing/dir/x.sqlite3" if db_url.startswith("sqlite")
-           else "postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    url = (
+        f"sqlite:///{tmp_path}/missing/dir/x.sqlite3"
+        if db_url.startswith("sqlite")
+        else "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
+    )
     app = create_app({"env": "test", "database_url": url})
     r = app.test_client().get(f"{API}/coupons/{codes.new_code()}", headers=_h("pk_abcdefabcdef_x"))
     assert r.status_code == 503 and r.json["error"] == "unavailable"
@@ -207,8 +225,7 @@ def test_held_transaction_sends_deferred_writes_with_its_event_or_nothing(world,
     def attempt(tx, code):
         partner = services.ApiCaller(world["partner_id"], "p", 0)
         channel = redemptions.Channel(audit.Actor("partner", "p", id=str(partner.id)), "api")
-        redemptions.record_attempt(tx, channel, partner, "redeem", code,
-                                   redemptions.refusal(404, "not_found"))
+        redemptions.record_attempt(tx, channel, partner, "redeem", code, redemptions.refusal(404, "not_found"))
 
     with database.engine.connect() as conn:
         tx = audit.HeldTransaction(conn)

@@ -1,4 +1,5 @@
 """A cashier in a real browser (Debian's Chromium driven by Playwright): log in, scan, redeem, void."""
+
 from __future__ import annotations
 
 import threading
@@ -8,9 +9,9 @@ import pytest
 from crm.audit import Actor
 from crm.auth.services import create_user
 from partners import codes, services
+from tests.browser import _shot, page  # noqa: F401  (the same Chromium set-up)
 from tests.conftest import PASSWORD
 from tests.partners_helpers import issue, make_customer, make_partner
-from tests.browser import _shot, page  # noqa: F401  (the same Chromium set-up)
 
 pytestmark = pytest.mark.browser
 

@@ -1,10 +1,12 @@
 """Coupon codes: entropy, alphabet, and a check character that catches typing mistakes."""
+
 from __future__ import annotations
 
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from partners import codes
 
@@ -24,7 +26,7 @@ def test_every_single_substitution_is_caught(body, data):
     code = body + codes.check_character(body)
     i = data.draw(st.integers(0, len(code) - 1))
     replacement = data.draw(st.sampled_from([ch for ch in codes.ALPHABET if ch != code[i]]))
-    assert not codes.is_valid(code[:i] + replacement + code[i + 1:])
+    assert not codes.is_valid(code[:i] + replacement + code[i + 1 :])
 
 
 @settings(max_examples=300, deadline=None)
@@ -32,7 +34,7 @@ def test_every_single_substitution_is_caught(body, data):
 def test_every_adjacent_transposition_is_caught(body, data):
     code = body + codes.check_character(body)
     i = data.draw(st.integers(0, len(code) - 2))
-    swapped = code[:i] + code[i + 1] + code[i] + code[i + 2:]
+    swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
     assert swapped == code or not codes.is_valid(swapped)
 
 
@@ -43,7 +45,7 @@ def test_exhaustively_for_one_code_each(body):
     for i in range(len(code)):
         for ch in codes.ALPHABET:
             if ch != code[i]:
-                assert not codes.is_valid(code[:i] + ch + code[i + 1:])
+                assert not codes.is_valid(code[:i] + ch + code[i + 1 :])
 
 
 def test_input_is_normalised_and_problems_are_named():

@@ -1,4 +1,5 @@
 """Exactly-once under real concurrency, over real HTTP, on both databases."""
+
 from __future__ import annotations
 
 import threading
@@ -34,8 +35,12 @@ def test_200_redemptions_of_one_code_from_20_threads(live_url, world, database):
     def redeem(_):
         if not hasattr(local, "http"):
             local.http = requests.Session()
-        r = local.http.post(f"{live_url}{API}/redemptions", json={"code": world["code"]}, timeout=60,
-                            headers={"Authorization": f"Bearer {world['key']}", "Idempotency-Key": uuid.uuid4().hex})
+        r = local.http.post(
+            f"{live_url}{API}/redemptions",
+            json={"code": world["code"]},
+            timeout=60,
+            headers={"Authorization": f"Bearer {world['key']}", "Idempotency-Key": uuid.uuid4().hex},
+        )
         return r.status_code, r.json().get("error")
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -54,11 +59,15 @@ def test_a_redemption_voided_twice_at_once_is_voided_once(live_url, world, datab
     headers = {"Authorization": f"Bearer {world['key']}"}
     codes = [world["code"]] + [issue(database, world["customer_id"], world["partner_id"]) for _ in range(4)]
     for code in codes:
-        rid = requests.post(f"{live_url}{API}/redemptions", json={"code": code}, timeout=10,
-                            headers={**headers, "Idempotency-Key": uuid.uuid4().hex}).json()["redemption_id"]
+        rid = requests.post(
+            f"{live_url}{API}/redemptions",
+            json={"code": code},
+            timeout=10,
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        ).json()["redemption_id"]
         barrier = threading.Barrier(2)
 
-        def void(_):
+        def void(_, barrier=barrier, rid=rid):
             barrier.wait()
             r = requests.post(f"{live_url}{API}/redemptions/{rid}/void", headers=headers, timeout=30)
             return r.status_code, r.json().get("error")

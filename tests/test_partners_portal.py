@@ -1,4 +1,5 @@
 """The merchant portal, the admin pages, the settlement CSV, the customer panel and the CLI."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,8 +30,12 @@ def test_cashier_redeems_and_voids_with_csrf(client, login_as, database, world):
     page = client.get(f"/merchant/?code={codes.display(world['code']).lower()}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'id="coupon-card"' in html and "王**" in html and "王小明" not in html
-    data = {"code": _form(html, "code"), "idempotency_key": _form(html, "idempotency_key"), "amount": "",
-            "store_id": ""}
+    data = {
+        "code": _form(html, "code"),
+        "idempotency_key": _form(html, "idempotency_key"),
+        "amount": "",
+        "store_id": "",
+    }
     assert client.post("/merchant/redeem", data=data).status_code == 400  # no CSRF token
     data["csrf_token"] = _form(html, "csrf_token")
     r = client.post("/merchant/redeem", data=data)
@@ -87,6 +92,7 @@ def test_admin_creates_a_partner_sees_the_key_once_and_settles(client, login_as,
     with database.transaction() as s:
         partner = s.get(Partner, world["partner_id"])
         from partners.redeem import Channel, redeem
+
         redeem(s, partner, world["code"], None, None, "k", "h", channel=Channel(ACTOR, "api"), today=business_today())
     today = business_today()
     url = f"/merchant/settlement?partner={world['partner_id']}&start={today - dt.timedelta(days=1)}&end={today + dt.timedelta(days=1)}"
@@ -124,13 +130,16 @@ def test_cli_create_and_issue(runner, database):
     customer_id = make_customer(database)
     with database.session() as s:
         from crm.models import Customer
+
         ref = s.get(Customer, customer_id).customer_ref
     r = runner.invoke(args=["coupons", "issue", "--customer", ref, "--partner", partner_id, "--value", "88.00"])
     assert r.exit_code == 0 and codes.is_valid(r.output.strip()) and len(r.output.splitlines()) == 1
-    for bad in (["--customer", "NOPE", "--partner", partner_id, "--value", "1"],
-                ["--customer", ref, "--partner", "999", "--value", "1"],
-                ["--customer", ref, "--partner", partner_id, "--value", "abc"],
-                ["--customer", ref, "--partner", partner_id, "--value", "1", "--expires", "2000-01-01"]):
+    for bad in (
+        ["--customer", "NOPE", "--partner", partner_id, "--value", "1"],
+        ["--customer", ref, "--partner", "999", "--value", "1"],
+        ["--customer", ref, "--partner", partner_id, "--value", "abc"],
+        ["--customer", ref, "--partner", partner_id, "--value", "1", "--expires", "2000-01-01"],
+    ):
         r = runner.invoke(args=["coupons", "issue", *bad])
         assert r.exit_code != 0 and len(r.output.strip().splitlines()) == 1, r.output
     assert runner.invoke(args=["partners", "create", "全家便利店"]).exit_code != 0

@@ -1,10 +1,11 @@
 """The personal-data scan itself: it finds what it must (so that a clean run means something)."""
+
 from __future__ import annotations
+
+import datetime as dt
 
 from crm.validators import make_id_number, mask_id_number, mask_phone
 from tests.pii_scan import find_personal_data
-
-import datetime as dt
 
 
 def test_the_scan_finds_full_numbers_and_ignores_masked_ones():
@@ -33,16 +34,35 @@ def test_a_leak_fails_the_run_under_xdist_too(tmp_path):
 
     root = Path(__file__).resolve().parent.parent
     (tmp_path / "conftest.py").write_text(
-        "from tests.conftest import pytest_configure, pytest_sessionfinish, pytest_testnodedown  # noqa: F401\n")
+        "from tests.conftest import pytest_configure, pytest_sessionfinish, pytest_testnodedown  # noqa: F401\n"
+    )
     (tmp_path / "test_leak.py").write_text(
         "import logging\n\n"
         "def test_leaks():\n    logging.getLogger('crm.x').warning('calling 13912345678 back')\n\n"
-        "def test_clean():\n    logging.getLogger('crm.x').warning('nothing to see')\n")
+        "def test_clean():\n    logging.getLogger('crm.x').warning('nothing to see')\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(root), "CRM_ENV": "test"}
     env.pop("CRM_REQUIRE_POSTGRES", None)
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider",
-                             "--rootdir", str(tmp_path), str(tmp_path)],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            "2",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "2 passed" in result.stdout, result.stdout + result.stderr
     assert "PERSONAL DATA SCAN: 1 unmasked values" in result.stdout, result.stdout
     assert result.returncode == 1

@@ -5,6 +5,7 @@ The in-process tests use the default storage (memory://), new for each app: no c
 from one test to the next. The two-process test uses Redis (CRM_TEST_REDIS_URL, which
 .ci/run sets) under a key prefix of its own, deleted afterwards.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def limited_app(db_url):
     """The app with low limits, so that a test reaches them in a few calls."""
-    app = create_app({"env": "test", "database_url": db_url, "LOGIN_RATE_LIMIT": "4 per minute",
-                      "SEARCH_RATE_LIMIT": "3 per minute", "PARTNER_BAD_KEY_LIMIT": "20 per 10 minutes"})
+    app = create_app(
+        {
+            "env": "test",
+            "database_url": db_url,
+            "LOGIN_RATE_LIMIT": "4 per minute",
+            "SEARCH_RATE_LIMIT": "3 per minute",
+            "PARTNER_BAD_KEY_LIMIT": "20 per 10 minutes",
+        }
+    )
     yield app
     app.extensions["crm_db"].dispose()
 
@@ -87,8 +95,14 @@ def test_customer_searches_are_limited_per_user(limited_app, make_user):
 
 
 def _start_server(env: dict) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "tests.ratelimit_server"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.ratelimit_server"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     line = process.stdout.readline()
     assert line.startswith("port "), f"the server did not start: {line!r}"
     return process, f"http://127.0.0.1:{line.split()[1]}"
@@ -104,8 +118,14 @@ def test_the_limit_of_a_key_holds_across_two_server_processes(db_url, database):
     partner_id, key = make_partner(database)
     code = issue(database, customer_id, partner_id)
     prefix = f"crm-test-{uuid.uuid4().hex[:10]}"
-    env = {**os.environ, "CRM_ENV": "test", "DATABASE_URL": db_url, "CRM_RATELIMIT_STORAGE_URI": REDIS_URL,
-           "CRM_RATELIMIT_KEY_PREFIX": prefix, "TEST_PARTNER_API_RATE": "0.1,10"}  # 10 per 100 s
+    env = {
+        **os.environ,
+        "CRM_ENV": "test",
+        "DATABASE_URL": db_url,
+        "CRM_RATELIMIT_STORAGE_URI": REDIS_URL,
+        "CRM_RATELIMIT_KEY_PREFIX": prefix,
+        "TEST_PARTNER_API_RATE": "0.1,10",
+    }  # 10 per 100 s
     servers = [_start_server(env) for _ in range(2)]
     try:
         statuses = []

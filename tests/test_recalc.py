@@ -1,10 +1,11 @@
 """Recalculation runs: publish, idempotent rerun, preview, exactly-once, failures, partitions."""
+
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 import json
 import threading
+from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -40,8 +41,10 @@ def _count(database, model, *where) -> int:
 
 def _tiers(database) -> dict:
     with database.session() as s:
-        return {r.customer_id: (r.tier, r.reasons, float(r.value_score), float(r.risk_score))
-                for r in s.scalars(select(CustomerTier))}
+        return {
+            r.customer_id: (r.tier, r.reasons, float(r.value_score), float(r.risk_score))
+            for r in s.scalars(select(CustomerTier))
+        }
 
 
 def test_seed_publishes_a_run_and_a_rerun_writes_nothing(portfolio):
@@ -62,22 +65,30 @@ def test_history_keeps_each_state_a_customer_has_left_and_the_current_one_once(p
 
     assert _count(portfolio, TierHistory) == 0  # the seed's run gave everyone a first tier: no history yet
     with portfolio.session() as s:
-        before = {t.customer_id: (t.tier, t.reasons, t.value_score, t.risk_score, t.run_id, t.as_of)
-                  for t in s.scalars(select(CustomerTier))}
+        before = {
+            t.customer_id: (t.tier, t.reasons, t.value_score, t.risk_score, t.run_id, t.as_of)
+            for t in s.scalars(select(CustomerTier))
+        }
     summary = recalc.recalculate(portfolio, _req(as_of=AS_OF + dt.timedelta(days=400), refit_after_days=0))
     assert summary.changed > 0
     assert _count(portfolio, TierHistory) == summary.changed
     with portfolio.session() as s:
-        left = {h.customer_id: (h.tier, h.reasons, h.value_score, h.risk_score, h.run_id, h.as_of)
-                for h in s.scalars(select(TierHistory))}
-        now = {t.customer_id: (t.tier, t.reasons, t.value_score, t.risk_score, t.run_id, t.as_of)
-               for t in s.scalars(select(CustomerTier))}
+        left = {
+            h.customer_id: (h.tier, h.reasons, h.value_score, h.risk_score, h.run_id, h.as_of)
+            for h in s.scalars(select(TierHistory))
+        }
+        now = {
+            t.customer_id: (t.tier, t.reasons, t.value_score, t.risk_score, t.run_id, t.as_of)
+            for t in s.scalars(select(CustomerTier))
+        }
         assert left == {c: before[c] for c in left}  # each changed customer's old state, as it was
         assert all(now[c] != before[c] and now[c][4] == summary.run_id for c in left)
         assert all(now[c] == before[c] for c in now if c not in left)
         one = next(iter(left))  # the customer page shows the state left, then the current one
-        assert [(h.tier, h.run_id) for h in history(s, one)] == [(before[one][0], before[one][4]),
-                                                                 (now[one][0], summary.run_id)]
+        assert [(h.tier, h.run_id) for h in history(s, one)] == [
+            (before[one][0], before[one][4]),
+            (now[one][0], summary.run_id),
+        ]
 
 
 def test_preview_changes_nothing(portfolio):
@@ -134,9 +145,19 @@ def test_a_portfolio_smaller_than_a_partition_per_worker_is_split_among_the_work
 
     def add(cid: int):
         with database.transaction() as s:
-            s.add(Customer(id=cid, customer_ref=f"SPLIT{cid}", name="拆分", id_number="110105196001010018",
-                           birth_date=dt.date(1960, 1, 1), gender="M", phone=f"139{cid:08d}", city="上海",
-                           source="referral"))
+            s.add(
+                Customer(
+                    id=cid,
+                    customer_ref=f"SPLIT{cid}",
+                    name="拆分",
+                    id_number="110105196001010018",
+                    birth_date=dt.date(1960, 1, 1),
+                    gender="M",
+                    phone=f"139{cid:08d}",
+                    city="上海",
+                    source="referral",
+                )
+            )
 
     add(1)
     add(50_000)
@@ -156,23 +177,32 @@ def test_sqlite_s_packed_stage_row_reads_back_as_the_published_state(sqlite_url)
     from segmentation.scores import published
 
     largest = ((1 << write._PackedState.SCORE_BITS) - 1) / write._PackedState.SCALE
-    changed = pd.DataFrame({
-        "tier": pd.Categorical(["vip", "standard", "watchlist", "vip"], categories=write.TIERS),
-        "computed_tier": pd.Categorical(["standard", "watchlist", "vip", "vip"], categories=write.TIERS),
-        "old_tier": pd.Categorical([None, "vip", "standard", "watchlist"], categories=write.TIERS),
-        "reasons": ["", "V_LONGTERM", "W_LOSS;W_FRAUD", "M_OVERRIDE"],
-        "computed_reasons": ["", "", "V_PREMIUM", ""],
-        "value_score": [0.0, 100.0, 57.5, largest],
-        "risk_score": [99.99, 0.4, 12.5, 58.5],  # half to even, as published
-    }, index=pd.Index([3, 5, 8, 13], name="customer_id"))
+    changed = pd.DataFrame(
+        {
+            "tier": pd.Categorical(["vip", "standard", "watchlist", "vip"], categories=write.TIERS),
+            "computed_tier": pd.Categorical(["standard", "watchlist", "vip", "vip"], categories=write.TIERS),
+            "old_tier": pd.Categorical([None, "vip", "standard", "watchlist"], categories=write.TIERS),
+            "reasons": ["", "V_LONGTERM", "W_LOSS;W_FRAUD", "M_OVERRIDE"],
+            "computed_reasons": ["", "", "V_PREMIUM", ""],
+            "value_score": [0.0, 100.0, 57.5, largest],
+            "risk_score": [99.99, 0.4, 12.5, 58.5],  # half to even, as published
+        },
+        index=pd.Index([3, 5, 8, 13], name="customer_id"),
+    )
     engine = create_engine(sqlite_url)
     with engine.connect() as conn:
         conn.execute(text(write._CREATE_SQLITE_STAGE))
         rows = write._stage_columns(changed, sqlite=True)
-        conn.exec_driver_sql(f"INSERT INTO {write.STAGE} (customer_id, state, reasons, computed_reasons) "
-                             "VALUES (?, ?, ?, ?)", list(zip(*rows.values())))
-        back = conn.execute(text(f"SELECT customer_id, tier, computed_tier, old_tier, reasons, computed_reasons, "
-                                 f"value_score, risk_score FROM {write.STAGE} ORDER BY customer_id")).all()
+        conn.exec_driver_sql(
+            f"INSERT INTO {write.STAGE} (customer_id, state, reasons, computed_reasons) VALUES (?, ?, ?, ?)",
+            list(zip(*rows.values())),
+        )
+        back = conn.execute(
+            text(
+                f"SELECT customer_id, tier, computed_tier, old_tier, reasons, computed_reasons, "
+                f"value_score, risk_score FROM {write.STAGE} ORDER BY customer_id"
+            )
+        ).all()
         conn.rollback()
     engine.dispose()
     assert [tuple(row[:6]) for row in back] == [
@@ -205,12 +235,20 @@ def test_the_writes_are_driven_by_the_staged_rows_not_by_every_tier_row(sqlite_u
     with engine.connect() as conn:
         conn.execute(text(write._CREATE_SQLITE_STAGE))
         for sql in (write._REPLACED, *(sql for sql, _ in write._CURRENT["sqlite"])):
-            plan = [row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql),
-                                                    {"run": 1, "as_of": "2025-01-01", "now": "x", "lo": 1, "hi": 9})]
+            plan = [
+                row[-1]
+                for row in conn.execute(
+                    text("EXPLAIN QUERY PLAN " + sql), {"run": 1, "as_of": "2025-01-01", "now": "x", "lo": 1, "hi": 9}
+                )
+            ]
             name = sql.split("(")[0]
-            assert plan[0].split(" USING")[0] in (f"SCAN {write.STAGE}", "SCAN s", "SEARCH s"), (name, plan)  # the stage, once
-            assert not any(step.startswith("SCAN") and ("customer_tiers" in step or step == "SCAN t")
-                           for step in plan), (name, plan)
+            assert plan[0].split(" USING")[0] in (f"SCAN {write.STAGE}", "SCAN s", "SEARCH s"), (
+                name,
+                plan,
+            )  # the stage, once
+            assert not any(
+                step.startswith("SCAN") and ("customer_tiers" in step or step == "SCAN t") for step in plan
+            ), (name, plan)
     engine.dispose()
 
 
@@ -222,24 +260,37 @@ def test_on_postgresql_a_partition_reads_its_own_tier_rows_not_every_one(pg_data
     from sqlalchemy import create_engine, text
 
     from crm.jobs import write
-
     from tests.conftest import _reset_postgres
 
     _reset_postgres(pg_database)
     engine = create_engine(pg_database)
     with engine.connect() as conn:
-        conn.execute(text("INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, "
-                          "value_score, risk_score, run_id, as_of, updated_at) SELECT i, 'standard', '', 'standard', "
-                          "'', 10, 20, 1, DATE '2025-01-01', now() FROM generate_series(1, 100000) AS i"))
+        conn.execute(
+            text(
+                "INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, "
+                "value_score, risk_score, run_id, as_of, updated_at) SELECT i, 'standard', '', 'standard', "
+                "'', 10, 20, 1, DATE '2025-01-01', now() FROM generate_series(1, 100000) AS i"
+            )
+        )
         conn.execute(text("ANALYZE customer_tiers"))
         conn.execute(text(write._CREATE_STAGE))
-        conn.execute(text(f"INSERT INTO {write.STAGE} SELECT customer_id, CASE WHEN customer_id % 10 = 0 THEN 'vip' "
-                          "ELSE tier END, reasons, computed_tier, computed_reasons, value_score + 1, risk_score, tier "
-                          "FROM customer_tiers WHERE customer_id BETWEEN 50001 AND 60000"))
+        conn.execute(
+            text(
+                f"INSERT INTO {write.STAGE} SELECT customer_id, CASE WHEN customer_id % 10 = 0 THEN 'vip' "
+                "ELSE tier END, reasons, computed_tier, computed_reasons, value_score + 1, risk_score, tier "
+                "FROM customer_tiers WHERE customer_id BETWEEN 50001 AND 60000"
+            )
+        )
         bounds = conn.execute(text(f"SELECT MIN(customer_id) AS lo, MAX(customer_id) AS hi FROM {write.STAGE}")).one()
         for sql in (write._REPLACED, *(sql for sql, _ in write._CURRENT["postgresql"])):
-            plan = conn.execute(text("EXPLAIN " + sql), {"run": 2, "as_of": dt.date(2025, 1, 2), "now": utcnow(),
-                                                         "lo": bounds.lo, "hi": bounds.hi}).scalars().all()
+            plan = (
+                conn.execute(
+                    text("EXPLAIN " + sql),
+                    {"run": 2, "as_of": dt.date(2025, 1, 2), "now": utcnow(), "lo": bounds.lo, "hi": bounds.hi},
+                )
+                .scalars()
+                .all()
+            )
             assert not any("Seq Scan on customer_tiers" in step for step in plan), (sql.split("(")[0], plan)
         conn.rollback()
     engine.dispose()
@@ -352,8 +403,14 @@ def test_the_audit_trail_names_every_changed_customer_and_their_new_state(portfo
     summary = recalc.recalculate(portfolio, _req(as_of=AS_OF + dt.timedelta(days=200)))
     after = _tiers(portfolio)
     with portfolio.session() as s:
-        payloads = [json.loads(e.after) for e in s.scalars(select(AuditEvent).where(
-            AuditEvent.action == "tiers.changed", AuditEvent.entity_id == str(summary.run_id)).order_by(AuditEvent.seq))]
+        payloads = [
+            json.loads(e.after)
+            for e in s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "tiers.changed", AuditEvent.entity_id == str(summary.run_id))
+                .order_by(AuditEvent.seq)
+            )
+        ]
         assert audit.verify(s).ok
     assert len(payloads) == -(-summary.changed // 7) and summary.changed > 7
     logged = {}
@@ -409,13 +466,22 @@ def test_the_database_sums_equal_the_engine_sums_to_the_last_bit(database):
     must be the same whole numbers, hence the same features and tiers."""
     seed_demo(database, 400, seed=13, as_of=AS_OF)
     with database.transaction() as s:  # awkward rows: whole-life cover, a claim with odd cents
-        s.execute(update(Policy).where(Policy.id == s.scalar(select(func.min(Policy.id)))).values(
-            end_date=dt.date(2199, 12, 31)))
-        s.execute(update(Claim).where(Claim.id == s.scalar(select(func.min(Claim.id)))).values(
-            paid_amount=Decimal("0.29"), reserve_amount=Decimal("1234567.57")))
+        s.execute(
+            update(Policy)
+            .where(Policy.id == s.scalar(select(func.min(Policy.id))))
+            .values(end_date=dt.date(2199, 12, 31))
+        )
+        s.execute(
+            update(Claim)
+            .where(Claim.id == s.scalar(select(func.min(Claim.id))))
+            .values(paid_amount=Decimal("0.29"), reserve_amount=Decimal("1234567.57"))
+        )
         # SQLite packs small fields into one number: a date before 1970, a term past its field
-        s.execute(update(Policy).where(Policy.id == s.scalar(select(func.max(Policy.id)))).values(
-            start_date=dt.date(1965, 3, 1), term_years=70_000, payment_mode="annual"))
+        s.execute(
+            update(Policy)
+            .where(Policy.id == s.scalar(select(func.max(Policy.id))))
+            .values(start_date=dt.date(1965, 3, 1), term_years=70_000, payment_mode="annual")
+        )
     policy = TierPolicy()
     cutoff = AS_OF - dt.timedelta(days=365)
     with database.engine.connect() as conn:
@@ -454,16 +520,28 @@ def test_bulk_insert_keeps_every_value_as_given(database, monkeypatch, rows_per_
 
     monkeypatch.setattr(db, "_ROWS_PER_INSERT", rows_per_statement)
 
-    now = dt.datetime(2026, 11, 24, 8, 30, tzinfo=dt.timezone.utc)
-    columns = {"n": [1, 2, 3], "x": [0.5, 12.25, 99.99], "label": ["a", None, "b,\"c\""],
-               "day": [AS_OF, None, AS_OF], "at": [now, now, None]}
-    cases = [(columns["label"], False), (columns["label"], True),  # made here, or rendered beforehand
-             (["a", "\\N", "b"], False)]  # the last goes row by row on PostgreSQL
+    now = dt.datetime(2026, 11, 24, 8, 30, tzinfo=dt.UTC)
+    columns = {
+        "n": [1, 2, 3],
+        "x": [0.5, 12.25, 99.99],
+        "label": ["a", None, 'b,"c"'],
+        "day": [AS_OF, None, AS_OF],
+        "at": [now, now, None],
+    }
+    cases = [
+        (columns["label"], False),
+        (columns["label"], True),  # made here, or rendered beforehand
+        (["a", "\\N", "b"], False),
+    ]  # the last goes row by row on PostgreSQL
     for label, rendered in cases:
         with database.transaction() as session:
             conn = session.connection()
-            conn.execute(text("CREATE TEMPORARY TABLE bulk_t (n INTEGER, x NUMERIC(5, 2), label VARCHAR(20), "
-                              "day DATE, at TIMESTAMP)"))
+            conn.execute(
+                text(
+                    "CREATE TEMPORARY TABLE bulk_t (n INTEGER, x NUMERIC(5, 2), label VARCHAR(20), "
+                    "day DATE, at TIMESTAMP)"
+                )
+            )
             rows = {**columns, "label": label}
             bulk_insert(session, table("bulk_t"), rows, copy_csv(rows) if rendered else None)
             got = conn.execute(text("SELECT n, x, label, day, at FROM bulk_t ORDER BY n")).all()
@@ -486,9 +564,15 @@ def test_a_first_run_builds_the_tier_index_after_its_inserts(portfolio, monkeypa
 
     monkeypatch.setattr(write, "REBUILD_FROM", 100)  # the demo portfolio is small
     ddl = []
-    event.listen(portfolio.engine, "before_cursor_execute",
-                 lambda conn, cursor, sql, *args: ddl.append(sql.split(" ON ")[0].strip())
-                 if sql.lstrip().startswith(("DROP INDEX", "CREATE INDEX")) else None)
+    event.listen(
+        portfolio.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, sql, *args: (
+            ddl.append(sql.split(" ON ")[0].strip())
+            if sql.lstrip().startswith(("DROP INDEX", "CREATE INDEX"))
+            else None
+        ),
+    )
 
     def index():
         return [(i["name"], i["column_names"]) for i in inspect(portfolio.engine).get_indexes("customer_tiers")]

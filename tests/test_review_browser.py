@@ -1,11 +1,12 @@
 """A claims reviewer, in a real browser (Debian's Chromium via Playwright), claims a case and decides it."""
+
 from __future__ import annotations
 
 import pytest
 
+from tests.browser import _shot, _user, live_app, page  # noqa: F401  (fixtures)
 from tests.conftest import PASSWORD
 from tests.review_helpers import cases, claimable_case
-from tests.browser import _shot, _user, live_app, page  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -1,4 +1,5 @@
 """Queue and case pages: authorisation, filters, overdue highlighting, forms, keyset pages."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,8 +18,9 @@ def _overdue(database, case_id):
         s.execute(update(ReviewCase).where(ReviewCase.id == case_id).values(due_on=dt.date(2020, 1, 6)))
 
 
-def test_account_manager_cannot_open_the_queues_and_sees_only_own_cases(client, login_as, make_user, database,
-                                                                         tmp_path, auth):
+def test_account_manager_cannot_open_the_queues_and_sees_only_own_cases(
+    client, login_as, make_user, database, tmp_path, auth
+):
     _, email = login_as("account_manager")
     _, other = make_user("account_manager")
     mine = claimable_case(database, tmp_path, manager=email)
@@ -60,6 +62,7 @@ def test_keyset_pages(client, login_as, database, tmp_path):
     login_as("claims_reviewer")
     cust = customer(database, tmp_path)
     from tests.factories import claim_row, policy_row
+
     pol = policy_row(cust["customer_ref"])
     load(database, tmp_path, "policies", [pol], initial_load=True)
     load(database, tmp_path, "claims", [claim_row(pol["policy_no"], claimed_amount="60000") for _ in range(60)])
@@ -85,11 +88,15 @@ def test_claim_then_decide_needs_a_reason(client, login_as, database, tmp_path):
     assert response.status_code == 422
     assert "A decision needs a reason." in response.get_data(as_text=True)
     assert cases(database)[0].state == "in_review"
-    response = client.post(f"{page}/decide", data={"csrf_token": token, "decision": "approved",
-                                                   "reason": "documents complete"}, follow_redirects=True)
+    response = client.post(
+        f"{page}/decide",
+        data={"csrf_token": token, "decision": "approved", "reason": "documents complete"},
+        follow_redirects=True,
+    )
     assert response.status_code == 200 and "documents complete" in response.get_data(as_text=True)
-    assert all(a in response.get_data(as_text=True) for a in ("review_case.open", "review_case.claim",
-                                                             "review_case.decide"))
+    assert all(
+        a in response.get_data(as_text=True) for a in ("review_case.open", "review_case.claim", "review_case.decide")
+    )
     assert (cases(database)[0].state, cases(database)[0].decided_by_id) == ("approved", me)
 
 
@@ -111,6 +118,7 @@ def test_case_page_masks_personal_data_and_customer_page_lists_cases(client, log
     assert "¥90,000.00" in html and "Large claim" in html
     with database.session() as s:
         from crm.models import Customer
+
         assert s.get(Customer, case.customer_id).id_number not in html
     html = client.get(f"/customers/{case.customer_id}").get_data(as_text=True)
     assert 'id="review-cases-panel"' in html and f'/review/cases/{case.id}"' in html
@@ -121,23 +129,42 @@ def test_entry_of_a_late_policy_and_a_backfilled_claim(client, login_as, databas
     cust = customer(database, tmp_path)
     token = csrf_token(client, "/review/entry")
     start = (business_today() - dt.timedelta(days=60)).isoformat()
-    policy = {"p-csrf_token": token, "p-customer_ref": cust["customer_ref"], "p-policy_no": "PM-1",
-              "p-product_code": "LIFE-10", "p-product_type": "life", "p-start_date": start,
-              "p-end_date": "2045-01-01", "p-term_years": "20", "p-payment_mode": "annual",
-              "p-annual_premium": "8000.00", "p-status": "in_force", "p-created_at": "2000-01-01T00:00:00Z"}
+    policy = {
+        "p-csrf_token": token,
+        "p-customer_ref": cust["customer_ref"],
+        "p-policy_no": "PM-1",
+        "p-product_code": "LIFE-10",
+        "p-product_type": "life",
+        "p-start_date": start,
+        "p-end_date": "2045-01-01",
+        "p-term_years": "20",
+        "p-payment_mode": "annual",
+        "p-annual_premium": "8000.00",
+        "p-status": "in_force",
+        "p-created_at": "2000-01-01T00:00:00Z",
+    }
     response = client.post("/review/entry/policy", data=policy)
     assert response.status_code == 302 and f"/customers/{cust['id']}" in response.headers["Location"]
     late = cases(database, reason="late_entry")[0]
     assert late.entered_by_id == me and late.queue == "underwriting"
     with database.session() as s:
         from crm.models import Policy
+
         entered = s.get(Policy, late.policy_id)
-        assert entered.created_at.date() >= dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)  # stored in UTC
+        assert entered.created_at.date() >= dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)  # stored in UTC
     again = client.post("/review/entry/policy", data=policy)
     assert again.status_code == 422 and "exists already" in again.get_data(as_text=True)
-    claim = {"c-csrf_token": token, "c-policy_no": "PM-1", "c-claim_no": "LM-1", "c-loss_date": start,
-             "c-report_date": business_today().isoformat(), "c-status": "reported", "c-claimed_amount": "1000",
-             "c-reserve_amount": "1000", "c-paid_amount": "0"}
+    claim = {
+        "c-csrf_token": token,
+        "c-policy_no": "PM-1",
+        "c-claim_no": "LM-1",
+        "c-loss_date": start,
+        "c-report_date": business_today().isoformat(),
+        "c-status": "reported",
+        "c-claimed_amount": "1000",
+        "c-reserve_amount": "1000",
+        "c-paid_amount": "0",
+    }
     assert client.post("/review/entry/claim", data=claim).status_code == 302
     assert cases(database, reason="cover_after_loss")[0].entered_by_id == me
 
@@ -145,10 +172,20 @@ def test_entry_of_a_late_policy_and_a_backfilled_claim(client, login_as, databas
 def test_entry_errors_rerender_with_field_errors(client, login_as, database, tmp_path):
     login_as("admin")
     token = csrf_token(client, "/review/entry")
-    response = client.post("/review/entry/claim", data={
-        "c-csrf_token": token, "c-policy_no": "NOPE", "c-claim_no": "L1", "c-loss_date": "2025-02-30",
-        "c-report_date": "2025-01-01", "c-status": "reported", "c-claimed_amount": "-5",
-        "c-reserve_amount": "0", "c-paid_amount": "0"})
+    response = client.post(
+        "/review/entry/claim",
+        data={
+            "c-csrf_token": token,
+            "c-policy_no": "NOPE",
+            "c-claim_no": "L1",
+            "c-loss_date": "2025-02-30",
+            "c-report_date": "2025-01-01",
+            "c-status": "reported",
+            "c-claimed_amount": "-5",
+            "c-reserve_amount": "0",
+            "c-paid_amount": "0",
+        },
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "no policy NOPE" in html and "not a real date" in html and "must not be negative" in html
@@ -159,9 +196,16 @@ def test_settings_page_is_admin_only_and_saves_a_version(client, login_as, datab
     html = client.get("/review/settings").get_data(as_text=True)
     assert 'value="5"' in html and "50000.00" in html
     token = csrf_token(client, "/review/settings")
-    data = {"csrf_token": token, "sla_underwriting_days": "4", "sla_claims_days": "5", "sla_vip_claims_days": "2",
-            "large_claim_amount": "60000", "late_entry_days": "30", "holidays": "2025-10-01\n2025-10-02",
-            "note": ""}
+    data = {
+        "csrf_token": token,
+        "sla_underwriting_days": "4",
+        "sla_claims_days": "5",
+        "sla_vip_claims_days": "2",
+        "large_claim_amount": "60000",
+        "late_entry_days": "30",
+        "holidays": "2025-10-01\n2025-10-02",
+        "note": "",
+    }
     assert client.post("/review/settings", data=data).status_code == 422  # a change needs a reason
     assert client.post("/review/settings", data={**data, "note": "board minutes 12"}).status_code == 302
     assert "v1" in client.get("/review/settings").get_data(as_text=True)

@@ -1,6 +1,6 @@
 """Routing: each case kind, the initial-load exemption, idempotent re-imports, bulk chunks."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from sqlalchemy import func, select
 
@@ -11,7 +11,7 @@ from crm.models.review import ReviewCase
 from crm.review.entry import enter_claim, enter_policy
 from crm.review.routing import priority
 from tests.factories import claim_row, policy_row
-from tests.review_helpers import (ACTOR, cases, claim, customer, days_ago, insurer_today, load, policy, reasons)
+from tests.review_helpers import ACTOR, cases, claim, customer, days_ago, insurer_today, load, policy, reasons
 
 
 def test_watchlist_policy_new_and_changed(database, tmp_path):
@@ -20,8 +20,10 @@ def test_watchlist_policy_new_and_changed(database, tmp_path):
     assert reasons(database) == {(pol["policy_no"], "watchlist_new_business")}  # even in an initial load
     changed = {**pol, "annual_premium": "15000.00"}
     load(database, tmp_path, "policies", [changed])
-    assert reasons(database) == {(pol["policy_no"], "watchlist_new_business"),
-                                 (pol["policy_no"], "watchlist_policy_change")}
+    assert reasons(database) == {
+        (pol["policy_no"], "watchlist_new_business"),
+        (pol["policy_no"], "watchlist_policy_change"),
+    }
     load(database, tmp_path, "policies", [{**changed, "status": "lapsed"}])  # a second change: same case
     assert len(cases(database)) == 2
 
@@ -40,14 +42,23 @@ def test_claim_rules(database, tmp_path):
     std = customer(database, tmp_path)
     wpol = policy(database, tmp_path, watch, initial_load=True)
     spol = policy(database, tmp_path, std, initial_load=True)
-    load(database, tmp_path, "claims", [
-        w := claim_row(wpol["policy_no"]),
-        big := claim_row(spol["policy_no"], claimed_amount="50000.01"),
-        edge := claim_row(spol["policy_no"], claimed_amount="50000.00"),
-        fraud := claim_row(spol["policy_no"], fraud_suspected="1"),
-    ])
-    assert reasons(database) == {(wpol["policy_no"], "watchlist_new_business"), (w["claim_no"], "watchlist_claim"),
-                                 (big["claim_no"], "large_claim"), (fraud["claim_no"], "fraud_flag")}
+    load(
+        database,
+        tmp_path,
+        "claims",
+        [
+            w := claim_row(wpol["policy_no"]),
+            big := claim_row(spol["policy_no"], claimed_amount="50000.01"),
+            edge := claim_row(spol["policy_no"], claimed_amount="50000.00"),
+            fraud := claim_row(spol["policy_no"], fraud_suspected="1"),
+        ],
+    )
+    assert reasons(database) == {
+        (wpol["policy_no"], "watchlist_new_business"),
+        (w["claim_no"], "watchlist_claim"),
+        (big["claim_no"], "large_claim"),
+        (fraud["claim_no"], "fraud_flag"),
+    }
     assert edge["claim_no"] not in {k for k, _ in reasons(database)}
 
 
@@ -95,8 +106,7 @@ def test_leaving_the_watchlist_keeps_open_cases(database, tmp_path):
     policy(database, tmp_path, cust, initial_load=True)
     with database.transaction() as s:
         s.get(CustomerTier, cust["id"]).tier = "standard"
-        events.publish(s, events.TiersChanged((events.TierMove(cust["id"], "watchlist", "standard"),),
-                                              None, ACTOR))
+        events.publish(s, events.TiersChanged((events.TierMove(cust["id"], "watchlist", "standard"),), None, ACTOR))
     assert [c.state for c in cases(database)] == ["open"]
 
 
@@ -105,11 +115,18 @@ def test_entry_routes_with_the_same_rules_and_records_who(database, tmp_path, ma
     cust = customer(database, tmp_path)
     with database.transaction() as s:
         from crm.models import User
+
         u = s.get(User, uid)
-        p = enter_policy(s, u, Actor.for_user(u), policy_row(cust["customer_ref"], start_date=days_ago(60)),
-                         insurer_today())
-        c = enter_claim(s, u, Actor.for_user(u), claim_row(p.record.policy_no, loss_date=days_ago(59),
-                                                           report_date=days_ago(1)), insurer_today())
+        p = enter_policy(
+            s, u, Actor.for_user(u), policy_row(cust["customer_ref"], start_date=days_ago(60)), insurer_today()
+        )
+        c = enter_claim(
+            s,
+            u,
+            Actor.for_user(u),
+            claim_row(p.record.policy_no, loss_date=days_ago(59), report_date=days_ago(1)),
+            insurer_today(),
+        )
     assert {x.reason for x in cases(database)} == {"late_entry", "cover_after_loss"}
     assert {x.entered_by_id for x in cases(database)} == {uid}
     assert len(p.case_ids) == len(c.case_ids) == 1

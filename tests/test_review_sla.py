@@ -1,4 +1,5 @@
 """SLA arithmetic over weekends and holidays (hand-computed), and versioned settings."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,15 +14,18 @@ from tests.review_helpers import ACTOR, claimable_case
 FRI, SAT, SUN, MON = dt.date(2025, 6, 6), dt.date(2025, 6, 7), dt.date(2025, 6, 8), dt.date(2025, 6, 9)
 
 
-@pytest.mark.parametrize("start, days, due", [
-    (FRI, 3, dt.date(2025, 6, 11)),   # Friday + 3 working days = Wednesday
-    (FRI, 5, dt.date(2025, 6, 13)),   # + 5 = the next Friday
-    (FRI, 1, MON),
-    (SAT, 1, MON),                    # opened on a weekend: Monday is the first working day
-    (SUN, 3, dt.date(2025, 6, 11)),
-    (MON, 5, dt.date(2025, 6, 16)),   # Monday + 5 = next Monday
-    (dt.date(2025, 6, 4), 3, dt.date(2025, 6, 9)),  # Wednesday + 3 = Monday
-])
+@pytest.mark.parametrize(
+    "start, days, due",
+    [
+        (FRI, 3, dt.date(2025, 6, 11)),  # Friday + 3 working days = Wednesday
+        (FRI, 5, dt.date(2025, 6, 13)),  # + 5 = the next Friday
+        (FRI, 1, MON),
+        (SAT, 1, MON),  # opened on a weekend: Monday is the first working day
+        (SUN, 3, dt.date(2025, 6, 11)),
+        (MON, 5, dt.date(2025, 6, 16)),  # Monday + 5 = next Monday
+        (dt.date(2025, 6, 4), 3, dt.date(2025, 6, 9)),  # Wednesday + 3 = Monday
+    ],
+)
 def test_working_days_skip_weekends(start, days, due):
     assert add_working_days(start, days) == due
 
@@ -45,7 +49,11 @@ def test_settings_are_versioned_audited_validated_and_used(database, tmp_path):
     with database.session() as session:
         s = current_settings(session)
         assert (s.version, s.sla_claims_days, str(s.large_claim_amount), s.holidays) == (
-            "v2", 4, "80000.00", (dt.date(2025, 10, 1),))
+            "v2",
+            4,
+            "80000.00",
+            (dt.date(2025, 10, 1),),
+        )
         events = session.scalars(select(AuditEvent.entity_id).where(AuditEvent.action == "review_settings.version"))
         assert list(events) == ["v1", "v2"]
     with database.transaction() as session, pytest.raises(SettingsError, match="sla_claims_days"):

@@ -1,4 +1,5 @@
 """Claiming (atomic under concurrency), round-robin, four eyes, escalation, decisions."""
+
 from __future__ import annotations
 
 import threading
@@ -34,8 +35,10 @@ def escalate(database, case_id, user_id, reason="needs the superior company"):
 def _reviewers(database, n: int) -> list[int]:
     """n claims reviewers, inserted directly (hashing 20 passwords would dominate the test)."""
     with database.transaction() as s:
-        users = [User(email=f"r{i}-{uuid.uuid4().hex[:6]}@test.crm", role="claims_reviewer", password_hash="x")
-                 for i in range(n)]
+        users = [
+            User(email=f"r{i}-{uuid.uuid4().hex[:6]}@test.crm", role="claims_reviewer", password_hash="x")
+            for i in range(n)
+        ]
         s.add_all(users)
         s.flush()
         return [u.id for u in users]
@@ -126,7 +129,11 @@ def test_decision_needs_a_reason_and_the_holder(database, tmp_path, make_user):
     decide(database, case.id, r1, "rejected", "policy excludes this loss")
     done = cases(database)[0]
     assert (done.state, done.decision, done.decided_by_id, done.decision_reason) == (
-        "rejected", "rejected", r1, "policy excludes this loss")
+        "rejected",
+        "rejected",
+        r1,
+        "policy excludes this loss",
+    )
     with pytest.raises(services.NotAllowed):
         decide(database, case.id, r1)  # decided already
 
@@ -152,7 +159,13 @@ def test_escalation_goes_to_an_active_risk_officer_who_decides(database, tmp_pat
         services.close(s, case.id, u, Actor.for_user(u))
     assert cases(database)[0].state == "closed"
     with database.session() as s:
-        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "review_case")
-                                 .order_by(AuditEvent.seq)))
-    assert actions == ["review_case.open", "review_case.claim", "review_case.escalate", "review_case.decide",
-                       "review_case.close"]
+        actions = list(
+            s.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "review_case").order_by(AuditEvent.seq))
+        )
+    assert actions == [
+        "review_case.open",
+        "review_case.claim",
+        "review_case.escalate",
+        "review_case.decide",
+        "review_case.close",
+    ]

@@ -1,5 +1,6 @@
 """Stored frequency models: JSON / skops in the database, an older version's pickle never
 loaded (the next run refits and says why), and the model page an actuary can read."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,8 +45,11 @@ def _plant_old_pickle(database, sentinel: Path) -> str:
     """The newest stored model becomes a pickle, as the versions before stored them, fresh."""
     with database.transaction() as s:
         record = models_store.newest(s)
-        s.execute(update(RiskModelRecord).where(RiskModelRecord.id == record.id).values(
-            blob=pickle.dumps(_Tripwire(sentinel), protocol=pickle.HIGHEST_PROTOCOL), created_at=utcnow()))
+        s.execute(
+            update(RiskModelRecord)
+            .where(RiskModelRecord.id == record.id)
+            .values(blob=pickle.dumps(_Tripwire(sentinel), protocol=pickle.HIGHEST_PROTOCOL), created_at=utcnow())
+        )
         return record.version
 
 
@@ -55,8 +59,9 @@ def one_openmp_thread():
         yield
 
 
-def test_an_older_versions_pickle_is_not_loaded_and_the_next_run_refits_with_a_note(database, tmp_path, caplog,
-                                                                                     one_openmp_thread):
+def test_an_older_versions_pickle_is_not_loaded_and_the_next_run_refits_with_a_note(
+    database, tmp_path, caplog, one_openmp_thread
+):
     seed_demo(database, 150, seed=4, as_of=AS_OF)
     sentinel = tmp_path / "unpickled"
     old = _plant_old_pickle(database, sentinel)
@@ -97,9 +102,20 @@ def test_model_page_shows_deviance_gini_calibration_and_relativities(client, log
     seed_demo(database, 150, seed=4, as_of=AS_OF)
     login_as("risk_officer")
     html = client.get("/tiers/model").get_data(as_text=True)
-    for part in ('id="deviance-model"', 'id="deviance-constant"', 'id="deviance-explained"', 'id="gini"',
-                 'class="decile-chart"', 'id="calibration"', 'id="relativities"', 'id="base-rate"', 'id="selection"',
-                 "Product type", "Relativity", "Actual / predicted"):
+    for part in (
+        'id="deviance-model"',
+        'id="deviance-constant"',
+        'id="deviance-explained"',
+        'id="gini"',
+        'class="decile-chart"',
+        'id="calibration"',
+        'id="relativities"',
+        'id="base-rate"',
+        'id="selection"',
+        "Product type",
+        "Relativity",
+        "Actual / predicted",
+    ):
         assert part in html, part
     assert html.count("<tr><td>", html.index('id="calibration"'), html.index('id="relativities"')) == 10
     assert "1.000</td>" in html  # each input's base level

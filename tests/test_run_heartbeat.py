@@ -2,6 +2,7 @@
 process beats every few seconds from a thread, and a run whose last beat is older than the
 stale window is taken for dead. A live run, however long one of its steps, is never taken
 over. Both on a run in another process, on both databases, with a short window."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,8 +43,13 @@ def _child(spec_json: str) -> None:
             print(READY + phase, flush=True)
             time.sleep(spec["pause"])
 
-    req = recalc.RunRequest(as_of=dt.date.fromisoformat(spec["as_of"]), actor=audit.Actor.cli("tiers"),
-                            workers=1, stale_after=dt.timedelta(seconds=spec["window"]), progress=progress)
+    req = recalc.RunRequest(
+        as_of=dt.date.fromisoformat(spec["as_of"]),
+        actor=audit.Actor.cli("tiers"),
+        workers=1,
+        stale_after=dt.timedelta(seconds=spec["window"]),
+        progress=progress,
+    )
     summary = recalc.recalculate(database, req)
     print(f"DONE {summary.run_id}", flush=True)
 
@@ -52,8 +58,14 @@ def _start(db_url: str, pause: float) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db_url, "CRM_ENV": "test"}
     spec = {"as_of": str(AS_OF + dt.timedelta(days=300)), "window": WINDOW.total_seconds(), "pause": pause}
     code = "import sys; from tests.test_run_heartbeat import _child; _child(sys.argv[1])"
-    return subprocess.Popen([sys.executable, "-c", code, json.dumps(spec)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, json.dumps(spec)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_until_started(process: subprocess.Popen) -> None:
@@ -62,8 +74,9 @@ def _wait_until_started(process: subprocess.Popen) -> None:
 
 
 def _req() -> recalc.RunRequest:
-    return recalc.RunRequest(as_of=AS_OF + dt.timedelta(days=300), actor=audit.Actor("system", "tests"),
-                             workers=1, stale_after=WINDOW)
+    return recalc.RunRequest(
+        as_of=AS_OF + dt.timedelta(days=300), actor=audit.Actor("system", "tests"), workers=1, stale_after=WINDOW
+    )
 
 
 def _runs(database) -> list[TierRun]:

@@ -6,6 +6,7 @@ it, and each such search is in the audit trail. Everyone else searches by name, 
 and a full number from them finds nothing, tells nothing and is not echoed back. The search
 travels in a POST body, so no URL, and no access log line, holds what was typed.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,12 +58,16 @@ def two_customers(database, tmp_path):
 
 
 @pytest.mark.parametrize("role", NOT_REVEALING)
-def test_a_full_number_finds_nothing_for_a_role_that_may_not_reveal(client, login_as, database, two_customers,
-                                                                     role):
+def test_a_full_number_finds_nothing_for_a_role_that_may_not_reveal(client, login_as, database, two_customers, role):
     login_as(role)
     a = two_customers["a"]
-    for typed in (a["phone"], "+86 " + a["phone"], a["phone"][:3] + "-" + a["phone"][3:7] + "-" + a["phone"][7:],
-                  a["id_number"], a["id_number"].lower()):
+    for typed in (
+        a["phone"],
+        "+86 " + a["phone"],
+        a["phone"][:3] + "-" + a["phone"][3:7] + "-" + a["phone"][7:],
+        a["id_number"],
+        a["id_number"].lower(),
+    ):
         html = _search(client, typed)
         assert 'id="search-refused"' in html, typed
         assert a["customer_ref"] not in html and "王大锤" not in html, typed
@@ -80,8 +85,7 @@ def test_a_refused_search_answers_the_same_for_a_customer_and_a_stranger(client,
 
 
 @pytest.mark.parametrize("role", ["admin", "account_manager"])
-def test_a_full_number_search_by_a_revealing_role_is_audited_as_a_reveal(client, login_as, database, tmp_path,
-                                                                         role):
+def test_a_full_number_search_by_a_revealing_role_is_audited_as_a_reveal(client, login_as, database, tmp_path, role):
     _user_id, email = login_as(role)
     a = customer_row(name="王大锤", account_manager=email)
     ids = _load(database, tmp_path, [a, customer_row(name="李四", account_manager=email)])
@@ -91,9 +95,12 @@ def test_a_full_number_search_by_a_revealing_role_is_audited_as_a_reveal(client,
     assert a["customer_ref"] in html and "李四" not in html
     events = _reveals(database)
     assert [(e.entity_type, e.entity_id, e.actor_label) for e in events] == [
-        ("customer", str(ids[a["customer_ref"]]), email)] * 2
-    assert [json.loads(e.after) for e in events] == [{"fields": ["phone"], "via": "search"},
-                                                      {"fields": ["id_number"], "via": "search"}]
+        ("customer", str(ids[a["customer_ref"]]), email)
+    ] * 2
+    assert [json.loads(e.after) for e in events] == [
+        {"fields": ["phone"], "via": "search"},
+        {"fields": ["id_number"], "via": "search"},
+    ]
     assert all(a["phone"] not in (e.after or "") and a["id_number"] not in (e.after or "") for e in events)
     # A number that finds no one is audited too: "not a customer" is an answer as well.
     assert "No customers match" in _search(client, "13811112222")
@@ -144,8 +151,9 @@ def test_no_log_line_of_a_real_server_holds_the_number_searched(app, database, m
     caplog.set_level(logging.DEBUG)
     try:
         with requests.Session() as http:
-            token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"',
-                              http.get(base + "/login").text).group(1)
+            token = re.search(
+                r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', http.get(base + "/login").text
+            ).group(1)
             http.post(base + "/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
             token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(base + "/customers").text).group(1)
             a = two_customers["a"]

@@ -1,4 +1,5 @@
 """Headers, cookie flags, session timeouts, request limits, production settings."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """The whole run: partitions equal a single pass; scores; diffs; the tier policy itself."""
+
 from __future__ import annotations
 
 import ast
@@ -10,15 +11,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_segmentation_factories import feature_frame, feature_row
 from threadpoolctl import threadpool_limits
 
 import segmentation
-from segmentation import (TierPolicy, build_training_frame, diff_results, explain,
-                          fit_portfolio_stats, risk_score, score_portfolio, value_score)
+from segmentation import (
+    TierPolicy,
+    build_training_frame,
+    diff_results,
+    explain,
+    fit_portfolio_stats,
+    risk_score,
+    score_portfolio,
+    value_score,
+)
 from segmentation.model_inputs import CANDIDATES, Vocabulary
 from segmentation.risk_model import _hgb, fit_frequency_model
 from segmentation.synthetic import make_portfolio
-from test_segmentation_factories import feature_frame, feature_row
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,18 +53,25 @@ def _part(book, lo, hi):
 def test_partitioned_scoring_equals_a_single_pass(book, min_policies):
     pol = TierPolicy(model_min_policies=min_policies)
     stats = fit_portfolio_stats(*book[:3], book.as_of, pol)
-    expected_kind = "credibility_fallback" if min_policies > 300 else ("poisson_glm",
-                                                                       "hgb_poisson")
+    expected_kind = "credibility_fallback" if min_policies > 300 else ("poisson_glm", "hgb_poisson")
     assert stats.model.kind in expected_kind
     ids = book.customers["customer_id"]
     prev = pd.Series(np.where(ids % 3 == 0, "vip", "watchlist"), index=ids)
-    overrides = pd.DataFrame({"customer_id": [5, 1500, 2999], "tier": ["vip"] * 3,
-                              "expires_on": [None, book.as_of, None]})
-    args = dict(as_of=book.as_of, policy=pol, previous_tier=prev, overrides=overrides,
-                model=stats.model, portfolio_lr=stats.portfolio_loss_ratio)
+    overrides = pd.DataFrame(
+        {"customer_id": [5, 1500, 2999], "tier": ["vip"] * 3, "expires_on": [None, book.as_of, None]}
+    )
+    args = dict(
+        as_of=book.as_of,
+        policy=pol,
+        previous_tier=prev,
+        overrides=overrides,
+        model=stats.model,
+        portfolio_lr=stats.portfolio_loss_ratio,
+    )
     whole = score_portfolio(*book[:3], **args)
-    parts = pd.concat([score_portfolio(*_part(book, lo, hi), **args)
-                       for lo, hi in ((1, 1001), (1001, 2001), (2001, 3001))])
+    parts = pd.concat(
+        [score_portfolio(*_part(book, lo, hi), **args) for lo, hi in ((1, 1001), (1001, 2001), (2001, 3001))]
+    )
     pd.testing.assert_frame_equal(parts, whole, check_exact=True)
     assert whole.loc[5, "reasons"][-1] == "M_OVERRIDE"
     assert "M_OVERRIDE" not in whole.loc[1500, "reasons"]
@@ -78,8 +94,12 @@ def test_partitions_are_identical_with_either_fitted_model(book, kind):
         model = dataclasses.replace(model, kind=kind, estimator=trees, inputs=CANDIDATES)
     args = dict(model=model, portfolio_lr=stats.portfolio_loss_ratio)
     whole = score_portfolio(*book[:3], book.as_of, pol, **args)
-    parts = pd.concat([score_portfolio(*_part(book, lo, hi), book.as_of, pol, **args)
-                       for lo, hi in ((1, 700), (700, 2400), (2400, 3001))])
+    parts = pd.concat(
+        [
+            score_portfolio(*_part(book, lo, hi), book.as_of, pol, **args)
+            for lo, hi in ((1, 700), (700, 2400), (2400, 3001))
+        ]
+    )
     pd.testing.assert_frame_equal(parts, whole, check_exact=True)
     assert whole["predicted_frequency"].nunique() > 50
 
@@ -88,8 +108,7 @@ def test_single_pass_without_stats_matches_the_two_pass_run(book):
     pol = TierPolicy()
     stats = fit_portfolio_stats(*book[:3], book.as_of, pol)
     one = score_portfolio(*book[:3], book.as_of, pol)
-    two = score_portfolio(*book[:3], book.as_of, pol, model=stats.model,
-                          portfolio_lr=stats.portfolio_loss_ratio)
+    two = score_portfolio(*book[:3], book.as_of, pol, model=stats.model, portfolio_lr=stats.portfolio_loss_ratio)
     pd.testing.assert_frame_equal(one, two, check_exact=True)
 
 
@@ -112,11 +131,12 @@ def test_value_score_by_hand():
     f = feature_frame(
         feature_row(annual_premium=0.0, long_term_regular=0, tenure_years=0.0, n_products=0),
         feature_row(annual_premium=1e6, long_term_regular=5, tenure_years=30.0, n_products=7),
-        feature_row(annual_premium=math.expm1(math.log1p(100000) / 2), long_term_regular=1,
-                    tenure_years=10.0, n_products=2))
+        feature_row(
+            annual_premium=math.expm1(math.log1p(100000) / 2), long_term_regular=1, tenure_years=10.0, n_products=2
+        ),
+    )
     v = value_score(f, TierPolicy())
-    assert v.tolist() == pytest.approx([0.0, 100.0,
-                                        100 * (0.5 * 0.5 + 0.2 / 3 + 0.15 * 0.5 + 0.15 * 0.5)])
+    assert v.tolist() == pytest.approx([0.0, 100.0, 100 * (0.5 * 0.5 + 0.2 / 3 + 0.15 * 0.5 + 0.15 * 0.5)])
 
 
 def test_risk_score_is_50_at_the_reference_rate():
@@ -126,14 +146,24 @@ def test_risk_score_is_50_at_the_reference_rate():
 
 
 def test_diff_reports_tier_reason_and_rounded_score_changes():
-    old = pd.DataFrame({"tier": ["vip", "standard", "standard", "standard"],
-                        "reasons": [("V_PREMIUM",), (), (), ()],
-                        "value_score": [50.0, 10.0, 10.0, 10.0],
-                        "risk_score": [20.0, 20.0, 20.0, 20.0]}, index=[1, 2, 3, 9])
-    new = pd.DataFrame({"tier": ["vip", "standard", "standard", "watchlist"],
-                        "reasons": [("V_RETAINED",), (), (), ("W_FRAUD",)],
-                        "value_score": [50.0, 10.4, 10.6, 1.0],  # published in whole points
-                        "risk_score": [20.0, 20.0, 20.0, 5.0]}, index=[1, 2, 3, 4])
+    old = pd.DataFrame(
+        {
+            "tier": ["vip", "standard", "standard", "standard"],
+            "reasons": [("V_PREMIUM",), (), (), ()],
+            "value_score": [50.0, 10.0, 10.0, 10.0],
+            "risk_score": [20.0, 20.0, 20.0, 20.0],
+        },
+        index=[1, 2, 3, 9],
+    )
+    new = pd.DataFrame(
+        {
+            "tier": ["vip", "standard", "standard", "watchlist"],
+            "reasons": [("V_RETAINED",), (), (), ("W_FRAUD",)],
+            "value_score": [50.0, 10.4, 10.6, 1.0],  # published in whole points
+            "risk_score": [20.0, 20.0, 20.0, 5.0],
+        },
+        index=[1, 2, 3, 4],
+    )
     d = diff_results(new, old)
     assert list(d.index) == [1, 3, 4]
     assert d.loc[1, "changed"] == ("reasons",)
@@ -155,23 +185,26 @@ def test_diff_reports_tier_reason_and_rounded_score_changes():
 
 # --- the tier policy ----------------------------------------------------------------------
 
+
 def test_policy_defaults_and_round_trip():
     p = TierPolicy()
-    assert (p.window_days, p.w_loss_ratio, p.v_premium, p.retain_vip_longterm_premium) == (
-        1095, 1.20, 50000, 16000)
+    assert (p.window_days, p.w_loss_ratio, p.v_premium, p.retain_vip_longterm_premium) == (1095, 1.20, 50000, 16000)
     assert TierPolicy.from_dict(p.to_dict()) == p
     assert TierPolicy.from_dict({"v_premium": 60000, "version": "b-2"}).v_premium == 60000
 
 
-@pytest.mark.parametrize("bad, field", [
-    ({"vip_premium": 1}, "vip_premium"),
-    ({"window_days": 1095.5}, "window_days"),
-    ({"w_loss_ratio": "1.2"}, "w_loss_ratio"),
-    ({"v_premium": -1.0}, "v_premium"),
-    ({"w_freq_claims_12m": True}, "w_freq_claims_12m"),
-    ({"excluded_claim_statuses": [1]}, "excluded_claim_statuses"),
-    ({"recent_days": 400}, "window_days"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"vip_premium": 1}, "vip_premium"),
+        ({"window_days": 1095.5}, "window_days"),
+        ({"w_loss_ratio": "1.2"}, "w_loss_ratio"),
+        ({"v_premium": -1.0}, "v_premium"),
+        ({"w_freq_claims_12m": True}, "w_freq_claims_12m"),
+        ({"excluded_claim_statuses": [1]}, "excluded_claim_statuses"),
+        ({"recent_days": 400}, "window_days"),
+    ],
+)
 def test_policy_rejects_bad_values_naming_the_field(bad, field):
     with pytest.raises(ValueError, match=field):
         TierPolicy.from_dict(bad)
@@ -182,8 +215,7 @@ def test_explain_accepts_a_scored_row(book):
     cid = scored.index[scored["tier"] == "watchlist"][0]
     items = explain(scored.loc[cid], TierPolicy())
     held = {i["code"] for i in items if i["holds"] and i["kind"] == "watchlist"}
-    assert held == {c for c in scored.loc[cid, "computed_reasons"] if c.startswith("W_")
-                    and c != "W_RETAINED"}
+    assert held == {c for c in scored.loc[cid, "computed_reasons"] if c.startswith("W_") and c != "W_RETAINED"}
 
 
 def test_the_engine_imports_only_pandas_numpy_sklearn_and_the_standard_library():

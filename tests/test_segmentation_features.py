@@ -1,4 +1,5 @@
 """Hand-computed checks of every feature of TIER_RULES.md, at the edges of each window."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -7,12 +8,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from test_segmentation_factories import D, claim, customer, days, features, frames, policy
 
 from segmentation import TierPolicy, compute_features, portfolio_loss_ratio
 from segmentation.features import covered_days, earned_premium_1_365, loss_ratio
 from segmentation.frames import day_number
-from test_segmentation_factories import (D, claim, customer, days, features, frames,
-                                         policy)
 
 COVER = policy(1, days(-2000), days(2000), premium=3650.0)  # in force over the whole window
 
@@ -23,6 +23,7 @@ def one(claims=(), policies=(COVER,), **kw) -> pd.Series:
 
 
 # --- the window and the as-of rule -------------------------------------------------------
+
 
 def test_loss_on_first_day_of_window_counts_and_day_before_does_not():
     f = one([claim(1, days(-1094), days(-10), paid=100.0)])
@@ -47,13 +48,13 @@ def test_policy_starting_after_as_of_plays_no_part():
 def test_end_date_is_exclusive():
     assert one(policies=[policy(1, days(-100), days(0), premium=7.0)]).annual_premium == 0
     assert one(policies=[policy(1, days(-100), days(1), premium=7.0)]).annual_premium == 7.0
-    assert one(policies=[policy(1, days(-100), days(0))]).exposure_years == pytest.approx(
-        100 / 365)
+    assert one(policies=[policy(1, days(-100), days(0))]).exposure_years == pytest.approx(100 / 365)
 
 
 def test_last_year_and_recent_windows():
-    f = one([claim(1, days(-364)), claim(1, days(-365)),
-             claim(1, days(-400), days(-179)), claim(1, days(-400), days(-180))])
+    f = one(
+        [claim(1, days(-364)), claim(1, days(-365)), claim(1, days(-400), days(-179)), claim(1, days(-400), days(-180))]
+    )
     assert f.claims_3y == 4
     assert f.claims_12m == 1
     assert f.claims_recent_180d == 1
@@ -61,16 +62,17 @@ def test_last_year_and_recent_windows():
 
 # --- premiums: the 1/365 method ------------------------------------------------------------
 
+
 def test_earned_premium_over_a_leap_year_is_366_365ths():
     as_of = dt.date(2024, 12, 31)
-    f = one(policies=[policy(1, dt.date(2024, 1, 1), dt.date(2025, 1, 1), premium=1000.0)],
-            as_of=as_of)
+    f = one(policies=[policy(1, dt.date(2024, 1, 1), dt.date(2025, 1, 1), premium=1000.0)], as_of=as_of)
     assert f.earned_premium == pytest.approx(1000.0 * 366 / 365, abs=1e-9)
     assert f.exposure_years == pytest.approx(366 / 365)
 
 
 def test_covered_days_and_earned_premium_helpers_are_vectorised():
-    start = np.array([0, 5, 20, 0]); end = np.array([10, 8, 30, 100])
+    start = np.array([0, 5, 20, 0])
+    end = np.array([10, 8, 30, 100])
     assert covered_days(start, end, 6, 21).tolist() == [4, 2, 1, 15]
     assert earned_premium_1_365([365.0] * 4, start, end, 6, 21).tolist() == [4, 2, 1, 15]
 
@@ -92,10 +94,12 @@ def test_annual_premium_long_term_tenure_and_products():
 
 # --- claims: statuses, fraud, loss ratios ----------------------------------------------------
 
+
 def test_rejected_and_withdrawn_claims_do_not_count_but_open_ones_do():
-    cl = [claim(1, days(-10), status=s, paid=1.0, reserve=2.0)
-          for s in ("reported", "registered", "under_review", "approved", "paid",
-                    "rejected", "withdrawn")]
+    cl = [
+        claim(1, days(-10), status=s, paid=1.0, reserve=2.0)
+        for s in ("reported", "registered", "under_review", "approved", "paid", "rejected", "withdrawn")
+    ]
     f = one(cl)
     assert f.claims_3y == 5 and f.incurred == 15.0
 
@@ -126,8 +130,9 @@ def test_credible_loss_ratio_blends_with_the_portfolio_by_z():
 
 
 def test_given_portfolio_ratio_is_used_and_k_is_a_setting():
-    c, p, k = frames([customer(1)], [policy(1, days(-1094), days(1), premium=1000.0)],
-                     [claim(1, days(-3), paid=6000.0)])
+    c, p, k = frames(
+        [customer(1)], [policy(1, days(-1094), days(1), premium=1000.0)], [claim(1, days(-3), paid=6000.0)]
+    )
     f = compute_features(c, p, k, D, TierPolicy(credibility_k=1.0), portfolio_lr=0.0)
     assert f.loc[1, "credible_loss_ratio"] == pytest.approx(0.75 * 2.0)
 
@@ -135,15 +140,12 @@ def test_given_portfolio_ratio_is_used_and_k_is_a_setting():
 def test_python_dates_and_datetime64_give_the_same_features():
     cl = [claim(1, days(-10), paid=5.0)]
     c, p, k = frames([customer(1)], [COVER], cl)
-    as_dates = [df.assign(**{col: df[col].dt.date for col in df.columns if "date" in col})
-                for df in (c, p, k)]
-    pd.testing.assert_frame_equal(compute_features(c, p, k, D),
-                                  compute_features(*as_dates, D))
+    as_dates = [df.assign(**{col: df[col].dt.date for col in df.columns if "date" in col}) for df in (c, p, k)]
+    pd.testing.assert_frame_equal(compute_features(c, p, k, D), compute_features(*as_dates, D))
 
 
 def test_every_customer_gets_a_row_and_unknown_customers_are_ignored():
-    f = features([customer(1), customer(2)], [policy(3, days(-5), days(5))],
-                 [claim(3, days(-1))])
+    f = features([customer(1), customer(2)], [policy(3, days(-5), days(5))], [claim(3, days(-1))])
     assert list(f.index) == [1, 2] and f["claims_3y"].sum() == 0
 
 

@@ -1,5 +1,6 @@
 """The claim-frequency model: every year of the window without leakage, inputs chosen on
 held-out deviance, GLM or trees, portable storage, fallback on thin data."""
+
 from __future__ import annotations
 
 import pickle
@@ -8,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_segmentation_factories import D, claim, customer, days, frames, policy
 from threadpoolctl import threadpool_limits
 
 from segmentation import FittedModel, TierPolicy, build_training_frame, fit_frequency_model, predict_frequency
 from segmentation.model_format import LegacyModelFormat
 from segmentation.truth import GENDER, make_true_portfolio, true_rate
-from test_segmentation_factories import D, claim, customer, days, frames, policy
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -82,14 +83,16 @@ def _on(pol: dict, loss, report=None, status="paid") -> dict:
 def test_training_frame_has_no_leakage():
     life = policy(1, days(-800), days(400), product="life")
     motor = policy(1, days(-100), days(400), product="motor")  # bought in the last year
-    new = policy(2, days(-100), days(400))                      # a customer new in the last year
-    claims = [_on(life, days(-500), days(-400)),   # year 2's; known at T1 = D - 365: a prior claim then
-              _on(life, days(-370), days(-300)),   # year 2's; reported after T1: not known at T1
-              _on(life, days(-365)),               # the loss on T1 itself: year 2's, known at T1
-              _on(life, days(-364)),               # year 1's
-              _on(motor, days(-10)),               # year 1's, on the motor policy
-              _on(motor, days(-5), days(3)),       # reported after D: no part in anything
-              _on(motor, days(-20), status="rejected")]
+    new = policy(2, days(-100), days(400))  # a customer new in the last year
+    claims = [
+        _on(life, days(-500), days(-400)),  # year 2's; known at T1 = D - 365: a prior claim then
+        _on(life, days(-370), days(-300)),  # year 2's; reported after T1: not known at T1
+        _on(life, days(-365)),  # the loss on T1 itself: year 2's, known at T1
+        _on(life, days(-364)),  # year 1's
+        _on(motor, days(-10)),  # year 1's, on the motor policy
+        _on(motor, days(-5), days(3)),  # reported after D: no part in anything
+        _on(motor, days(-20), status="rejected"),
+    ]
     train = build_training_frame(*frames([customer(1), customer(2)], [life, motor, new], claims), D)
     rows = {(r.customer_id, r.period, r.product_type): r for r in train.itertuples()}
     assert set(rows) == {(1, 1, "life"), (1, 1, "motor"), (1, 2, "life"), (1, 3, "life"), (2, 1, "health")}
@@ -114,7 +117,9 @@ def test_glm_inputs_are_chosen_by_held_out_deviance(model):
     def genderless(age_band, gender, city, product):
         return true_rate(age_band, gender, city, product) / GENDER[gender]
 
-    fair = fit_frequency_model(build_training_frame(*make_true_portfolio(4000, seed=8, as_of=D, rate=genderless)[:3], D))
+    fair = fit_frequency_model(
+        build_training_frame(*make_true_portfolio(4000, seed=8, as_of=D, rate=genderless)[:3], D)
+    )
     assert "gender" not in fair.metrics["glm_inputs"] and "product_type" in fair.metrics["glm_inputs"]
 
 
@@ -202,7 +207,8 @@ def test_the_glm_is_kept_unless_the_boosted_model_is_materially_better(train):
     assert gain < 0.02 and fitted.kind == "poisson_glm"  # the truth is nearly log-additive
     assert fitted.metrics["boosted_min_gain"] == 0.02 and "at least 2.0% lower" in fitted.note
     assert fit_frequency_model(train, random_state=0, boosted_min_gain=0.0).kind == (
-        "hgb_poisson" if gain > 0 else "poisson_glm")
+        "hgb_poisson" if gain > 0 else "poisson_glm"
+    )
 
     xor = build_training_frame(*make_true_portfolio(4000, seed=5, as_of=D, rate=_xor)[:3], D)
     trees = fit_frequency_model(xor, random_state=0)

@@ -1,5 +1,6 @@
 """The published risk score ranks customers by their true claim rate (segmentation.truth)
 at least 90 % as well as a plain Poisson GLM fitted on the same three years of claims."""
+
 from __future__ import annotations
 
 import pytest

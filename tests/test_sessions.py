@@ -1,5 +1,6 @@
 """Server-side sessions: the cookie is a random id; log-out, a password change, a deactivation
 and an admin end a session for good (issue 19, item 2)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -56,8 +57,11 @@ def test_a_password_change_ends_every_session_of_the_user(app, make_user):
     _, email = make_user("underwriter")
     here, elsewhere = logged_in(app, email), logged_in(app, email, "198.51.100.4")
     copied, other = session_cookie(here), session_cookie(elsewhere)
-    response = post_form(here.client, "/account/password",
-                         {"current": PASSWORD, "new": "Quiet-Lantern-Moss-81", "confirm": "Quiet-Lantern-Moss-81"})
+    response = post_form(
+        here.client,
+        "/account/password",
+        {"current": PASSWORD, "new": "Quiet-Lantern-Moss-81", "confirm": "Quiet-Lantern-Moss-81"},
+    )
     assert response.status_code == 302
     assert here.client.get("/customers").status_code == 200  # this browser goes on, under a new id
     assert session_cookie(here) != copied
@@ -78,8 +82,7 @@ def test_deactivating_a_user_ends_their_sessions(app, make_user, database):
     assert not _opens_customers(app, copied)
     assert user.login(email).status_code == 401  # and cannot come back
     with database.session() as session:
-        assert session.scalar(select(func.count()).select_from(UserSession)
-                              .where(UserSession.user_id == user_id)) == 0
+        assert session.scalar(select(func.count()).select_from(UserSession).where(UserSession.user_id == user_id)) == 0
         actions = session.scalars(select(AuditEvent.action).where(AuditEvent.entity_id == str(user_id))).all()
     assert "user.deactivate" in actions
 
@@ -98,8 +101,9 @@ def test_an_admin_sees_a_users_sessions_and_ends_one(app, make_user, database):
     ids = re.findall(r'data-session="(\d+)"', html)
     assert len(ids) == 2
     with database.session() as session:
-        office_id = session.scalar(select(UserSession.id).where(UserSession.user_id == user_id,
-                                                                UserSession.ip == "198.51.100.7"))
+        office_id = session.scalar(
+            select(UserSession.id).where(UserSession.user_id == user_id, UserSession.ip == "198.51.100.7")
+        )
     response = post_form(admin.client, f"/admin/users/{user_id}/sessions/{office_id}/end")
     assert response.status_code == 302
     assert office.client.get("/customers").status_code == 302  # ended
@@ -136,9 +140,7 @@ def test_saving_the_session_does_not_wait_on_the_requests_own_transaction(app, m
     teardown, and the session row must not wait for it (30 s, then 'database is locked')."""
     import time
 
-    from tests.conftest import PASSWORD
-
-    from tests.conftest import csrf_token
+    from tests.conftest import PASSWORD, csrf_token
 
     _, email = make_user("admin")
     user = logged_in(app, email)
@@ -146,9 +148,15 @@ def test_saving_the_session_does_not_wait_on_the_requests_own_transaction(app, m
     with user.client.session_transaction() as stored:
         stored["seen_at"] = int(time.time()) - 120  # so that this request writes the session
     started = time.monotonic()
-    response = user.client.post("/account/password", data={
-        "csrf_token": token, "current": "not-" + PASSWORD, "new": "Quiet-Lantern-Moss-81",
-        "confirm": "Quiet-Lantern-Moss-81"})
+    response = user.client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current": "not-" + PASSWORD,
+            "new": "Quiet-Lantern-Moss-81",
+            "confirm": "Quiet-Lantern-Moss-81",
+        },
+    )
     assert response.status_code == 422
     assert time.monotonic() - started < 10
     assert user.client.get("/customers").status_code == 200

@@ -1,6 +1,7 @@
 """The shape of the code, read with ast (no import runs): dependencies point one way, the
 segmentation engine stays pure, no module needs itself through a cycle of imports, and every
 feature registers its routes the same way."""
+
 from __future__ import annotations
 
 import ast
@@ -28,8 +29,13 @@ MODULES = _modules()
 
 def _type_checking_only(tree: ast.Module) -> set[int]:
     """Nodes under ``if TYPE_CHECKING:`` (never imported at run time)."""
-    return {id(node) for branch in ast.walk(tree) if isinstance(branch, ast.If)
-            and "TYPE_CHECKING" in ast.unparse(branch.test) for stmt in branch.body for node in ast.walk(stmt)}
+    return {
+        id(node)
+        for branch in ast.walk(tree)
+        if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.unparse(branch.test)
+        for stmt in branch.body
+        for node in ast.walk(stmt)
+    }
 
 
 def imports(path: Path) -> list[tuple[int, str]]:
@@ -46,8 +52,11 @@ def imports(path: Path) -> list[tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # relative: from the module's package
-                package = module.split(".")[:-node.level] if path.name != "__init__.py" else \
-                    module.split(".")[:len(module.split(".")) - node.level]
+                package = (
+                    module.split(".")[: -node.level]
+                    if path.name != "__init__.py"
+                    else module.split(".")[: len(module.split(".")) - node.level]
+                )
                 base = ".".join([*package, *([node.module] if node.module else [])])
             found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
     return found
@@ -65,19 +74,26 @@ def _top(name: str) -> str:
 
 
 def test_crm_reaches_partners_only_through_its_interfaces():
-    offending = [f"{path.relative_to(ROOT)}:{line} imports {name}"
-                 for module, path in MODULES.items() if _top(module) == "crm"
-                 and str(path.relative_to(ROOT)) not in COMPOSITION_ROOTS
-                 for line, name in imports(path) if _top(name) == "partners"]
+    offending = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for module, path in MODULES.items()
+        if _top(module) == "crm" and str(path.relative_to(ROOT)) not in COMPOSITION_ROOTS
+        for line, name in imports(path)
+        if _top(name) == "partners"
+    ]
     assert offending == []
 
 
 def test_segmentation_is_pure():
     """DataFrames in, DataFrames out: no web framework, no database, nothing of the app's."""
     forbidden = ("flask", "werkzeug", "jinja2", "sqlalchemy", "alembic", "psycopg", "redis", "crm", "partners")
-    offending = [f"{path.relative_to(ROOT)}:{line} imports {name}"
-                 for module, path in MODULES.items() if _top(module) == "segmentation"
-                 for line, name in imports(path) if _top(name).startswith(forbidden)]
+    offending = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for module, path in MODULES.items()
+        if _top(module) == "segmentation"
+        for line, name in imports(path)
+        if _top(name).startswith(forbidden)
+    ]
     assert offending == []
 
 
@@ -134,8 +150,13 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def _defines_routes(tree: ast.Module) -> bool:
-    return any(isinstance(node, ast.Attribute) and node.attr in ("route", "get", "post")
-               and isinstance(node.value, ast.Name) and node.value.id == "bp" for node in ast.walk(tree))
+    return any(
+        isinstance(node, ast.Attribute)
+        and node.attr in ("route", "get", "post")
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "bp"
+        for node in ast.walk(tree)
+    )
 
 
 def test_every_feature_defines_its_blueprint_in_its_package_and_routes_in_views_modules():
@@ -146,8 +167,11 @@ def test_every_feature_defines_its_blueprint_in_its_package_and_routes_in_views_
         assert "Blueprint(" in init.read_text(encoding="utf-8"), f"{package} defines no blueprint in __init__.py"
     for module, path in MODULES.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-                 and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Blueprint"]
+        calls = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Blueprint"
+        ]
         if calls:
             assert path.name == "__init__.py", f"{module} makes a Blueprint outside its package's __init__.py"
         if _defines_routes(tree) and module != "partners.api":  # the partner API is its own module
@@ -159,7 +183,7 @@ def test_no_module_imports_at_its_bottom():
     """Imports come first: a module-level import after a function or class hides a cycle or
     registers routes as a side effect."""
     late = []
-    for module, path in MODULES.items():
+    for path in MODULES.values():
         seen_definition = False
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

@@ -1,5 +1,6 @@
 """A run's moves: kept in its transaction, delivered to the subscribers after it commits, each
 batch once and in order, a failure kept on the batch and tried again (crm.jobs.moves)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -52,8 +53,11 @@ def _grants(database, ids=None) -> int:
 
 def _vips(database) -> list[int]:
     with database.session() as s:
-        return list(s.scalars(select(CustomerTier.customer_id).where(CustomerTier.tier == "vip")
-                              .order_by(CustomerTier.customer_id)))
+        return list(
+            s.scalars(
+                select(CustomerTier.customer_id).where(CustomerTier.tier == "vip").order_by(CustomerTier.customer_id)
+            )
+        )
 
 
 @pytest.fixture
@@ -70,20 +74,23 @@ def recording():
     events._handlers[events.TiersChanged].remove(handler)
 
 
-def test_a_run_keeps_its_moves_and_they_are_delivered_after_its_commit_once(database, recording, monkeypatch,
-                                                                          tmp_path):
+def test_a_run_keeps_its_moves_and_they_are_delivered_after_its_commit_once(database, recording, monkeypatch, tmp_path):
     monkeypatch.setattr(moves, "BATCH", 40)  # several batches for the biggest move
     _portfolio(database, tmp_path, 300, seed=4)
     run_id = _committed_run(database)
     assert recording == []  # nothing published inside the run
     with database.session() as s:
-        batches = list(s.scalars(select(TierMoveBatch).where(TierMoveBatch.run_id == run_id)
-                                 .order_by(TierMoveBatch.id)))
+        batches = list(
+            s.scalars(select(TierMoveBatch).where(TierMoveBatch.run_id == run_id).order_by(TierMoveBatch.id))
+        )
         assert batches and all(b.delivered_at is None for b in batches)
         assert all(0 < b.customers <= 40 for b in batches) and len({(b.old_tier, b.new_tier) for b in batches}) > 1
         assert moves.pending(s, run_id) == (sum(b.customers for b in batches), None)
-        stored = {cid: (b.old_tier, b.new_tier) for b in batches
-                  for cid in np.frombuffer(b.customer_ids, dtype="<i8").tolist()}
+        stored = {
+            cid: (b.old_tier, b.new_tier)
+            for b in batches
+            for cid in np.frombuffer(b.customer_ids, dtype="<i8").tolist()
+        }
         tiers = dict(s.execute(select(CustomerTier.customer_id, CustomerTier.tier)).all())
     assert all(tiers[cid] == new != old for cid, (old, new) in stored.items())
 
@@ -111,8 +118,7 @@ def test_new_vips_get_their_benefits_from_the_delivery_once(database, tmp_path):
     assert _grants(database) == entries  # keyed grants: delivered again, granted once
 
 
-def test_a_failing_subscriber_leaves_the_run_published_and_its_moves_pending(database, runner, monkeypatch,
-                                                                             tmp_path):
+def test_a_failing_subscriber_leaves_the_run_published_and_its_moves_pending(database, runner, monkeypatch, tmp_path):
     from crm.benefits import ledger
 
     _portfolio(database, tmp_path, 250, seed=3)
@@ -151,9 +157,13 @@ def test_a_late_batch_does_not_undo_a_later_move(database, tmp_path):
     assert _grants(database, moved_on) == 0  # the late batch grants nothing to who has left
     assert _grants(database, vips[3:]) > 0
     with database.session() as s:
-        balances = dict(s.execute(select(EntitlementEntry.customer_id, func.sum(EntitlementEntry.quantity))
-                                  .where(EntitlementEntry.customer_id.in_(moved_on))
-                                  .group_by(EntitlementEntry.customer_id)).all())
+        balances = dict(
+            s.execute(
+                select(EntitlementEntry.customer_id, func.sum(EntitlementEntry.quantity))
+                .where(EntitlementEntry.customer_id.in_(moved_on))
+                .group_by(EntitlementEntry.customer_id)
+            ).all()
+        )
     assert balances == {}
 
 
@@ -162,8 +172,10 @@ def test_two_deliverers_deliver_each_batch_once_and_in_order(database, recording
     _portfolio(database, tmp_path, 200, seed=5)
     _committed_run(database)
     with database.session() as s:
-        stored = [(b.old_tier, b.new_tier, np.frombuffer(b.customer_ids, dtype="<i8").tolist())
-                  for b in s.scalars(select(TierMoveBatch).order_by(TierMoveBatch.id))]
+        stored = [
+            (b.old_tier, b.new_tier, np.frombuffer(b.customer_ids, dtype="<i8").tolist())
+            for b in s.scalars(select(TierMoveBatch).order_by(TierMoveBatch.id))
+        ]
 
     # The overlap, made certain: the first deliverer, inside its first batch, meets the second at
     # a barrier, and keeps the batch until the second has reached the database and waits on it
@@ -207,8 +219,11 @@ def test_two_deliverers_deliver_each_batch_once_and_in_order(database, recording
 
 def _lock_waiters(database) -> int:
     with database.engine.connect() as conn:
-        return conn.scalar(text("SELECT count(*) FROM pg_stat_activity "
-                                "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+        return conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
@@ -220,8 +235,9 @@ def test_a_run_that_rewrote_the_tiers_renews_their_statistics_on_postgresql(data
     def analysed():
         with database.engine.connect() as conn:
             conn.execute(text("SELECT pg_stat_clear_snapshot()"))
-            return conn.execute(text("SELECT last_analyze FROM pg_stat_user_tables "
-                                     "WHERE relname = 'customer_tiers'")).scalar()
+            return conn.execute(
+                text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'customer_tiers'")
+            ).scalar()
 
     _portfolio(database, tmp_path, 300, seed=4)
     before = analysed()

@@ -1,5 +1,6 @@
 """The tier-policy editor is a form: typed, bounded fields whose errors come back under them,
 CSRF as everywhere, and the saved versions in the format runs read."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,11 @@ PAGE = "/tiers/policy"
 def _shown(client) -> dict[str, str]:
     page = client.get(PAGE).get_data(as_text=True)
     fields = set(TierPolicy().to_dict()) - {"version"}
-    return {name: value for name, value in re.findall(r'<input[^>]*\bname="(\w+)"[^>]*\bvalue="([^"]*)"', page)
-            if name in fields}
+    return {
+        name: value
+        for name, value in re.findall(r'<input[^>]*\bname="(\w+)"[^>]*\bvalue="([^"]*)"', page)
+        if name in fields
+    }
 
 
 def _versions(database) -> int:
@@ -28,8 +32,11 @@ def _versions(database) -> int:
 
 def _invalid(html: str, name: str) -> str | None:
     """The error shown under field ``name`` (None when it is not marked invalid)."""
-    match = re.search(rf'<input class="[^"]*is-invalid[^"]*" id="{name}"[^>]*>\s*'
-                      r'<div class="invalid-feedback d-block">([^<]*)</div>', html)
+    match = re.search(
+        rf'<input class="[^"]*is-invalid[^"]*" id="{name}"[^>]*>\s*'
+        r'<div class="invalid-feedback d-block">([^<]*)</div>',
+        html,
+    )
     return match.group(1) if match else None
 
 
@@ -44,8 +51,15 @@ def test_the_form_shows_the_policy_in_force(client, login_as):
 def test_bad_values_come_back_under_their_fields_and_save_nothing(client, login_as, database):
     login_as("admin")
     values = _shown(client)
-    bad = dict(values, csrf_token=csrf_token(client, PAGE), window_days="1.5", w_loss_ratio="abc",
-               model_boosted_min_gain="2", v_premium="-5", excluded_claim_statuses="rejected,lost")
+    bad = dict(
+        values,
+        csrf_token=csrf_token(client, PAGE),
+        window_days="1.5",
+        w_loss_ratio="abc",
+        model_boosted_min_gain="2",
+        v_premium="-5",
+        excluded_claim_statuses="rejected,lost",
+    )
     response = client.post(PAGE, data=bad)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -66,15 +80,22 @@ def test_the_form_needs_its_csrf_token(client, login_as, database):
 
 def test_a_saved_version_keeps_the_policy_format(client, login_as, database):
     login_as("admin")
-    values = dict(_shown(client), csrf_token=csrf_token(client, PAGE), v_premium="60000.50", w_loss_ratio="1.3",
-                  excluded_claim_statuses=" rejected , withdrawn ,paid", note="raise the bar")
+    values = dict(
+        _shown(client),
+        csrf_token=csrf_token(client, PAGE),
+        v_premium="60000.50",
+        w_loss_ratio="1.3",
+        excluded_claim_statuses=" rejected , withdrawn ,paid",
+        note="raise the bar",
+    )
     assert client.post(PAGE, data=values).status_code == 302
     assert client.post(PAGE, data=dict(values, note="again")).status_code == 302
     with database.session() as s:
         rows = list(s.scalars(select(TierPolicyVersion).order_by(TierPolicyVersion.id)))
     assert [r.version for r in rows] == ["v1", "v2"] and rows[0].note == "raise the bar"
-    expected = TierPolicy(v_premium=60000.5, w_loss_ratio=1.3,
-                          excluded_claim_statuses=("rejected", "withdrawn", "paid")).to_dict()
+    expected = TierPolicy(
+        v_premium=60000.5, w_loss_ratio=1.3, excluded_claim_statuses=("rejected", "withdrawn", "paid")
+    ).to_dict()
     del expected["version"]
     assert json.loads(rows[0].settings) == expected
     assert TierPolicy.from_dict(json.loads(rows[0].settings)).v_premium == 60000.5

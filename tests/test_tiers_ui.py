@@ -1,4 +1,5 @@
 """Tier pages: queue a preview, the scheduler runs it, progress, policy versions, overrides."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -88,21 +89,31 @@ def test_lifting_a_watchlist_customer_needs_a_second_person(client, auth, make_u
     _, second = make_user("risk_officer")
     auth.login(first)
     token = csrf_token(client, f"/customers/{watch.customer_id}")
-    client.post(f"/tiers/customers/{watch.customer_id}/override", data={
-        "csrf_token": token, "tier": "standard", "reason": "fraud flag cleared by SIU",
-        "expires_on": (business_today() + dt.timedelta(days=90)).isoformat()})
+    client.post(
+        f"/tiers/customers/{watch.customer_id}/override",
+        data={
+            "csrf_token": token,
+            "tier": "standard",
+            "reason": "fraud flag cleared by SIU",
+            "expires_on": (business_today() + dt.timedelta(days=90)).isoformat(),
+        },
+    )
     with database.session() as s:
         override = s.scalar(select(TierOverride))
         assert override.status == "pending"
         assert s.get(CustomerTier, watch.customer_id).tier == "watchlist"
-    refused = client.post(f"/tiers/overrides/{override.id}/approve",
-                          data={"csrf_token": csrf_token(client, "/tiers/overrides"), "reason": "ok"},
-                          follow_redirects=True)
+    refused = client.post(
+        f"/tiers/overrides/{override.id}/approve",
+        data={"csrf_token": csrf_token(client, "/tiers/overrides"), "reason": "ok"},
+        follow_redirects=True,
+    )
     assert "four eyes" in refused.get_data(as_text=True)
     auth.logout()
     auth.login(second)
-    client.post(f"/tiers/overrides/{override.id}/approve",
-                data={"csrf_token": csrf_token(client, "/tiers/overrides"), "reason": "checked the file"})
+    client.post(
+        f"/tiers/overrides/{override.id}/approve",
+        data={"csrf_token": csrf_token(client, "/tiers/overrides"), "reason": "checked the file"},
+    )
     with database.session() as s:
         state = s.get(CustomerTier, watch.customer_id)
         assert state.tier == "standard" and "M_OVERRIDE" in state.reasons and state.computed_tier == "watchlist"
@@ -114,8 +125,9 @@ def test_lifting_a_watchlist_customer_needs_a_second_person(client, auth, make_u
     with database.session() as s:
         assert s.get(CustomerTier, watch.customer_id).tier == "standard"
     # … and once it expires, the computed tier is back.
-    recalc.recalculate(database, recalc.RunRequest(as_of=business_today() + dt.timedelta(days=91),
-                                                   actor=audit.Actor("system", "t")))
+    recalc.recalculate(
+        database, recalc.RunRequest(as_of=business_today() + dt.timedelta(days=91), actor=audit.Actor("system", "t"))
+    )
     with database.session() as s:
         state = s.get(CustomerTier, watch.customer_id)
         assert "M_OVERRIDE" not in state.reasons
@@ -150,8 +162,11 @@ def test_run_page_says_whether_its_moves_reached_the_benefits(client, login_as, 
     page = client.get(f"/tiers/runs/{run_id}").get_data(as_text=True)
     assert "Benefits: every move delivered." in page
     with database.transaction() as s:  # the delivery met a failure: the batches wait, with its reason
-        s.execute(update(TierMoveBatch).where(TierMoveBatch.run_id == run_id).values(
-            delivered_at=None, error="RuntimeError: the catalogue is broken"))
+        s.execute(
+            update(TierMoveBatch)
+            .where(TierMoveBatch.run_id == run_id)
+            .values(delivered_at=None, error="RuntimeError: the catalogue is broken")
+        )
     page = client.get(f"/tiers/runs/{run_id}").get_data(as_text=True)
     assert "Benefits: 150 moves waiting to be delivered" in page and "the catalogue is broken" in page
     assert moves.deliver(database).moves == 150

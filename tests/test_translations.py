@@ -1,6 +1,7 @@
 """The Chinese catalogue is the one translators edit: it compiles, and it translates every
 string the code and the templates mark (a new untranslated string fails here, not in front of
 a user). The template is extracted afresh, as `make messages` does."""
+
 from __future__ import annotations
 
 import io
@@ -26,8 +27,20 @@ def _catalogue():
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     pot = tmp_path_factory.mktemp("messages") / "messages.pot"
-    CommandLineInterface().run(["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), *KEYWORDS,
-                                "--no-location", "-o", str(pot), str(ROOT)])
+    CommandLineInterface().run(
+        [
+            "pybabel",
+            "-q",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            *KEYWORDS,
+            "--no-location",
+            "-o",
+            str(pot),
+            str(ROOT),
+        ]
+    )
     with open(pot, "rb") as f:
         return read_po(f)
 
@@ -46,9 +59,15 @@ def test_every_marked_string_has_a_chinese_translation(template):
     catalogue = _catalogue()
     ids = [(m.id, m.context) for m in template if m.id]
     assert len(ids) > 500  # the extraction found the app's strings
-    missing = [f"{context + ': ' if context else ''}{msgid!r}" for msgid, context in ids
-               if not (catalogue.get(msgid, context) and catalogue.get(msgid, context).string
-                       and all(catalogue.get(msgid, context).string))]
+    missing = [
+        f"{context + ': ' if context else ''}{msgid!r}"
+        for msgid, context in ids
+        if not (
+            catalogue.get(msgid, context)
+            and catalogue.get(msgid, context).string
+            and all(catalogue.get(msgid, context).string)
+        )
+    ]
     assert missing == [], "untranslated (add them to messages.po): " + "; ".join(map(str, missing))
 
 
@@ -66,7 +85,8 @@ def test_a_service_refusal_reaches_each_user_in_their_language(client, login_as,
     for locale, refusal in (("zh", "状态为 open 的案件不能作出决定"), ("en", "a case that is open cannot be decided")):
         login_as("claims_reviewer", locale=locale)
         token = csrf_token(client, f"/review/cases/{case.id}")
-        response = client.post(f"/review/cases/{case.id}/decide",
-                               data={"csrf_token": token, "decision": "approved", "reason": "fine"})
+        response = client.post(
+            f"/review/cases/{case.id}/decide", data={"csrf_token": token, "decision": "approved", "reason": "fine"}
+        )
         assert response.status_code == 403 and refusal in response.get_data(as_text=True)
         auth.logout()

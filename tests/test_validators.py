@@ -40,8 +40,16 @@ def test_check_char_examples():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "1101051949123100", "110105194912310021X", "11010519491231002Y",
-     "1101051949123100X2", "11010519491231００2X", "110105 19491231002X", None],
+    [
+        "",
+        "1101051949123100",
+        "110105194912310021X",
+        "11010519491231002Y",
+        "1101051949123100X2",
+        "11010519491231００2X",
+        "110105 19491231002X",
+        None,
+    ],
 )
 def test_bad_shape(text):
     with pytest.raises(ValueError, match="18-character resident ID|required"):
@@ -78,9 +86,13 @@ def test_birth_before_1900_and_in_future():
 
 
 def test_make_id_number_rejects_bad_input():
-    for args in [("010105", TODAY, 1, "M"), ("11010", TODAY, 1, "M"),
-                 ("110105", TODAY, 500, "M"), ("110105", TODAY, -1, "M"),
-                 ("110105", TODAY, 1, "X")]:
+    for args in [
+        ("010105", TODAY, 1, "M"),
+        ("11010", TODAY, 1, "M"),
+        ("110105", TODAY, 500, "M"),
+        ("110105", TODAY, -1, "M"),
+        ("110105", TODAY, 1, "X"),
+    ]:
         with pytest.raises(ValueError):
             v.make_id_number(*args)
 
@@ -97,15 +109,14 @@ def test_generated_ids_round_trip(region, birth, seq, gender):
     assert v.parse_id_number(number.lower(), today=TODAY).number == number
 
 
-@given(regions, births, st.integers(0, 499), genders, st.integers(0, 17),
-       st.sampled_from("0123456789Xx"))
+@given(regions, births, st.integers(0, 499), genders, st.integers(0, 17), st.sampled_from("0123456789Xx"))
 def test_single_character_change_is_refused(region, birth, seq, gender, pos, new_char):
     """GB 11643 detects every single substitution: a digit change at position i shifts
     the weighted sum by w_i * delta with w_i and delta (1..9) both non-zero mod 11, so
     the check char recomputes differently; a change of the check char itself no longer
     matches; an X among the first 17 breaks the shape."""
     number = v.make_id_number(region, birth, seq, gender)
-    changed = number[:pos] + new_char + number[pos + 1:]
+    changed = number[:pos] + new_char + number[pos + 1 :]
     assume(changed.upper() != number)
     first17 = changed[:17]
     if first17.isdigit():
@@ -127,25 +138,35 @@ def test_arbitrary_text_never_crashes_otherwise(text):
 
 
 @pytest.mark.parametrize(
-    "text", ["13812345678", " 13812345678 ", "+8613812345678", "8613812345678",
-             "+86 13812345678", "86-13812345678"],
+    "text",
+    ["13812345678", " 13812345678 ", "+8613812345678", "8613812345678", "+86 13812345678", "86-13812345678"],
 )
 def test_phone_accepted(text):
     assert v.parse_phone(text) == "13812345678"
 
 
 @pytest.mark.parametrize(
-    "text", ["", "1381234567", "138123456789", "12812345678", "10012345678",
-             "23812345678", "+8513812345678", "138-1234-5678", "１3812345678",
-             "+86+8613812345678", "0086138123456"],
+    "text",
+    [
+        "",
+        "1381234567",
+        "138123456789",
+        "12812345678",
+        "10012345678",
+        "23812345678",
+        "+8513812345678",
+        "138-1234-5678",
+        "１3812345678",
+        "+86+8613812345678",
+        "0086138123456",
+    ],
 )
 def test_phone_refused(text):
     with pytest.raises(ValueError):
         v.parse_phone(text)
 
 
-@given(st.integers(3, 9), st.from_regex(r"[0-9]{9}", fullmatch=True),
-       st.sampled_from(["", "+86", "86", "+86 ", " "]))
+@given(st.integers(3, 9), st.from_regex(r"[0-9]{9}", fullmatch=True), st.sampled_from(["", "+86", "86", "+86 ", " "]))
 def test_every_valid_phone_pattern_accepted(second, rest, prefix):
     number = f"1{second}{rest}"
     assert v.parse_phone(prefix + number + " ") == number
@@ -154,7 +175,8 @@ def test_every_valid_phone_pattern_accepted(second, rest, prefix):
 @given(st.from_regex(r"[0-9]{1,15}", fullmatch=True))
 def test_phone_digits_accepted_only_when_pattern(digits):
     ok = (len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789") or (
-        len(digits) == 13 and digits.startswith("861") and digits[3] in "3456789")
+        len(digits) == 13 and digits.startswith("861") and digits[3] in "3456789"
+    )
     if ok:
         assert v.parse_phone(digits) == digits[-11:]
     else:
@@ -177,8 +199,14 @@ def test_parse_date():
 
 @pytest.mark.parametrize(
     "text,expected",
-    [("0", "0.00"), ("12", "12.00"), ("12.5", "12.50"), ("12.34", "12.34"),
-     ("999999999999.99", "999999999999.99"), ("000123.40", "123.40")],
+    [
+        ("0", "0.00"),
+        ("12", "12.00"),
+        ("12.5", "12.50"),
+        ("12.34", "12.34"),
+        ("999999999999.99", "999999999999.99"),
+        ("000123.40", "123.40"),
+    ],
 )
 def test_money_accepted(text, expected):
     value = v.parse_money(text)
@@ -187,11 +215,23 @@ def test_money_accepted(text, expected):
 
 @pytest.mark.parametrize(
     "text,message",
-    [("-1", "negative"), ("-0.01", "negative"), ("1,000", "thousands"),
-     ("1.234", "more than 2 decimal"), ("1000000000000", "too large"),
-     ("1e5", "not an amount"), ("NaN", "not an amount"), ("inf", "not an amount"),
-     ("Infinity", "not an amount"), (".5", "not an amount"), ("5.", "not an amount"),
-     ("+5", "not an amount"), ("１", "not an amount"), ("", "required"), ("12 .3", "not an")],
+    [
+        ("-1", "negative"),
+        ("-0.01", "negative"),
+        ("1,000", "thousands"),
+        ("1.234", "more than 2 decimal"),
+        ("1000000000000", "too large"),
+        ("1e5", "not an amount"),
+        ("NaN", "not an amount"),
+        ("inf", "not an amount"),
+        ("Infinity", "not an amount"),
+        (".5", "not an amount"),
+        ("5.", "not an amount"),
+        ("+5", "not an amount"),
+        ("１", "not an amount"),
+        ("", "required"),
+        ("12 .3", "not an"),
+    ],
 )
 def test_money_refused(text, message):
     with pytest.raises(ValueError, match=message):
@@ -227,12 +267,10 @@ def test_parse_enum_and_bool():
 
 def test_enumerations_match_contract():
     assert v.SOURCES == ("referral", "cold_visit", "community_event", "agent", "online", "other")
-    assert set(v.PRODUCT_TYPES) == {"life", "health", "critical_illness", "accident",
-                                    "property", "motor", "travel"}
+    assert set(v.PRODUCT_TYPES) == {"life", "health", "critical_illness", "accident", "property", "motor", "travel"}
     assert v.PAYMENT_MODES == ("single", "annual", "semiannual", "quarterly", "monthly")
     assert v.POLICY_STATUSES == ("in_force", "lapsed", "cancelled", "matured")
-    assert v.CLAIM_STATUSES == ("reported", "registered", "under_review", "approved",
-                                "paid", "rejected", "withdrawn")
+    assert v.CLAIM_STATUSES == ("reported", "registered", "under_review", "approved", "paid", "rejected", "withdrawn")
     assert len(v.ROLES) == 6 and "partner_cashier" in v.ROLES
 
 

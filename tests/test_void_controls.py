@@ -1,4 +1,5 @@
 """Voiding a policy in force takes two people (随意注销已生效保单); an ended one, or a claim, one."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,10 @@ SECOND = Actor("user", "second@test.crm", "2", "admin")
 
 def _policies(database, tmp_path) -> dict[str, int]:
     c = customer_row()
-    rows = {"in_force": policy_row(c["customer_ref"], start_date="2024-01-01", end_date="2044-01-01"),
-            "ended": policy_row(c["customer_ref"], start_date="2020-01-01", end_date="2021-01-01", status="matured")}
+    rows = {
+        "in_force": policy_row(c["customer_ref"], start_date="2024-01-01", end_date="2044-01-01"),
+        "ended": policy_row(c["customer_ref"], start_date="2020-01-01", end_date="2021-01-01", status="matured"),
+    }
     load(database, tmp_path, [c], list(rows.values()))
     with database.session() as s:
         ids = {p.policy_no: p.id for p in s.scalars(select(Policy))}

@@ -1,5 +1,6 @@
 """The authorisation matrix: every workspace route × every role, and another manager's customer
 by id in every view and export answers 404 (exactly as a customer that does not exist)."""
+
 from __future__ import annotations
 
 import csv
@@ -28,9 +29,14 @@ ROUTES = [
 ]
 # (path, roles allowed, the status an allowed role gets for a POST with nothing but the CSRF
 # token: a form's 422, or what the action answers); every other role gets 403.
-POSTS = [("/workspace/targets", ("admin",), 422), ("/workspace/teams", ("admin",), 422),
-         ("/workspace/snapshot", ("admin",), 302), ("/workspace/export", ("admin",), 200),
-         ("/workspace/customers/{c}/reassign", ("admin",), 303), ("/customers/{c}/visits/new", ("account_manager",), 422)]
+POSTS = [
+    ("/workspace/targets", ("admin",), 422),
+    ("/workspace/teams", ("admin",), 422),
+    ("/workspace/snapshot", ("admin",), 302),
+    ("/workspace/export", ("admin",), 200),
+    ("/workspace/customers/{c}/reassign", ("admin",), 303),
+    ("/customers/{c}/visits/new", ("account_manager",), 422),
+]
 
 
 def test_every_route_for_every_role(client, auth, make_user, database, tmp_path):
@@ -63,16 +69,24 @@ def test_another_managers_customer_answers_404_everywhere(client, login_as, make
     for path in (f"/customers/{theirs}", f"/customers/{theirs}/visits/new", "/customers/999999"):
         assert client.get(path).status_code == 404, path
     for path in (f"/customers/{theirs}/reveal", f"/customers/{theirs}/visits/new"):
-        assert client.post(path, data={"csrf_token": token, "kind": "visit", "visit_date": "2025-06-01",
-                                       "outcome": "x"}).status_code == 404, path
+        assert (
+            client.post(
+                path, data={"csrf_token": token, "kind": "visit", "visit_date": "2025-06-01", "outcome": "x"}
+            ).status_code
+            == 404
+        ), path
     # Lists, search and the portfolio hold only their own customers.
     for path in ("/customers", f"/customers?q={ids['refs']['c']}", "/customers?q=丙", "/workspace/portfolio"):
-        assert f'>{ids["refs"]["c"]}</a>' not in client.get(path).get_data(as_text=True), path
-    assert f'>{ids["refs"]["a"]}</a>' in client.get("/workspace/portfolio").get_data(as_text=True)
+        assert f">{ids['refs']['c']}</a>" not in client.get(path).get_data(as_text=True), path
+    assert f">{ids['refs']['a']}</a>" in client.get("/workspace/portfolio").get_data(as_text=True)
     # Reports and their CSV: only the manager's own figures (no other city, no other manager).
-    cities = list(csv.reader(io.StringIO(client.get("/reports/loss_ratio_city.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    cities = list(
+        csv.reader(io.StringIO(client.get("/reports/loss_ratio_city.csv").get_data(as_text=True).lstrip("\ufeff")))
+    )
     assert {r[0] for r in cities[1:-1]} == {"北京", "上海"}
-    managers = list(csv.reader(io.StringIO(client.get("/reports/loss_ratio_manager.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    managers = list(
+        csv.reader(io.StringIO(client.get("/reports/loss_ratio_manager.csv").get_data(as_text=True).lstrip("\ufeff")))
+    )
     assert len(managers) == 3  # header, their own row, total
     # The customer page of their own customer does not name the other portfolio's referrals.
     assert "丙客户" not in client.get(f"/customers/{ids['a']}").get_data(as_text=True)
@@ -107,8 +121,9 @@ def test_admin_reassigns_audited_and_lists_unassigned_vips(client, login_as, mak
     html = client.get("/workspace/unassigned-vips").get_data(as_text=True)
     assert ids["refs"]["d"] in html
     token = csrf_token(client, "/workspace/unassigned-vips")
-    response = client.post(f"/workspace/customers/{ids['d']}/reassign",
-                           data={"csrf_token": token, "manager": new_id, "back": "unassigned"})
+    response = client.post(
+        f"/workspace/customers/{ids['d']}/reassign", data={"csrf_token": token, "manager": new_id, "back": "unassigned"}
+    )
     assert response.status_code == 302
     assert "Every VIP has an account manager" in client.get("/workspace/unassigned-vips").get_data(as_text=True)
     with database.session() as s:

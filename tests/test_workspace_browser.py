@@ -1,14 +1,15 @@
 """The workspace in a real browser (Debian's Chromium via Playwright, as tests/test_browser.py):
 an account manager opens the dashboard and the portfolio, finds a customer; screenshots of the
 main pages go to test-artifacts/screenshots/."""
+
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
 from crm.workspace.snapshots import take_snapshot
-from tests.conftest import PASSWORD
 from tests.browser import _shot, _user, live_app, page  # noqa: F401  (fixtures)
+from tests.conftest import PASSWORD
 from tests.workspace_helpers import ACTOR, AS_OF, set_tier, two_portfolios
 
 pytestmark = pytest.mark.browser
@@ -30,8 +31,10 @@ def test_manager_dashboard_portfolio_and_customer(live_app, page, tmp_path):  # 
     page.click("#login-submit")
     page.goto(base + "/dashboard")
     assert page.locator("#tile-customers").inner_text().endswith("2")
-    page.wait_for_function("document.querySelectorAll('canvas.ws-chart').length > 0 && "
-                           "Array.from(document.querySelectorAll('canvas.ws-chart')).every(c => c.width > 0)")
+    page.wait_for_function(
+        "document.querySelectorAll('canvas.ws-chart').length > 0 && "
+        "Array.from(document.querySelectorAll('canvas.ws-chart')).every(c => c.width > 0)"
+    )
     _shot(page, "workspace-dashboard")
 
     page.click("text=My customers")

@@ -1,5 +1,6 @@
 """The versioned data export: schemas describe the CSV exactly, personal data is masked, the
 manifest's counts and checksums are right; admin-only and audited in the UI."""
+
 from __future__ import annotations
 
 import csv

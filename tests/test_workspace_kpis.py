@@ -1,5 +1,6 @@
 """The service team's KPIs on hand-made cases: new long-term regular premium counts only
 business past its free-look period and still in force; 13-month persistency; time progress."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,17 +22,17 @@ def _portfolio(database, tmp_path, manager_email: str) -> None:
     a = customer_row(account_manager=manager_email)
     ref = a["customer_ref"]
     policies = [
-        _life(ref, "2025-03-01", "2045-03-01", "10000.00"),                         # counts
-        _life(ref, "2025-06-20", "2045-06-20", "20000.00"),                         # still in its free-look period
-        _life(ref, "2025-02-01", "2025-02-10", "30000.00", status="cancelled"),     # cancelled within it
-        _life(ref, "2025-01-10", "2025-03-18", "40000.00", status="lapsed"),        # lapsed after 67 days
+        _life(ref, "2025-03-01", "2045-03-01", "10000.00"),  # counts
+        _life(ref, "2025-06-20", "2045-06-20", "20000.00"),  # still in its free-look period
+        _life(ref, "2025-02-01", "2025-02-10", "30000.00", status="cancelled"),  # cancelled within it
+        _life(ref, "2025-01-10", "2025-03-18", "40000.00", status="lapsed"),  # lapsed after 67 days
         _life(ref, "2025-02-01", "2045-02-01", "50000.00", payment_mode="single"),  # single premium
         # 13-month persistency as of 2025-06-30: due when start + 13 months is in (2024-06-30, 2025-06-30].
-        _life(ref, "2024-01-15", "2044-01-15", "1000.00"),                          # due, kept
-        _life(ref, "2024-03-10", "2025-01-10", "3000.00", status="lapsed"),         # due, lapsed before month 13
-        _life(ref, "2024-05-31", "2044-05-31", "500.00"),                           # due on the day, kept
-        _life(ref, "2023-04-01", "2024-02-01", "7000.00", status="lapsed"),         # due before the 12 months
-        _life(ref, "2024-06-15", "2044-06-15", "9000.00"),                          # not due yet
+        _life(ref, "2024-01-15", "2044-01-15", "1000.00"),  # due, kept
+        _life(ref, "2024-03-10", "2025-01-10", "3000.00", status="lapsed"),  # due, lapsed before month 13
+        _life(ref, "2024-05-31", "2044-05-31", "500.00"),  # due on the day, kept
+        _life(ref, "2023-04-01", "2024-02-01", "7000.00", status="lapsed"),  # due before the 12 months
+        _life(ref, "2024-06-15", "2044-06-15", "9000.00"),  # not due yet
     ]
     load(database, tmp_path, [a], policies)
 
@@ -57,8 +58,15 @@ def test_targets_page_shows_time_progress_and_persistency(client, login_as, data
     assert "4,500.00" in row and "1,500.00" in row and "33.33%" in row
 
 
-@pytest.mark.parametrize(("year", "day", "share"), [
-    (2025, dt.date(2025, 8, 7), 219 / 365), (2025, dt.date(2024, 12, 31), 0.0), (2025, dt.date(2026, 1, 1), 1.0),
-    (2025, dt.date(2025, 12, 31), 1.0), (2024, dt.date(2024, 2, 29), 60 / 366)])
+@pytest.mark.parametrize(
+    ("year", "day", "share"),
+    [
+        (2025, dt.date(2025, 8, 7), 219 / 365),
+        (2025, dt.date(2024, 12, 31), 0.0),
+        (2025, dt.date(2026, 1, 1), 1.0),
+        (2025, dt.date(2025, 12, 31), 1.0),
+        (2024, dt.date(2024, 2, 29), 60 / 366),
+    ],
+)
 def test_time_progress_is_the_share_of_the_year_elapsed(year, day, share):
     assert time_progress(year, day) == pytest.approx(share)

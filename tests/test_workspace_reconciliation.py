@@ -1,5 +1,6 @@
 """The reconciliation walk: every row of every report, and every figure of the dashboard, against
 independent SQL over the raw rows, to the cent (报表真实性: totals reconcile with the records)."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,13 @@ def _date(dialect: str, day: str) -> str:
     return f"DATE '{day}'" if dialect == "postgresql" else f"'{day}'"
 
 
-GROUPS = {"tier": "COALESCE(t.tier, 'unscored')", "product": "p.product_type", "city": "c.city",
-          "manager": "CAST(COALESCE(c.account_manager_id, 0) AS VARCHAR(20))", "source": "c.source"}
+GROUPS = {
+    "tier": "COALESCE(t.tier, 'unscored')",
+    "product": "p.product_type",
+    "city": "c.city",
+    "manager": "CAST(COALESCE(c.account_manager_id, 0) AS VARCHAR(20))",
+    "source": "c.source",
+}
 
 
 def _earned_sql(dialect: str, since: str, group: str) -> str:
@@ -83,40 +89,62 @@ def test_every_report_row_reconciles_with_independent_sql(database, make_user, t
             for key, in_force, earned_, claims, incurred_, _ratio in rows:
                 e, n = earned.get(key, (0, 0))
                 i, c = incurred.get(key, (0, 0))
-                assert (_cents(earned_), _cents(incurred_), claims, in_force) == (_cents(e), _cents(i), c, n), (code, key)
+                assert (_cents(earned_), _cents(incurred_), claims, in_force) == (_cents(e), _cents(i), c, n), (
+                    code,
+                    key,
+                )
         elif code == "premium":
             earned = _query(database, _earned_sql(d, YS, "product"))
-            in_force = _query(database, """SELECT product_type, COUNT(*), SUM(annual_premium) FROM policies
-                WHERE start_date <= :as_of AND end_date > :as_of AND voided_at IS NULL GROUP BY product_type""")
+            in_force = _query(
+                database,
+                """SELECT product_type, COUNT(*), SUM(annual_premium) FROM policies
+                WHERE start_date <= :as_of AND end_date > :as_of AND voided_at IS NULL GROUP BY product_type""",
+            )
             for product, n, premium, earned_ytd, _unearned in rows:
                 assert _cents(earned_ytd) == _cents(earned.get(product, (0,))[0]), product
-                assert (n, _cents(premium)) == ((in_force[product][0], _cents(in_force[product][1]))
-                                                if product in in_force else (0, 0)), product
+                assert (n, _cents(premium)) == (
+                    (in_force[product][0], _cents(in_force[product][1])) if product in in_force else (0, 0)
+                ), product
         elif code == "pending_claims":
-            pending = _query(database, """SELECT p.product_type, COUNT(*), SUM(l.reserve_amount)
+            pending = _query(
+                database,
+                """SELECT p.product_type, COUNT(*), SUM(l.reserve_amount)
                 FROM claims l JOIN policies p ON p.id = l.policy_id WHERE l.report_date <= :as_of
                 AND l.status IN ('reported', 'registered', 'under_review', 'approved') AND l.voided_at IS NULL
-                AND p.voided_at IS NULL GROUP BY p.product_type""")
+                AND p.voided_at IS NULL GROUP BY p.product_type""",
+            )
             by_product: dict = {}
             for product, _band, count, reserve in rows:
                 n, r = by_product.get(product, (0, Decimal(0)))
                 by_product[product] = (n + count, r + _cents(reserve))
             assert by_product == {k: (v[0], _cents(v[1])) for k, v in pending.items()}
         elif code == "results_by_source":
-            earned, incurred = _query(database, _earned_sql(d, WS, "source")), _query(database, _incurred_sql(d, "source"))
-            customers = _query(database, """SELECT c.source, COUNT(*), SUM(CASE WHEN t.tier = 'vip' THEN 1 ELSE 0 END)
-                FROM customers c LEFT JOIN customer_tiers t ON t.customer_id = c.id GROUP BY c.source""")
-            new = _query(database, f"""SELECT c.source, SUM(p.annual_premium) FROM policies p
+            earned, incurred = (
+                _query(database, _earned_sql(d, WS, "source")),
+                _query(database, _incurred_sql(d, "source")),
+            )
+            customers = _query(
+                database,
+                """SELECT c.source, COUNT(*), SUM(CASE WHEN t.tier = 'vip' THEN 1 ELSE 0 END)
+                FROM customers c LEFT JOIN customer_tiers t ON t.customer_id = c.id GROUP BY c.source""",
+            )
+            new = _query(
+                database,
+                f"""SELECT c.source, SUM(p.annual_premium) FROM policies p
                 JOIN customers c ON c.id = p.customer_id WHERE p.start_date >= {_date(d, YS)}
-                AND p.start_date <= :as_of AND p.voided_at IS NULL GROUP BY c.source""")
+                AND p.start_date <= :as_of AND p.voided_at IS NULL GROUP BY c.source""",
+            )
             for key, n, vips, new_premium, earned_, incurred_, _ratio in rows:
                 assert (n, vips) == tuple(customers[key]), key
                 assert _cents(new_premium) == _cents(new.get(key, (0,))[0] or 0), key
                 assert _cents(earned_) == _cents(earned.get(key, (0,))[0]), key
                 assert _cents(incurred_) == _cents(incurred.get(key, (0,))[0]), key
         elif code == "benefits":
-            uses = _query(database, """SELECT kind, SUM(CASE WHEN source = 'enrolment' THEN 0 ELSE 1 END), SUM(cost)
-                FROM benefit_uses WHERE used_on >= '2025-01-01' AND used_on <= :as_of GROUP BY kind""")
+            uses = _query(
+                database,
+                """SELECT kind, SUM(CASE WHEN source = 'enrolment' THEN 0 ELSE 1 END), SUM(cost)
+                FROM benefit_uses WHERE used_on >= '2025-01-01' AND used_on <= :as_of GROUP BY kind""",
+            )
             assert {r[0]: (r[1], _cents(r[2])) for r in rows} == {k: (v[0], _cents(v[1])) for k, v in uses.items()}
         else:
             raise AssertionError(f"the walk does not know the report {code!r}: add its independent SQL")
@@ -130,17 +158,30 @@ def test_every_dashboard_figure_reconciles_with_independent_sql(client, login_as
     html = client.get("/dashboard").get_data(as_text=True)
 
     def tile(tile_id: str) -> str:
-        return re.search(rf'id="{tile_id}"><div class="card-body">\s*<div class="small text-muted">[^<]*</div>'
-                         rf'<div class="fs-4">([^<]*)</div>', html).group(1).strip()
+        return (
+            re.search(
+                rf'id="{tile_id}"><div class="card-body">\s*<div class="small text-muted">[^<]*</div>'
+                rf'<div class="fs-4">([^<]*)</div>',
+                html,
+            )
+            .group(1)
+            .strip()
+        )
 
     customers = _query(database, "SELECT 'all', COUNT(*) FROM customers")["all"][0]
-    scored = _query(database, """SELECT 'all', COUNT(*), SUM(CASE WHEN tier = 'watchlist' THEN 1 ELSE 0 END)
-                                 FROM customer_tiers""")["all"]
+    scored = _query(
+        database,
+        """SELECT 'all', COUNT(*), SUM(CASE WHEN tier = 'watchlist' THEN 1 ELSE 0 END)
+                                 FROM customer_tiers""",
+    )["all"]
     earned = sum(v[0] for v in _query(database, _earned_sql(d, WS, "product")).values())
     incurred = sum(v[0] for v in _query(database, _incurred_sql(d, "product")).values())
-    large = _query(database, """SELECT 'all', COUNT(*) FROM claims l JOIN policies p ON p.id = l.policy_id
+    large = _query(
+        database,
+        """SELECT 'all', COUNT(*) FROM claims l JOIN policies p ON p.id = l.policy_id
         WHERE l.claimed_amount > 50000 AND l.report_date <= :as_of AND l.report_date > '2025-05-31'
-        AND l.voided_at IS NULL AND p.voided_at IS NULL""")["all"][0]
+        AND l.voided_at IS NULL AND p.voided_at IS NULL""",
+    )["all"][0]
     assert tile("tile-customers") == str(customers)
     assert tile("tile-watchlist") == f"{Decimal(scored[1]) * 100 / scored[0]:.2f}%"
     assert tile("tile-loss-ratio") == f"{Decimal(incurred) * 100 / Decimal(earned):.2f}%"

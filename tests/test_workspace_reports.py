@@ -1,4 +1,5 @@
 """Reports: every total reconciles with independent SQL over the raw rows; CSV; dashboard."""
+
 from __future__ import annotations
 
 import csv
@@ -33,9 +34,12 @@ def _independent(database, as_of):
                  AND status IN ('reported', 'registered', 'under_review', 'approved')"""
     with database.engine.connect() as conn:
         p = {"as_of": as_of}
-        return {"earned": float(conn.execute(text(earned), p).scalar()),
-                "earned_ytd": float(conn.execute(text(earned_ytd), p).scalar()),
-                "incurred": conn.execute(text(incurred), p).one(), "pending": conn.execute(text(pending), p).one()}
+        return {
+            "earned": float(conn.execute(text(earned), p).scalar()),
+            "earned_ytd": float(conn.execute(text(earned_ytd), p).scalar()),
+            "incurred": conn.execute(text(incurred), p).one(),
+            "pending": conn.execute(text(pending), p).one(),
+        }
 
 
 def test_report_totals_reconcile_with_independent_sql(database, make_user, tmp_path):
@@ -86,13 +90,22 @@ def test_reports_page_and_csv(client, login_as, database, tmp_path, make_user):
     take_snapshot(database, AS_OF, "t1", ACTOR)
     html = client.get("/reports").get_data(as_text=True)
     assert "Loss ratio by city" in html and "上海" in html
-    for report in ("loss_ratio_tier", "loss_ratio_product", "loss_ratio_city", "loss_ratio_manager",
-                   "pending_claims", "premium", "benefits"):
+    for report in (
+        "loss_ratio_tier",
+        "loss_ratio_product",
+        "loss_ratio_city",
+        "loss_ratio_manager",
+        "pending_claims",
+        "premium",
+        "benefits",
+    ):
         response = client.get(f"/reports/{report}.csv")
         assert response.status_code == 200 and response.mimetype == "text/csv"
         rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
         assert rows[-1][0] == "total"
-    pending = list(csv.reader(io.StringIO(client.get("/reports/pending_claims.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    pending = list(
+        csv.reader(io.StringIO(client.get("/reports/pending_claims.csv").get_data(as_text=True).lstrip("\ufeff")))
+    )
     assert pending[-1] == ["total", "", "2", "61500.25"]
     assert client.get("/reports/nothing.csv").status_code == 404
 
@@ -125,18 +138,39 @@ def test_pending_claims_report_sums_over_managers_and_orders_the_bands(database,
     _, other = make_user("account_manager")
     a, b = customer_row(account_manager=mine), customer_row(account_manager=other)
     pa, pb = policy_row(a["customer_ref"]), policy_row(b["customer_ref"])
-    pending = lambda p, reported, reserve: claim_row(p["policy_no"], loss_date="2024-01-01",  # noqa: E731
-                                                     report_date=reported, status="reported",
-                                                     reserve_amount=reserve, paid_amount="0.00")
-    load(database, tmp_path, [a, b], [pa, pb], [
-        pending(pa, "2025-06-20", "100.00"), pending(pb, "2025-06-25", "50.00"),   # 0-30, one per manager
-        pending(pa, "2024-12-01", "10.00"), pending(pb, "2025-03-01", "20.00"),    # 181+, 91-180
-        pending(pa, "2025-05-01", "30.00")])                                          # 31-90
+
+    def pending(p, reported, reserve):
+        return claim_row(
+            p["policy_no"],
+            loss_date="2024-01-01",
+            report_date=reported,
+            status="reported",
+            reserve_amount=reserve,
+            paid_amount="0.00",
+        )
+
+    load(
+        database,
+        tmp_path,
+        [a, b],
+        [pa, pb],
+        [
+            pending(pa, "2025-06-20", "100.00"),
+            pending(pb, "2025-06-25", "50.00"),  # 0-30, one per manager
+            pending(pa, "2024-12-01", "10.00"),
+            pending(pb, "2025-03-01", "20.00"),  # 181+, 91-180
+            pending(pa, "2025-05-01", "30.00"),
+        ],
+    )  # 31-90
     take_snapshot(database, AS_OF, "t1", ACTOR)
     with database.session() as s:
         _, f = figures(s, "all")
     assert [(r["product"], r["band"], r["count"], r["reserve"]) for r in f["pending"]] == [
-        ("life", "0-30", 2, 150.0), ("life", "31-90", 1, 30.0), ("life", "91-180", 1, 20.0), ("life", "181+", 1, 10.0)]
+        ("life", "0-30", 2, 150.0),
+        ("life", "31-90", 1, 30.0),
+        ("life", "91-180", 1, 20.0),
+        ("life", "181+", 1, 10.0),
+    ]
 
 
 def test_contract_reports_by_account_manager_only_when_asked(client, login_as, database, make_user, tmp_path):
@@ -147,19 +181,28 @@ def test_contract_reports_by_account_manager_only_when_asked(client, login_as, d
     take_snapshot(database, AS_OF, "t1", ACTOR)
     plain = list(csv.reader(io.StringIO(client.get("/reports/premium.csv").get_data(as_text=True).lstrip("\ufeff"))))
     assert plain[0][0] == "product" and "甲经理" not in str(plain)
-    split = list(csv.reader(io.StringIO(
-        client.get("/reports/pending_claims.csv?by=manager").get_data(as_text=True).lstrip("\ufeff"))))
+    split = list(
+        csv.reader(
+            io.StringIO(client.get("/reports/pending_claims.csv?by=manager").get_data(as_text=True).lstrip("\ufeff"))
+        )
+    )
     assert split[0][0] == "manager" and {r[0] for r in split[1:-1]} == {"甲经理", "乙经理"}
     assert split[-1][-2:] == ["2", "61500.25"]  # the same totals as the whole portfolio's
     assert "乙经理" in client.get("/reports?by=manager").get_data(as_text=True)
 
 
-
 DASHBOARD_DEFINITIONS = {  # each dashboard tile and the definition it shows
-    "tile-customers": "customers", "tile-watchlist": "watchlist_share", "tile-loss-ratio": "loss_ratio",
-    "tile-large-claims": "large_claims", "tile-follow-ups": "follow_ups_due", "tile-uw-queue": "queue_counts",
-    "tile-claims-queue": "queue_counts", "tile-overdue": "overdue_cases", "tile-benefit-use": "benefit_utilisation",
-    "tile-benefit-cost": "benefit_cost_ratio", "tile-unassigned": "unassigned_vips",
+    "tile-customers": "customers",
+    "tile-watchlist": "watchlist_share",
+    "tile-loss-ratio": "loss_ratio",
+    "tile-large-claims": "large_claims",
+    "tile-follow-ups": "follow_ups_due",
+    "tile-uw-queue": "queue_counts",
+    "tile-claims-queue": "queue_counts",
+    "tile-overdue": "overdue_cases",
+    "tile-benefit-use": "benefit_utilisation",
+    "tile-benefit-cost": "benefit_cost_ratio",
+    "tile-unassigned": "unassigned_vips",
 }
 
 
@@ -171,10 +214,19 @@ def test_every_figure_on_the_dashboard_has_its_definition(client, login_as, data
     _, other = make_user("account_manager")
     two_portfolios(database, tmp_path, mine, other)
     take_snapshot(database, AS_OF, "t1", ACTOR)
-    tiles = set(re.findall(r'class="card h-100 tile" id="(tile-[a-z-]+)"', client.get("/dashboard").get_data(as_text=True)))
+    tiles = set(
+        re.findall(r'class="card h-100 tile" id="(tile-[a-z-]+)"', client.get("/dashboard").get_data(as_text=True))
+    )
     assert tiles == set(DASHBOARD_DEFINITIONS), "a tile without a definition: add it to DEFINITIONS and here"
     page = client.get("/reports/definitions").get_data(as_text=True)
-    for code in set(DASHBOARD_DEFINITIONS.values()) | {"premium_in_force", "unearned_premium", "pending_claims",
-                                                       "results_by_source", "persistency_13m", "time_progress",
-                                                       "face_to_face_rate", "effective_visits"}:
+    for code in set(DASHBOARD_DEFINITIONS.values()) | {
+        "premium_in_force",
+        "unearned_premium",
+        "pending_claims",
+        "results_by_source",
+        "persistency_13m",
+        "time_progress",
+        "face_to_face_rate",
+        "effective_visits",
+    }:
         assert f'id="def-{code}"' in page, code

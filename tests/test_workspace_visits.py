@@ -1,4 +1,5 @@
 """Visits and follow-ups: logging, reminders, weekly and monthly counts (hand-computed), targets."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,8 +11,8 @@ from sqlalchemy import select
 from crm.models import AuditEvent, User
 from crm.workspace import targets, visits
 from crm.workspace.snapshots import take_snapshot
-from tests.conftest import csrf_token
 from tests.clock_helpers import business_today
+from tests.conftest import csrf_token
 from tests.workspace_helpers import ACTOR, AS_OF, two_portfolios
 
 D = dt.date
@@ -28,10 +29,10 @@ def test_counts_reminders_and_closing_follow_ups(database, make_user, tmp_path):
     with database.transaction() as s:
         me, them = s.get(User, mine_id), s.get(User, other_id)
         # AS_OF is Monday 2025-06-30: its week is 06-30..07-06; the one before 06-23..06-29.
-        _log(s, me, ids["a"], D(2025, 6, 23), due=D(2025, 6, 27), step="send proposal")   # overdue …
+        _log(s, me, ids["a"], D(2025, 6, 23), due=D(2025, 6, 27), step="send proposal")  # overdue …
         _log(s, me, ids["b"], D(2025, 6, 28), "event")
         _log(s, me, ids["b"], D(2025, 6, 29), "call", due=D(2025, 7, 7), step="call back")  # due within 7 days
-        _log(s, me, ids["a"], D(2025, 5, 31), "call", due=D(2025, 8, 1), step="later")    # not due yet
+        _log(s, me, ids["a"], D(2025, 5, 31), "call", due=D(2025, 8, 1), step="later")  # not due yet
         _log(s, me, ids["b"], D(2025, 6, 30), "visit")  # closes B's call-back: the contact took place
         _log(s, them, ids["c"], D(2025, 6, 24))
         with pytest.raises(visits.VisitError):
@@ -48,7 +49,12 @@ def test_counts_reminders_and_closing_follow_ups(database, make_user, tmp_path):
         assert weekly == {mine_id: [3, 1], other_id: [1, 0]}
         assert visits.weekly_counts(s, me, AS_OF, weeks=2)[1] == {mine_id: [3, 1]}
         june = {m.manager_id: m for m in visits.monthly_summary(s, admin, 2025, 6)}
-        assert (june[mine_id].visits, june[mine_id].calls, june[mine_id].events, june[mine_id].customers) == (2, 1, 1, 2)
+        assert (june[mine_id].visits, june[mine_id].calls, june[mine_id].events, june[mine_id].customers) == (
+            2,
+            1,
+            1,
+            2,
+        )
         assert june[other_id].total == 1
         assert visits.monthly_summary(s, admin, 2025, 5)[0].calls == 1
         assert visits.visit_count(s, [mine_id, other_id], 2025) == 6
@@ -71,12 +77,29 @@ def test_log_a_visit_through_the_page(client, login_as, make_user, database, tmp
     ids = two_portfolios(database, tmp_path, me, other)
     page = f"/customers/{ids['a']}/visits/new"
     token = csrf_token(client, page)
-    bad = client.post(page, data={"csrf_token": token, "kind": "visit", "visit_date": "2025-06-01", "outcome": "",
-                                  "next_step_due": "2025-06-05"})
+    bad = client.post(
+        page,
+        data={
+            "csrf_token": token,
+            "kind": "visit",
+            "visit_date": "2025-06-01",
+            "outcome": "",
+            "next_step_due": "2025-06-05",
+        },
+    )
     assert bad.status_code == 422 and "Say what the next step is" in bad.get_data(as_text=True)
     today = business_today().isoformat()  # the app's date, not the server's
-    ok = client.post(page, data={"csrf_token": token, "kind": "call", "visit_date": today, "outcome": "回访满意",
-                                 "next_step": "送计划书", "next_step_due": today})
+    ok = client.post(
+        page,
+        data={
+            "csrf_token": token,
+            "kind": "call",
+            "visit_date": today,
+            "outcome": "回访满意",
+            "next_step": "送计划书",
+            "next_step_due": today,
+        },
+    )
     assert ok.status_code == 302
     assert "回访满意" in client.get(f"/customers/{ids['a']}").get_data(as_text=True)
     html = client.get("/workspace/visits").get_data(as_text=True)
@@ -108,8 +131,9 @@ def test_targets_plan_against_actual(client, login_as, make_user, database, tmp_
     assert mine_lt.actual == Decimal("65540.00") and round(mine_lt.ratio * 100, 2) == 65.54
     assert rows[(f"team:{team.id}", "long_term_premium")].ratio == pytest.approx(0.3277)
     assert rows[(f"manager:{mine_id}", "visits")].actual == 1
-    login = client.post("/login", data={"email": mine, "password": "Sturdy-Password-42",
-                                        "csrf_token": csrf_token(client)})
+    login = client.post(
+        "/login", data={"email": mine, "password": "Sturdy-Password-42", "csrf_token": csrf_token(client)}
+    )
     assert login.status_code == 302
     html = client.get("/workspace/targets?year=2025").get_data(as_text=True)
     assert "65.54% of the annual plan" in html and "Set an annual target" not in html
@@ -174,11 +198,16 @@ def test_visits_page_shows_this_weeks_face_to_face_rate(database, make_user, tmp
     set_tier(database, ids["a"], "vip")
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the page's business day
     with database.transaction() as s:
-        visits.log_visit(s, ACTOR, s.get(User, mine_id), ids["a"],
-                         visits.VisitInput("visit", today, "talked", "send proposal", today), today)
+        visits.log_visit(
+            s,
+            ACTOR,
+            s.get(User, mine_id),
+            ids["a"],
+            visits.VisitInput("visit", today, "talked", "send proposal", today),
+            today,
+        )
     login_as("admin")
     html = client.get("/workspace/visits").get_data(as_text=True)
     table = html.split('id="rates-table"')[1].split("</table>")[0]
     last_cell = table.split("<tr><td>")[1].split("</td>")[-2]
     assert "100%" in last_cell and "1/1" in last_cell
-

@@ -1,10 +1,10 @@
 """Early warnings: admins version the thresholds (audited); a snapshot records the breaches; each
 role's dashboard shows the breaches it owns."""
+
 from __future__ import annotations
 
 import json
 import re
-
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -14,8 +14,13 @@ from crm.workspace.snapshots import figures, take_snapshot
 from tests.conftest import csrf_token
 from tests.workspace_helpers import ACTOR, AS_OF, set_tier, two_portfolios
 
-FORM = {"watchlist_share": "10", "loss_ratio_by_tier": "100", "overdue_cases": "10", "benefit_cost_ratio": "5",
-        "pending_over_180": "20"}
+FORM = {
+    "watchlist_share": "10",
+    "loss_ratio_by_tier": "100",
+    "overdue_cases": "10",
+    "benefit_cost_ratio": "5",
+    "pending_over_180": "20",
+}
 
 
 def test_admin_saves_a_new_version_of_the_thresholds(client, login_as, database):

@@ -1,10 +1,13 @@
 """Admin pages: CSV upload (queued as an import job) and the job's page."""
+
 from __future__ import annotations
 
 import json
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, url_for
-from flask_babel import gettext as _, lazy_gettext as _l, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
@@ -31,8 +34,9 @@ def _upload_limit(state) -> None:
 
 
 class ImportForm(Form):
-    kind = SelectField(_l("Kind"), choices=[("customers", _l("Customers")), ("policies", _l("Policies")),
-                                            ("claims", _l("Claims"))])
+    kind = SelectField(
+        _l("Kind"), choices=[("customers", _l("Customers")), ("policies", _l("Policies")), ("claims", _l("Claims"))]
+    )
     file = FileField(_l("CSV file"), validators=[FileRequired()])
     dry_run = BooleanField(_l("Validate only (dry run)"))
     initial_load = BooleanField(_l("Initial load of historical data"))
@@ -55,9 +59,16 @@ def import_upload():
             flash(_("The file is larger than %(n)s MiB.", n=max_bytes // MIB), "error")
             return _upload_page(db, form), 413
         try:
-            job = imports.queue_import(db, current_actor(), form.kind.data, form.file.data.filename, upload,
-                                       dry_run=form.dry_run.data, initial_load=form.initial_load.data,
-                                       user_id=current_user.id)
+            job = imports.queue_import(
+                db,
+                current_actor(),
+                form.kind.data,
+                form.file.data.filename,
+                upload,
+                dry_run=form.dry_run.data,
+                initial_load=form.initial_load.data,
+                user_id=current_user.id,
+            )
             db.commit()
         except BaseException as exc:
             db.rollback()
@@ -71,8 +82,13 @@ def import_upload():
 
 
 def _upload_page(db, form):
-    return render_template("admin/import.html", form=form, jobs=imports.recent(db),
-                           initial_open=initial.is_open(db), initial_requests=initial.requests(db))
+    return render_template(
+        "admin/import.html",
+        form=form,
+        jobs=imports.recent(db),
+        initial_open=initial.is_open(db),
+        initial_requests=initial.requests(db),
+    )
 
 
 @bp.post("/initial-load/<int:approval_id>/approve")
@@ -102,8 +118,13 @@ def _job_or_404(job_id: int) -> ImportJob:
 def import_job(job_id: int):
     job = _job_or_404(job_id)
     problems = imports.problems_of(job)
-    return render_template("admin/import_job.html", job=job, problems=problems[:PROBLEMS_SHOWN],
-                           more=job.more_problems + max(0, len(problems) - PROBLEMS_SHOWN), changes=_changes(job))
+    return render_template(
+        "admin/import_job.html",
+        job=job,
+        problems=problems[:PROBLEMS_SHOWN],
+        more=job.more_problems + max(0, len(problems) - PROBLEMS_SHOWN),
+        changes=_changes(job),
+    )
 
 
 def _changes(job: ImportJob) -> str:
@@ -113,8 +134,12 @@ def _changes(job: ImportJob) -> str:
         return ""
     if not job.updated:
         return _("no stored row changed")
-    return ngettext("updated %(num)s row: %(fields)s", "updated %(num)s rows: %(fields)s", job.updated,
-                    fields=", ".join(f"{name} {n}" for name, n in sorted(fields.items())))
+    return ngettext(
+        "updated %(num)s row: %(fields)s",
+        "updated %(num)s rows: %(fields)s",
+        job.updated,
+        fields=", ".join(f"{name} {n}" for name, n in sorted(fields.items())),
+    )
 
 
 @bp.get("/imports/<int:job_id>.json")
@@ -131,8 +156,8 @@ def void(kind: str, record_id: int):
     from flask import abort, flash, redirect, url_for
     from flask_babel import gettext as _
 
-    from crm.customers.services import NotVisible, get_customer
     from crm.clock import business_today
+    from crm.customers.services import NotVisible, get_customer
     from crm.records import KINDS, VOID_ROLES, RecordError, void_record
 
     if kind not in KINDS:
@@ -155,6 +180,8 @@ def void(kind: str, record_id: int):
         if voided:
             flash(_("Voided. The record stays, marked void, and no longer counts."), "success")
         else:
-            flash(_("The policy is in force: your request to void it is recorded, and a second person must "
-                    "confirm it."), "warning")
+            flash(
+                _("The policy is in force: your request to void it is recorded, and a second person must confirm it."),
+                "warning",
+            )
     return redirect(url_for("customers.show", customer_id=record.customer_id))

@@ -1,5 +1,6 @@
 """Log-in, log-out, sessions and the language switch (routes in views.py); the admin's user and
 session pages (views_users.py)."""
+
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__)

@@ -1,11 +1,12 @@
 """Flask-Login wiring and the role check used by every view."""
+
 from __future__ import annotations
 
 import functools
 
 from flask import abort, g
-from flask_login import LoginManager, current_user, login_required
 from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user, login_required
 
 from crm.audit import Actor
 from crm.auth import passwords

@@ -9,6 +9,7 @@ a list of common or breached passwords (vendored in ``crm/auth/data/``, with its
 nor an obvious variant of one: any case, letters written as digits or symbols (``P@ssw0rd``),
 digits and symbols added before or after (``Password2024!``, ``Qwerty123456``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,8 +24,27 @@ COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common-passwords.txt
 # A listed word this short found inside a longer password is no weakness: "Ab#93847562" is
 # not "ab" with digits added. Four letters and more are ("love2024!2024").
 _MIN_CORE = 4
-_LEET = str.maketrans({"@": "a", "4": "a", "8": "b", "(": "c", "3": "e", "6": "g", "9": "g", "#": "h",
-                       "1": "i", "!": "i", "|": "l", "0": "o", "$": "s", "5": "s", "7": "t", "+": "t", "2": "z"})
+_LEET = str.maketrans(
+    {
+        "@": "a",
+        "4": "a",
+        "8": "b",
+        "(": "c",
+        "3": "e",
+        "6": "g",
+        "9": "g",
+        "#": "h",
+        "1": "i",
+        "!": "i",
+        "|": "l",
+        "0": "o",
+        "$": "s",
+        "5": "s",
+        "7": "t",
+        "+": "t",
+        "2": "z",
+    }
+)
 _EDGES = re.compile(r"^[\W\d_]+|[\W\d_]+$")
 
 

@@ -1,4 +1,5 @@
 """Users: creation and authentication with a per-account lock-out kept in the database."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,16 @@ class UserError(ValueError):
     """A user could not be created or changed; the message says why."""
 
 
-def create_user(session: Session, actor: audit.Actor, email: str, role: str, password: str,
-                full_name: str = "", locale: str = "en", enforce_policy: bool = True) -> User:
+def create_user(
+    session: Session,
+    actor: audit.Actor,
+    email: str,
+    role: str,
+    password: str,
+    full_name: str = "",
+    locale: str = "en",
+    enforce_policy: bool = True,
+) -> User:
     email = email.strip().lower()
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
@@ -29,12 +38,14 @@ def create_user(session: Session, actor: audit.Actor, email: str, role: str, pas
         raise UserError(f"a user {email} exists already")
     if enforce_policy:
         _check_password(password, email)
-    user = User(email=email, role=role, password_hash=hash_password(password),
-                full_name=full_name, locale=locale)
+    user = User(email=email, role=role, password_hash=hash_password(password), full_name=full_name, locale=locale)
     session.add(user)
     session.flush()
-    audit.record(session, actor, audit.Change("user.create", "user", user.id, None,
-                                               {"email": email, "role": role, "full_name": full_name}))
+    audit.record(
+        session,
+        actor,
+        audit.Change("user.create", "user", user.id, None, {"email": email, "role": role, "full_name": full_name}),
+    )
     return user
 
 
@@ -64,8 +75,7 @@ def change_password(session: Session, actor: audit.Actor, user: User, current: s
     _check_password(new, user.email)
     user.password_hash = hash_password(new)
     ended = end_sessions(session, user.id)
-    audit.record(session, actor, audit.Change("user.password_change", "user", user.id, None,
-                                               {"sessions_ended": ended}))
+    audit.record(session, actor, audit.Change("user.password_change", "user", user.id, None, {"sessions_ended": ended}))
 
 
 def set_active(session: Session, actor: audit.Actor, user_id: int, active: bool) -> User:
@@ -79,18 +89,36 @@ def set_active(session: Session, actor: audit.Actor, user_id: int, active: bool)
     before = user.active
     user.active = active
     ended = 0 if active else end_sessions(session, user.id)
-    audit.record(session, actor, audit.Change("user.activate" if active else "user.deactivate", "user", user.id,
-                                               {"active": before}, {"active": active, "sessions_ended": ended}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "user.activate" if active else "user.deactivate",
+            "user",
+            user.id,
+            {"active": before},
+            {"active": active, "sessions_ended": ended},
+        ),
+    )
     return user
 
 
-def active_sessions(session: Session, user_id: int, idle: dt.timedelta, absolute: dt.timedelta,
-                    now: dt.datetime | None = None) -> list[UserSession]:
+def active_sessions(
+    session: Session, user_id: int, idle: dt.timedelta, absolute: dt.timedelta, now: dt.datetime | None = None
+) -> list[UserSession]:
     """The sessions of ``user_id`` still within the idle and absolute limits, latest first."""
     now = now or utcnow()
-    return list(session.scalars(select(UserSession).where(
-        UserSession.user_id == user_id, UserSession.last_seen_at > now - idle - dt.timedelta(minutes=1),
-        UserSession.created_at > now - absolute).order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())))
+    return list(
+        session.scalars(
+            select(UserSession)
+            .where(
+                UserSession.user_id == user_id,
+                UserSession.last_seen_at > now - idle - dt.timedelta(minutes=1),
+                UserSession.created_at > now - absolute,
+            )
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        )
+    )
 
 
 def end_sessions(session: Session, user_id: int, session_id: int | None = None) -> int:
@@ -105,8 +133,11 @@ def end_sessions(session: Session, user_id: int, session_id: int | None = None) 
 def end_session_by_admin(session: Session, actor: audit.Actor, user_id: int, session_id: int | None = None) -> int:
     """An admin ends one session of a user, or all of them; audited. Returns how many ended."""
     ended = end_sessions(session, user_id, session_id)
-    audit.record(session, actor, audit.Change("user.sessions_end", "user", user_id, None,
-                                               {"session": session_id, "sessions_ended": ended}))
+    audit.record(
+        session,
+        actor,
+        audit.Change("user.sessions_end", "user", user_id, None, {"session": session_id, "sessions_ended": ended}),
+    )
     return ended
 
 
@@ -144,28 +175,44 @@ def _count_failure(session: Session, email: str, source: str, user: User | None,
     if row is not None:
         if row.last_failed_at < now - SOURCE_LOCK:
             row.failures = 0
-        session.execute(update(LoginThrottle).where(LoginThrottle.id == row.id).values(
-            failures=LoginThrottle.failures + 1, last_failed_at=now))
+        session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.id == row.id)
+            .values(failures=LoginThrottle.failures + 1, last_failed_at=now)
+        )
         session.refresh(row)
         if row.failures >= SOURCE_MAX_FAILURES:
             row.locked_until, row.failures = now + SOURCE_LOCK, 0
-            audit.record(session, audit.Actor("system", "login"), audit.Change(
-                "login.source_locked", "user", user.id if user else None, None,
-                {"source": source, "until": row.locked_until}))
+            audit.record(
+                session,
+                audit.Actor("system", "login"),
+                audit.Change(
+                    "login.source_locked",
+                    "user",
+                    user.id if user else None,
+                    None,
+                    {"source": source, "until": row.locked_until},
+                ),
+            )
     if user is not None:
         if user.last_failed_at is not None and user.last_failed_at < now - ACCOUNT_WINDOW:
             user.failed_logins = 0
-        session.execute(update(User).where(User.id == user.id).values(
-            failed_logins=User.failed_logins + 1, last_failed_at=now))
+        session.execute(
+            update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1, last_failed_at=now)
+        )
         session.refresh(user)
         if user.failed_logins >= ACCOUNT_MAX_FAILURES:
             user.locked_until, user.failed_logins = now + ACCOUNT_LOCK, 0
-            audit.record(session, audit.Actor("system", "login"), audit.Change(
-                "user.locked", "user", user.id, None, {"until": user.locked_until}))
+            audit.record(
+                session,
+                audit.Actor("system", "login"),
+                audit.Change("user.locked", "user", user.id, None, {"until": user.locked_until}),
+            )
 
 
-def authenticate(session: Session, email: str, password: str, source: str = "-",
-                 now: dt.datetime | None = None) -> User:
+def authenticate(
+    session: Session, email: str, password: str, source: str = "-", now: dt.datetime | None = None
+) -> User:
     """Check a log-in from ``source`` (the client address).
 
     Five failures from one address lock that address out of that account for 15 minutes;

@@ -12,6 +12,7 @@ admin's list of a user's sessions needs.
 The rows are read and written on a connection of their own, never through the request's
 ORM session, so that saving a session commits nothing a view did not commit itself.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -81,9 +82,11 @@ class ServerSessionInterface(SessionInterface):
             return ServerSession()
         try:
             with get_db().engine.connect() as conn:
-                row = conn.execute(select(UserSession.id, UserSession.data).where(
-                    UserSession.token_hash == token_hash(token),
-                    UserSession.last_seen_at > utcnow() - STALE_AFTER)).first()
+                row = conn.execute(
+                    select(UserSession.id, UserSession.data).where(
+                        UserSession.token_hash == token_hash(token), UserSession.last_seen_at > utcnow() - STALE_AFTER
+                    )
+                ).first()
         except SQLAlchemyError as exc:
             # Not here: an error while the request is opened gets no error page of ours. The
             # session check raises it (crm/auth/sessions.py), and the database's 503 answers.
@@ -120,21 +123,34 @@ class ServerSessionInterface(SessionInterface):
                 response.delete_cookie(name, domain=domain, path=path)
                 return
             now = utcnow()
-            values = dict(data=self.serializer.dumps(dict(session)), user_id=_user_id(session), last_seen_at=now,
-                          ip=_client_ip(), user_agent=_user_agent())
+            values = dict(
+                data=self.serializer.dumps(dict(session)),
+                user_id=_user_id(session),
+                last_seen_at=now,
+                ip=_client_ip(),
+                user_agent=_user_agent(),
+            )
             if session.row_id is not None:
                 conn.execute(update(UserSession).where(UserSession.id == session.row_id).values(**values))
             else:
                 conn.execute(delete(UserSession).where(UserSession.last_seen_at < now - STALE_AFTER))
                 session.token = secrets.token_urlsafe(32)
-                session.row_id = conn.execute(insert(UserSession).values(
-                    token_hash=token_hash(session.token), created_at=now, **values)).inserted_primary_key[0]
+                session.row_id = conn.execute(
+                    insert(UserSession).values(token_hash=token_hash(session.token), created_at=now, **values)
+                ).inserted_primary_key[0]
         session.renewed = False
         # Sent again whenever the session changed, as Flask does: a permanent session's expiry
         # moves on.
-        response.set_cookie(name, session.token, expires=self.get_expiration_time(app, session),
-                            httponly=self.get_cookie_httponly(app), domain=domain, path=path,
-                            secure=self.get_cookie_secure(app), samesite=self.get_cookie_samesite(app))
+        response.set_cookie(
+            name,
+            session.token,
+            expires=self.get_expiration_time(app, session),
+            httponly=self.get_cookie_httponly(app),
+            domain=domain,
+            path=path,
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+        )
         response.vary.add("Cookie")
 
 

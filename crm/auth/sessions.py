@@ -3,6 +3,7 @@
 The session itself lives on the server (crm/auth/session_store.py); ``begin`` and ``end``
 give it a new id, so that a cookie copied before a log-in or a log-out opens nothing.
 """
+
 from __future__ import annotations
 
 import time

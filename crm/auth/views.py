@@ -1,11 +1,13 @@
 """Log-in, log-out, one's own password and the language switch."""
+
 from __future__ import annotations
 
 import time
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 
 from crm import ratelimits
@@ -39,9 +41,13 @@ def _login_refused_by_limit(request_limit):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@ratelimits.limiter.limit(ratelimits.configured("LOGIN_RATE_LIMIT"), key_func=ratelimits.client_address, methods=["POST"],
-                      deduct_when=lambda response: response.status_code != 302,
-                      on_breach=_login_refused_by_limit)
+@ratelimits.limiter.limit(
+    ratelimits.configured("LOGIN_RATE_LIMIT"),
+    key_func=ratelimits.client_address,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code != 302,
+    on_breach=_login_refused_by_limit,
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("customers.home"))

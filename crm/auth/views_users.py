@@ -1,16 +1,19 @@
 """Admin pages for users: the list, a new user, (de)activation, and a user's active sessions
 (created, last seen, address, browser), each of which the admin can end. Every change is
 audited; every button is a POST, whose CSRF token CSRFProtect checks (crm/app.py)."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 from flask import abort, flash, redirect, render_template, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from crm.auth import sessions, users_bp as bp
+from crm.auth import sessions
+from crm.auth import users_bp as bp
 from crm.auth.forms import PASSWORD_REFUSALS, UserCreateForm
 from crm.auth.login import current_actor, roles_required
 from crm.auth.services import PasswordRefused, UserError, active_sessions, create_user, end_session_by_admin, set_active
@@ -29,10 +32,17 @@ _ABSOLUTE = dt.timedelta(seconds=sessions.ABSOLUTE_SECONDS)
 def index():
     db = get_session()
     now = utcnow()
-    counts = dict(db.execute(
-        select(UserSession.user_id, func.count()).where(
-            UserSession.user_id.is_not(None), UserSession.last_seen_at > now - _IDLE - dt.timedelta(minutes=1),
-            UserSession.created_at > now - _ABSOLUTE).group_by(UserSession.user_id)).all())
+    counts = dict(
+        db.execute(
+            select(UserSession.user_id, func.count())
+            .where(
+                UserSession.user_id.is_not(None),
+                UserSession.last_seen_at > now - _IDLE - dt.timedelta(minutes=1),
+                UserSession.created_at > now - _ABSOLUTE,
+            )
+            .group_by(UserSession.user_id)
+        ).all()
+    )
     users = db.scalars(select(User).order_by(User.email)).all()
     return render_template("auth/users.html", users=users, counts=counts)
 
@@ -44,8 +54,9 @@ def new():
     if form.validate_on_submit():
         db = get_session()
         try:
-            user = create_user(db, current_actor(), form.email.data, form.role.data, form.password.data,
-                               form.full_name.data or "")
+            user = create_user(
+                db, current_actor(), form.email.data, form.role.data, form.password.data, form.full_name.data or ""
+            )
         except PasswordRefused as exc:
             form.password.errors.append(PASSWORD_REFUSALS.get(exc.code, str(exc)))
         except UserError as exc:
@@ -71,8 +82,12 @@ def activate(user_id: int, active: int):
         abort(404)
     else:
         db.commit()
-        flash(_("%(email)s can log in again.", email=user.email) if active
-              else _("%(email)s is deactivated; their sessions have ended.", email=user.email), "success")
+        flash(
+            _("%(email)s can log in again.", email=user.email)
+            if active
+            else _("%(email)s is deactivated; their sessions have ended.", email=user.email),
+            "success",
+        )
     return redirect(url_for("users.index"))
 
 

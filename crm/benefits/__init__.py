@@ -1,5 +1,6 @@
 """VIP services: the catalogue (routes in views.py), bookings and coupons (views_services.py),
 assistance (views_assistance.py), cost and utilisation (views_reports.py)."""
+
 from flask import Blueprint
 
 bp = Blueprint("benefits", __name__, url_prefix="/benefits")

@@ -5,6 +5,7 @@ like the tier policy: every change writes a new ``benefit_catalogue_versions`` r
 with the catalogue before and after; rows are never edited. Until an admin saves a first
 version, the defaults below apply.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -74,8 +75,10 @@ class Catalogue:
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data.pop("version")
-        data["benefits"] = [{k: (str(v.quantize(CENT)) if isinstance(v, Decimal) else v) for k, v in b.items()}
-                            for b in data["benefits"]]
+        data["benefits"] = [
+            {k: (str(v.quantize(CENT)) if isinstance(v, Decimal) else v) for k, v in b.items()}
+            for b in data["benefits"]
+        ]
         data["cost_ceiling_pct"] = str(self.cost_ceiling_pct.quantize(CENT))
         return data
 
@@ -84,21 +87,44 @@ class Catalogue:
         def money(v):
             return None if v in (None, "") else Decimal(str(v))
 
-        benefits = tuple(Benefit(code=b["code"], tier=b["tier"], kind=b["kind"], quota=int(b["quota"]),
-                                 period=b["period"], unit_cost=money(b["unit_cost"]),
-                                 face_value=money(b.get("face_value")),
-                                 cover_limit_usd=money(b.get("cover_limit_usd"))) for b in data["benefits"])
-        return cls(benefits, Decimal(str(data["cost_ceiling_pct"])), bool(data["void_coupons_on_exit"]),
-                   data.get("assistance_provider") or cls.assistance_provider, version)
+        benefits = tuple(
+            Benefit(
+                code=b["code"],
+                tier=b["tier"],
+                kind=b["kind"],
+                quota=int(b["quota"]),
+                period=b["period"],
+                unit_cost=money(b["unit_cost"]),
+                face_value=money(b.get("face_value")),
+                cover_limit_usd=money(b.get("cover_limit_usd")),
+            )
+            for b in data["benefits"]
+        )
+        return cls(
+            benefits,
+            Decimal(str(data["cost_ceiling_pct"])),
+            bool(data["void_coupons_on_exit"]),
+            data.get("assistance_provider") or cls.assistance_provider,
+            version,
+        )
 
 
-DEFAULT = Catalogue(benefits=(
-    Benefit("vip_checkup", "vip", "health_checkup", 1, "year", Decimal("1500.00")),
-    Benefit("vip_coupons", "vip", "partner_coupon", 4, "quarter", Decimal("100.00"), face_value=Decimal("100.00")),
-    Benefit("vip_assistance", "vip", "emergency_assistance", 1, "year", Decimal("300.00"),
-            cover_limit_usd=Decimal("1000000.00")),
-    Benefit("vip_appointments", "vip", "appointment_booking", 6, "year", Decimal("50.00")),
-))
+DEFAULT = Catalogue(
+    benefits=(
+        Benefit("vip_checkup", "vip", "health_checkup", 1, "year", Decimal("1500.00")),
+        Benefit("vip_coupons", "vip", "partner_coupon", 4, "quarter", Decimal("100.00"), face_value=Decimal("100.00")),
+        Benefit(
+            "vip_assistance",
+            "vip",
+            "emergency_assistance",
+            1,
+            "year",
+            Decimal("300.00"),
+            cover_limit_usd=Decimal("1000000.00"),
+        ),
+        Benefit("vip_appointments", "vip", "appointment_booking", 6, "year", Decimal("50.00")),
+    )
+)
 
 
 def current_catalogue(session: Session) -> Catalogue:
@@ -124,16 +150,26 @@ def save_catalogue(session: Session, actor: audit.Actor, new: Catalogue, note: s
         raise BenefitError("the cost ceiling must be between 0 and 100 % of the annual premium")
     old = current_catalogue(session)
     version = (session.scalar(select(func.max(BenefitCatalogueVersion.version))) or 0) + 1
-    row = BenefitCatalogueVersion(version=version, settings=json.dumps(new.to_dict(), ensure_ascii=False),
-                                  note=note[:500], created_by=actor.label)
+    row = BenefitCatalogueVersion(
+        version=version, settings=json.dumps(new.to_dict(), ensure_ascii=False), note=note[:500], created_by=actor.label
+    )
     try:
         with session.begin_nested():
             session.add(row)
             session.flush()
     except IntegrityError:
         raise BenefitError("someone saved the catalogue at the same time; reload and try again") from None
-    audit.record(session, actor, audit.Change("benefits.catalogue_saved", "benefit_catalogue", version,
-                                              old.to_dict(), {**new.to_dict(), "note": note[:500]}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "benefits.catalogue_saved",
+            "benefit_catalogue",
+            version,
+            old.to_dict(),
+            {**new.to_dict(), "note": note[:500]},
+        ),
+    )
     return dataclasses.replace(new, version=version)
 
 
@@ -148,6 +184,7 @@ def without_benefit(catalogue: Catalogue, code: str) -> Catalogue:
 
 
 # --- periods -------------------------------------------------------------------------
+
 
 def period_bounds(period: str, day: dt.date) -> tuple[dt.date, dt.date]:
     """The period containing ``day``: (first day, first day after)."""

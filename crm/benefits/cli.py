@@ -1,4 +1,5 @@
 """benefits: commands added to `crm`."""
+
 from __future__ import annotations
 
 import datetime as dt

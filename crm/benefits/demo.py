@@ -1,5 +1,6 @@
 """benefits: demo data — the catalogue, checkup providers, entitlements for the VIPs, a few
 bookings and an assistance case."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,19 +33,39 @@ def seed(database, actor, today: dt.date) -> None:
             save_catalogue(session, actor, DEFAULT, "the default VIP benefits")
         providers = [health.add_provider(session, actor, h, p, c, Decimal(price)) for h, p, c, price in PROVIDERS]
         ledger.renew(session, actor, today, current_catalogue(session))
-        vips = list(session.scalars(select(Customer).join(CustomerTier, CustomerTier.customer_id == Customer.id)
-                                    .where(CustomerTier.tier == "vip", Customer.account_manager_id.is_not(None))
-                                    .order_by(Customer.id).limit(6)))
+        vips = list(
+            session.scalars(
+                select(Customer)
+                .join(CustomerTier, CustomerTier.customer_id == Customer.id)
+                .where(CustomerTier.tier == "vip", Customer.account_manager_id.is_not(None))
+                .order_by(Customer.id)
+                .limit(6)
+            )
+        )
         for i, customer in enumerate(vips[:4]):
             try:
-                booking = health.book(session, actor, customer.account_manager_id, customer, "checkup",
-                                      today + dt.timedelta(days=10 + i), today,
-                                      provider_id=providers[i % len(providers)].id)
+                booking = health.book(
+                    session,
+                    actor,
+                    customer.account_manager_id,
+                    customer,
+                    "checkup",
+                    today + dt.timedelta(days=10 + i),
+                    today,
+                    provider_id=providers[i % len(providers)].id,
+                )
                 if i % 2:
                     health.transition(session, actor, booking.id, "confirmed", today)
             except BenefitError:
                 continue
         if len(vips) > 4:
-            case = assistance.open_case(session, actor, vips[4], "medical_rescue", "泰国 Thailand",
-                                        "旅行途中急性阑尾炎，已送当地医院，安排转运回国。", today)
+            case = assistance.open_case(
+                session,
+                actor,
+                vips[4],
+                "medical_rescue",
+                "泰国 Thailand",
+                "旅行途中急性阑尾炎，已送当地医院，安排转运回国。",
+                today,
+            )
             assistance.record_spend(session, actor, case, Decimal("18500.00"), "当地住院及手术费用")

@@ -5,6 +5,7 @@ the last unit cannot be booked twice); ``attended`` or ``no_show`` make the use 
 record its cost; ``cancelled`` returns the unit. Every state change is one conditional
 UPDATE (``… WHERE state IN (allowed sources)``) whose row count says whether it happened.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,28 +33,49 @@ TRANSITIONS = {
 KIND_BENEFIT = {"checkup": "health_checkup", "appointment": "appointment_booking"}
 
 
-def add_provider(session: Session, actor: audit.Actor, hospital: str, package: str, city: str,
-                 price: Decimal) -> HealthProvider:
+def add_provider(
+    session: Session, actor: audit.Actor, hospital: str, package: str, city: str, price: Decimal
+) -> HealthProvider:
     """A checkup provider (a hospital's package at a price). Raises BenefitError for bad input."""
     if not hospital.strip() or not package.strip() or price is None or price < 0:
         raise BenefitError(_l("a provider needs a hospital, a package and a price that is not negative"))
-    provider = HealthProvider(hospital=hospital.strip()[:100], package=package.strip()[:100],
-                              city=city.strip()[:50], price=price)
+    provider = HealthProvider(
+        hospital=hospital.strip()[:100], package=package.strip()[:100], city=city.strip()[:50], price=price
+    )
     session.add(provider)
     session.flush()
-    audit.record(session, actor, audit.Change("health.provider_added", "health_provider", provider.id, None, {
-        "hospital": provider.hospital, "package": provider.package, "city": provider.city, "price": price}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "health.provider_added",
+            "health_provider",
+            provider.id,
+            None,
+            {"hospital": provider.hospital, "package": provider.package, "city": provider.city, "price": price},
+        ),
+    )
     return provider
 
 
 def set_provider_active(session: Session, actor: audit.Actor, provider_id: int, active: bool) -> None:
-    done = session.execute(update(HealthProvider).where(HealthProvider.id == provider_id,
-                                                        HealthProvider.active.is_(not active))
-                           .values(active=active)).rowcount
+    done = session.execute(
+        update(HealthProvider)
+        .where(HealthProvider.id == provider_id, HealthProvider.active.is_(not active))
+        .values(active=active)
+    ).rowcount
     if done:
-        audit.record(session, actor, audit.Change("health.provider_" + ("activated" if active else "deactivated"),
-                                                  "health_provider", provider_id, {"active": not active},
-                                                  {"active": active}))
+        audit.record(
+            session,
+            actor,
+            audit.Change(
+                "health.provider_" + ("activated" if active else "deactivated"),
+                "health_provider",
+                provider_id,
+                {"active": not active},
+                {"active": active},
+            ),
+        )
 
 
 def providers(session: Session, active_only: bool = True) -> list[HealthProvider]:
@@ -63,8 +85,18 @@ def providers(session: Session, active_only: bool = True) -> list[HealthProvider
     return list(session.scalars(stmt))
 
 
-def book(session: Session, actor: audit.Actor, user_id: int, customer: Customer, kind: str, preferred_date: dt.date,
-         as_of: dt.date, provider_id: int | None = None, hospital: str = "", department: str = "") -> HealthBooking:
+def book(
+    session: Session,
+    actor: audit.Actor,
+    user_id: int,
+    customer: Customer,
+    kind: str,
+    preferred_date: dt.date,
+    as_of: dt.date,
+    provider_id: int | None = None,
+    hospital: str = "",
+    department: str = "",
+) -> HealthBooking:
     """Book a checkup (at an active provider) or request a hospital appointment for a customer
     with an entitlement left; takes the unit now.
 
@@ -90,14 +122,32 @@ def book(session: Session, actor: audit.Actor, user_id: int, customer: Customer,
         provider, detail, cost = None, department.strip()[:200], benefit.unit_cost
     ceiling.guard(session, actor, customer.id, benefit.code, cost, as_of, current_catalogue(session))
     entry = ledger.take_unit(session, actor, customer.id, benefit, as_of, f"{kind} booking")
-    booking = HealthBooking(customer_id=customer.id, kind=kind, provider_id=provider.id if provider else None,
-                            hospital=hospital.strip()[:100], detail=detail, preferred_date=preferred_date,
-                            benefit_code=benefit.code, entry_id=entry.id, cost=cost, created_by_id=user_id)
+    booking = HealthBooking(
+        customer_id=customer.id,
+        kind=kind,
+        provider_id=provider.id if provider else None,
+        hospital=hospital.strip()[:100],
+        detail=detail,
+        preferred_date=preferred_date,
+        benefit_code=benefit.code,
+        entry_id=entry.id,
+        cost=cost,
+        created_by_id=user_id,
+    )
     session.add(booking)
     session.flush()
     # No hospital or package in the trail: they are health data; the booking row holds them.
-    audit.record(session, actor, audit.Change("health.booking_requested", "health_booking", booking.id, None, {
-        "customer_id": customer.id, "kind": kind, "entry_id": entry.id}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "health.booking_requested",
+            "health_booking",
+            booking.id,
+            None,
+            {"customer_id": customer.id, "kind": kind, "entry_id": entry.id},
+        ),
+    )
     return booking
 
 
@@ -114,21 +164,42 @@ def transition(session: Session, actor: audit.Actor, booking_id: int, to_state: 
     if booking is None:
         raise BenefitError(_l("no such booking"))
     before = booking.state
-    done = session.execute(update(HealthBooking).where(HealthBooking.id == booking_id,
-                                                       HealthBooking.state.in_(sources))
-                           .values(state=to_state, updated_at=utcnow())).rowcount
+    done = session.execute(
+        update(HealthBooking)
+        .where(HealthBooking.id == booking_id, HealthBooking.state.in_(sources))
+        .values(state=to_state, updated_at=utcnow())
+    ).rowcount
     if not done:
         raise BenefitError(_l("a booking that is %(before)s cannot become %(after)s", before=before, after=to_state))
     session.refresh(booking)
     if to_state in ("attended", "no_show"):
-        session.add(BenefitUse(customer_id=booking.customer_id, benefit_code=booking.benefit_code,
-                               kind=KIND_BENEFIT[booking.kind], source="booking", source_id=booking.id,
-                               cost=booking.cost, used_on=min(as_of, booking.preferred_date)))
+        session.add(
+            BenefitUse(
+                customer_id=booking.customer_id,
+                benefit_code=booking.benefit_code,
+                kind=KIND_BENEFIT[booking.kind],
+                source="booking",
+                source_id=booking.id,
+                cost=booking.cost,
+                used_on=min(as_of, booking.preferred_date),
+            )
+        )
     elif to_state == "cancelled":
-        ledger.give_back(session, actor, session.get(EntitlementEntry, booking.entry_id), "booking", booking.id,
-                         current_catalogue(session))
-    audit.record(session, actor, audit.Change("health.booking_" + to_state, "health_booking", booking_id,
-                                              {"state": before}, {"state": to_state}))
+        ledger.give_back(
+            session,
+            actor,
+            session.get(EntitlementEntry, booking.entry_id),
+            "booking",
+            booking.id,
+            current_catalogue(session),
+        )
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "health.booking_" + to_state, "health_booking", booking_id, {"state": before}, {"state": to_state}
+        ),
+    )
     return booking
 
 
@@ -141,5 +212,6 @@ def bookings_for(session: Session, customer_ids: list[int] | None = None, limit:
 
 def record_health_view(session: Session, actor: audit.Actor, customer_id: int, booking_ids: list[int]) -> None:
     """Every view of health details is written to the audit trail ("pii.health_view")."""
-    audit.record(session, actor, audit.Change("pii.health_view", "customer", customer_id, None,
-                                              {"bookings": booking_ids}))
+    audit.record(
+        session, actor, audit.Change("pii.health_view", "customer", customer_id, None, {"bookings": booking_ids})
+    )

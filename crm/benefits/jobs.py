@@ -1,4 +1,5 @@
 """benefits: the daily renewal, declared for the scheduler (crm/jobs/scheduler.py)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,5 +32,10 @@ def scheduled_renewal(database, settings) -> None:
 
 
 # Daily, after the tier recalculation (02:00), so that new VIPs of the night are renewed too.
-JOBS: list = [{"id": "benefits.renew", "func": scheduled_renewal,
-               "trigger": CronTrigger(hour=3, minute=15, timezone=ZoneInfo("Asia/Shanghai"))}]
+JOBS: list = [
+    {
+        "id": "benefits.renew",
+        "func": scheduled_renewal,
+        "trigger": CronTrigger(hour=3, minute=15, timezone=ZoneInfo("Asia/Shanghai")),
+    }
+]

@@ -5,6 +5,7 @@ A benefit operation that needs the partners in a process where they were never i
 raises RuntimeError rather than carry on without them (a coupon left valid after its owner
 left the tier, a report without its partners).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,15 +23,24 @@ class PartnerCoupons(Protocol):
     def active_partners(self, session: Session) -> list:
         """Partners a coupon may be issued for (objects with ``id``, ``name``, ``category``)."""
 
-    def issue_coupon(self, session: Session, actor: audit.Actor, customer_id: int, partner_id: int,
-                     face_value: Decimal, expires_on: dt.date, entitlement_id: int) -> object:
+    def issue_coupon(
+        self,
+        session: Session,
+        actor: audit.Actor,
+        customer_id: int,
+        partner_id: int,
+        face_value: Decimal,
+        expires_on: dt.date,
+        entitlement_id: int,
+    ) -> object:
         """Issue a coupon (an object with ``id``) paid by the ledger entry ``entitlement_id``.
 
         Raises BenefitError when the partner refuses (unknown or inactive partner, bad value).
         """
 
-    def void_entitlement_coupons(self, session: Session, actor: audit.Actor, customer_ids: list[int],
-                                 reason: str) -> int:
+    def void_entitlement_coupons(
+        self, session: Session, actor: audit.Actor, customer_ids: list[int], reason: str
+    ) -> int:
         """Withdraw the unredeemed coupons issued from these customers' entitlements; how many."""
 
     def utilisation_by_partner(self, session: Session) -> list[dict]:

@@ -11,6 +11,7 @@ Definitions (one each, used everywhere):
   withdrawn = stopped or suspended net of resumed; expired = what was left in periods that
   have ended; available = what is left in current periods.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,9 +33,18 @@ CENT = Decimal("0.01")
 def annual_premiums(session: Session, customer_ids: list[int], day: dt.date) -> dict[int, Decimal]:
     out = {}
     for part in chunks(customer_ids):
-        out.update(session.execute(select(Policy.customer_id, func.sum(Policy.annual_premium)).where(
-            Policy.customer_id.in_(part), Policy.start_date <= day,
-            Policy.end_date > day, Policy.voided_at.is_(None)).group_by(Policy.customer_id)).all())
+        out.update(
+            session.execute(
+                select(Policy.customer_id, func.sum(Policy.annual_premium))
+                .where(
+                    Policy.customer_id.in_(part),
+                    Policy.start_date <= day,
+                    Policy.end_date > day,
+                    Policy.voided_at.is_(None),
+                )
+                .group_by(Policy.customer_id)
+            ).all()
+        )
     return {k: Decimal(v) for k, v in out.items()}
 
 
@@ -62,8 +72,11 @@ def _row(cid: int, cost: Decimal, premium: Decimal, catalogue: Catalogue) -> Cos
 
 
 def cost_vs_premium(session: Session, customer_id: int, day: dt.date, catalogue: Catalogue) -> CostVsPremium:
-    cost = session.scalar(select(func.coalesce(func.sum(BenefitUse.cost), 0)).where(
-        BenefitUse.customer_id == customer_id, _cost_where(day)))
+    cost = session.scalar(
+        select(func.coalesce(func.sum(BenefitUse.cost), 0)).where(
+            BenefitUse.customer_id == customer_id, _cost_where(day)
+        )
+    )
     premium = annual_premiums(session, [customer_id], day).get(customer_id, Decimal("0"))
     return _row(customer_id, Decimal(cost), premium, catalogue)
 
@@ -72,13 +85,21 @@ def over_ceiling(session: Session, customers_stmt, day: dt.date, catalogue: Cata
     """(Customer, CostVsPremium) for every customer of ``customers_stmt`` (a select of Customer,
     e.g. visible_customers(user)) whose benefit cost exceeds the ceiling, worst first."""
     visible = customers_stmt.with_only_columns(Customer.id).subquery()
-    costs = dict(session.execute(select(BenefitUse.customer_id, func.sum(BenefitUse.cost)).where(
-        _cost_where(day), BenefitUse.customer_id.in_(select(visible.c.id))).group_by(BenefitUse.customer_id)).all())
+    costs = dict(
+        session.execute(
+            select(BenefitUse.customer_id, func.sum(BenefitUse.cost))
+            .where(_cost_where(day), BenefitUse.customer_id.in_(select(visible.c.id)))
+            .group_by(BenefitUse.customer_id)
+        ).all()
+    )
     premiums = annual_premiums(session, list(costs), day)
     rows = [_row(cid, Decimal(cost), premiums.get(cid, Decimal("0")), catalogue) for cid, cost in costs.items()]
     rows = [r for r in rows if r.over]
-    by_id = {c.id: c for part in chunks([r.customer_id for r in rows])
-             for c in session.scalars(select(Customer).where(Customer.id.in_(part)))}
+    by_id = {
+        c.id: c
+        for part in chunks([r.customer_id for r in rows])
+        for c in session.scalars(select(Customer).where(Customer.id.in_(part)))
+    }
     rows.sort(key=lambda r: (r.pct is not None, r.pct or 0), reverse=True)
     return [(by_id[r.customer_id], r) for r in rows]
 
@@ -90,15 +111,27 @@ def utilisation_by_benefit(session: Session, day: dt.date) -> dict[str, dict[str
     def total(types):
         return func.coalesce(func.sum(case((t.entry_type.in_(types), t.quantity), else_=0)), 0)
 
-    out = {code: {"granted": int(g), "used": -int(u), "withdrawn": -int(w), "expired": 0, "available": 0}
-           for code, g, u, w in session.execute(select(
-               t.benefit_code, total(("grant", "renew")), total(("consume", "return")),
-               total(("stop", "suspend", "resume"))).group_by(t.benefit_code))}
-    per_period = (select(t.benefit_code, (t.period_end <= day).label("ended"), func.sum(t.quantity).label("left"))
-                  .group_by(t.benefit_code, t.customer_id, t.period_start, t.period_end).subquery())
-    for code, ended, left in session.execute(select(per_period.c.benefit_code, per_period.c.ended,
-                                                    func.sum(per_period.c.left)).where(per_period.c.left > 0)
-                                             .group_by(per_period.c.benefit_code, per_period.c.ended)):
+    out = {
+        code: {"granted": int(g), "used": -int(u), "withdrawn": -int(w), "expired": 0, "available": 0}
+        for code, g, u, w in session.execute(
+            select(
+                t.benefit_code,
+                total(("grant", "renew")),
+                total(("consume", "return")),
+                total(("stop", "suspend", "resume")),
+            ).group_by(t.benefit_code)
+        )
+    }
+    per_period = (
+        select(t.benefit_code, (t.period_end <= day).label("ended"), func.sum(t.quantity).label("left"))
+        .group_by(t.benefit_code, t.customer_id, t.period_start, t.period_end)
+        .subquery()
+    )
+    for code, ended, left in session.execute(
+        select(per_period.c.benefit_code, per_period.c.ended, func.sum(per_period.c.left))
+        .where(per_period.c.left > 0)
+        .group_by(per_period.c.benefit_code, per_period.c.ended)
+    ):
         out[code]["expired" if ended else "available"] += int(left)
     return out
 

@@ -1,6 +1,6 @@
 """What every benefits module shares: the domain error, the business day and who may see what."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 # Health data is sensitive: besides the customer's own account manager, only these roles
 # see a booking's hospital and package; everyone else sees a masked "health booking".

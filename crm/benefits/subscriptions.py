@@ -8,6 +8,7 @@ only if the customer is still where it left them, in its new tier for a grant an
 its old one for a stop. Moves are grouped by (old tier, new tier) so that thousands of moves
 cost a handful of bulk statements, not queries per customer.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import text
@@ -24,11 +25,17 @@ from crm.models import TierRun
 def _where_now(session: Session, ids: list[int], tier: str, inside: bool) -> list[int]:
     """Those of ``ids`` whose current tier is ``tier`` (``inside``), or is not."""
     dialect = session.get_bind().dialect.name
-    stmt = text(f"SELECT customer_id FROM customer_tiers WHERE {id_in(dialect, 'customer_id')} "  # nosec B608
-                f"AND tier {'=' if inside else '<>'} :tier ORDER BY customer_id")
-    return [cid for start in range(0, len(ids), IDS_PER_STATEMENT)
-            for cid in session.scalars(stmt, {"ids": ids_param(dialect, ids[start:start + IDS_PER_STATEMENT]),
-                                              "tier": tier})]
+    stmt = text(
+        f"SELECT customer_id FROM customer_tiers WHERE {id_in(dialect, 'customer_id')} "  # nosec B608
+        f"AND tier {'=' if inside else '<>'} :tier ORDER BY customer_id"
+    )
+    return [
+        cid
+        for start in range(0, len(ids), IDS_PER_STATEMENT)
+        for cid in session.scalars(
+            stmt, {"ids": ids_param(dialect, ids[start : start + IDS_PER_STATEMENT]), "tier": tier}
+        )
+    ]
 
 
 def on_tiers_changed(session: Session, event: events.TiersChanged) -> None:
@@ -39,12 +46,12 @@ def on_tiers_changed(session: Session, event: events.TiersChanged) -> None:
     groups = sorted(events.moves_by_pair(event.moves).items(), key=lambda g: (g[0][0] or "", g[0][1]))
     for (old, new), ids in groups:
         if old is not None and catalogue.for_tier(old):
-            ledger.leave_tier(session, event.actor, _where_now(session, ids, old, inside=False), old, new, as_of,
-                              catalogue)
-    for (old, new), ids in groups:
+            ledger.leave_tier(
+                session, event.actor, _where_now(session, ids, old, inside=False), old, new, as_of, catalogue
+            )
+    for (_old, new), ids in groups:
         if catalogue.for_tier(new):
-            ledger.enter_tier(session, event.actor, _where_now(session, ids, new, inside=True), new, as_of,
-                              catalogue)
+            ledger.enter_tier(session, event.actor, _where_now(session, ids, new, inside=True), new, as_of, catalogue)
 
 
 def register() -> None:

@@ -1,4 +1,5 @@
 """Emergency assistance pages: the open-case list with ages, a case with its spend, approvals."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -28,17 +29,21 @@ def _visible_ids():
 def assistance_cases():
     db = get_session()
     status = request.args.get("status", "open")
-    stmt = (select(AssistanceCase, Customer).join(Customer, Customer.id == AssistanceCase.customer_id)
-            .where(AssistanceCase.customer_id.in_(_visible_ids())))
+    stmt = (
+        select(AssistanceCase, Customer)
+        .join(Customer, Customer.id == AssistanceCase.customer_id)
+        .where(AssistanceCase.customer_id.in_(_visible_ids()))
+    )
     if status in ("open", "closed"):
         stmt = stmt.where(AssistanceCase.status == status)
     rows = db.execute(stmt.order_by(AssistanceCase.opened_at).limit(500)).all()
-    pending = db.execute(select(AssistanceSpend, AssistanceCase).join(
-        AssistanceCase, AssistanceCase.id == AssistanceSpend.case_id).where(
-        AssistanceSpend.state == "pending", AssistanceCase.customer_id.in_(_visible_ids()))
-        .order_by(AssistanceSpend.recorded_at)).all()
-    return render_template("benefits/assistance_cases.html", rows=rows, status=status, now=utcnow(),
-                           pending=pending)
+    pending = db.execute(
+        select(AssistanceSpend, AssistanceCase)
+        .join(AssistanceCase, AssistanceCase.id == AssistanceSpend.case_id)
+        .where(AssistanceSpend.state == "pending", AssistanceCase.customer_id.in_(_visible_ids()))
+        .order_by(AssistanceSpend.recorded_at)
+    ).all()
+    return render_template("benefits/assistance_cases.html", rows=rows, status=status, now=utcnow(), pending=pending)
 
 
 @bp.route("/customers/<int:customer_id>/assistance", methods=["GET", "POST"])
@@ -52,8 +57,16 @@ def open_case(customer_id: int):
     form = CaseForm()
     if form.validate_on_submit():
         try:
-            case = assistance.open_case(db, current_actor(), customer, form.category.data, form.country.data,
-                                        form.summary.data, today(), current_user.id)
+            case = assistance.open_case(
+                db,
+                current_actor(),
+                customer,
+                form.category.data,
+                form.country.data,
+                form.summary.data,
+                today(),
+                current_user.id,
+            )
         except BenefitError as exc:
             form.category.errors = [*form.category.errors, str(exc)]
         else:
@@ -64,19 +77,27 @@ def open_case(customer_id: int):
 
 
 def _case(db, case_id: int) -> AssistanceCase:
-    case = db.scalar(select(AssistanceCase).where(AssistanceCase.id == case_id,
-                                                  AssistanceCase.customer_id.in_(_visible_ids())))
+    case = db.scalar(
+        select(AssistanceCase).where(AssistanceCase.id == case_id, AssistanceCase.customer_id.in_(_visible_ids()))
+    )
     if case is None:
         abort(404)
     return case
 
 
 def _case_page(db, case, form, status=200):
-    spends = list(db.scalars(select(AssistanceSpend).where(AssistanceSpend.case_id == case.id)
-                             .order_by(AssistanceSpend.id)))
-    return render_template("benefits/case.html", case=case, customer=db.get(Customer, case.customer_id),
-                           enrolment=db.get(AssistanceEnrolment, case.enrolment_id), spends=spends, form=form,
-                           now=utcnow()), status
+    spends = list(
+        db.scalars(select(AssistanceSpend).where(AssistanceSpend.case_id == case.id).order_by(AssistanceSpend.id))
+    )
+    return render_template(
+        "benefits/case.html",
+        case=case,
+        customer=db.get(Customer, case.customer_id),
+        enrolment=db.get(AssistanceEnrolment, case.enrolment_id),
+        spends=spends,
+        form=form,
+        now=utcnow(),
+    ), status
 
 
 @bp.get("/assistance/cases/<int:case_id>")

@@ -1,5 +1,6 @@
 """Pages where an account manager serves their VIP: checkups, appointments, coupons, and the
 health details that only the customer's manager (and admins) see, each view logged."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,9 +37,12 @@ def _over_ceiling(db, refused: ceiling.OverCeiling) -> str:
     db.rollback()
     ceiling.request_exception(db, current_actor(), refused)
     db.commit()
-    return _("This would take the customer over the benefit cost ceiling (cost %(cost)s, ceiling %(ceiling)s). "
-             "An approval was requested from an admin or a risk officer; try again once it is given.",
-             cost=f"{refused.cost + refused.amount:,.2f}", ceiling=f"{refused.ceiling:,.2f}")
+    return _(
+        "This would take the customer over the benefit cost ceiling (cost %(cost)s, ceiling %(ceiling)s). "
+        "An approval was requested from an admin or a risk officer; try again once it is given.",
+        cost=f"{refused.cost + refused.amount:,.2f}",
+        ceiling=f"{refused.ceiling:,.2f}",
+    )
 
 
 def _booked(db, make) -> str | None:
@@ -64,9 +68,19 @@ def book_checkup(customer_id: int):
     if request.method == "GET":
         form.preferred_date.data = today() + dt.timedelta(days=14)
     if form.validate_on_submit():
-        error = _booked(db, lambda: health.book(
-            db, current_actor(), current_user.id, customer, "checkup", form.preferred_date.data, today(),
-            provider_id=form.provider.data))
+        error = _booked(
+            db,
+            lambda: health.book(
+                db,
+                current_actor(),
+                current_user.id,
+                customer,
+                "checkup",
+                form.preferred_date.data,
+                today(),
+                provider_id=form.provider.data,
+            ),
+        )
         if error is None:
             return redirect(url_for("customers.show", customer_id=customer.id))
         form.preferred_date.errors = [*form.preferred_date.errors, error]
@@ -81,9 +95,20 @@ def book_appointment(customer_id: int):
     customer = _served_customer(db, customer_id)
     form = AppointmentForm()
     if form.validate_on_submit():
-        error = _booked(db, lambda: health.book(
-            db, current_actor(), current_user.id, customer, "appointment", form.preferred_date.data, today(),
-            hospital=form.hospital.data, department=form.department.data))
+        error = _booked(
+            db,
+            lambda: health.book(
+                db,
+                current_actor(),
+                current_user.id,
+                customer,
+                "appointment",
+                form.preferred_date.data,
+                today(),
+                hospital=form.hospital.data,
+                department=form.department.data,
+            ),
+        )
         if error is None:
             return redirect(url_for("customers.show", customer_id=customer.id))
         form.preferred_date.errors = [*form.preferred_date.errors, error]
@@ -116,11 +141,14 @@ def bookings():
     """Everyone's bookings they may see, MASKED: no hospital or package on this page."""
     db = get_session()
     visible = visible_customers(current_user).with_only_columns(Customer.id).subquery()
-    rows = db.execute(select(HealthBooking, Customer).join(Customer, Customer.id == HealthBooking.customer_id)
-                      .where(HealthBooking.customer_id.in_(select(visible.c.id)))
-                      .order_by(HealthBooking.id.desc()).limit(200)).all()
-    return render_template("benefits/bookings.html", rows=rows,
-                           can_serve=lambda c: may_serve(current_user, c))
+    rows = db.execute(
+        select(HealthBooking, Customer)
+        .join(Customer, Customer.id == HealthBooking.customer_id)
+        .where(HealthBooking.customer_id.in_(select(visible.c.id)))
+        .order_by(HealthBooking.id.desc())
+        .limit(200)
+    ).all()
+    return render_template("benefits/bookings.html", rows=rows, can_serve=lambda c: may_serve(current_user, c))
 
 
 @bp.post("/customers/<int:customer_id>/health")
@@ -151,8 +179,9 @@ def issue_coupon(customer_id: int):
         form.expires_on.data = today() + dt.timedelta(days=90)
     if form.validate_on_submit():
         try:
-            coupon = coupons.issue_from_entitlement(db, current_actor(), customer, form.partner.data,
-                                                    form.expires_on.data, today())
+            coupon = coupons.issue_from_entitlement(
+                db, current_actor(), customer, form.partner.data, form.expires_on.data, today()
+            )
         except ceiling.OverCeiling as exc:
             form.partner.errors = [*form.partner.errors, _over_ceiling(db, exc)]
         except BenefitError as exc:

@@ -1,4 +1,5 @@
 """Finding customers, with per-object authorisation built into every query."""
+
 from __future__ import annotations
 
 import re
@@ -89,8 +90,11 @@ def search_customers(session: Session, user: User, f: CustomerFilter, limit: int
     kind, value = search_kind(f.q)
     if kind in FULL_NUMBER_KINDS and not may_reveal(user):
         raise RevealRequired(kind)
-    stmt = visible_customers(user).add_columns(CustomerTier.tier).outerjoin(
-        CustomerTier, CustomerTier.customer_id == Customer.id)
+    stmt = (
+        visible_customers(user)
+        .add_columns(CustomerTier.tier)
+        .outerjoin(CustomerTier, CustomerTier.customer_id == Customer.id)
+    )
     sort = None
     if kind == "phone":
         stmt = stmt.where(Customer.phone == value)
@@ -133,8 +137,9 @@ def record_search_reveal(session: Session, actor: Actor, kind: str, customer_ids
     something learnt too). The number itself is not written."""
     after = {"fields": [kind], "via": "search"}
     changes = [audit.Change("pii.reveal", "customer", cid, None, after) for cid in customer_ids]
-    audit.record(session, actor, changes or [audit.Change("pii.reveal", "customer", None, None,
-                                                          {**after, "customers": []})])
+    audit.record(
+        session, actor, changes or [audit.Change("pii.reveal", "customer", None, None, {**after, "customers": []})]
+    )
 
 
 def get_customer(session: Session, user: User, customer_id: int) -> Customer:
@@ -151,18 +156,23 @@ def customer_picture(session: Session, user: User, customer: Customer) -> dict:
     name, and only the number of the others.
     """
     referred = select(Customer.id).where(Customer.referred_by_id == customer.id)
-    referrals = list(session.scalars(visible_customers(user).where(Customer.referred_by_id == customer.id)
-                                     .order_by(Customer.id).limit(50)))
+    referrals = list(
+        session.scalars(
+            visible_customers(user).where(Customer.referred_by_id == customer.id).order_by(Customer.id).limit(50)
+        )
+    )
     total = session.scalar(select(func.count()).select_from(referred.subquery())) or 0
     referrer = None
     if customer.referred_by_id is not None:
         referrer = session.scalar(visible_customers(user).where(Customer.id == customer.referred_by_id))
     return {
         "tier": session.get(CustomerTier, customer.id),
-        "policies": list(session.scalars(select(Policy).where(Policy.customer_id == customer.id)
-                                         .order_by(Policy.start_date.desc()))),
-        "claims": list(session.scalars(select(Claim).where(Claim.customer_id == customer.id)
-                                       .order_by(Claim.loss_date.desc()))),
+        "policies": list(
+            session.scalars(select(Policy).where(Policy.customer_id == customer.id).order_by(Policy.start_date.desc()))
+        ),
+        "claims": list(
+            session.scalars(select(Claim).where(Claim.customer_id == customer.id).order_by(Claim.loss_date.desc()))
+        ),
         "referrals": referrals,
         "hidden_referrals": max(total - len(referrals), 0),
         "referrer": referrer,

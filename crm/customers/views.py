@@ -1,4 +1,5 @@
 """Customer list and customer page."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -9,11 +10,11 @@ from flask_login import current_user, login_required
 
 from crm import audit, ratelimits
 from crm.auth.login import STAFF, current_actor, roles_required
-from crm.ui import NavItem
 from crm.customers import bp, services
 from crm.db import get_session
 from crm.models.tiers import TIERS
 from crm.request_args import int_arg
+from crm.ui import NavItem
 
 NAV = [NavItem("customers.index", _l("Customers"), STAFF)]
 
@@ -59,8 +60,15 @@ def index():
         db.commit()
         revealed = True
     return render_template(
-        "customers/index.html", rows=rows, next_after=next_after, f=f, tiers=TIERS,
-        refused=refused, revealed=revealed, may_reveal=services.may_reveal(current_user), cities=services.cities(db),
+        "customers/index.html",
+        rows=rows,
+        next_after=next_after,
+        f=f,
+        tiers=TIERS,
+        refused=refused,
+        revealed=revealed,
+        may_reveal=services.may_reveal(current_user),
+        cities=services.cities(db),
         managers=services.managers(db) if current_user.role != "account_manager" else [],
     )
 
@@ -85,8 +93,11 @@ def reveal(customer_id: int):
         customer = services.get_customer(db, current_user, customer_id)
     except services.NotVisible:
         abort(404)
-    audit.record(db, current_actor(), audit.Change("pii.reveal", "customer", customer.id, None,
-                                                   {"fields": ["id_number", "phone"]}))
+    audit.record(
+        db,
+        current_actor(),
+        audit.Change("pii.reveal", "customer", customer.id, None, {"fields": ["id_number", "phone"]}),
+    )
     db.commit()
     return _page(db, customer, revealed=True)
 
@@ -97,8 +108,12 @@ reveal.reveals_personal_data = True  # the personal-data scan of the tests allow
 def _page(db, customer, revealed: bool):
     from crm import features
 
-    return render_template("customers/show.html", c=customer, revealed=revealed,
-                           may_reveal=services.may_reveal(current_user),
-                           trail=audit.trail_for(db, "customer", customer.id, customer.import_batch_id),
-                           panels=features.customer_panels(db, current_user, customer),
-                           **services.customer_picture(db, current_user, customer))
+    return render_template(
+        "customers/show.html",
+        c=customer,
+        revealed=revealed,
+        may_reveal=services.may_reveal(current_user),
+        trail=audit.trail_for(db, "customer", customer.id, customer.import_batch_id),
+        panels=features.customer_panels(db, current_user, customer),
+        **services.customer_picture(db, current_user, customer),
+    )

@@ -1,4 +1,5 @@
 """An import job: one uploaded file, queued for the scheduler process, and its outcome."""
+
 from __future__ import annotations
 
 import datetime as dt

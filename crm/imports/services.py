@@ -9,6 +9,7 @@ process died (its heartbeat stale: crm.jobs.heartbeat) is recorded as it ended: 
 its import committed (its batch names the stored file), failed otherwise. The stored file is
 deleted when the job ends.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.db import Database, utcnow
-from crm.imports.models import ImportJob
 from crm.importer import ImportFailed, import_csv
+from crm.imports.models import ImportJob
 from crm.jobs import heartbeat
 from crm.models import ImportBatch, User
 
@@ -76,23 +77,57 @@ def store_upload(stream: BinaryIO, directory: Path, max_bytes: int) -> Upload:
     return Upload(name, size)
 
 
-def queue_import(session: Session, actor: audit.Actor, kind: str, filename: str, upload: Upload, *,
-                 dry_run: bool = False, initial_load: bool = False, user_id: int | None = None) -> ImportJob:
+def queue_import(
+    session: Session,
+    actor: audit.Actor,
+    kind: str,
+    filename: str,
+    upload: Upload,
+    *,
+    dry_run: bool = False,
+    initial_load: bool = False,
+    user_id: int | None = None,
+) -> ImportJob:
     """Queue a stored upload for the scheduler, audited, in the caller's transaction.
 
     Raises UploadRefused if MAX_WAITING jobs are queued already."""
     waiting = session.scalar(select(func.count()).select_from(ImportJob).where(ImportJob.state == "queued"))
     if waiting >= MAX_WAITING:
         raise UploadRefused(f"{waiting} imports are waiting already")
-    job = ImportJob(kind=kind, filename=(filename or "upload.csv")[:255], stored_name=upload.stored_name,
-                    size_bytes=upload.size_bytes, dry_run=dry_run, initial_load=initial_load,
-                    user_id=user_id, requested_by=actor.label, state="queued", phase="", progress=0,
-                    more_problems=0, queued_at=utcnow())
+    job = ImportJob(
+        kind=kind,
+        filename=(filename or "upload.csv")[:255],
+        stored_name=upload.stored_name,
+        size_bytes=upload.size_bytes,
+        dry_run=dry_run,
+        initial_load=initial_load,
+        user_id=user_id,
+        requested_by=actor.label,
+        state="queued",
+        phase="",
+        progress=0,
+        more_problems=0,
+        queued_at=utcnow(),
+    )
     session.add(job)
     session.flush()
-    audit.record(session, actor, audit.Change("import.queued", "import_job", job.id, None, {
-        "kind": kind, "file": job.filename, "bytes": upload.size_bytes, "dry_run": dry_run,
-        "initial_load": initial_load}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "import.queued",
+            "import_job",
+            job.id,
+            None,
+            {
+                "kind": kind,
+                "file": job.filename,
+                "bytes": upload.size_bytes,
+                "dry_run": dry_run,
+                "initial_load": initial_load,
+            },
+        ),
+    )
     return job
 
 
@@ -109,9 +144,13 @@ def claim(database: Database, job_id: int) -> bool:
     """Take a queued job for this process: True for exactly one of any number of claimants."""
     with database.transaction() as session:
         now = utcnow()
-        return bool(session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.state == "queued")
-                                    .values(state="running", started_at=now, heartbeat_at=now, phase="validating"))
-                    .rowcount)
+        return bool(
+            session.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job_id, ImportJob.state == "queued")
+                .values(state="running", started_at=now, heartbeat_at=now, phase="validating")
+            ).rowcount
+        )
 
 
 class _Progress:
@@ -139,8 +178,11 @@ class _Progress:
             self._check_alive()
             return
         with self.database.transaction() as session:
-            alive = session.execute(update(ImportJob).where(ImportJob.id == self.job_id, ImportJob.state == "running")
-                                    .values(progress=min(percent, 99), phase=shown)).rowcount
+            alive = session.execute(
+                update(ImportJob)
+                .where(ImportJob.id == self.job_id, ImportJob.state == "running")
+                .values(progress=min(percent, 99), phase=shown)
+            ).rowcount
         if not alive:
             raise JobAbandoned(f"import job {self.job_id} was declared dead")
 
@@ -150,8 +192,9 @@ class _Progress:
                 raise JobAbandoned(f"import job {self.job_id} was declared dead")
 
 
-def run_job(database: Database, directory: Path, job_id: int,
-            stale_after: dt.timedelta = heartbeat.STALE_AFTER) -> ImportJob | None:
+def run_job(
+    database: Database, directory: Path, job_id: int, stale_after: dt.timedelta = heartbeat.STALE_AFTER
+) -> ImportJob | None:
     """Claim the job and run it; None if another process claimed it. Records the outcome
     (audited) and deletes the stored file."""
     if not claim(database, job_id):
@@ -165,16 +208,27 @@ def run_job(database: Database, directory: Path, job_id: int,
     try:
         # The problems are stored as text: in the language of the admin who will read them.
         with heartbeat.beating(database, ImportJob, job_id, stale_after), force_locale(locale or "en"):
-            summary = import_csv(database, job.kind, path, actor, dry_run=job.dry_run,
-                                 initial_load=job.initial_load, user_id=job.user_id,
-                                 progress=_Progress(database, job_id, job.dry_run))
-        outcome = {"state": "completed", "rows": summary.rows, "created": summary.created,
-                   "updated": summary.updated, "batch_id": summary.batch_id,
-                   "changed_fields": json.dumps(dict(summary.fields), sort_keys=True)}
+            summary = import_csv(
+                database,
+                job.kind,
+                path,
+                actor,
+                dry_run=job.dry_run,
+                initial_load=job.initial_load,
+                user_id=job.user_id,
+                progress=_Progress(database, job_id, job.dry_run),
+            )
+        outcome = {
+            "state": "completed",
+            "rows": summary.rows,
+            "created": summary.created,
+            "updated": summary.updated,
+            "batch_id": summary.batch_id,
+            "changed_fields": json.dumps(dict(summary.fields), sort_keys=True),
+        }
     except ImportFailed as exc:
         problems = _in_row_order(exc.problems)
-        outcome = {"state": "failed", "problems": json.dumps(problems, ensure_ascii=False),
-                   "more_problems": exc.more}
+        outcome = {"state": "failed", "problems": json.dumps(problems, ensure_ascii=False), "more_problems": exc.more}
     except JobAbandoned:
         log.warning("import job %s was declared dead while it ran: its import was rolled back", job_id)
         return _reload(database, job_id)
@@ -193,8 +247,9 @@ def _finish(database: Database, actor: audit.Actor, job_id: int, outcome: dict) 
         where = [ImportJob.id == job_id]
         if outcome["state"] == "failed":  # a committed import is a fact; a failure only ends a live job
             where.append(ImportJob.state == "running")
-        if not session.execute(update(ImportJob).where(*where).values(
-                **outcome, progress=100, finished_at=utcnow())).rowcount:
+        if not session.execute(
+            update(ImportJob).where(*where).values(**outcome, progress=100, finished_at=utcnow())
+        ).rowcount:
             return
         after = {k: v for k, v in outcome.items() if k != "problems"}
         if "problems" in outcome:
@@ -212,16 +267,21 @@ def next_queued(database: Database) -> int | None:
         return session.scalar(select(ImportJob.id).where(ImportJob.state == "queued").order_by(ImportJob.id).limit(1))
 
 
-def run_next(database: Database, directory: Path,
-             stale_after: dt.timedelta = heartbeat.STALE_AFTER) -> ImportJob | None:
+def run_next(
+    database: Database, directory: Path, stale_after: dt.timedelta = heartbeat.STALE_AFTER
+) -> ImportJob | None:
     """The scheduler's job: record dead jobs, then run the oldest queued one, if any."""
     free_stale_jobs(database, directory, stale_after)
     job_id = next_queued(database)
     return run_job(database, directory, job_id, stale_after) if job_id is not None else None
 
 
-def free_stale_jobs(database: Database, directory: Path, stale_after: dt.timedelta = heartbeat.STALE_AFTER,
-                    now: dt.datetime | None = None) -> list[int]:
+def free_stale_jobs(
+    database: Database,
+    directory: Path,
+    stale_after: dt.timedelta = heartbeat.STALE_AFTER,
+    now: dt.datetime | None = None,
+) -> list[int]:
     """Record each running job whose heartbeat is stale as it ended (completed if its import
     committed, else failed), and delete its file. Looks first without the write lock."""
     now = now or utcnow()
@@ -234,14 +294,27 @@ def free_stale_jobs(database: Database, directory: Path, stale_after: dt.timedel
         for job in session.scalars(stale).all():
             batch = session.scalar(select(ImportBatch).where(ImportBatch.filename == job.stored_name))
             if batch is not None:
-                outcome = {"state": "completed", "rows": batch.rows, "created": batch.created,
-                           "updated": batch.updated, "batch_id": batch.id}
+                outcome = {
+                    "state": "completed",
+                    "rows": batch.rows,
+                    "created": batch.created,
+                    "updated": batch.updated,
+                    "batch_id": batch.id,
+                }
             else:
                 outcome = {"state": "failed", "error": "interrupted"}
-            session.execute(update(ImportJob).where(ImportJob.id == job.id, ImportJob.state == "running")
-                            .values(**outcome, progress=100, finished_at=now))
-            audit.record(session, audit.Actor.job("scheduler:imports"), audit.Change(
-                f"import.job_{outcome['state']}", "import_job", job.id, None, {**outcome, "abandoned": True}))
+            session.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job.id, ImportJob.state == "running")
+                .values(**outcome, progress=100, finished_at=now)
+            )
+            audit.record(
+                session,
+                audit.Actor.job("scheduler:imports"),
+                audit.Change(
+                    f"import.job_{outcome['state']}", "import_job", job.id, None, {**outcome, "abandoned": True}
+                ),
+            )
             (directory / job.stored_name).unlink(missing_ok=True)
             ended.append(job.id)
     return ended
@@ -254,4 +327,3 @@ def recent(session: Session, limit: int = 10) -> list[ImportJob]:
 def remove_stored(directory: Path, upload: Upload) -> None:
     """Delete a stored upload whose job was not queued after all."""
     (directory / upload.stored_name).unlink(missing_ok=True)
-

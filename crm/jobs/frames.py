@@ -5,6 +5,7 @@ and a partition's memory is bounded by its own rows. Rows come ordered by id, so
 partition sees its rows in the same relative order as a single pass would (the engine's
 float sums then agree to the last bit).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,6 +43,8 @@ _DAY_NUMBER = {"sqlite": "CAST(julianday({0}) - 2440587.5 AS INTEGER)", "postgre
 
 def _with_day_numbers(sql: str, dialect: str, columns: tuple[str, ...]) -> str:
     return sql.format(**{c: _DAY_NUMBER[dialect].format(c) for c in columns})
+
+
 STATE_SQL = """SELECT customer_id, tier, computed_tier, reasons, value_score, risk_score FROM customer_tiers
                WHERE customer_id >= :lo AND customer_id < :hi"""
 OVERRIDE_SQL = """SELECT customer_id, tier, {expires_on} AS expires_on FROM tier_overrides
@@ -60,7 +63,7 @@ def _inline(sql: str, params: dict) -> str:
             literal = "'" + value.replace("'", "''") + "'"  # a standard SQL string literal
         else:
             raise TypeError(f"cannot inline {name}={value!r}")
-        sql = re.sub(f":{name}\\b", lambda _: literal, sql)
+        sql = re.sub(f":{name}\\b", lambda _, literal=literal: literal, sql)
     return sql
 
 
@@ -72,16 +75,26 @@ def _read(conn: Connection, sql: str, params: dict, dates: tuple[str, ...] = ())
     driver = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
         buffer = io.BytesIO()
-        with driver.cursor() as cur, cur.copy(f"COPY ({_inline(sql, params)}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
+        with (
+            driver.cursor() as cur,
+            cur.copy(f"COPY ({_inline(sql, params)}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy,
+        ):
             for block in copy:
                 buffer.write(block)
         buffer.seek(0)
-        frame = pd.read_csv(buffer, keep_default_na=False, na_values=[""], dtype={"reasons": str, "tier": str, "gender": str, "city": str})
+        frame = pd.read_csv(
+            buffer,
+            keep_default_na=False,
+            na_values=[""],
+            dtype={"reasons": str, "tier": str, "gender": str, "city": str},
+        )
     else:
         cur = driver.cursor()
         names = [n.strip(":") for n in _PARAM.findall(sql)]
-        cur.execute(_PARAM.sub("?", sql), [params[n] if not isinstance(params[n], dt.date) else params[n].isoformat()
-                                          for n in names])
+        cur.execute(
+            _PARAM.sub("?", sql),
+            [params[n] if not isinstance(params[n], dt.date) else params[n].isoformat() for n in names],
+        )
         rows, columns = cur.fetchall(), [d[0] for d in cur.description]
         frame = pd.DataFrame.from_records(rows, columns=columns)
         cur.close()
@@ -95,27 +108,38 @@ def load_partition(conn: Connection, lo: int, hi: int, as_of: dt.date) -> dict[s
     params = {"lo": lo, "hi": hi, "as_of": as_of}
     d = conn.dialect.name
     customers = _read(conn, _with_day_numbers(CUSTOMER_SQL, d, ("birth_date",)), params, ("birth_date",))
-    policies = _read(conn, _with_day_numbers(POLICY_SQL, d, ("start_date", "end_date")), params,
-                     ("start_date", "end_date"))
-    claims = _read(conn, _with_day_numbers(CLAIM_SQL, d, ("loss_date", "report_date")), params,
-                   ("loss_date", "report_date"))
+    policies = _read(
+        conn, _with_day_numbers(POLICY_SQL, d, ("start_date", "end_date")), params, ("start_date", "end_date")
+    )
+    claims = _read(
+        conn, _with_day_numbers(CLAIM_SQL, d, ("loss_date", "report_date")), params, ("loss_date", "report_date")
+    )
     claims["fraud_suspected"] = claims["fraud_suspected"].isin([True, 1, "t", "1"])  # COPY writes t/f
     return {"customers": customers, "policies": policies, "claims": claims}
 
 
 _SQL_DIALECT = {
-    "sqlite": {"day": "CAST(julianday({0}) - 2440587.5 AS INTEGER)", "greatest": "MAX",
-               "cents": "CAST(ROUND(COALESCE({0}, 0) * 100) AS INTEGER)"},
+    "sqlite": {
+        "day": "CAST(julianday({0}) - 2440587.5 AS INTEGER)",
+        "greatest": "MAX",
+        "cents": "CAST(ROUND(COALESCE({0}, 0) * 100) AS INTEGER)",
+    },
     # The per-customer GROUP BY (load_aggregates) is PostgreSQL's alone: "fence" keeps its
     # subquery from being merged into the aggregate (each row's values computed once, not once
     # per sum), and BIT_OR is not a DISTINCT aggregate, which sorts each group's rows (0.15 s of
     # the 0.46 s that the policies of 125,000 customers took, measured at 1M).
-    "postgresql": {"day": "({0} - DATE '1970-01-01')", "greatest": "GREATEST",
-                   "cents": "CAST(COALESCE({0}, 0) * 100 AS BIGINT)", "fence": "OFFSET 0", "bits": "BIT_OR({0})"},
+    "postgresql": {
+        "day": "({0} - DATE '1970-01-01')",
+        "greatest": "GREATEST",
+        "cents": "CAST(COALESCE({0}, 0) * 100 AS BIGINT)",
+        "fence": "OFFSET 0",
+        "bits": "BIT_OR({0})",
+    },
 }
 _NO_DATE = int(NO_DATE)
-_PRODUCT_BIT = "CASE product_type " + " ".join(
-    f"WHEN '{t}' THEN {1 << i}" for i, t in enumerate(PRODUCT_TYPES)) + " ELSE 0 END"  # the engine's constants
+_PRODUCT_BIT = (
+    "CASE product_type " + " ".join(f"WHEN '{t}' THEN {1 << i}" for i, t in enumerate(PRODUCT_TYPES)) + " ELSE 0 END"
+)  # the engine's constants
 
 
 def _covered_days(dialect: str, lo: str, hi: str) -> str:
@@ -132,14 +156,16 @@ def _policy_rows(target: bool) -> str:
     """Each policy's part in the sums (as segmentation.aggregates), one row per policy."""
     f = _SQL_DIALECT["postgresql"]
     target_days = f", {_covered_days('postgresql', 'target_start', 'target_end')} AS target_days" if target else ""
-    return ("SELECT customer_id, "  # nosec B608 - this module's constants; values are bound
+    return (
+        "SELECT customer_id, "  # nosec B608 - this module's constants; values are bound
         "CASE WHEN start_date <= :d THEN 1 ELSE 0 END AS started, "
         "CASE WHEN start_date <= :d AND (end_date IS NULL OR end_date > :d) THEN 1 ELSE 0 END AS in_force, "
         "CASE WHEN term_years >= :long_term AND COALESCE(payment_mode, '') <> 'single' THEN 1 ELSE 0 END AS long_term, "
         f"{f['cents'].format('annual_premium')} AS cents, product_type, {_PRODUCT_BIT} AS product_bit, start_date, "
         f"{_covered_days('postgresql', 'window_start', 'window_end')} AS days{target_days} "
         "FROM policies "
-        f"WHERE {_RANGE} start_date <= :outer AND voided_at IS NULL {f['fence']} ")
+        f"WHERE {_RANGE} start_date <= :outer AND voided_at IS NULL {f['fence']} "
+    )
 
 
 def _policy_sums(target: bool) -> dict[str, str]:
@@ -164,7 +190,8 @@ def _claim_rows(target: bool, n_excluded: int) -> str:
     f = _SQL_DIALECT["postgresql"]
     excluded = ", ".join(f":excluded{i}" for i in range(n_excluded)) or "''"
     target_sql = ", CASE WHEN loss_date > :d AND loss_date <= :outer THEN 1 ELSE 0 END AS ahead" if target else ""
-    return ("SELECT customer_id, "  # nosec B608 - this module's constants; values are bound
+    return (
+        "SELECT customer_id, "  # nosec B608 - this module's constants; values are bound
         "CASE WHEN report_date <= :d AND loss_date >= :window_start_date AND loss_date <= :d THEN 1 ELSE 0 END AS known, "
         f"CASE WHEN COALESCE(status, '') NOT IN ({excluded}) THEN 1 ELSE 0 END AS counts, "
         f"{f['cents'].format('paid_amount')} + {f['cents'].format('reserve_amount')} AS cents, "
@@ -173,7 +200,8 @@ def _claim_rows(target: bool, n_excluded: int) -> str:
         f"CASE WHEN fraud_suspected THEN 1 ELSE 0 END AS fraud{target_sql} "
         "FROM claims "
         f"WHERE {_RANGE} report_date <= :outer AND voided_at IS NULL "
-        f"AND loss_date >= :window_start_date AND loss_date <= :outer {f['fence']} ")
+        f"AND loss_date >= :window_start_date AND loss_date <= :outer {f['fence']} "
+    )
 
 
 def _claim_sums(target: bool) -> dict[str, str]:
@@ -202,16 +230,28 @@ def _params(d: dt.date, policy: TierPolicy, target_to: dt.date | None, **more) -
     dn = day_number(d)
     w = windows(dn, policy)
     outer = target_to or d
-    days = {"window_start": w["window_start"], "window_end": dn + 1,  # [start, end) of the windows
-            "target_start": dn + 1, "target_end": day_number(outer) + 1}
-    return {"d": d, "outer": outer, "long_term": policy.long_term_min_years, **days,
-            **{f"{name}_date": from_day_number(day) for name, day in days.items()},
-            "year_start": from_day_number(w["year_start"]), "recent_start": from_day_number(w["recent_start"]),
-            **{f"excluded{i}": status for i, status in enumerate(policy.excluded_claim_statuses)}, **more}
+    days = {
+        "window_start": w["window_start"],
+        "window_end": dn + 1,  # [start, end) of the windows
+        "target_start": dn + 1,
+        "target_end": day_number(outer) + 1,
+    }
+    return {
+        "d": d,
+        "outer": outer,
+        "long_term": policy.long_term_min_years,
+        **days,
+        **{f"{name}_date": from_day_number(day) for name, day in days.items()},
+        "year_start": from_day_number(w["year_start"]),
+        "recent_start": from_day_number(w["recent_start"]),
+        **{f"excluded{i}": status for i, status in enumerate(policy.excluded_claim_statuses)},
+        **more,
+    }
 
 
-def load_aggregates(conn: Connection, lo: int, hi: int, d: dt.date, policy: TierPolicy,
-                    target_to: dt.date | None = None) -> pd.DataFrame:
+def load_aggregates(
+    conn: Connection, lo: int, hi: int, d: dt.date, policy: TierPolicy, target_to: dt.date | None = None
+) -> pd.DataFrame:
     """segmentation.aggregates.aggregate of the customers lo <= id < hi as of feature day d.
 
     PostgreSQL computes the sums: one GROUP BY per table, so that a partition moves one row
@@ -227,10 +267,12 @@ def load_aggregates(conn: Connection, lo: int, hi: int, d: dt.date, policy: Tier
     if dialect == "sqlite":
         return _aggregates_of_rows(conn, customers, params, d, policy, target_to)
     policies = _read(conn, _grouped(_policy_sums(target), _policy_rows(target)), params)
-    claims = _read(conn, _grouped(_claim_sums(target), _claim_rows(target, len(policy.excluded_claim_statuses))),
-                   params)
-    aggs = customers.set_index("customer_id").join(policies.set_index("customer_id")).join(
-        claims.set_index("customer_id"))
+    claims = _read(
+        conn, _grouped(_claim_sums(target), _claim_rows(target, len(policy.excluded_claim_statuses))), params
+    )
+    aggs = (
+        customers.set_index("customer_id").join(policies.set_index("customer_id")).join(claims.set_index("customer_id"))
+    )
     mask = aggs.pop("held_mask").fillna(0).to_numpy(np.int64)
     for i, name in enumerate(HELD):
         aggs[name] = (mask >> i) & 1
@@ -288,27 +330,37 @@ def _day_of(field: np.ndarray, null: int | None = None) -> np.ndarray:
 _TERM_BITS = 16  # a term in years, held at 65,535 (long_term_min_years compares the same below it)
 _OPEN_END = (1 << _DAY_BITS) - 1  # no end date
 _POLICY_KEY = _Packed(  # the customer, and what decides a long-term regular-premium policy of which type
-    ("customer_id", 42), ("MIN(MAX(COALESCE(term_years, 0), 0), 65535)", _TERM_BITS),
+    ("customer_id", 42),
+    ("MIN(MAX(COALESCE(term_years, 0), 0), 65535)", _TERM_BITS),
     ("COALESCE(payment_mode = 'single', 0)", 1),
-    ("CASE product_type " + " ".join(f"WHEN '{t}' THEN {i + 1}" for i, t in enumerate(PRODUCT_TYPES)) + " ELSE 0 END",
-     4))  # the engine's codes, plus one (the schema admits no other type)
+    (
+        "CASE product_type "
+        + " ".join(f"WHEN '{t}' THEN {i + 1}" for i, t in enumerate(PRODUCT_TYPES))
+        + " ELSE 0 END",
+        4,
+    ),
+)  # the engine's codes, plus one (the schema admits no other type)
 _POLICY_DAYS = _Packed(_day_field("start_date"), _day_field("end_date", _OPEN_END))
-_CLAIM_KEY = _Packed(("customer_id", 42), ("COALESCE(status, '') NOT IN ({excluded})", 1),
-                     ("COALESCE(fraud_suspected, 0)", 1))
+_CLAIM_KEY = _Packed(
+    ("customer_id", 42), ("COALESCE(status, '') NOT IN ({excluded})", 1), ("COALESCE(fraud_suspected, 0)", 1)
+)
 _CLAIM_DAYS = _Packed(_day_field("loss_date"), _day_field("report_date"))
 assert len(PRODUCT_TYPES) < 15
 _POLICY_ROWS_SQL = (
     f"SELECT {_POLICY_KEY.sql()}, {_POLICY_DAYS.sql()}, {_CENTS.format('annual_premium')} "  # nosec B608 - constants
-    "FROM policies WHERE customer_id >= :lo AND customer_id < :hi AND start_date <= :outer AND voided_at IS NULL")
+    "FROM policies WHERE customer_id >= :lo AND customer_id < :hi AND start_date <= :outer AND voided_at IS NULL"
+)
 _CLAIM_ROWS_SQL = (
     f"SELECT {_CLAIM_KEY.sql()}, {_CLAIM_DAYS.sql()}, "  # nosec B608 - this module's constants
     f"{_CENTS.format('paid_amount')} + {_CENTS.format('reserve_amount')} "
     "FROM claims WHERE customer_id >= :lo AND customer_id < :hi AND report_date <= :outer AND voided_at IS NULL "
-    "AND loss_date >= :window_start_date AND loss_date <= :outer")  # earlier losses count nowhere
+    "AND loss_date >= :window_start_date AND loss_date <= :outer"
+)  # earlier losses count nowhere
 
 
-def _aggregates_of_rows(conn: Connection, customers: pd.DataFrame, params: dict, d: dt.date,
-                        policy: TierPolicy, target_to: dt.date | None) -> pd.DataFrame:
+def _aggregates_of_rows(
+    conn: Connection, customers: pd.DataFrame, params: dict, d: dt.date, policy: TierPolicy, target_to: dt.date | None
+) -> pd.DataFrame:
     """load_aggregates on SQLite: the partition's policy and claim rows, summed by the engine."""
     excluded = ", ".join(f":excluded{i}" for i in range(len(policy.excluded_claim_statuses))) or "''"
     p = _int_rows(conn, _POLICY_ROWS_SQL, params, 3)
@@ -319,14 +371,26 @@ def _aggregates_of_rows(conn: Connection, customers: pd.DataFrame, params: dict,
     c_loss, c_report = _CLAIM_DAYS.unpack(c[:, 1])
     ids = pd.Index(customers["customer_id"].to_numpy(np.int64), name="customer_id")
     prep = Prepared(
-        customer_ids=ids, as_of=day_number(target_to or d),
+        customer_ids=ids,
+        as_of=day_number(target_to or d),
         birth=pd.to_numeric(customers["birth"]).fillna(_NO_DATE).to_numpy(np.int64),
-        gender=customers["gender"].to_numpy(object), city=customers["city"].to_numpy(object),
-        p_cust=ids.get_indexer(p_customer), p_start=_day_of(p_start), p_end=_day_of(p_end, _OPEN_END),
-        p_premium_cents=p[:, 2], p_term=p_term, p_single=p_single != 0, p_product=p_product - 1,
+        gender=customers["gender"].to_numpy(object),
+        city=customers["city"].to_numpy(object),
+        p_cust=ids.get_indexer(p_customer),
+        p_start=_day_of(p_start),
+        p_end=_day_of(p_end, _OPEN_END),
+        p_premium_cents=p[:, 2],
+        p_term=p_term,
+        p_single=p_single != 0,
+        p_product=p_product - 1,
         product_names=PRODUCT_TYPES,
-        c_cust=ids.get_indexer(c_customer), c_loss=_day_of(c_loss), c_report=_day_of(c_report),
-        c_status_ok=c_status_ok != 0, c_fraud=c_fraud != 0, c_amount_cents=c[:, 2])
+        c_cust=ids.get_indexer(c_customer),
+        c_loss=_day_of(c_loss),
+        c_report=_day_of(c_report),
+        c_status_ok=c_status_ok != 0,
+        c_fraud=c_fraud != 0,
+        c_amount_cents=c[:, 2],
+    )
     return aggregate(prep, day_number(d), policy, day_number(target_to) if target_to else None)
 
 
@@ -334,8 +398,9 @@ def _int_rows(conn: Connection, sql: str, params: dict, width: int) -> np.ndarra
     """The rows of a query of whole numbers, as one int64 array (SQLite)."""
     cur = conn.connection.driver_connection.cursor()
     names = [n.strip(":") for n in _PARAM.findall(sql)]
-    cur.execute(_PARAM.sub("?", sql), [params[n].isoformat() if isinstance(params[n], dt.date) else params[n]
-                                       for n in names])
+    cur.execute(
+        _PARAM.sub("?", sql), [params[n].isoformat() if isinstance(params[n], dt.date) else params[n] for n in names]
+    )
     # Straight from the cursor into the array: no list of row tuples (a fifth faster).
     values = np.fromiter(itertools.chain.from_iterable(cur), dtype=np.int64)
     cur.close()
@@ -353,16 +418,22 @@ def portfolio_totals(conn: Connection, as_of: dt.date, policy: TierPolicy) -> tu
     f, params = _SQL_DIALECT[conn.dialect.name], _params(as_of, policy, None)
     excluded = ", ".join(f":excluded{i}" for i in range(len(policy.excluded_claim_statuses))) or "''"
     # Built from this module's constants; every value is a bound parameter.
-    claims = (f"SELECT {f['cents'].format('paid_amount')} + {f['cents'].format('reserve_amount')} AS v "  # nosec B608
-              "FROM claims WHERE report_date <= :d AND loss_date >= :window_start_date AND loss_date <= :d "
-              f"AND voided_at IS NULL AND COALESCE(status, '') NOT IN ({excluded})")
+    claims = (
+        f"SELECT {f['cents'].format('paid_amount')} + {f['cents'].format('reserve_amount')} AS v "  # nosec B608
+        "FROM claims WHERE report_date <= :d AND loss_date >= :window_start_date AND loss_date <= :d "
+        f"AND voided_at IS NULL AND COALESCE(status, '') NOT IN ({excluded})"
+    )
     days = _covered_days(conn.dialect.name, "window_start", "window_end")
-    policies = (f"SELECT {f['cents'].format('annual_premium')} * {days} AS v "  # nosec B608
-                "FROM policies WHERE start_date <= :d AND voided_at IS NULL "
-                "AND (end_date IS NULL OR end_date >= :window_start_date)")
+    policies = (
+        f"SELECT {f['cents'].format('annual_premium')} * {days} AS v "  # nosec B608
+        "FROM policies WHERE start_date <= :d AND voided_at IS NULL "
+        "AND (end_date IS NULL OR end_date >= :window_start_date)"
+    )
     # COALESCE: a lone NULL would be a blank line in COPY's CSV, which the reader skips.
-    out = [_read(conn, f"SELECT COALESCE(SUM(v), 0) AS total FROM ({rows}) AS r", params).iloc[0, 0]  # nosec B608
-           for rows in (claims, policies)]
+    out = [
+        _read(conn, f"SELECT COALESCE(SUM(v), 0) AS total FROM ({rows}) AS r", params).iloc[0, 0]  # nosec B608
+        for rows in (claims, policies)
+    ]
     return tuple(0 if pd.isna(v) else int(v) for v in out)
 
 
@@ -374,8 +445,9 @@ def load_state(conn: Connection, lo: int, hi: int, as_of: dt.date) -> tuple[pd.D
         state["reasons"] = [tuple(r.split(";")) if r else () for r in state["reasons"].fillna("")]
         state["value_score"] = state["value_score"].astype(float)
         state["risk_score"] = state["risk_score"].astype(float)
-    overrides = _read(conn, _with_day_numbers(OVERRIDE_SQL, conn.dialect.name, ("expires_on",)), params,
-                      ("expires_on",))
+    overrides = _read(
+        conn, _with_day_numbers(OVERRIDE_SQL, conn.dialect.name, ("expires_on",)), params, ("expires_on",)
+    )
     return state, overrides
 
 

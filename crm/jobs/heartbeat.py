@@ -16,6 +16,7 @@ On SQLite a beat waits for the write lock like every writer: while the job's own
 holds it (a run's final write, an import's write pass) the beats wait, and so does anyone
 who would declare the job dead, since that too takes the write lock.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,11 @@ def beat_once(database: Database, model, row_id: int) -> bool:
     """Record one beat of the job ``row_id`` (a row of ``model``, which has ``state`` and
     ``heartbeat_at``); False if the job is no longer running (it was declared dead)."""
     with database.transaction() as session:
-        return bool(session.execute(update(model).where(model.id == row_id, model.state == "running")
-                                    .values(heartbeat_at=utcnow())).rowcount)
+        return bool(
+            session.execute(
+                update(model).where(model.id == row_id, model.state == "running").values(heartbeat_at=utcnow())
+            ).rowcount
+        )
 
 
 @contextlib.contextmanager

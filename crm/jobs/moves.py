@@ -15,6 +15,7 @@ its error shown on the run. Until its batch is delivered, a new VIP has no grant
 leaver's balance stands, but the subscribers act on the customer's tier as it is when the
 batch is delivered (crm.benefits.subscriptions), so a late batch cannot undo a later move.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,14 +45,25 @@ def store(session: Session, run_id: int, actor: audit.Actor, moved: pd.DataFrame
     if not len(moved):
         return 0
     who, now, rows = json.dumps(dataclasses.asdict(actor)), utcnow(), []
-    pairs = pd.DataFrame({"old": moved["old_tier"].astype(object).fillna(""), "new": moved["tier"].astype(object)},
-                         index=moved.index)
+    pairs = pd.DataFrame(
+        {"old": moved["old_tier"].astype(object).fillna(""), "new": moved["tier"].astype(object)}, index=moved.index
+    )
     for (old, new), ids in pairs.groupby(["old", "new"], sort=True).groups.items():
         ids = np.sort(np.asarray(ids, dtype=_ID_BYTES))
         for start in range(0, len(ids), BATCH):
-            part = ids[start:start + BATCH]
-            rows.append({"run_id": run_id, "old_tier": old or None, "new_tier": new, "customers": len(part),
-                         "customer_ids": part.tobytes(), "actor": who, "created_at": now, "attempts": 0})
+            part = ids[start : start + BATCH]
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "old_tier": old or None,
+                    "new_tier": new,
+                    "customers": len(part),
+                    "customer_ids": part.tobytes(),
+                    "actor": who,
+                    "created_at": now,
+                    "attempts": 0,
+                }
+            )
     session.execute(insert(TierMoveBatch), rows)
     return len(moved)
 
@@ -72,29 +84,43 @@ def deliver(database: Database) -> Delivery:
         batch_id = None
         try:
             with database.transaction() as session:
-                batch = session.scalar(select(TierMoveBatch).where(TierMoveBatch.delivered_at.is_(None))
-                                       .order_by(TierMoveBatch.id).limit(1))
+                batch = session.scalar(
+                    select(TierMoveBatch)
+                    .where(TierMoveBatch.delivered_at.is_(None))
+                    .order_by(TierMoveBatch.id)
+                    .limit(1)
+                )
                 if batch is None:
                     return done
                 batch_id = batch.id
                 # The mark first: a second deliverer waits on it (PostgreSQL's row lock, SQLite's
                 # write lock), then finds the batch delivered and goes on to the next.
-                if not session.execute(update(TierMoveBatch).where(
-                        TierMoveBatch.id == batch_id, TierMoveBatch.delivered_at.is_(None)).values(
-                        delivered_at=utcnow(), attempts=TierMoveBatch.attempts + 1, error=None)).rowcount:
+                if not session.execute(
+                    update(TierMoveBatch)
+                    .where(TierMoveBatch.id == batch_id, TierMoveBatch.delivered_at.is_(None))
+                    .values(delivered_at=utcnow(), attempts=TierMoveBatch.attempts + 1, error=None)
+                ).rowcount:
                     continue
                 ids = np.frombuffer(batch.customer_ids, dtype=_ID_BYTES).tolist()
-                events.publish(session, events.TiersChanged(
-                    events.TierMoves.of_pair(ids, batch.old_tier, batch.new_tier), batch.run_id,
-                    audit.Actor(**json.loads(batch.actor))))
+                events.publish(
+                    session,
+                    events.TiersChanged(
+                        events.TierMoves.of_pair(ids, batch.old_tier, batch.new_tier),
+                        batch.run_id,
+                        audit.Actor(**json.loads(batch.actor)),
+                    ),
+                )
         except Exception as exc:  # noqa: BLE001 - kept on the batch, retried by the next delivery
             reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
             if batch_id is None:  # none was taken (the database is not reachable, say)
                 done.error = reason
                 return done
             with database.transaction() as session:
-                session.execute(update(TierMoveBatch).where(TierMoveBatch.id == batch_id).values(
-                    attempts=TierMoveBatch.attempts + 1, error=reason))
+                session.execute(
+                    update(TierMoveBatch)
+                    .where(TierMoveBatch.id == batch_id)
+                    .values(attempts=TierMoveBatch.attempts + 1, error=reason)
+                )
             done.error = f"batch {batch_id}: {reason}"
             return done
         done.batches += 1
@@ -107,6 +133,7 @@ def pending(session: Session, run_id: int | None = None) -> tuple[int, str | Non
     if run_id is not None:
         where.append(TierMoveBatch.run_id == run_id)
     moves = session.scalar(select(func.coalesce(func.sum(TierMoveBatch.customers), 0)).where(*where))
-    error = session.scalar(select(TierMoveBatch.error).where(*where, TierMoveBatch.error.is_not(None))
-                           .order_by(TierMoveBatch.id).limit(1))
+    error = session.scalar(
+        select(TierMoveBatch.error).where(*where, TierMoveBatch.error.is_not(None)).order_by(TierMoveBatch.id).limit(1)
+    )
     return int(moves), error

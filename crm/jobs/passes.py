@@ -8,6 +8,7 @@ of local worker processes (``local_pool``: one per core), or on a Dask cluster; 
 give the same results. crm.jobs.recalc runs a run around them: its slot, its writes, its
 record.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -108,8 +109,9 @@ def _training_rows(conn, blocks, as_of: dt.date, policy: TierPolicy) -> list[tra
     return [training.read_block(conn, lo, hi, as_of, policy) for lo, hi in blocks]
 
 
-def portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, beat: Beat | None,
-                   fit: bool = True, pool=None):
+def portfolio_pass(
+    database: Database, ranges, req: RunRequest, policy: TierPolicy, beat: Beat | None, fit: bool = True, pool=None
+):
     """Pass 1: the portfolio loss ratio over everyone (summed by the database), and (if ``fit``)
     a model fitted on a sample of customers over the three years before the as-of date.
 
@@ -125,7 +127,7 @@ def portfolio_pass(database: Database, ranges, req: RunRequest, policy: TierPoli
         parts = []
         with database.engine.connect() as conn:
             for i in range(0, len(sample), 10):
-                parts.extend(_training_rows(conn, sample[i:i + 10], req.as_of, policy))
+                parts.extend(_training_rows(conn, sample[i : i + 10], req.as_of, policy))
                 _tick(beat, int(30 * min(i + 10, len(sample)) / len(sample)), "portfolio statistics")
         plr = totals.result()
         # In id order, as a single pass reads them: the same rows, the same model.
@@ -188,13 +190,15 @@ def _changes(result: pd.DataFrame, state: pd.DataFrame) -> tuple[pd.DataFrame, d
     return changed, result["tier"].value_counts().to_dict(), len(result)
 
 
-def score_partition_remote(url: str, lo: int, hi: int, as_of: dt.date, policy: dict, plr: float,
-                           model: bytes) -> tuple[pd.DataFrame, dict, int]:
+def score_partition_remote(
+    url: str, lo: int, hi: int, as_of: dt.date, policy: dict, plr: float, model: bytes
+) -> tuple[pd.DataFrame, dict, int]:
     """One partition in a worker process (local or Dask): its own connection, the run's
     shared statistics."""
     with _own_connection(url) as conn:
-        result, state = _score_range(conn, lo, hi, as_of, TierPolicy.from_dict(policy), plr,
-                                     FittedModel.from_bytes(model))
+        result, state = _score_range(
+            conn, lo, hi, as_of, TierPolicy.from_dict(policy), plr, FittedModel.from_bytes(model)
+        )
         postgres = conn.dialect.name == "postgresql"
     changed, counts, size = _changes(result, state)
     if postgres:  # the run's process, which writes every partition, then only sends the text
@@ -206,8 +210,9 @@ def score_partition_remote(url: str, lo: int, hi: int, as_of: dt.date, policy: d
     return changed, counts, size
 
 
-def iter_scored(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
-                beat: Beat | None = None):
+def iter_scored(
+    database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model, beat: Beat | None = None
+):
     """Pass 2, in this process: yields (result, state) per partition."""
     with database.engine.connect() as conn:
         for i, (lo, hi) in enumerate(ranges):
@@ -227,14 +232,17 @@ def _as_they_finish(futures, as_completed, beat: Beat | None):
         _tick_scored(beat, i, len(futures))
 
 
-def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
-                  beat: Beat | None, pool=None):
+def _iter_changes(
+    database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model, beat: Beat | None, pool=None
+):
     """Pass 2's per-partition changes: in this process, in a local pool of worker processes,
     or on a Dask cluster (the same results)."""
     if pool is not None:
         shared = (policy.to_dict(), model.to_bytes())
-        futures = [pool.submit(score_partition_remote, database.url, lo, hi, req.as_of, shared[0], plr, shared[1])
-                   for lo, hi in ranges]
+        futures = [
+            pool.submit(score_partition_remote, database.url, lo, hi, req.as_of, shared[0], plr, shared[1])
+            for lo, hi in ranges
+        ]
         yield from _as_they_finish(futures, concurrent.futures.as_completed, beat)
         return
     if req.dask_address is None:
@@ -245,13 +253,26 @@ def _iter_changes(database: Database, ranges, req: RunRequest, policy: TierPolic
 
     with Client(req.dask_address) as client:
         shared = client.scatter([policy.to_dict(), model.to_bytes()], broadcast=True)
-        futures = [client.submit(score_partition_remote, database.url, lo, hi, req.as_of, shared[0], plr, shared[1],
-                                 pure=False) for lo, hi in ranges]
+        futures = [
+            client.submit(
+                score_partition_remote, database.url, lo, hi, req.as_of, shared[0], plr, shared[1], pure=False
+            )
+            for lo, hi in ranges
+        ]
         yield from _as_they_finish(futures, as_completed, beat)
 
 
-def score_pass(database: Database, ranges, req: RunRequest, policy: TierPolicy, plr: float, model,
-               beat: Beat | None, pool=None, write=None):
+def score_pass(
+    database: Database,
+    ranges,
+    req: RunRequest,
+    policy: TierPolicy,
+    plr: float,
+    model,
+    beat: Beat | None,
+    pool=None,
+    write=None,
+):
     """Keep only what changed, partition by partition in id order (never concatenated: a
     first run changes everyone), and count the tiers. ``write`` (if given) is handed each
     partition's changes as soon as they are known."""

@@ -10,6 +10,7 @@ as it was (a killed run's slot is freed once its heartbeat, beaten every few sec
 thread of the run's process, is a minute old: crm.jobs.heartbeat). Its moves are kept in
 the same transaction and published to the subscribers once it has committed (crm.jobs.moves).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -83,8 +84,9 @@ class RunSummary:
 
 
 def _stale(stale_after: dt.timedelta, now: dt.datetime):
-    return select(TierRun).where(TierRun.active_slot == 1, TierRun.state == "running",
-                                 TierRun.heartbeat_at < now - stale_after)
+    return select(TierRun).where(
+        TierRun.active_slot == 1, TierRun.state == "running", TierRun.heartbeat_at < now - stale_after
+    )
 
 
 def _free_stale(session: Session, stale_after: dt.timedelta, now: dt.datetime) -> int | None:
@@ -92,15 +94,22 @@ def _free_stale(session: Session, stale_after: dt.timedelta, now: dt.datetime) -
     if stale is None:
         return None
     # Conditional: a beat that landed since the SELECT (PostgreSQL) keeps the run alive.
-    freed = session.execute(update(TierRun).where(
-        TierRun.id == stale.id, TierRun.state == "running", TierRun.heartbeat_at < now - stale_after).values(
-        state="failed", active_slot=None, finished_at=now,
-        error=f"abandoned: no sign of life since {stale.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC")).rowcount
+    freed = session.execute(
+        update(TierRun)
+        .where(TierRun.id == stale.id, TierRun.state == "running", TierRun.heartbeat_at < now - stale_after)
+        .values(
+            state="failed",
+            active_slot=None,
+            finished_at=now,
+            error=f"abandoned: no sign of life since {stale.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC",
+        )
+    ).rowcount
     return stale.id if freed else None
 
 
-def free_stale_slot(database: Database, now: dt.datetime | None = None,
-                    stale_after: dt.timedelta = STALE_AFTER) -> int | None:
+def free_stale_slot(
+    database: Database, now: dt.datetime | None = None, stale_after: dt.timedelta = STALE_AFTER
+) -> int | None:
     """A run whose process died holds the slot with a stale heartbeat: mark it failed (and
     return its id). Looks first without the write lock, which the check every few seconds
     of the scheduler would otherwise take on SQLite."""
@@ -118,9 +127,17 @@ def take_slot(session: Session, req: RunRequest, state: str = "running") -> int:
     Raises AlreadyRunning if another run holds the slot, or the job key exists.
     """
     now = utcnow()
-    run = TierRun(active_slot=1, job_key=req.job_key, mode=req.mode, state=state, trigger=req.trigger,
-                  started_by=req.actor.label, as_of=req.as_of, started_at=now if state == "running" else None,
-                  heartbeat_at=now)
+    run = TierRun(
+        active_slot=1,
+        job_key=req.job_key,
+        mode=req.mode,
+        state=state,
+        trigger=req.trigger,
+        started_by=req.actor.label,
+        as_of=req.as_of,
+        started_at=now if state == "running" else None,
+        heartbeat_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(run)
@@ -179,8 +196,14 @@ def _sample(changes: list[pd.DataFrame]) -> list[dict]:
     sample = []
     for part in changes:
         for cid, r in moves_of(part).head(SAMPLE_SIZE - len(sample)).iterrows():
-            sample.append({"customer_id": int(cid), "from": None if pd.isna(r.old_tier) else r.old_tier,
-                           "to": r.tier, "reasons": r.reasons.split(";") if r.reasons else []})
+            sample.append(
+                {
+                    "customer_id": int(cid),
+                    "from": None if pd.isna(r.old_tier) else r.old_tier,
+                    "to": r.tier,
+                    "reasons": r.reasons.split(";") if r.reasons else [],
+                }
+            )
         if len(sample) >= SAMPLE_SIZE:
             break
     return sample
@@ -222,27 +245,66 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
             workers = pool.workers if pool is not None else 1
             plr, fitted = passes.portfolio_pass(database, ranges, req, policy, beat, fit=reused is None, pool=pool)
             model = reused[0] if reused and ranges else fitted
-            changes, counts, customers = (passes.score_pass(database, ranges, req, policy, plr, model, beat, pool,
-                                                            take if publish else None)
-                                          if model is not None else ([], Counter(), 0))
+            changes, counts, customers = (
+                passes.score_pass(database, ranges, req, policy, plr, model, beat, pool, take if publish else None)
+                if model is not None
+                else ([], Counter(), 0)
+            )
         model_version = reused[1] if reused and ranges else (f"{fitted.version}#run{run_id}" if fitted else "")
-        summary = RunSummary(run_id, req.mode, customers, sum(len(part) for part in changes), dict(counts),
-                             _moves(changes), _sample(changes), policy.version, model_version,
-                             workers=workers)
+        summary = RunSummary(
+            run_id,
+            req.mode,
+            customers,
+            sum(len(part) for part in changes),
+            dict(counts),
+            _moves(changes),
+            _sample(changes),
+            policy.version,
+            model_version,
+            workers=workers,
+        )
         if publish and not early:
             write_changes(session, changes, run_id, req.as_of, req.actor)
         if fitted is not None and req.mode == "publish":
             models_store.save_model(session, fitted, summary.model_version)
         finished = utcnow()
-        session.execute(update(TierRun).where(TierRun.id == run_id).values(
-            state="completed", active_slot=None, progress=100, finished_at=finished, heartbeat_at=finished,
-            policy_version=policy.version, model_version=summary.model_version, portfolio_loss_ratio=plr,
-            customers=customers, changed=summary.changed, counts=json.dumps(summary.counts),
-            moves=json.dumps(summary.moves, ensure_ascii=False), sample=json.dumps(summary.sample)))
-        audit.record(session, req.actor, audit.Change(
-            f"tiers.{'recalculated' if req.mode == 'publish' else 'previewed'}", "tier_run", run_id, None,
-            {"as_of": req.as_of, "policy": policy.version, "model": summary.model_version, "counts": summary.counts,
-             "moves": summary.moves, "changed": summary.changed}))
+        session.execute(
+            update(TierRun)
+            .where(TierRun.id == run_id)
+            .values(
+                state="completed",
+                active_slot=None,
+                progress=100,
+                finished_at=finished,
+                heartbeat_at=finished,
+                policy_version=policy.version,
+                model_version=summary.model_version,
+                portfolio_loss_ratio=plr,
+                customers=customers,
+                changed=summary.changed,
+                counts=json.dumps(summary.counts),
+                moves=json.dumps(summary.moves, ensure_ascii=False),
+                sample=json.dumps(summary.sample),
+            )
+        )
+        audit.record(
+            session,
+            req.actor,
+            audit.Change(
+                f"tiers.{'recalculated' if req.mode == 'publish' else 'previewed'}",
+                "tier_run",
+                run_id,
+                None,
+                {
+                    "as_of": req.as_of,
+                    "policy": policy.version,
+                    "model": summary.model_version,
+                    "counts": summary.counts,
+                    "moves": summary.moves,
+                    "changed": summary.changed,
+                },
+            ),
+        )
     if publish and database.dialect == "postgresql":
         _refresh_statistics(database, summary.changed, customers)
     summary.seconds = (utcnow() - started).total_seconds()
@@ -267,8 +329,11 @@ def fail(database: Database, run_id: int, error: BaseException) -> None:
     """Record the failure and free the slot; the tiers were never touched."""
     reason = "".join(traceback.format_exception_only(type(error), error)).strip()[:2000]
     with database.transaction() as session:
-        session.execute(update(TierRun).where(TierRun.id == run_id).values(
-            state="failed", active_slot=None, finished_at=utcnow(), error=reason))
+        session.execute(
+            update(TierRun)
+            .where(TierRun.id == run_id)
+            .values(state="failed", active_slot=None, finished_at=utcnow(), error=reason)
+        )
 
 
 def recalculate(database: Database, req: RunRequest) -> RunSummary:
@@ -291,17 +356,27 @@ def queue(session: Session, req: RunRequest) -> int:
     return take_slot(session, req, state="queued")
 
 
-def process_queue(database: Database, workers: int | None = None,
-                  stale_after: dt.timedelta = STALE_AFTER) -> RunSummary | None:
+def process_queue(
+    database: Database, workers: int | None = None, stale_after: dt.timedelta = STALE_AFTER
+) -> RunSummary | None:
     """Run the queued run, if any (called by the scheduler process every few seconds)."""
     with database.transaction() as session:
         run = session.scalar(select(TierRun).where(TierRun.state == "queued", TierRun.active_slot == 1))
         if run is None:
             return None
-        claimed = session.execute(update(TierRun).where(TierRun.id == run.id, TierRun.state == "queued").values(
-            state="running", started_at=utcnow(), heartbeat_at=utcnow())).rowcount
-        req = RunRequest(as_of=run.as_of, actor=audit.Actor("user", run.started_by), trigger=run.trigger,
-                         mode=run.mode, workers=workers, stale_after=stale_after)
+        claimed = session.execute(
+            update(TierRun)
+            .where(TierRun.id == run.id, TierRun.state == "queued")
+            .values(state="running", started_at=utcnow(), heartbeat_at=utcnow())
+        ).rowcount
+        req = RunRequest(
+            as_of=run.as_of,
+            actor=audit.Actor("user", run.started_by),
+            trigger=run.trigger,
+            mode=run.mode,
+            workers=workers,
+            stale_after=stale_after,
+        )
         run_id = run.id
     if not claimed:
         return None

@@ -6,6 +6,7 @@ unique run slot and a unique job key per day, an import job by a conditional UPD
 claims it), so a stray second scheduler does nothing.
 Never started by the web app.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,9 +19,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crm import audit
+from crm.clock import business_today
 from crm.config import UPLOAD_DIR, Settings
 from crm.db import Database
-from crm.clock import business_today
 from crm.jobs import moves, recalc
 
 log = logging.getLogger("crm.scheduler")
@@ -29,16 +30,21 @@ log = logging.getLogger("crm.scheduler")
 def scheduled_recalc(database: Database, settings: Settings) -> None:
     """The nightly recalculation, as of today in the insurer's zone; once per day, ever."""
     today = business_today(settings.timezone)
-    req = recalc.RunRequest(as_of=today, actor=audit.Actor.job("scheduler:tiers"), trigger="scheduler",
-                            job_key=f"scheduled:{today.isoformat()}", policy_file=settings.tier_policy_file,
-                            workers=settings.recalc_workers, stale_after=_stale_after(settings))
+    req = recalc.RunRequest(
+        as_of=today,
+        actor=audit.Actor.job("scheduler:tiers"),
+        trigger="scheduler",
+        job_key=f"scheduled:{today.isoformat()}",
+        policy_file=settings.tier_policy_file,
+        workers=settings.recalc_workers,
+        stale_after=_stale_after(settings),
+    )
     try:
         summary = recalc.recalculate(database, req)
     except recalc.AlreadyRunning as exc:
         log.info("tier recalculation skipped: %s", exc)
         return
-    log.info("tier recalculation %s done: %s customers, %s changed", summary.run_id, summary.customers,
-             summary.changed)
+    log.info("tier recalculation %s done: %s customers, %s changed", summary.run_id, summary.customers, summary.changed)
 
 
 def _stale_after(settings: Settings) -> dt.timedelta:
@@ -79,22 +85,29 @@ def jobs(settings: Settings) -> list[dict]:
 
     zone = ZoneInfo(settings.timezone)
     own = [
-        {"id": "tiers.recalculate", "func": scheduled_recalc,
-         "trigger": CronTrigger.from_crontab(settings.recalc_cron, timezone=zone)},
+        {
+            "id": "tiers.recalculate",
+            "func": scheduled_recalc,
+            "trigger": CronTrigger.from_crontab(settings.recalc_cron, timezone=zone),
+        },
         {"id": "tiers.queued_runs", "func": queued_runs, "trigger": IntervalTrigger(seconds=3, timezone=zone)},
         {"id": "imports.queued", "func": queued_imports, "trigger": IntervalTrigger(seconds=3, timezone=zone)},
-        {"id": "tiers.undelivered_moves", "func": undelivered_moves,
-         "trigger": IntervalTrigger(seconds=60, timezone=zone)},
+        {
+            "id": "tiers.undelivered_moves",
+            "func": undelivered_moves,
+            "trigger": IntervalTrigger(seconds=60, timezone=zone),
+        },
     ]
     return own + [job for module in features.modules(features.JOBS) for job in module.JOBS]
 
 
 def build(database: Database, settings: Settings) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone),
-                                  job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+    scheduler = BlockingScheduler(
+        timezone=ZoneInfo(settings.timezone),
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
     for job in jobs(settings):
-        scheduler.add_job(job["func"], job["trigger"], id=job["id"], args=(database, settings),
-                          replace_existing=True)
+        scheduler.add_job(job["func"], job["trigger"], id=job["id"], args=(database, settings), replace_existing=True)
     return scheduler
 
 

@@ -6,6 +6,7 @@ Each block is a range of customer ids; the rows are those known at the run's as-
 years before D: the earliest period's inputs count the claims of the three years before its
 cut-off (D - 1095). Dates travel as day numbers, money as floats: the model needs no more.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,20 +43,55 @@ def read_block(conn: Connection, lo: int, hi: int, as_of: dt.date, policy: TierP
     """The customers lo <= id < hi with their policies and claims as known at as_of."""
     day = conn.dialect.name
     since = as_of - dt.timedelta(days=PERIOD_DAYS * PERIODS + policy.window_days)
-    customers = _frame(conn, select(Customer.id.label("customer_id"), _day(Customer.birth_date, day).label("birth_date"),
-                                    Customer.gender, Customer.city)
-                       .where(Customer.id >= lo, Customer.id < hi).order_by(Customer.id), ("birth_date",))
-    policies = _frame(conn, select(
-        Policy.id.label("policy_id"), Policy.customer_id, Policy.product_type,
-        _day(Policy.start_date, day).label("start_date"), _day(Policy.end_date, day).label("end_date"),
-        Policy.term_years, Policy.payment_mode, cast(Policy.annual_premium, Float).label("annual_premium"))
-        .where(Policy.customer_id >= lo, Policy.customer_id < hi, Policy.start_date <= as_of,
-               Policy.voided_at.is_(None)).order_by(Policy.id), ("start_date", "end_date"))
-    claims = _frame(conn, select(
-        Claim.policy_id, Claim.customer_id, _day(Claim.loss_date, day).label("loss_date"),
-        _day(Claim.report_date, day).label("report_date"), Claim.status)
-        .where(Claim.customer_id >= lo, Claim.customer_id < hi, Claim.report_date <= as_of,
-               Claim.loss_date >= since, Claim.voided_at.is_(None)).order_by(Claim.id), ("loss_date", "report_date"))
+    customers = _frame(
+        conn,
+        select(
+            Customer.id.label("customer_id"),
+            _day(Customer.birth_date, day).label("birth_date"),
+            Customer.gender,
+            Customer.city,
+        )
+        .where(Customer.id >= lo, Customer.id < hi)
+        .order_by(Customer.id),
+        ("birth_date",),
+    )
+    policies = _frame(
+        conn,
+        select(
+            Policy.id.label("policy_id"),
+            Policy.customer_id,
+            Policy.product_type,
+            _day(Policy.start_date, day).label("start_date"),
+            _day(Policy.end_date, day).label("end_date"),
+            Policy.term_years,
+            Policy.payment_mode,
+            cast(Policy.annual_premium, Float).label("annual_premium"),
+        )
+        .where(
+            Policy.customer_id >= lo, Policy.customer_id < hi, Policy.start_date <= as_of, Policy.voided_at.is_(None)
+        )
+        .order_by(Policy.id),
+        ("start_date", "end_date"),
+    )
+    claims = _frame(
+        conn,
+        select(
+            Claim.policy_id,
+            Claim.customer_id,
+            _day(Claim.loss_date, day).label("loss_date"),
+            _day(Claim.report_date, day).label("report_date"),
+            Claim.status,
+        )
+        .where(
+            Claim.customer_id >= lo,
+            Claim.customer_id < hi,
+            Claim.report_date <= as_of,
+            Claim.loss_date >= since,
+            Claim.voided_at.is_(None),
+        )
+        .order_by(Claim.id),
+        ("loss_date", "report_date"),
+    )
     # The model counts claims; their amounts and fraud flags play no part in it.
     claims = claims.assign(paid_amount=0.0, reserve_amount=0.0, fraud_suspected=False)
     return customers, policies, claims

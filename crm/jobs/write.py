@@ -15,6 +15,7 @@ Every statement is driven by the staged rows, each finding its tier row by prima
 work is O(changes), not a scan of every tier row per chunk. A first run writes a million tier
 rows and no history: the history keeps the states a customer has left.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -26,8 +27,8 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 from sqlalchemy import Date, bindparam, table, text
-from sqlalchemy.schema import CreateIndex, DropIndex
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from crm import audit
 from crm.db import UTCDateTime, bulk_insert, copy_csv, utcnow
@@ -53,7 +54,7 @@ class _PackedState:
     (measured), while the scoring workers wait for the cores."""
 
     TIER_BITS, SCORE_BITS = 2, 17  # a tier's code (3: none), a score's units (below 131,072)
-    SCALE = 10 ** SCORE_DECIMALS  # a published score's units per point
+    SCALE = 10**SCORE_DECIMALS  # a published score's units per point
     FIELDS = ("tier", "computed_tier", "old_tier", "value_score", "risk_score")  # highest bits first
 
     @classmethod
@@ -71,8 +72,10 @@ class _PackedState:
             if name.endswith("score"):
                 field = np.rint(published(changed[name]).to_numpy() * cls.SCALE)
                 if len(field) and not (0 <= field.min() and field.max() < 1 << cls.SCORE_BITS):
-                    raise ValueError(f"{name} outside [0, {(1 << cls.SCORE_BITS) / cls.SCALE:g}): "
-                                     f"{field.min() / cls.SCALE:g} to {field.max() / cls.SCALE:g}")
+                    raise ValueError(
+                        f"{name} outside [0, {(1 << cls.SCORE_BITS) / cls.SCALE:g}): "
+                        f"{field.min() / cls.SCALE:g} to {field.max() / cls.SCALE:g}"
+                    )
             else:  # NaN (no tier before) is -1: code 3
                 field = pd.Categorical(changed[name], categories=TIERS).codes % 4
             state |= field.astype(np.int64) << shift
@@ -84,8 +87,9 @@ class _PackedState:
         out = []
         for name, shift in cls.shifts().items():
             if name.endswith("score"):
-                out.append(f"{name} NUMERIC(5, 2) AS (((state >> {shift}) & {(1 << cls.SCORE_BITS) - 1}) / "
-                           f"{float(cls.SCALE)})")
+                out.append(
+                    f"{name} NUMERIC(5, 2) AS (((state >> {shift}) & {(1 << cls.SCORE_BITS) - 1}) / {float(cls.SCALE)})"
+                )
             else:
                 whens = " ".join(f"WHEN {i} THEN '{tier}'" for i, tier in enumerate(TIERS))
                 out.append(f"{name} VARCHAR(10) AS (CASE (state >> {shift}) & 3 {whens} END)")
@@ -115,8 +119,16 @@ _NEW = f"""INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier
                                       risk_score, run_id, as_of, updated_at)
     SELECT customer_id, tier, reasons, computed_tier, computed_reasons, value_score, risk_score, :run, :as_of, :now
     FROM {STAGE} WHERE {{0}} ORDER BY customer_id"""  # nosec B608 - constant names
-_RESCORED_COLUMNS = ("reasons", "computed_tier", "computed_reasons", "value_score", "risk_score",
-                     "run_id", "as_of", "updated_at")
+_RESCORED_COLUMNS = (
+    "reasons",
+    "computed_tier",
+    "computed_reasons",
+    "value_score",
+    "risk_score",
+    "run_id",
+    "as_of",
+    "updated_at",
+)
 _FROM_STAGE = {"run_id": ":run", "as_of": ":as_of", "updated_at": ":now"}  # the run's constants
 
 
@@ -127,9 +139,11 @@ def _upsert(where: str, columns: tuple[str, ...]) -> str:
 
 def _update(where: str, columns: tuple[str, ...]) -> str:
     sets = ", ".join(f"{c} = {_FROM_STAGE.get(c, 's.' + c)}" for c in columns)
-    return (f"UPDATE customer_tiers SET {sets} FROM {STAGE} AS s "  # nosec B608 - constant names
-            f"WHERE customer_tiers.customer_id = s.customer_id AND customer_tiers.customer_id BETWEEN :lo AND :hi "
-            f"AND {where}")
+    return (
+        f"UPDATE customer_tiers SET {sets} FROM {STAGE} AS s "  # nosec B608 - constant names
+        f"WHERE customer_tiers.customer_id = s.customer_id AND customer_tiers.customer_id BETWEEN :lo AND :hi "
+        f"AND {where}"
+    )
 
 
 # The current states, driven by the stage: each staged row finds its tier row by key. New
@@ -141,11 +155,15 @@ def _update(where: str, columns: tuple[str, ...]) -> str:
 # stage; PostgreSQL's drives the UPDATE from the stage by itself, and its upsert is slower
 # (2.0 s against 1.3 s per 250,000 rescored customers, measured).
 _CURRENT = {
-    "sqlite": ((_upsert("old_tier IS NULL OR old_tier <> tier", ("tier", *_RESCORED_COLUMNS)), "new_or_moved"),
-               (_upsert("old_tier = tier", _RESCORED_COLUMNS), "kept")),
-    "postgresql": ((_NEW.format("old_tier IS NULL"), "new"),
-                   (_update("s.old_tier <> s.tier", ("tier", *_RESCORED_COLUMNS)), "moved"),
-                   (_update("s.old_tier = s.tier", _RESCORED_COLUMNS), "kept")),
+    "sqlite": (
+        (_upsert("old_tier IS NULL OR old_tier <> tier", ("tier", *_RESCORED_COLUMNS)), "new_or_moved"),
+        (_upsert("old_tier = tier", _RESCORED_COLUMNS), "kept"),
+    ),
+    "postgresql": (
+        (_NEW.format("old_tier IS NULL"), "new"),
+        (_update("s.old_tier <> s.tier", ("tier", *_RESCORED_COLUMNS)), "moved"),
+        (_update("s.old_tier = s.tier", _RESCORED_COLUMNS), "kept"),
+    ),
 }
 
 
@@ -159,9 +177,15 @@ def _staged(parts: list[pd.DataFrame]) -> dict:
         counts.update(new=int((~there).sum()), replaced=int(there.sum()), kept=int(kept.sum()))
     ids = [part.index for part in parts if len(part)]
     moved = counts["replaced"] - counts["kept"]
-    return {"new": counts["new"], "replaced": counts["replaced"], "moved": moved, "kept": counts["kept"],
-            "new_or_moved": counts["new"] + moved, "lo": min((int(i.min()) for i in ids), default=None),
-            "hi": max((int(i.max()) for i in ids), default=None)}
+    return {
+        "new": counts["new"],
+        "replaced": counts["replaced"],
+        "moved": moved,
+        "kept": counts["kept"],
+        "new_or_moved": counts["new"] + moved,
+        "lo": min((int(i.min()) for i in ids), default=None),
+        "hi": max((int(i.max()) for i in ids), default=None),
+    }
 
 
 def clear_stage(session: Session) -> None:
@@ -178,8 +202,10 @@ def render_stage(changed: pd.DataFrame) -> None:
     """Make the stage rows of a partition's changes into COPY's CSV, kept in the frame's
     attrs (a worker process does it, for PostgreSQL: the run's own process, which writes
     every partition, then only sends the text)."""
-    changed.attrs[RENDERED] = [copy_csv(_stage_columns(changed.iloc[start:start + CHUNK], sqlite=False))
-                               for start in range(0, len(changed), CHUNK)]
+    changed.attrs[RENDERED] = [
+        copy_csv(_stage_columns(changed.iloc[start : start + CHUNK], sqlite=False))
+        for start in range(0, len(changed), CHUNK)
+    ]
 
 
 def stage_changes(session: Session, changed: pd.DataFrame) -> None:
@@ -187,7 +213,7 @@ def stage_changes(session: Session, changed: pd.DataFrame) -> None:
     rendered = changed.attrs.pop(RENDERED, None)  # before slicing: a slice keeps its frame's attrs
     sqlite = session.connection().dialect.name == "sqlite"
     for i, start in enumerate(range(0, len(changed), CHUNK)):
-        chunk = _stage_columns(changed.iloc[start:start + CHUNK], sqlite)
+        chunk = _stage_columns(changed.iloc[start : start + CHUNK], sqlite)
         bulk_insert(session, table(STAGE), chunk, rendered[i] if rendered else None)
 
 
@@ -205,12 +231,17 @@ def _ids(changed: pd.DataFrame) -> list[int]:
 def _stage_columns(changed: pd.DataFrame, sqlite: bool) -> dict[str, list]:
     """The stage's columns of some changes, as bulk_insert takes them."""
     if sqlite:
-        return {"customer_id": _ids(changed), "state": _PackedState.pack(changed).tolist(),
-                **{c: _texts(changed[c]) for c in ("reasons", "computed_reasons")}}
-    return {"customer_id": _ids(changed),
-            **{c: _texts(changed[c]) for c in ("tier", "reasons", "computed_tier", "computed_reasons")},
-            **{c: published(changed[c]).tolist() for c in ("value_score", "risk_score")},
-            "old_tier": _texts(changed["old_tier"])}
+        return {
+            "customer_id": _ids(changed),
+            "state": _PackedState.pack(changed).tolist(),
+            **{c: _texts(changed[c]) for c in ("reasons", "computed_reasons")},
+        }
+    return {
+        "customer_id": _ids(changed),
+        **{c: _texts(changed[c]) for c in ("tier", "reasons", "computed_tier", "computed_reasons")},
+        **{c: published(changed[c]).tolist() for c in ("value_score", "risk_score")},
+        "old_tier": _texts(changed["old_tier"]),
+    }
 
 
 # A run's audit event per AUDIT_CHUNK changed customers: (name in the event, column of the changes)
@@ -223,10 +254,22 @@ def _audit_changes(parts: list[pd.DataFrame], run_id: int) -> list[audit.Change]
     out = []
     for part in parts:
         for first in range(0, len(part), AUDIT_CHUNK):
-            chunk = part.iloc[first:first + AUDIT_CHUNK]
-            out.append(audit.as_text(audit.Change("tiers.changed", "tier_run", run_id, None, {
-                "customer_id": _ids(chunk), **{name: _texts(chunk[column]) for name, column in _AUDITED_TEXTS},
-                **{name: published(chunk[name]).tolist() for name in ("value_score", "risk_score")}})))
+            chunk = part.iloc[first : first + AUDIT_CHUNK]
+            out.append(
+                audit.as_text(
+                    audit.Change(
+                        "tiers.changed",
+                        "tier_run",
+                        run_id,
+                        None,
+                        {
+                            "customer_id": _ids(chunk),
+                            **{name: _texts(chunk[column]) for name, column in _AUDITED_TEXTS},
+                            **{name: published(chunk[name]).tolist() for name in ("value_score", "risk_score")},
+                        },
+                    )
+                )
+            )
     return out
 
 
@@ -268,8 +311,7 @@ def _without_cycle_collection():
             gc.enable()
 
 
-def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date,
-                  actor: audit.Actor) -> int:
+def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date, actor: audit.Actor) -> int:
     """Apply the staged changes (keeping the states they replace), record the audit events of
     ``parts`` (the changes staged), keep their moves for the subscribers (benefits, queues:
     crm.jobs.moves), and empty the stage. Returns the number of moves."""
@@ -277,8 +319,7 @@ def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_o
         return _write_changes(session, parts, run_id, as_of, actor)
 
 
-def _write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date,
-                   actor: audit.Actor) -> int:
+def _write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date, actor: audit.Actor) -> int:
     conn, staged = session.connection(), _staged(parts)
     constants = {"run": run_id, "as_of": as_of, "now": utcnow(), "lo": staged.pop("lo"), "hi": staged.pop("hi")}
     # Before the encoder's thread starts: it holds the GIL except while this thread's statements

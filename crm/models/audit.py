@@ -1,4 +1,5 @@
 """The audit trail: append-only events linked by a SHA-256 hash chain."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,5 +1,6 @@
 """VIP benefits: the versioned catalogue, the entitlement ledger, health bookings, emergency
 assistance and the cost of every benefit use."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,16 @@ from crm.db import Base, one_of, utcnow
 
 ENTRY_TYPES = ("grant", "renew", "consume", "return", "stop", "suspend", "resume")
 BOOKING_STATES = ("requested", "confirmed", "attended", "no_show", "cancelled")
-CASE_CATEGORIES = ("medical_rescue", "evacuation", "travel_assistance", "lost_passport", "lost_luggage",
-                   "security_crisis", "epidemic", "other")
+CASE_CATEGORIES = (
+    "medical_rescue",
+    "evacuation",
+    "travel_assistance",
+    "lost_passport",
+    "lost_luggage",
+    "security_crisis",
+    "epidemic",
+    "other",
+)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -1,4 +1,5 @@
 """Customers, their policies and claims, and the import batches that brought them in."""
+
 from __future__ import annotations
 
 import datetime as dt

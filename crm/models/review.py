@@ -1,4 +1,5 @@
 """Review cases (enhanced underwriting, claims review) and the versioned review settings."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,8 +34,11 @@ class ReviewCase(Base):
         CheckConstraint(_in("queue", QUEUES), name="queue"),
         CheckConstraint(_in("reason", REASONS), name="reason"),
         CheckConstraint(_in("state", STATES), name="state"),
-        CheckConstraint("(queue = 'underwriting' AND policy_id IS NOT NULL AND claim_id IS NULL)"
-                        " OR (queue = 'claims' AND claim_id IS NOT NULL AND policy_id IS NULL)", name="subject"),
+        CheckConstraint(
+            "(queue = 'underwriting' AND policy_id IS NOT NULL AND claim_id IS NULL)"
+            " OR (queue = 'claims' AND claim_id IS NOT NULL AND policy_id IS NULL)",
+            name="subject",
+        ),
         CheckConstraint("decision IS NULL OR decision IN ('approved','rejected')", name="decision"),
         UniqueConstraint("policy_id", "reason", name="uq_review_cases_policy_reason"),
         UniqueConstraint("claim_id", "reason", name="uq_review_cases_claim_reason"),
@@ -76,8 +80,13 @@ class ReviewCase(Base):
 
 # The queue page: one queue and state, most urgent first, oldest first within a priority;
 # the index is in exactly that order, so a page is a short index scan.
-Index("ix_review_cases_queue_state_priority", ReviewCase.queue, ReviewCase.state, ReviewCase.priority.desc(),
-      ReviewCase.id)
+Index(
+    "ix_review_cases_queue_state_priority",
+    ReviewCase.queue,
+    ReviewCase.state,
+    ReviewCase.priority.desc(),
+    ReviewCase.id,
+)
 
 
 class ReviewSettingsVersion(Base):

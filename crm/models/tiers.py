@@ -1,4 +1,5 @@
 """Each customer's current tier and the history of its changes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,11 +59,18 @@ class TierHistory(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)  # when this state was set
 
     @classmethod
-    def of(cls, state: CustomerTier) -> "TierHistory":
+    def of(cls, state: CustomerTier) -> TierHistory:
         """A customer's current state as a history row (unsaved)."""
-        return cls(customer_id=state.customer_id, run_id=state.run_id, tier=state.tier, reasons=state.reasons,
-                   value_score=state.value_score, risk_score=state.risk_score, as_of=state.as_of,
-                   changed_at=state.updated_at)
+        return cls(
+            customer_id=state.customer_id,
+            run_id=state.run_id,
+            tier=state.tier,
+            reasons=state.reasons,
+            value_score=state.value_score,
+            risk_score=state.risk_score,
+            as_of=state.as_of,
+            changed_at=state.updated_at,
+        )
 
 
 class TierPolicyVersion(Base):
@@ -174,9 +182,7 @@ class TierMoveBatch(Base):
     crm.jobs.moves.BATCH customers: their ids as little-endian 64-bit integers."""
 
     __tablename__ = "tier_move_batches"
-    __table_args__ = (
-        Index("ix_tier_move_batches_pending", "delivered_at", "id"),
-    )
+    __table_args__ = (Index("ix_tier_move_batches_pending", "delivered_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("tier_runs.id"))

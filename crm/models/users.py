@@ -1,4 +1,5 @@
 """Staff and partner users, with their role and log-in state."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -61,8 +62,10 @@ class UserSession(Base):
     an admin. Visitors not logged in have one too (the log-in form's CSRF token)."""
 
     __tablename__ = "user_sessions"
-    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),
-                      Index("ix_user_sessions_last_seen_at", "last_seen_at"))
+    __table_args__ = (
+        Index("ix_user_sessions_user_id", "user_id"),
+        Index("ix_user_sessions_last_seen_at", "last_seen_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,4 +1,5 @@
 """The account managers' workspace: visits and follow-ups, teams, annual targets, report snapshots."""
+
 from __future__ import annotations
 
 import datetime as dt

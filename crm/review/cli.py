@@ -1,4 +1,5 @@
 """`crm review …`: round-robin assignment and the review settings in force."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 cover-after-loss rules), so this routes the watchlist's recent business through the rules that
 do apply, enters a handful of fresh late / back-filled / large claims through the entry service
 (as the admin), and hands some cases to the demo reviewers."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,9 +22,15 @@ def _user(session, email: str) -> User | None:
 
 
 def _policies_of(session, tier: str, limit: int) -> list[Policy]:
-    return list(session.scalars(select(Policy).join(CustomerTier, CustomerTier.customer_id == Policy.customer_id)
-                                .where(CustomerTier.tier == tier, Policy.status == "in_force")
-                                .order_by(Policy.id).limit(limit)))
+    return list(
+        session.scalars(
+            select(Policy)
+            .join(CustomerTier, CustomerTier.customer_id == Policy.customer_id)
+            .where(CustomerTier.tier == tier, Policy.status == "in_force")
+            .order_by(Policy.id)
+            .limit(limit)
+        )
+    )
 
 
 def _enter_fresh_business(session, admin: User, today: dt.date) -> None:
@@ -34,29 +41,65 @@ def _enter_fresh_business(session, admin: User, today: dt.date) -> None:
         return
     start = today - dt.timedelta(days=75)
     for n, owner in enumerate(standard[:2], start=1):  # late entries; the second is claimed on before entry
-        enter_policy(session, admin, actor, {
-            "policy_no": f"DEMO-LATE-{n}", "customer_ref": owner.customer.customer_ref, "product_code": "LIFE-10",
-            "product_type": "life", "start_date": start.isoformat(),
-            "end_date": start.replace(year=start.year + 10).isoformat(), "term_years": "10",
-            "payment_mode": "annual", "annual_premium": "9600.00", "status": "in_force"}, today)
-    claims = [("DEMO-LATE-2", today - dt.timedelta(days=40), "18000.00", "0"),   # cover after the loss
-              (standard[2].policy_no, today - dt.timedelta(days=6), "128000.00", "0"),  # large
-              (standard[0].policy_no, today - dt.timedelta(days=3), "6200.00", "1")]   # suspected fraud
+        enter_policy(
+            session,
+            admin,
+            actor,
+            {
+                "policy_no": f"DEMO-LATE-{n}",
+                "customer_ref": owner.customer.customer_ref,
+                "product_code": "LIFE-10",
+                "product_type": "life",
+                "start_date": start.isoformat(),
+                "end_date": start.replace(year=start.year + 10).isoformat(),
+                "term_years": "10",
+                "payment_mode": "annual",
+                "annual_premium": "9600.00",
+                "status": "in_force",
+            },
+            today,
+        )
+    claims = [
+        ("DEMO-LATE-2", today - dt.timedelta(days=40), "18000.00", "0"),  # cover after the loss
+        (standard[2].policy_no, today - dt.timedelta(days=6), "128000.00", "0"),  # large
+        (standard[0].policy_no, today - dt.timedelta(days=3), "6200.00", "1"),
+    ]  # suspected fraud
     if vip:
         claims.append((vip[0].policy_no, today - dt.timedelta(days=2), "86000.00", "0"))  # VIP: fast track
     for n, (policy_no, loss, amount, fraud) in enumerate(claims, start=1):
-        enter_claim(session, admin, actor, {
-            "claim_no": f"DEMO-CLM-{n}", "policy_no": policy_no, "loss_date": loss.isoformat(),
-            "report_date": (loss + dt.timedelta(days=1)).isoformat(), "status": "reported",
-            "claimed_amount": amount, "reserve_amount": amount, "paid_amount": "0.00", "fraud_suspected": fraud}, today)
+        enter_claim(
+            session,
+            admin,
+            actor,
+            {
+                "claim_no": f"DEMO-CLM-{n}",
+                "policy_no": policy_no,
+                "loss_date": loss.isoformat(),
+                "report_date": (loss + dt.timedelta(days=1)).isoformat(),
+                "status": "reported",
+                "claimed_amount": amount,
+                "reserve_amount": amount,
+                "paid_amount": "0.00",
+                "fraud_suspected": fraud,
+            },
+            today,
+        )
 
 
 def _hand_out(session, users: dict[str, User | None]) -> None:
     """Some cases held, one escalated, one decided, a few round-robin: a queue in motion."""
-    open_ids = list(session.scalars(select(ReviewCase.id).where(ReviewCase.state == "open")
-                                    .order_by(ReviewCase.priority.desc(), ReviewCase.id)))
-    plan = [("reviewer@demo.crm", "claim"), ("reviewer@demo.crm", "escalate"), ("reviewer2@demo.crm", "decide"),
-            ("reviewer2@demo.crm", "claim"), ("underwriter@demo.crm", "claim")]
+    open_ids = list(
+        session.scalars(
+            select(ReviewCase.id).where(ReviewCase.state == "open").order_by(ReviewCase.priority.desc(), ReviewCase.id)
+        )
+    )
+    plan = [
+        ("reviewer@demo.crm", "claim"),
+        ("reviewer@demo.crm", "escalate"),
+        ("reviewer2@demo.crm", "decide"),
+        ("reviewer2@demo.crm", "claim"),
+        ("underwriter@demo.crm", "claim"),
+    ]
     for email, step in plan:
         user = users.get(email)
         if user is None:
@@ -88,14 +131,35 @@ def seed(database, actor, today) -> None:
         origin = Origin(actor=actor, initial_load=True)  # the migrated portfolio: watchlist rules only
         since = today - dt.timedelta(days=365)
         watch = select(CustomerTier.customer_id).where(CustomerTier.tier == "watchlist")
-        route_policies(session, list(session.scalars(
-            select(Policy.id).where(Policy.customer_id.in_(watch), Policy.start_date >= since)
-            .order_by(Policy.id).limit(20))), [], origin)
-        route_claims(session, list(session.scalars(
-            select(Claim.id).where(Claim.customer_id.in_(watch), Claim.loss_date >= since)
-            .order_by(Claim.id).limit(40))), origin)
-        users = {email: _user(session, email) for email in ("admin@demo.crm", "reviewer@demo.crm",
-                                                            "reviewer2@demo.crm", "underwriter@demo.crm")}
+        route_policies(
+            session,
+            list(
+                session.scalars(
+                    select(Policy.id)
+                    .where(Policy.customer_id.in_(watch), Policy.start_date >= since)
+                    .order_by(Policy.id)
+                    .limit(20)
+                )
+            ),
+            [],
+            origin,
+        )
+        route_claims(
+            session,
+            list(
+                session.scalars(
+                    select(Claim.id)
+                    .where(Claim.customer_id.in_(watch), Claim.loss_date >= since)
+                    .order_by(Claim.id)
+                    .limit(40)
+                )
+            ),
+            origin,
+        )
+        users = {
+            email: _user(session, email)
+            for email in ("admin@demo.crm", "reviewer@demo.crm", "reviewer2@demo.crm", "underwriter@demo.crm")
+        }
         if users["admin@demo.crm"] is not None:
             _enter_fresh_business(session, users["admin@demo.crm"], today)
         _hand_out(session, users)

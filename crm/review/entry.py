@@ -5,6 +5,7 @@ a typed-in record obeys exactly the rules of an imported one. Record times are t
 the person entering is recorded, and the same routing as for imports opens review cases
 (late entry, cover after loss, watchlist, large claim, fraud flag).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -68,11 +69,20 @@ def enter_policy(session: Session, user: User, actor: audit.Actor, form: dict[st
         problems.append(("policy_no", f"policy {values['policy_no']} exists already"))
     _raise_if(problems)
     now = utcnow()
-    policy = Policy(**{k: v for k, v in values.items() if k != "customer_ref"}, customer_id=customer_id,
-                    created_at=now, updated_at=now)
+    policy = Policy(
+        **{k: v for k, v in values.items() if k != "customer_ref"},
+        customer_id=customer_id,
+        created_at=now,
+        updated_at=now,
+    )
     _insert(session, policy, "policy_no", "policy")
-    audit.record(session, actor, audit.Change("policy.enter", "policy", policy.id, None,
-                                              {**{k: v for k, v in values.items()}, "customer_id": customer_id}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "policy.enter", "policy", policy.id, None, {**{k: v for k, v in values.items()}, "customer_id": customer_id}
+        ),
+    )
     cases = route_policies(session, [policy.id], [], Origin(actor, entered_by_id=user.id))
     return Entered(policy, cases)
 
@@ -92,10 +102,24 @@ def enter_claim(session: Session, user: User, actor: audit.Actor, form: dict[str
         problems.append(("claim_no", f"claim {values['claim_no']} exists already"))
     _raise_if(problems)
     now = utcnow()
-    claim = Claim(**{k: v for k, v in values.items() if k != "policy_no"}, policy_id=policy.id,
-                  customer_id=policy.customer_id, created_at=now, updated_at=now)
+    claim = Claim(
+        **{k: v for k, v in values.items() if k != "policy_no"},
+        policy_id=policy.id,
+        customer_id=policy.customer_id,
+        created_at=now,
+        updated_at=now,
+    )
     _insert(session, claim, "claim_no", "claim")
-    audit.record(session, actor, audit.Change("claim.enter", "claim", claim.id, None,
-                                              {**values, "policy_id": policy.id, "customer_id": policy.customer_id}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "claim.enter",
+            "claim",
+            claim.id,
+            None,
+            {**values, "policy_id": policy.id, "customer_id": policy.customer_id},
+        ),
+    )
     cases = route_claims(session, [claim.id], Origin(actor, entered_by_id=user.id))
     return Entered(claim, cases)

@@ -1,4 +1,5 @@
 """Forms of the review pages. Entry fields are text checked by the importer's parsers (entry.py)."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -15,13 +16,15 @@ class ActionForm(Form):
 
 class DecideForm(Form):
     decision = SelectField(_l("Decision"), choices=[("approved", _l("Approve")), ("rejected", _l("Reject"))])
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(message=_l("A decision needs a reason.")),
-                                                     Length(max=500)])
+    reason = TextAreaField(
+        _l("Reason"), validators=[DataRequired(message=_l("A decision needs a reason.")), Length(max=500)]
+    )
 
 
 class EscalateForm(Form):
-    reason = TextAreaField(_l("Why escalate"), validators=[DataRequired(message=_l("Say why you escalate.")),
-                                                           Length(max=500)])
+    reason = TextAreaField(
+        _l("Why escalate"), validators=[DataRequired(message=_l("Say why you escalate.")), Length(max=500)]
+    )
 
 
 def _choices(values):
@@ -43,8 +46,9 @@ class PolicyEntryForm(_EntryForm):
     product_code = StringField(_l("Product code"), validators=[DataRequired(), Length(max=40)])
     product_type = SelectField(_l("Product"), choices=_choices(PRODUCT_TYPES))
     start_date = StringField(_l("Start date"), validators=[DataRequired()], render_kw={"type": "date"})
-    end_date = StringField(_l("End date (first day without cover)"), validators=[DataRequired()],
-                           render_kw={"type": "date"})
+    end_date = StringField(
+        _l("End date (first day without cover)"), validators=[DataRequired()], render_kw={"type": "date"}
+    )
     term_years = StringField(_l("Term (years)"), validators=[DataRequired()])
     payment_mode = SelectField(_l("Payment"), choices=_choices(PAYMENT_MODES))
     annual_premium = StringField(_l("Annual premium (CNY)"), validators=[DataRequired()])

@@ -1,4 +1,5 @@
 """review: periodic jobs for the scheduler."""
+
 from __future__ import annotations
 
 import logging

@@ -1,7 +1,9 @@
 """Review words in the user's language, for every template (the customer page's panel too)."""
+
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l, lazy_pgettext
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 REASONS = {
     "watchlist_new_business": _l("Watchlist: new business"),
@@ -12,19 +14,39 @@ REASONS = {
     "fraud_flag": _l("Suspected fraud"),
     "cover_after_loss": _l("Cover entered after the loss"),
 }
-STATES = {"open": _l("Open"), "in_review": _l("In review"), "escalated": _l("Escalated"),
-          "approved": lazy_pgettext("review case", "Approved"),
-          "rejected": lazy_pgettext("review case", "Rejected"), "closed": _l("Closed")}
-STATE_FILTERS = {"active": _l("Active"), "open": _l("Open"), "in_review": _l("In review"),
-                 "escalated": _l("Escalated"), "decided": _l("Decided"), "closed": _l("Closed")}
+STATES = {
+    "open": _l("Open"),
+    "in_review": _l("In review"),
+    "escalated": _l("Escalated"),
+    "approved": lazy_pgettext("review case", "Approved"),
+    "rejected": lazy_pgettext("review case", "Rejected"),
+    "closed": _l("Closed"),
+}
+STATE_FILTERS = {
+    "active": _l("Active"),
+    "open": _l("Open"),
+    "in_review": _l("In review"),
+    "escalated": _l("Escalated"),
+    "decided": _l("Decided"),
+    "closed": _l("Closed"),
+}
 QUEUES = {"underwriting": _l("Enhanced underwriting"), "claims": _l("Claims review")}
-STATE_BADGES = {"open": "bg-primary", "in_review": "bg-info text-dark", "escalated": "bg-danger",
-                "approved": "bg-success", "rejected": "bg-dark", "closed": "bg-secondary"}
+STATE_BADGES = {
+    "open": "bg-primary",
+    "in_review": "bg-info text-dark",
+    "escalated": "bg-danger",
+    "approved": "bg-success",
+    "rejected": "bg-dark",
+    "closed": "bg-secondary",
+}
 
 
 def register(state) -> None:
     """Blueprint hook: put the label helpers into every template of the app."""
     state.app.jinja_env.globals.update(
-        review_reason=lambda code: REASONS.get(code, code), review_state=lambda code: STATES.get(code, code),
+        review_reason=lambda code: REASONS.get(code, code),
+        review_state=lambda code: STATES.get(code, code),
         review_state_filter=lambda code: STATE_FILTERS.get(code, code),
-        review_queue=lambda code: QUEUES.get(code, code), review_badge=lambda code: STATE_BADGES.get(code, ""))
+        review_queue=lambda code: QUEUES.get(code, code),
+        review_badge=lambda code: STATE_BADGES.get(code, ""),
+    )

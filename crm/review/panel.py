@@ -1,4 +1,5 @@
 """review: the customer's review cases on the customer page."""
+
 from __future__ import annotations
 
 from crm.review.queries import customer_cases

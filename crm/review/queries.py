@@ -3,6 +3,7 @@
 Every query is answered by an index of review_cases ((queue, state, priority, id) for pages,
 (queue, state, due_on) for overdue counts), never a scan of customers.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,14 @@ from crm.models.review import ACTIVE_STATES, QUEUES, ReviewCase
 from crm.review.services import CaseNotFound
 
 PAGE_SIZE = 50
-STATE_FILTERS = {"active": ACTIVE_STATES, "open": ("open",), "in_review": ("in_review",),
-                 "escalated": ("escalated",), "decided": ("approved", "rejected"), "closed": ("closed",)}
+STATE_FILTERS = {
+    "active": ACTIVE_STATES,
+    "open": ("open",),
+    "in_review": ("in_review",),
+    "escalated": ("escalated",),
+    "decided": ("approved", "rejected"),
+    "closed": ("closed",),
+}
 
 
 @dataclass(frozen=True)
@@ -40,10 +47,12 @@ def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: 
     # One ordered index scan per state, merged here: a single query over several states
     # would have to sort every active case of the queue to find the first page.
     for state in states:
-        stmt = (select(ReviewCase, Customer.name, Customer.customer_ref, assignee.email)
-                .join(Customer, Customer.id == ReviewCase.customer_id)
-                .outerjoin(assignee, assignee.id == ReviewCase.assignee_id)
-                .where(ReviewCase.queue == queue, ReviewCase.state == state))
+        stmt = (
+            select(ReviewCase, Customer.name, Customer.customer_ref, assignee.email)
+            .join(Customer, Customer.id == ReviewCase.customer_id)
+            .outerjoin(assignee, assignee.id == ReviewCase.assignee_id)
+            .where(ReviewCase.queue == queue, ReviewCase.state == state)
+        )
         if f.mine:
             stmt = stmt.where(ReviewCase.assignee_id == user.id)
         if f.overdue:
@@ -52,7 +61,7 @@ def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: 
             p, i = f.after
             stmt = stmt.where(or_(ReviewCase.priority < p, and_(ReviewCase.priority == p, ReviewCase.id > i)))
         rows += session.execute(stmt.order_by(ReviewCase.priority.desc(), ReviewCase.id).limit(limit + 1)).all()
-    rows = sorted(rows, key=lambda r: (-r[0].priority, r[0].id))[:limit + 1]
+    rows = sorted(rows, key=lambda r: (-r[0].priority, r[0].id))[: limit + 1]
     last = rows[limit - 1][0] if len(rows) > limit else None
     return rows[:limit], (f"{last.priority}.{last.id}" if last else None)
 
@@ -61,8 +70,11 @@ def queue_counts(session: Session, queue: str, today: dt.date, user_id: int | No
     """Active, open, overdue and (with ``user_id``) 'mine' counts of one queue."""
     base = select(func.count()).select_from(ReviewCase).where(ReviewCase.queue == queue)
     active = base.where(ReviewCase.state.in_(ACTIVE_STATES))
-    counts = {"active": session.scalar(active), "open": session.scalar(base.where(ReviewCase.state == "open")),
-              "overdue": session.scalar(active.where(ReviewCase.due_on < today))}
+    counts = {
+        "active": session.scalar(active),
+        "open": session.scalar(base.where(ReviewCase.state == "open")),
+        "overdue": session.scalar(active.where(ReviewCase.due_on < today)),
+    }
     if user_id is not None:
         counts["mine"] = session.scalar(active.where(ReviewCase.assignee_id == user_id))
     return counts
@@ -87,13 +99,30 @@ def case_page(session: Session, user: User, case_id: int) -> dict:
         raise CaseNotFound(case_id) from None
     claim = session.get(Claim, case.claim_id) if case.claim_id else None
     policy = session.get(Policy, case.policy_id) if case.policy_id else claim.policy
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(
-        [i for i in (case.assignee_id, case.entered_by_id, case.decided_by_id, case.escalated_by_id) if i])))}
-    return {"case": case, "customer": customer, "policy": policy, "claim": claim,
-            "tier": session.get(CustomerTier, customer.id), "users": users,
-            "trail": trail_for(session, "review_case", case.id, limit=50)}
+    users = {
+        u.id: u
+        for u in session.scalars(
+            select(User).where(
+                User.id.in_(
+                    [i for i in (case.assignee_id, case.entered_by_id, case.decided_by_id, case.escalated_by_id) if i]
+                )
+            )
+        )
+    }
+    return {
+        "case": case,
+        "customer": customer,
+        "policy": policy,
+        "claim": claim,
+        "tier": session.get(CustomerTier, customer.id),
+        "users": users,
+        "trail": trail_for(session, "review_case", case.id, limit=50),
+    }
 
 
 def customer_cases(session: Session, customer_id: int, limit: int = 20) -> list[ReviewCase]:
-    return list(session.scalars(select(ReviewCase).where(ReviewCase.customer_id == customer_id)
-                                .order_by(ReviewCase.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(ReviewCase).where(ReviewCase.customer_id == customer_id).order_by(ReviewCase.id.desc()).limit(limit)
+        )
+    )

@@ -6,6 +6,7 @@ users and anyone four eyes rule out for that case. The cursor row is locked on P
 (SQLite write transactions are serialised already), so two assigners take turns. Used by
 assignment (crm.review.assign) and escalation (crm.review.services).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -23,9 +24,11 @@ def active_user_ids(session: Session, role: str) -> list[int]:
 
 def _lock_cursor(session: Session, pool: str) -> ReviewAssignCursor:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(ReviewAssignCursor.__table__).values(pool=pool, last_user_id=None,
-                                                                         updated_at=utcnow())
-                    .on_conflict_do_nothing())
+    session.execute(
+        dialect.insert(ReviewAssignCursor.__table__)
+        .values(pool=pool, last_user_id=None, updated_at=utcnow())
+        .on_conflict_do_nothing()
+    )
     stmt = select(ReviewAssignCursor).where(ReviewAssignCursor.pool == pool).execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -34,8 +37,9 @@ def _lock_cursor(session: Session, pool: str) -> ReviewAssignCursor:
 
 def _pick(candidates: list[int], last: int | None, excluded: set[int]) -> int | None:
     """The first allowed candidate after ``last``, wrapping around."""
-    ordered = [i for i in candidates if last is None or i > last] + [i for i in candidates if last is not None
-                                                                      and i <= last]
+    ordered = [i for i in candidates if last is None or i > last] + [
+        i for i in candidates if last is not None and i <= last
+    ]
     return next((i for i in ordered if i not in excluded), None)
 
 

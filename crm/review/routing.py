@@ -12,6 +12,7 @@ Bulk-friendly: the facts are read and the cases written a chunk of ids at a time
 constraints (subject, reason) plus ON CONFLICT DO NOTHING make routing idempotent, so a
 re-import or a repeated event never opens a second case.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -43,7 +44,7 @@ class Origin:
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
     for i in range(0, len(ids), CHUNK):
-        yield ids[i:i + CHUNK]
+        yield ids[i : i + CHUNK]
 
 
 def priority(fast_track: bool, risk_score) -> int:
@@ -51,31 +52,48 @@ def priority(fast_track: bool, risk_score) -> int:
     return (100_000 if fast_track else 0) + int(round(float(risk_score or 0) * 100))
 
 
-def route_policies(session: Session, created_ids: Sequence[int], updated_ids: Sequence[int],
-                   origin: Origin) -> list[int]:
+def route_policies(
+    session: Session, created_ids: Sequence[int], updated_ids: Sequence[int], origin: Origin
+) -> list[int]:
     """Open the underwriting cases that new and changed policies call for; returns their ids."""
     settings = current_settings(session)
     created = set(created_ids)
     opened: list[int] = []
     for part in _chunks(list(created_ids) + [i for i in updated_ids if i not in created]):
         rows = session.execute(
-            select(Policy.id, Policy.customer_id, Policy.start_date, Policy.created_at, CustomerTier.tier,
-                   CustomerTier.risk_score)
+            select(
+                Policy.id,
+                Policy.customer_id,
+                Policy.start_date,
+                Policy.created_at,
+                CustomerTier.tier,
+                CustomerTier.risk_score,
+            )
             .outerjoin(CustomerTier, CustomerTier.customer_id == Policy.customer_id)
-            .where(Policy.id.in_(part))).all()
+            .where(Policy.id.in_(part))
+        ).all()
         cases = []
         for r in rows:
             is_new = r.id in created
             if r.tier == "watchlist":
                 reason = "watchlist_new_business" if is_new else "watchlist_policy_change"
-                cases.append(_case("underwriting", reason, r, r.risk_score, False, "customer on the watchlist",
-                                   policy_id=r.id))
+                cases.append(
+                    _case("underwriting", reason, r, r.risk_score, False, "customer on the watchlist", policy_id=r.id)
+                )
             entered_on = settings.today(r.created_at)
             late_by = (entered_on - r.start_date).days
             if is_new and not origin.initial_load and late_by > settings.late_entry_days:
-                cases.append(_case("underwriting", "late_entry", r, r.risk_score, False,
-                                   f"entered {entered_on}, {late_by} days after the start {r.start_date}",
-                                   policy_id=r.id))
+                cases.append(
+                    _case(
+                        "underwriting",
+                        "late_entry",
+                        r,
+                        r.risk_score,
+                        False,
+                        f"entered {entered_on}, {late_by} days after the start {r.start_date}",
+                        policy_id=r.id,
+                    )
+                )
         opened += _open(session, cases, settings, origin)
     return opened
 
@@ -86,18 +104,27 @@ def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> 
     opened: list[int] = []
     for part in _chunks(list(dict.fromkeys(claim_ids))):
         rows = session.execute(
-            select(Claim.id, Claim.customer_id, Claim.claimed_amount, Claim.fraud_suspected, Claim.loss_date,
-                   Policy.created_at.label("policy_entered_at"), ImportBatch.initial_load.label("policy_migrated"),
-                   CustomerTier.tier, CustomerTier.risk_score)
+            select(
+                Claim.id,
+                Claim.customer_id,
+                Claim.claimed_amount,
+                Claim.fraud_suspected,
+                Claim.loss_date,
+                Policy.created_at.label("policy_entered_at"),
+                ImportBatch.initial_load.label("policy_migrated"),
+                CustomerTier.tier,
+                CustomerTier.risk_score,
+            )
             .join(Policy, Policy.id == Claim.policy_id)
             .outerjoin(ImportBatch, ImportBatch.id == Policy.import_batch_id)
             .outerjoin(CustomerTier, CustomerTier.customer_id == Claim.customer_id)
-            .where(Claim.id.in_(part))).all()
+            .where(Claim.id.in_(part))
+        ).all()
         cases = []
         for r in rows:
             vip = r.tier == "vip"
 
-            def add(reason: str, detail: str, r=r, vip=vip) -> None:
+            def add(reason: str, detail: str, r=r, vip=vip, cases=cases) -> None:
                 cases.append(_case("claims", reason, r, r.risk_score, vip, detail, claim_id=r.id))
 
             if r.tier == "watchlist":
@@ -113,11 +140,28 @@ def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> 
     return opened
 
 
-def _case(queue: str, reason: str, row, risk_score, fast_track: bool, detail: str, *,
-          policy_id: int | None = None, claim_id: int | None = None) -> dict:
-    return {"queue": queue, "reason": reason, "detail": detail[:200], "policy_id": policy_id,
-            "claim_id": claim_id, "customer_id": row.customer_id, "fast_track": fast_track,
-            "risk_score": risk_score or 0, "priority": priority(fast_track, risk_score)}
+def _case(
+    queue: str,
+    reason: str,
+    row,
+    risk_score,
+    fast_track: bool,
+    detail: str,
+    *,
+    policy_id: int | None = None,
+    claim_id: int | None = None,
+) -> dict:
+    return {
+        "queue": queue,
+        "reason": reason,
+        "detail": detail[:200],
+        "policy_id": policy_id,
+        "claim_id": claim_id,
+        "customer_id": row.customer_id,
+        "fast_track": fast_track,
+        "risk_score": risk_score or 0,
+        "priority": priority(fast_track, risk_score),
+    }
 
 
 def _insert(session: Session):
@@ -133,19 +177,55 @@ def _open(session: Session, cases: list[dict], settings: ReviewSettings, origin:
     today = settings.today(now)
     for case in cases:
         days = settings.sla_days(case["queue"], case["fast_track"])
-        case.update(sla_days=days, due_on=add_working_days(today, days, settings.holidays),
-                    settings_version=settings.version, state="open", entered_by_id=origin.entered_by_id,
-                    import_batch_id=origin.import_batch_id, created_at=now, updated_at=now)
+        case.update(
+            sla_days=days,
+            due_on=add_working_days(today, days, settings.holidays),
+            settings_version=settings.version,
+            state="open",
+            entered_by_id=origin.entered_by_id,
+            import_batch_id=origin.import_batch_id,
+            created_at=now,
+            updated_at=now,
+        )
     table = ReviewCase.__table__
-    stmt = _insert(session).on_conflict_do_nothing().returning(
-        table.c.id, table.c.queue, table.c.reason, table.c.policy_id, table.c.claim_id, table.c.customer_id,
-        table.c.due_on, table.c.priority)
+    stmt = (
+        _insert(session)
+        .on_conflict_do_nothing()
+        .returning(
+            table.c.id,
+            table.c.queue,
+            table.c.reason,
+            table.c.policy_id,
+            table.c.claim_id,
+            table.c.customer_id,
+            table.c.due_on,
+            table.c.priority,
+        )
+    )
     created = session.connection().execute(stmt, cases).all()
     if created:
-        audit.record(session, origin.actor, [
-            audit.Change("review_case.open", "review_case", r.id, None,
-                         {"queue": r.queue, "reason": r.reason, "policy_id": r.policy_id, "claim_id": r.claim_id,
-                          "customer_id": r.customer_id, "due_on": r.due_on, "priority": r.priority,
-                          "initial_load": origin.initial_load, "settings_version": settings.version})
-            for r in created])
+        audit.record(
+            session,
+            origin.actor,
+            [
+                audit.Change(
+                    "review_case.open",
+                    "review_case",
+                    r.id,
+                    None,
+                    {
+                        "queue": r.queue,
+                        "reason": r.reason,
+                        "policy_id": r.policy_id,
+                        "claim_id": r.claim_id,
+                        "customer_id": r.customer_id,
+                        "due_on": r.due_on,
+                        "priority": r.priority,
+                        "initial_load": origin.initial_load,
+                        "settings_version": settings.version,
+                    },
+                )
+                for r in created
+            ],
+        )
     return [r.id for r in created]

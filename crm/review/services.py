@@ -5,6 +5,7 @@ rowcount is checked: two reviewers can never hold or decide the same case, whate
 timing (SQLite ignores FOR UPDATE; this works on both databases). Four eyes: nobody claims or
 decides a case about a record they entered or a customer in their own portfolio.
 """
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -92,11 +93,24 @@ def claim_case(session: Session, case_id: int, user: User, actor: audit.Actor) -
         raise NotAllowed(_l("your role does not work this queue"))
     _check_four_eyes(session, case, user)
     t = ReviewCase.__table__
-    if not transition(session, case, [t.c.state == "open", t.c.assignee_id.is_(None)],
-                       {"state": "in_review", "assignee_id": user.id, "assigned_at": utcnow()}):
+    if not transition(
+        session,
+        case,
+        [t.c.state == "open", t.c.assignee_id.is_(None)],
+        {"state": "in_review", "assignee_id": user.id, "assigned_at": utcnow()},
+    ):
         raise AlreadyTaken(_l("someone else holds this case already"))
-    audit.record(session, actor, audit.Change("review_case.claim", "review_case", case.id, {"state": "open"},
-                                              {"state": "in_review", "assignee_id": user.id}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "review_case.claim",
+            "review_case",
+            case.id,
+            {"state": "open"},
+            {"state": "in_review", "assignee_id": user.id},
+        ),
+    )
     return case
 
 
@@ -110,18 +124,37 @@ def escalate(session: Session, case_id: int, user: User, reason: str | None, act
     officer = next_assignee(session, case, "escalation", "risk_officer")
     t = ReviewCase.__table__
     now = utcnow()
-    if not transition(session, case, [t.c.state == "in_review", t.c.assignee_id == user.id],
-                       {"state": "escalated", "assignee_id": officer, "assigned_at": now if officer else None,
-                        "escalated_by_id": user.id, "escalated_at": now, "escalation_reason": reason}):
+    if not transition(
+        session,
+        case,
+        [t.c.state == "in_review", t.c.assignee_id == user.id],
+        {
+            "state": "escalated",
+            "assignee_id": officer,
+            "assigned_at": now if officer else None,
+            "escalated_by_id": user.id,
+            "escalated_at": now,
+            "escalation_reason": reason,
+        },
+    ):
         raise AlreadyTaken(_l("the case changed meanwhile; reload it"))
-    audit.record(session, actor, audit.Change("review_case.escalate", "review_case", case.id,
-                                              {"state": "in_review", "assignee_id": user.id},
-                                              {"state": "escalated", "assignee_id": officer, "reason": reason}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "review_case.escalate",
+            "review_case",
+            case.id,
+            {"state": "in_review", "assignee_id": user.id},
+            {"state": "escalated", "assignee_id": officer, "reason": reason},
+        ),
+    )
     return case
 
 
-def decide(session: Session, case_id: int, user: User, decision: str, reason: str | None,
-           actor: audit.Actor) -> ReviewCase:
+def decide(
+    session: Session, case_id: int, user: User, decision: str, reason: str | None, actor: audit.Actor
+) -> ReviewCase:
     """Approve or reject: the reviewer holding the case, or a risk officer for an escalated one.
 
     Raises ReasonRequired, NotAllowed, FourEyes, AlreadyTaken.
@@ -143,12 +176,27 @@ def decide(session: Session, case_id: int, user: User, decision: str, reason: st
         raise NotAllowed(_l("a case that is %(state)s cannot be decided", state=case.state))
     _check_four_eyes(session, case, user)
     before = case.state
-    if not transition(session, case, [t.c.state == before, holder],
-                       {"state": decision, "decision": decision, "decision_reason": reason, "assignee_id": user.id,
-                        "decided_by_id": user.id, "decided_at": utcnow()}):
+    if not transition(
+        session,
+        case,
+        [t.c.state == before, holder],
+        {
+            "state": decision,
+            "decision": decision,
+            "decision_reason": reason,
+            "assignee_id": user.id,
+            "decided_by_id": user.id,
+            "decided_at": utcnow(),
+        },
+    ):
         raise AlreadyTaken(_l("the case changed meanwhile; reload it"))
-    audit.record(session, actor, audit.Change("review_case.decide", "review_case", case.id, {"state": before},
-                                              {"state": decision, "reason": reason}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "review_case.decide", "review_case", case.id, {"state": before}, {"state": decision, "reason": reason}
+        ),
+    )
     return case
 
 
@@ -163,6 +211,9 @@ def close(session: Session, case_id: int, user: User, actor: audit.Actor) -> Rev
     t = ReviewCase.__table__
     if not transition(session, case, [t.c.state == before], {"state": "closed", "closed_at": utcnow()}):
         raise AlreadyTaken(_l("the case changed meanwhile; reload it"))
-    audit.record(session, actor, audit.Change("review_case.close", "review_case", case.id, {"state": before},
-                                              {"state": "closed"}))
+    audit.record(
+        session,
+        actor,
+        audit.Change("review_case.close", "review_case", case.id, {"state": before}, {"state": "closed"}),
+    )
     return case

@@ -4,6 +4,7 @@ The rules carry legal weight (an SLA a regulator may ask about), so they are ver
 the tier policy: each change is a new row, never an edit, made by an admin and audited. A
 case remembers the version that set its due date.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -68,8 +69,9 @@ class ReviewSettings:
         if values["large_claim_amount"] <= 0:
             raise SettingsError("large_claim_amount must be positive")
         try:
-            values["holidays"] = tuple(sorted({d if isinstance(d, dt.date) else dt.date.fromisoformat(d)
-                                               for d in values["holidays"]}))
+            values["holidays"] = tuple(
+                sorted({d if isinstance(d, dt.date) else dt.date.fromisoformat(d) for d in values["holidays"]})
+            )
         except (TypeError, ValueError):
             raise SettingsError("holidays must be dates written YYYY-MM-DD") from None
         values["auto_assign"] = bool(values["auto_assign"])
@@ -112,9 +114,15 @@ def save_settings(session: Session, actor: audit.Actor, values: dict, note: str 
     version = f"v{count + 1}"
     settings = ReviewSettings.from_dict({**previous.to_dict(), **values, "version": version})
     stored = {k: v for k, v in settings.to_dict().items() if k != "version"}
-    session.add(ReviewSettingsVersion(version=version, settings=json.dumps(stored, sort_keys=True),
-                                      note=note[:500], created_by=actor.label))
+    session.add(
+        ReviewSettingsVersion(
+            version=version, settings=json.dumps(stored, sort_keys=True), note=note[:500], created_by=actor.label
+        )
+    )
     session.flush()
-    audit.record(session, actor, audit.Change("review_settings.version", "review_settings", version,
-                                              previous.to_dict(), settings.to_dict()))
+    audit.record(
+        session,
+        actor,
+        audit.Change("review_settings.version", "review_settings", version, previous.to_dict(), settings.to_dict()),
+    )
     return settings

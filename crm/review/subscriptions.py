@@ -1,4 +1,5 @@
 """review: open review cases for what an import brought in, in the import's transaction."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -13,8 +14,12 @@ def on_records_imported(session: Session, event: events.RecordsImported) -> None
     if event.kind not in ("policies", "claims") or not (event.created_ids or event.updated_ids):
         return
     batch = session.get(ImportBatch, event.batch_id)
-    origin = Origin(actor=event.actor, initial_load=event.initial_load,
-                    entered_by_id=batch.user_id if batch else None, import_batch_id=event.batch_id)
+    origin = Origin(
+        actor=event.actor,
+        initial_load=event.initial_load,
+        entered_by_id=batch.user_id if batch else None,
+        import_batch_id=event.batch_id,
+    )
     if event.kind == "policies":
         route_policies(session, event.created_ids, event.updated_ids, origin)
     else:

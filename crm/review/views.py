@@ -1,8 +1,10 @@
 """Review pages: the two queues, a case page with its actions, round-robin assignment."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crm.auth.login import STAFF, current_actor, roles_required
@@ -14,12 +16,16 @@ from crm.review.sla import current_settings
 from crm.ui import NavItem
 
 bp.record_once(labels.register)
-QUEUE_VIEWERS = {"underwriting": ("underwriter", "risk_officer", "admin"),
-                 "claims": ("claims_reviewer", "risk_officer", "admin")}
+QUEUE_VIEWERS = {
+    "underwriting": ("underwriter", "risk_officer", "admin"),
+    "claims": ("claims_reviewer", "risk_officer", "admin"),
+}
 WORKERS = ("underwriter", "claims_reviewer", "risk_officer", "admin")
-NAV = [NavItem("review.underwriting", _l("Underwriting queue"), QUEUE_VIEWERS["underwriting"]),
-       NavItem("review.claims", _l("Claims queue"), QUEUE_VIEWERS["claims"]),
-       NavItem("review.entry", _l("Enter business"), ("underwriter", "admin"))]
+NAV = [
+    NavItem("review.underwriting", _l("Underwriting queue"), QUEUE_VIEWERS["underwriting"]),
+    NavItem("review.claims", _l("Claims queue"), QUEUE_VIEWERS["claims"]),
+    NavItem("review.entry", _l("Enter business"), ("underwriter", "admin")),
+]
 QUEUE_TITLES = labels.QUEUES
 
 
@@ -38,14 +44,26 @@ def claims():
 def _queue(queue: str):
     db = get_session()
     state = request.args.get("state", "active")
-    f = queries.QueueFilter(state=state if state in queries.STATE_FILTERS else "active",
-                            mine=request.args.get("mine") == "1", overdue=request.args.get("overdue") == "1",
-                            after=cursor_arg("after"))
+    f = queries.QueueFilter(
+        state=state if state in queries.STATE_FILTERS else "active",
+        mine=request.args.get("mine") == "1",
+        overdue=request.args.get("overdue") == "1",
+        after=cursor_arg("after"),
+    )
     today = current_settings(db).today()
     rows, next_after = queries.list_cases(db, current_user, queue, f, today)
-    return render_template("review/queue.html", queue=queue, title=QUEUE_TITLES[queue], rows=rows, f=f,
-                           next_after=next_after, today=today, states=queries.STATE_FILTERS,
-                           counts=queries.queue_counts(db, queue, today, current_user.id), form=ActionForm())
+    return render_template(
+        "review/queue.html",
+        queue=queue,
+        title=QUEUE_TITLES[queue],
+        rows=rows,
+        f=f,
+        next_after=next_after,
+        today=today,
+        states=queries.STATE_FILTERS,
+        counts=queries.queue_counts(db, queue, today, current_user.id),
+        form=ActionForm(),
+    )
 
 
 @bp.get("/cases/<int:case_id>")
@@ -62,9 +80,15 @@ def _case_page(case_id: int, decide_form=None, escalate_form=None, status: int =
         abort(404)
     c = page["case"]
     return render_template(
-        "review/case.html", **page, today=current_settings(db).today(), form=ActionForm(),
-        decide_form=decide_form or DecideForm(), escalate_form=escalate_form or EscalateForm(),
-        conflict=services.conflict(db, c, current_user.id), title=QUEUE_TITLES[c.queue]), status
+        "review/case.html",
+        **page,
+        today=current_settings(db).today(),
+        form=ActionForm(),
+        decide_form=decide_form or DecideForm(),
+        escalate_form=escalate_form or EscalateForm(),
+        conflict=services.conflict(db, c, current_user.id),
+        title=QUEUE_TITLES[c.queue],
+    ), status
 
 
 def _refused(case_id: int, exc: services.ReviewError, **forms):

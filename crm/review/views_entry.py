@@ -1,4 +1,5 @@
 """Pages to enter a policy or a claim by hand (routes on the review blueprint)."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
@@ -16,8 +17,11 @@ ENTERERS = ("underwriter", "admin")
 
 
 def _page(policy_form=None, claim_form=None, status: int = 200):
-    return render_template("review/entry.html", policy_form=policy_form or PolicyEntryForm(prefix="p"),
-                           claim_form=claim_form or ClaimEntryForm(prefix="c")), status
+    return render_template(
+        "review/entry.html",
+        policy_form=policy_form or PolicyEntryForm(prefix="p"),
+        claim_form=claim_form or ClaimEntryForm(prefix="c"),
+    ), status
 
 
 @bp.get("/entry")

@@ -1,4 +1,5 @@
 """The review rules page: admins save a new version (routes on the review blueprint)."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
@@ -20,9 +21,17 @@ def settings():
     if not form.is_submitted():
         form.process(data={**current.to_dict(), "holidays": "\n".join(current.to_dict()["holidays"])})
     elif form.validate():
-        values = {name: form[name].data for name in ("sla_underwriting_days", "sla_claims_days",
-                                                     "sla_vip_claims_days", "large_claim_amount",
-                                                     "late_entry_days", "auto_assign")}
+        values = {
+            name: form[name].data
+            for name in (
+                "sla_underwriting_days",
+                "sla_claims_days",
+                "sla_vip_claims_days",
+                "large_claim_amount",
+                "late_entry_days",
+                "auto_assign",
+            )
+        }
         values["holidays"] = [line.strip() for line in (form.holidays.data or "").splitlines() if line.strip()]
         try:
             saved = save_settings(db, current_actor(), values, form.note.data)

@@ -1,4 +1,5 @@
 """Why a customer is in their tier: the features behind each trigger, computed live."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,8 +25,12 @@ class Explanation:
 
 def explain_customer(session: Session, customer_id: int, as_of: dt.date | None = None) -> Explanation | None:
     """The customer's features and every trigger, as of the last published run's date."""
-    last = session.scalar(select(TierRun).where(TierRun.state == "completed", TierRun.mode == "publish")
-                          .order_by(TierRun.id.desc()).limit(1))
+    last = session.scalar(
+        select(TierRun)
+        .where(TierRun.state == "completed", TierRun.mode == "publish")
+        .order_by(TierRun.id.desc())
+        .limit(1)
+    )
     if last is None:
         return None
     as_of = as_of or last.as_of
@@ -33,11 +38,21 @@ def explain_customer(session: Session, customer_id: int, as_of: dt.date | None =
     part = frames.load_partition(session.connection(), customer_id, customer_id + 1, as_of)
     if part["customers"].empty:
         return None
-    feats = compute_features(part["customers"], part["policies"], part["claims"], as_of, policy,
-                             portfolio_lr=last.portfolio_loss_ratio or 0.0)
+    feats = compute_features(
+        part["customers"],
+        part["policies"],
+        part["claims"],
+        as_of,
+        policy,
+        portfolio_lr=last.portfolio_loss_ratio or 0.0,
+    )
     row = feats.iloc[0]
-    return Explanation(as_of, {k: (float(v) if hasattr(v, "__float__") else v) for k, v in row.items()},
-                       explain(row, policy), last.portfolio_loss_ratio)
+    return Explanation(
+        as_of,
+        {k: (float(v) if hasattr(v, "__float__") else v) for k, v in row.items()},
+        explain(row, policy),
+        last.portfolio_loss_ratio,
+    )
 
 
 def history(session: Session, customer_id: int, limit: int = 50) -> list[TierHistory]:
@@ -46,6 +61,12 @@ def history(session: Session, customer_id: int, limit: int = 50) -> list[TierHis
     current = session.get(CustomerTier, customer_id)
     if current is None:
         return []
-    left = list(session.scalars(select(TierHistory).where(TierHistory.customer_id == customer_id)
-                                .order_by(TierHistory.id.desc()).limit(limit - 1)))[::-1]
+    left = list(
+        session.scalars(
+            select(TierHistory)
+            .where(TierHistory.customer_id == customer_id)
+            .order_by(TierHistory.id.desc())
+            .limit(limit - 1)
+        )
+    )[::-1]
     return left + [TierHistory.of(current)]

@@ -1,5 +1,6 @@
 """The tier-policy editor's form: every threshold of segmentation.policy.TierPolicy, typed and
 bounded (money as Decimal in the form, stored as the policy's numbers)."""
+
 from __future__ import annotations
 
 import dataclasses

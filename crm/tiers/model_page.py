@@ -1,6 +1,7 @@
 """What the model page shows of a stored frequency model, from its record's JSON columns
 alone (a record's model itself is never loaded to be shown: it may be an older version's
 pickle)."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,14 @@ from crm.tiers.models_store import unreadable
 from crm.ui import LABELS
 
 INPUT_LABELS = {
-    "product_type": _l("Product type"), "age_band": _l("Age band"), "gender": _l("Gender"), "city": _l("City"),
-    "tenure_band": _l("Tenure (years)"), "premium_band": _l("Annual premium in force"),
-    "prior_claims": _l("Claims in the 3 years before"), "n_products": _l("Product types in force"),
+    "product_type": _l("Product type"),
+    "age_band": _l("Age band"),
+    "gender": _l("Gender"),
+    "city": _l("City"),
+    "tenure_band": _l("Tenure (years)"),
+    "premium_band": _l("Annual premium in force"),
+    "prior_claims": _l("Claims in the 3 years before"),
+    "n_products": _l("Product types in force"),
 }
 _LEVELS = {"product_type": LABELS["product"], "gender": {"M": _l("Male"), "F": _l("Female")}}
 
@@ -36,10 +42,17 @@ def calibration(deciles: list[dict]) -> list[dict]:
     for d in deciles:
         exposure = d.get("exposure") or 0.0
         predicted, actual = d.get("predicted_claims") or 0.0, d.get("actual_claims") or 0.0
-        rows.append({"decile": d.get("decile"), "exposure": exposure, "predicted": predicted, "actual": actual,
-                     "predicted_rate": predicted / exposure if exposure else 0.0,
-                     "actual_rate": actual / exposure if exposure else 0.0,
-                     "ratio": actual / predicted if predicted else None})
+        rows.append(
+            {
+                "decile": d.get("decile"),
+                "exposure": exposure,
+                "predicted": predicted,
+                "actual": actual,
+                "predicted_rate": predicted / exposure if exposure else 0.0,
+                "actual_rate": actual / exposure if exposure else 0.0,
+                "ratio": actual / predicted if predicted else None,
+            }
+        )
     return rows
 
 
@@ -47,14 +60,29 @@ def describe(record: RiskModelRecord) -> dict:
     """The page's figures of a stored model (see the module docstring)."""
     metrics = json.loads(record.metrics or "{}")
     rows = calibration(metrics.get("deciles", []))
-    chart = {"labels": [str(r["decile"]) for r in rows], "predicted": [round(r["predicted_rate"], 5) for r in rows],
-             "actual": [round(r["actual_rate"], 5) for r in rows]}
-    relativities = [{"input": r["input"], "label": input_label(r["input"]),
-                     "levels": [{**lv, "label": _level_label(r["input"], str(lv["level"]))} for lv in r["levels"]]}
-                    for r in metrics.get("relativities", [])]
+    chart = {
+        "labels": [str(r["decile"]) for r in rows],
+        "predicted": [round(r["predicted_rate"], 5) for r in rows],
+        "actual": [round(r["actual_rate"], 5) for r in rows],
+    }
+    relativities = [
+        {
+            "input": r["input"],
+            "label": input_label(r["input"]),
+            "levels": [{**lv, "label": _level_label(r["input"], str(lv["level"]))} for lv in r["levels"]],
+        }
+        for r in metrics.get("relativities", [])
+    ]
     baseline, model = metrics.get("deviance_baseline"), metrics.get("deviance_model")
-    return {"metrics": metrics, "window": json.loads(record.data_window or "{}"), "legacy": unreadable(record),
-            "calibration": rows, "chart": json.dumps(chart), "relativities": relativities,
-            "explained": 1 - model / baseline if baseline and model is not None else None,
-            "selection": [{**s, "label": input_label(s["added"]) if s.get("added") else None}
-                          for s in metrics.get("selection", [])]}
+    return {
+        "metrics": metrics,
+        "window": json.loads(record.data_window or "{}"),
+        "legacy": unreadable(record),
+        "calibration": rows,
+        "chart": json.dumps(chart),
+        "relativities": relativities,
+        "explained": 1 - model / baseline if baseline and model is not None else None,
+        "selection": [
+            {**s, "label": input_label(s["added"]) if s.get("added") else None} for s in metrics.get("selection", [])
+        ],
+    }

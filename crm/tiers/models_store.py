@@ -6,6 +6,7 @@ boosted trees via skops). Versions before it stored a pickle there; such a recor
 unpickled (it could run any code, and breaks across scikit-learn upgrades): it is not reused,
 the next run refits, and the new model's note says why (and the log does too).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,9 +22,11 @@ from segmentation.risk_model import FittedModel
 
 log = logging.getLogger(__name__)
 
-LEGACY_NOTE = ("Refitted: the model stored before ({version}) was written by an older version of the app "
-               "as a pickle, which is never loaded (it could run code, and breaks across scikit-learn "
-               "upgrades).")
+LEGACY_NOTE = (
+    "Refitted: the model stored before ({version}) was written by an older version of the app "
+    "as a pickle, which is never loaded (it could run code, and breaks across scikit-learn "
+    "upgrades)."
+)
 
 
 def newest(session: Session) -> RiskModelRecord | None:
@@ -44,8 +47,9 @@ def reusable_model(session: Session, max_age: dt.timedelta, now: dt.datetime) ->
     if record is None or now - record.created_at > max_age:
         return None
     if unreadable(record):
-        log.warning("risk model %s was stored by an older version (pickle): not loaded; this run refits",
-                    record.version)
+        log.warning(
+            "risk model %s was stored by an older version (pickle): not loaded; this run refits", record.version
+        )
         return None
     try:
         return FittedModel.from_bytes(record.blob), record.version
@@ -61,10 +65,17 @@ def save_model(session: Session, model: FittedModel, version: str) -> RiskModelR
     previous = newest(session)
     if previous is not None and unreadable(previous):
         note = f"{LEGACY_NOTE.format(version=previous.version)} {note}"
-        log.warning("risk model %s replaces %s, an older version's pickle that was not loaded",
-                    version, previous.version)
-    record = RiskModelRecord(version=version, kind=model.kind, data_window=json.dumps(model.data_window, default=str),
-                             metrics=json.dumps(model.metrics, default=float), note=note, n_rows=model.n_rows,
-                             blob=model.to_bytes())
+        log.warning(
+            "risk model %s replaces %s, an older version's pickle that was not loaded", version, previous.version
+        )
+    record = RiskModelRecord(
+        version=version,
+        kind=model.kind,
+        data_window=json.dumps(model.data_window, default=str),
+        metrics=json.dumps(model.metrics, default=float),
+        note=note,
+        n_rows=model.n_rows,
+        blob=model.to_bytes(),
+    )
     session.add(record)
     return record

@@ -4,6 +4,7 @@ An active override wins over the computed tier from the moment it is active (the
 state changes at once, with its history, and TiersChanged is published); the computed tier
 and its reasons stay recorded beside it, and every run keeps them up to date.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,8 +38,11 @@ def _set_tier(session: Session, actor: audit.Actor, state: CustomerTier, tier: s
     # The state being replaced moves into the history (crm.models.TierHistory).
     session.add(TierHistory.of(state))
     session.flush()
-    session.execute(update(CustomerTier).where(CustomerTier.customer_id == state.customer_id).values(
-        tier=tier, reasons=reasons, updated_at=utcnow()))
+    session.execute(
+        update(CustomerTier)
+        .where(CustomerTier.customer_id == state.customer_id)
+        .values(tier=tier, reasons=reasons, updated_at=utcnow())
+    )
     if old != tier:
         events.publish(session, events.TiersChanged((events.TierMove(state.customer_id, old, tier),), None, actor))
 
@@ -49,8 +53,16 @@ def _apply(session: Session, actor: audit.Actor, override: TierOverride) -> None
     _set_tier(session, actor, state, override.tier, ";".join(codes))
 
 
-def request_override(session: Session, actor: audit.Actor, user: User, customer_id: int, tier: str, reason: str,
-                     expires_on: dt.date, today: dt.date) -> TierOverride:
+def request_override(
+    session: Session,
+    actor: audit.Actor,
+    user: User,
+    customer_id: int,
+    tier: str,
+    reason: str,
+    expires_on: dt.date,
+    today: dt.date,
+) -> TierOverride:
     """Pin a tier. Lifting a customer off the watchlist waits for a second person's approval."""
     if user.role not in OVERRIDE_ROLES:
         raise OverrideError(_l("only risk officers and admins pin tiers"))
@@ -61,25 +73,51 @@ def request_override(session: Session, actor: audit.Actor, user: User, customer_
     if not today < expires_on <= today + dt.timedelta(days=MAX_DAYS):
         raise OverrideError(_l("the expiry must be after today and at most %(days)d days ahead", days=MAX_DAYS))
     state = _state(session, customer_id)
-    open_one = session.scalar(select(TierOverride.id).where(
-        TierOverride.customer_id == customer_id, TierOverride.status.in_(("pending", "active")),
-        TierOverride.expires_on > today))
+    open_one = session.scalar(
+        select(TierOverride.id).where(
+            TierOverride.customer_id == customer_id,
+            TierOverride.status.in_(("pending", "active")),
+            TierOverride.expires_on > today,
+        )
+    )
     if open_one is not None:
         raise OverrideError(_l("this customer has an override already; revoke it first"))
     needs_approval = state.tier == "watchlist" and tier != "watchlist"
-    override = TierOverride(customer_id=customer_id, tier=tier, reason=reason.strip(), expires_on=expires_on,
-                            status="pending" if needs_approval else "active", requested_by_id=user.id)
+    override = TierOverride(
+        customer_id=customer_id,
+        tier=tier,
+        reason=reason.strip(),
+        expires_on=expires_on,
+        status="pending" if needs_approval else "active",
+        requested_by_id=user.id,
+    )
     session.add(override)
     session.flush()
-    audit.record(session, actor, audit.Change("tier_override.request", "customer", customer_id, None, {
-        "override": override.id, "tier": tier, "reason": override.reason, "expires_on": expires_on,
-        "status": override.status}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "tier_override.request",
+            "customer",
+            customer_id,
+            None,
+            {
+                "override": override.id,
+                "tier": tier,
+                "reason": override.reason,
+                "expires_on": expires_on,
+                "status": override.status,
+            },
+        ),
+    )
     if not needs_approval:
         _apply(session, actor, override)
     return override
 
 
-def decide(session: Session, actor: audit.Actor, user: User, override_id: int, approve: bool, reason: str) -> TierOverride:
+def decide(
+    session: Session, actor: audit.Actor, user: User, override_id: int, approve: bool, reason: str
+) -> TierOverride:
     """Approve or reject a pending override: never by the person who requested it."""
     override = session.get(TierOverride, override_id)
     if override is None or override.status != "pending":
@@ -91,15 +129,25 @@ def decide(session: Session, actor: audit.Actor, user: User, override_id: int, a
     if not reason.strip():
         raise OverrideError(_l("a reason is required"))
     status = "active" if approve else "rejected"
-    claimed = session.execute(update(TierOverride).where(
-        TierOverride.id == override_id, TierOverride.status == "pending").values(
-        status=status, decided_by_id=user.id, decided_at=utcnow(), decision_reason=reason.strip())).rowcount
+    claimed = session.execute(
+        update(TierOverride)
+        .where(TierOverride.id == override_id, TierOverride.status == "pending")
+        .values(status=status, decided_by_id=user.id, decided_at=utcnow(), decision_reason=reason.strip())
+    ).rowcount
     if not claimed:
         raise OverrideError(_l("this override was decided meanwhile"))
     session.refresh(override)
-    audit.record(session, actor, audit.Change(f"tier_override.{'approve' if approve else 'reject'}", "customer",
-                                              override.customer_id, {"status": "pending"},
-                                              {"override": override.id, "status": status, "reason": reason.strip()}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            f"tier_override.{'approve' if approve else 'reject'}",
+            "customer",
+            override.customer_id,
+            {"status": "pending"},
+            {"override": override.id, "status": status, "reason": reason.strip()},
+        ),
+    )
     if approve:
         _apply(session, actor, override)
     return override
@@ -113,10 +161,24 @@ def revoke(session: Session, actor: audit.Actor, user: User, override_id: int, r
     if user.role not in OVERRIDE_ROLES:
         raise OverrideError(_l("only risk officers and admins revoke overrides"))
     was = override.status
-    session.execute(update(TierOverride).where(TierOverride.id == override_id).values(
-        status="revoked", decided_by_id=user.id, decided_at=utcnow(), decision_reason=reason.strip() or "revoked"))
-    audit.record(session, actor, audit.Change("tier_override.revoke", "customer", override.customer_id,
-                                              {"status": was}, {"override": override.id, "status": "revoked"}))
+    session.execute(
+        update(TierOverride)
+        .where(TierOverride.id == override_id)
+        .values(
+            status="revoked", decided_by_id=user.id, decided_at=utcnow(), decision_reason=reason.strip() or "revoked"
+        )
+    )
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "tier_override.revoke",
+            "customer",
+            override.customer_id,
+            {"status": was},
+            {"override": override.id, "status": "revoked"},
+        ),
+    )
     if was == "active":
         state = _state(session, override.customer_id)
         _set_tier(session, actor, state, state.computed_tier, state.computed_reasons)

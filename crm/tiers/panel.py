@@ -1,4 +1,5 @@
 """The tier panel of the customer page: tier, reasons in words, scores, history, overrides."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,12 @@ TIER_LEVEL = {"watchlist": 0, "standard": 1, "vip": 2}
 def customer_panel(session, user, customer) -> dict | None:
     state = session.get(CustomerTier, customer.id)
     rows = history(session, customer.id)
-    chart = {"labels": [str(h.as_of or h.changed_at.date()) for h in rows],
-             "levels": [TIER_LEVEL[h.tier] for h in rows],
-             "value": [float(h.value_score) for h in rows], "risk": [float(h.risk_score) for h in rows]}
+    chart = {
+        "labels": [str(h.as_of or h.changed_at.date()) for h in rows],
+        "levels": [TIER_LEVEL[h.tier] for h in rows],
+        "value": [float(h.value_score) for h in rows],
+        "risk": [float(h.risk_score) for h in rows],
+    }
     return {
         "template": "tiers/_customer_panel.html",
         "state": state,

@@ -1,4 +1,5 @@
 """The tier policy in force: the newest version in the database, else a file, else the defaults."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,9 +34,15 @@ def save_policy(session: Session, actor: audit.Actor, settings: dict, note: str 
     settings = {k: v for k, v in settings.items() if k != "version"}
     policy = TierPolicy.from_dict({**settings, "version": version})
     stored = {k: v for k, v in policy.to_dict().items() if k != "version"}
-    session.add(TierPolicyVersion(version=version, settings=json.dumps(stored, sort_keys=True), note=note,
-                                  created_by=actor.label))
+    session.add(
+        TierPolicyVersion(
+            version=version, settings=json.dumps(stored, sort_keys=True), note=note, created_by=actor.label
+        )
+    )
     session.flush()
-    audit.record(session, actor, audit.Change("tier_policy.version", "tier_policy", version,
-                                              previous.to_dict(), policy.to_dict()))
+    audit.record(
+        session,
+        actor,
+        audit.Change("tier_policy.version", "tier_policy", version, previous.to_dict(), policy.to_dict()),
+    )
     return policy

@@ -1,11 +1,13 @@
 """Tier runs (preview, publish, progress), the tier policy, the risk model and overrides."""
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -14,9 +16,11 @@ from crm.clock import business_today
 from crm.customers.services import NotVisible, get_customer
 from crm.db import get_session
 from crm.forms import form_text
-from crm.jobs import moves as run_moves, recalc
+from crm.jobs import moves as run_moves
+from crm.jobs import recalc
 from crm.models import TierPolicyVersion, TierRun
-from crm.tiers import bp, model_page, models_store, overrides as ov
+from crm.tiers import bp, model_page, models_store
+from crm.tiers import overrides as ov
 from crm.tiers.forms import TierPolicyForm
 from crm.tiers.policy import current_policy, save_policy
 from crm.ui import NavItem
@@ -31,10 +35,19 @@ def runs():
     db = get_session()
     rows = list(db.scalars(select(TierRun).order_by(TierRun.id.desc()).limit(50)))
     trend = [r for r in rows if r.state == "completed" and r.mode == "publish"][::-1]
-    chart = {"labels": [str(r.as_of) for r in trend],
-             "series": {t: [json.loads(r.counts or "{}").get(t, 0) for r in trend] for t in ("vip", "standard", "watchlist")}}
-    return render_template("tiers/runs.html", runs=rows, today=business_today(), chart=json.dumps(chart),
-                           active=next((r for r in rows if r.state in ("queued", "running")), None))
+    chart = {
+        "labels": [str(r.as_of) for r in trend],
+        "series": {
+            t: [json.loads(r.counts or "{}").get(t, 0) for r in trend] for t in ("vip", "standard", "watchlist")
+        },
+    }
+    return render_template(
+        "tiers/runs.html",
+        runs=rows,
+        today=business_today(),
+        chart=json.dumps(chart),
+        active=next((r for r in rows if r.state in ("queued", "running")), None),
+    )
 
 
 @bp.post("/runs")
@@ -70,9 +83,15 @@ def _run_or_404(run_id: int) -> TierRun:
 def run(run_id: int):
     run = _run_or_404(run_id)
     waiting, delivery_error = run_moves.pending(get_session(), run.id)
-    return render_template("tiers/run.html", run=run, counts=json.loads(run.counts or "{}"),
-                           moves=json.loads(run.moves or "{}"), sample=json.loads(run.sample or "[]"),
-                           waiting=waiting, delivery_error=delivery_error)
+    return render_template(
+        "tiers/run.html",
+        run=run,
+        counts=json.loads(run.counts or "{}"),
+        moves=json.loads(run.moves or "{}"),
+        sample=json.loads(run.sample or "[]"),
+        waiting=waiting,
+        delivery_error=delivery_error,
+    )
 
 
 @bp.get("/runs/<int:run_id>.json")
@@ -103,8 +122,9 @@ def policy():
             flash(_("The tier policy was saved as a new version; the next run uses it."), "success")
             return redirect(url_for("tiers.policy"))
     versions = list(db.scalars(select(TierPolicyVersion).order_by(TierPolicyVersion.id.desc()).limit(20)))
-    return render_template("tiers/policy.html", form=form, current=current, versions=versions,
-                           editable=current_user.role == "admin"), 422 if form.is_submitted() else 200
+    return render_template(
+        "tiers/policy.html", form=form, current=current, versions=versions, editable=current_user.role == "admin"
+    ), 422 if form.is_submitted() else 200
 
 
 @bp.get("/model")
@@ -127,8 +147,16 @@ def request_override(customer_id: int):
     try:
         get_customer(db, current_user, customer_id)
         expires = dt.date.fromisoformat(request.form.get("expires_on", ""))
-        ov.request_override(db, current_actor(), current_user, customer_id, request.form.get("tier", ""),
-                            form_text("reason")[:500], expires, business_today())
+        ov.request_override(
+            db,
+            current_actor(),
+            current_user,
+            customer_id,
+            request.form.get("tier", ""),
+            form_text("reason")[:500],
+            expires,
+            business_today(),
+        )
     except NotVisible:
         abort(404)
     except (ValueError, ov.OverrideError) as exc:

@@ -1,5 +1,6 @@
 """The account managers' workspace: dashboard and portfolio (routes in views.py), visits and
 targets (views_visits.py), reports and the data export (views_reports.py)."""
+
 from flask import Blueprint
 
 bp = Blueprint("workspace", __name__)

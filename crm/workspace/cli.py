@@ -1,4 +1,5 @@
 """`crm export data DIR` and `crm workspace snapshot`."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,9 +29,17 @@ def export_data(directory):
     with database.session() as session:
         manifest = write(session.connection(), Path(directory))
     with database.transaction() as session:
-        audit.record(session, audit.Actor.cli("export"), audit.Change("data.export", "data_export", manifest["version"],
-                                                                      None, {"generated_at": manifest["generated_at"],
-                                                                             "directory": str(directory)}))
+        audit.record(
+            session,
+            audit.Actor.cli("export"),
+            audit.Change(
+                "data.export",
+                "data_export",
+                manifest["version"],
+                None,
+                {"generated_at": manifest["generated_at"], "directory": str(directory)},
+            ),
+        )
     for f in manifest["files"]:
         click.echo(f"{f['name']:<24} {f['rows']:>10} rows  {f['sha256']}")
     click.echo(f"export version {manifest['version']} written to {directory}")

@@ -1,5 +1,6 @@
 """Demo data of the workspace: visits and follow-ups of the demo managers over the last months,
 a team, this year's targets and the first report snapshot."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,10 +16,15 @@ from crm.workspace import targets, visits
 from crm.workspace.snapshots import SnapshotExists, take_snapshot
 
 MANAGERS = ("manager1@demo.crm", "manager2@demo.crm", "manager3@demo.crm")
-OUTCOMES = ("Reviewed the family's cover; interested in a critical-illness top-up.",
-            "Policy anniversary check; no changes wanted.", "Explained the VIP health checkup and booked it.",
-            "Collected documents for a pending claim.", "Met at the community consultation stand.",
-            "回访：客户对理赔服务满意。", "拜访：介绍10年期期交产品，客户考虑中。")
+OUTCOMES = (
+    "Reviewed the family's cover; interested in a critical-illness top-up.",
+    "Policy anniversary check; no changes wanted.",
+    "Explained the VIP health checkup and booked it.",
+    "Collected documents for a pending claim.",
+    "Met at the community consultation stand.",
+    "回访：客户对理赔服务满意。",
+    "拜访：介绍10年期期交产品，客户考虑中。",
+)
 NEXT_STEPS = ("Send the proposal", "Call back after the checkup", "Bring the renewal form", "回访确认保单信息")
 PLANS = (Decimal("600000"), Decimal("500000"), Decimal("450000"))
 
@@ -31,18 +37,28 @@ def seed(database: Database, actor, today: dt.date, days: int = 120) -> None:
         if not managers or session.scalar(select(Team.id).where(Team.name == "一组 Team 1")) is not None:
             return
         for manager in managers:
-            customers = list(session.scalars(
-                select(Customer.id).outerjoin(CustomerTier, CustomerTier.customer_id == Customer.id)
-                .where(Customer.account_manager_id == manager.id)
-                .order_by(CustomerTier.value_score.desc().nulls_last(), Customer.id).limit(40)))
+            customers = list(
+                session.scalars(
+                    select(Customer.id)
+                    .outerjoin(CustomerTier, CustomerTier.customer_id == Customer.id)
+                    .where(Customer.account_manager_id == manager.id)
+                    .order_by(CustomerTier.value_score.desc().nulls_last(), Customer.id)
+                    .limit(40)
+                )
+            )
             if not customers:
                 continue
             day = today - dt.timedelta(days=days)
             while day <= today:
                 if day.weekday() < 5 and rng.random() < 0.4:
                     due = day + dt.timedelta(days=rng.choice((3, 7, 14, 30))) if rng.random() < 0.5 else None
-                    data = visits.VisitInput(rng.choice(("visit", "visit", "call", "call", "event")), day,
-                                             rng.choice(OUTCOMES), rng.choice(NEXT_STEPS) if due else "", due)
+                    data = visits.VisitInput(
+                        rng.choice(("visit", "visit", "call", "call", "event")),
+                        day,
+                        rng.choice(OUTCOMES),
+                        rng.choice(NEXT_STEPS) if due else "",
+                        due,
+                    )
                     visits.log_visit(session, actor, manager, rng.choice(customers), data, today)
                 day += dt.timedelta(days=1)
         team = targets.create_team(session, actor, "一组 Team 1", [m.id for m in managers[:2]])

@@ -16,6 +16,7 @@ is written with a leading ' so that no spreadsheet runs it as a formula (numbers
 ``VERSION`` changes (major) when a column is removed or changes meaning, (minor) when a column
 or file is added.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,41 +50,91 @@ def _enum(*values: str) -> dict:
 
 # file → (SQL, {column: schema}); the SQL's columns are the CSV's, in order.
 FILES = {
-    "customers": ("""SELECT c.customer_ref, c.name, c.id_number, c.phone, c.birth_date, c.gender, c.city, c.source,
+    "customers": (
+        """SELECT c.customer_ref, c.name, c.id_number, c.phone, c.birth_date, c.gender, c.city, c.source,
                             r.customer_ref AS referred_by, c.account_manager_id
                      FROM customers c LEFT JOIN customers r ON r.id = c.referred_by_id ORDER BY c.id""",
-                  {"customer_ref": TEXT, "name_masked": TEXT, "id_number_masked": TEXT, "phone_masked": TEXT,
-                   "birth_year": INT, "gender": _enum("M", "F"), "city": TEXT,
-                   "source": _enum("referral", "cold_visit", "community_event", "agent", "online", "other"),
-                   "referred_by": TEXT, "account_manager_id": INT_OR_EMPTY}),
-    "policies": ("""SELECT p.policy_no, c.customer_ref, p.product_code, p.product_type, p.start_date, p.end_date,
+        {
+            "customer_ref": TEXT,
+            "name_masked": TEXT,
+            "id_number_masked": TEXT,
+            "phone_masked": TEXT,
+            "birth_year": INT,
+            "gender": _enum("M", "F"),
+            "city": TEXT,
+            "source": _enum("referral", "cold_visit", "community_event", "agent", "online", "other"),
+            "referred_by": TEXT,
+            "account_manager_id": INT_OR_EMPTY,
+        },
+    ),
+    "policies": (
+        """SELECT p.policy_no, c.customer_ref, p.product_code, p.product_type, p.start_date, p.end_date,
                            p.term_years, p.payment_mode, p.annual_premium, p.status
                     FROM policies p JOIN customers c ON c.id = p.customer_id ORDER BY p.id""",
-                 {"policy_no": TEXT, "customer_ref": TEXT, "product_code": TEXT,
-                  "product_type": _enum("life", "health", "critical_illness", "accident", "property", "motor", "travel"),
-                  "start_date": DATE, "end_date": DATE, "term_years": INT,
-                  "payment_mode": _enum("single", "annual", "semiannual", "quarterly", "monthly"),
-                  "annual_premium": MONEY, "status": _enum("in_force", "lapsed", "cancelled", "matured")}),
-    "claims": ("""SELECT l.claim_no, p.policy_no, c.customer_ref, l.loss_date, l.report_date, l.status,
+        {
+            "policy_no": TEXT,
+            "customer_ref": TEXT,
+            "product_code": TEXT,
+            "product_type": _enum("life", "health", "critical_illness", "accident", "property", "motor", "travel"),
+            "start_date": DATE,
+            "end_date": DATE,
+            "term_years": INT,
+            "payment_mode": _enum("single", "annual", "semiannual", "quarterly", "monthly"),
+            "annual_premium": MONEY,
+            "status": _enum("in_force", "lapsed", "cancelled", "matured"),
+        },
+    ),
+    "claims": (
+        """SELECT l.claim_no, p.policy_no, c.customer_ref, l.loss_date, l.report_date, l.status,
                          l.claimed_amount, l.reserve_amount, l.paid_amount, l.fraud_suspected
                   FROM claims l JOIN policies p ON p.id = l.policy_id JOIN customers c ON c.id = l.customer_id
                   ORDER BY l.id""",
-               {"claim_no": TEXT, "policy_no": TEXT, "customer_ref": TEXT, "loss_date": DATE, "report_date": DATE,
-                "status": _enum("reported", "registered", "under_review", "approved", "paid", "rejected", "withdrawn"),
-                "claimed_amount": MONEY, "reserve_amount": MONEY, "paid_amount": MONEY, "fraud_suspected": FLAG}),
-    "tiers": ("""SELECT c.customer_ref, t.tier, t.value_score, t.risk_score, t.reasons, t.as_of, t.run_id
+        {
+            "claim_no": TEXT,
+            "policy_no": TEXT,
+            "customer_ref": TEXT,
+            "loss_date": DATE,
+            "report_date": DATE,
+            "status": _enum("reported", "registered", "under_review", "approved", "paid", "rejected", "withdrawn"),
+            "claimed_amount": MONEY,
+            "reserve_amount": MONEY,
+            "paid_amount": MONEY,
+            "fraud_suspected": FLAG,
+        },
+    ),
+    "tiers": (
+        """SELECT c.customer_ref, t.tier, t.value_score, t.risk_score, t.reasons, t.as_of, t.run_id
                  FROM customer_tiers t JOIN customers c ON c.id = t.customer_id ORDER BY t.customer_id""",
-              {"customer_ref": TEXT, "tier": _enum("vip", "standard", "watchlist"), "value_score": SCORE,
-               "risk_score": SCORE, "reasons": TEXT, "as_of": DATE_OR_EMPTY, "run_id": INT_OR_EMPTY}),
-    "review_decisions": ("""SELECT r.id, r.queue, r.reason, p.policy_no, l.claim_no, c.customer_ref, r.state,
+        {
+            "customer_ref": TEXT,
+            "tier": _enum("vip", "standard", "watchlist"),
+            "value_score": SCORE,
+            "risk_score": SCORE,
+            "reasons": TEXT,
+            "as_of": DATE_OR_EMPTY,
+            "run_id": INT_OR_EMPTY,
+        },
+    ),
+    "review_decisions": (
+        """SELECT r.id, r.queue, r.reason, p.policy_no, l.claim_no, c.customer_ref, r.state,
                                    r.decision, r.decision_reason, r.decided_at, r.due_on
                             FROM review_cases r JOIN customers c ON c.id = r.customer_id
                             LEFT JOIN policies p ON p.id = r.policy_id LEFT JOIN claims l ON l.id = r.claim_id
                             WHERE r.decision IS NOT NULL ORDER BY r.id""",
-                         {"case_id": INT, "queue": _enum("underwriting", "claims"), "reason": TEXT,
-                          "policy_no": TEXT, "claim_no": TEXT, "customer_ref": TEXT, "state": TEXT,
-                          "decision": _enum("approved", "rejected"), "decision_reason": TEXT,
-                          "decided_at": TIMESTAMP, "due_on": DATE}),
+        {
+            "case_id": INT,
+            "queue": _enum("underwriting", "claims"),
+            "reason": TEXT,
+            "policy_no": TEXT,
+            "claim_no": TEXT,
+            "customer_ref": TEXT,
+            "state": TEXT,
+            "decision": _enum("approved", "rejected"),
+            "decision_reason": TEXT,
+            "decided_at": TIMESTAMP,
+            "due_on": DATE,
+        },
+    ),
 }
 
 
@@ -112,13 +163,14 @@ def _timestamp(value) -> str:
     if value is None:
         return ""
     if isinstance(value, str):  # SQLite: naive UTC text
-        value = dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        value = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 def _formatters(columns: dict) -> list:
-    return [_decimal if kind in (MONEY, SCORE) else _timestamp if kind is TIMESTAMP else _cell
-            for kind in columns.values()]
+    return [
+        _decimal if kind in (MONEY, SCORE) else _timestamp if kind is TIMESTAMP else _cell for kind in columns.values()
+    ]
 
 
 def _rows(conn: Connection, name: str, sql: str, columns: dict):
@@ -134,9 +186,16 @@ def _rows(conn: Connection, name: str, sql: str, columns: dict):
 def schema(name: str) -> dict:
     """The JSON Schema (draft 2020-12) of one row of ``name``.csv."""
     columns = FILES[name][1]
-    return {"$schema": SCHEMA_DIALECT, "$id": f"urn:crm:export:{VERSION}:{name}", "title": f"{name}.csv row",
-            "description": f"One row of {name}.csv (export version {VERSION}); every value is the CSV text.",
-            "type": "object", "properties": columns, "required": list(columns), "additionalProperties": False}
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "$id": f"urn:crm:export:{VERSION}:{name}",
+        "title": f"{name}.csv row",
+        "description": f"One row of {name}.csv (export version {VERSION}); every value is the CSV text.",
+        "type": "object",
+        "properties": columns,
+        "required": list(columns),
+        "additionalProperties": False,
+    }
 
 
 def _sha256(path: Path) -> str:
@@ -161,10 +220,21 @@ def export_data(conn: Connection, out_dir: Path) -> dict:
                 writer.writerow(values)
                 n += 1
         schema_path.write_text(json.dumps(schema(name), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        files.append({"name": path.name, "schema": schema_path.name, "rows": n, "sha256": _sha256(path),
-                      "schema_sha256": _sha256(schema_path)})
-    manifest = {"format": "insurance-crm-data-export", "version": VERSION,
-                "generated_at": utcnow().isoformat(timespec="seconds"), "files": files}
+        files.append(
+            {
+                "name": path.name,
+                "schema": schema_path.name,
+                "rows": n,
+                "sha256": _sha256(path),
+                "schema_sha256": _sha256(schema_path),
+            }
+        )
+    manifest = {
+        "format": "insurance-crm-data-export",
+        "version": VERSION,
+        "generated_at": utcnow().isoformat(timespec="seconds"),
+        "files": files,
+    }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     (out_dir / "README.md").write_text(__doc__.strip() + "\n", encoding="utf-8")
     return manifest

@@ -1,4 +1,5 @@
 """Figures the dashboard reads live from other features, by indexed queries only."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,16 +21,35 @@ def queue_figures(session: Session, today: dt.date) -> dict[str, dict]:
     """
     figures = {}
     for queue in QUEUES:
-        active = select(func.count()).select_from(ReviewCase).where(
-            ReviewCase.queue == queue, ReviewCase.state.in_(ACTIVE_STATES))
-        figures[queue] = {"active": session.scalar(active) or 0,
-                          "overdue": session.scalar(active.where(ReviewCase.due_on < today)) or 0}
+        active = (
+            select(func.count())
+            .select_from(ReviewCase)
+            .where(ReviewCase.queue == queue, ReviewCase.state.in_(ACTIVE_STATES))
+        )
+        figures[queue] = {
+            "active": session.scalar(active) or 0,
+            "overdue": session.scalar(active.where(ReviewCase.due_on < today)) or 0,
+        }
     return figures
 
 
 def tier_trend(session: Session) -> list[dict]:
     """Tier counts of the last completed publish runs, oldest first, and the newest run's moves."""
-    runs = list(session.scalars(select(TierRun).where(TierRun.state == "completed", TierRun.mode == "publish")
-                                .order_by(TierRun.id.desc()).limit(TREND_RUNS)))
-    return [{"id": r.id, "as_of": r.as_of.isoformat(), "counts": json.loads(r.counts or "{}"),
-             "moves": json.loads(r.moves or "{}"), "changed": r.changed} for r in reversed(runs)]
+    runs = list(
+        session.scalars(
+            select(TierRun)
+            .where(TierRun.state == "completed", TierRun.mode == "publish")
+            .order_by(TierRun.id.desc())
+            .limit(TREND_RUNS)
+        )
+    )
+    return [
+        {
+            "id": r.id,
+            "as_of": r.as_of.isoformat(),
+            "counts": json.loads(r.counts or "{}"),
+            "moves": json.loads(r.moves or "{}"),
+            "changed": r.changed,
+        }
+        for r in reversed(runs)
+    ]

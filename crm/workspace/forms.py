@@ -1,6 +1,6 @@
 """Forms of the workspace: a visit, a target, a team, a reassignment."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, DecimalField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
@@ -51,12 +51,16 @@ class ReassignForm(Form):
 class WarningThresholdsForm(Form):
     """The early-warning thresholds: shares in per cent, counts as whole numbers."""
 
-    watchlist_share = DecimalField(_l("Watchlist share above (%)"), places=2,
-                                   validators=[InputRequired(), NumberRange(0, 100)])
-    loss_ratio_by_tier = DecimalField(_l("Loss ratio of any tier above (%)"), places=2,
-                                      validators=[InputRequired(), NumberRange(0, 10000)])
+    watchlist_share = DecimalField(
+        _l("Watchlist share above (%)"), places=2, validators=[InputRequired(), NumberRange(0, 100)]
+    )
+    loss_ratio_by_tier = DecimalField(
+        _l("Loss ratio of any tier above (%)"), places=2, validators=[InputRequired(), NumberRange(0, 10000)]
+    )
     overdue_cases = IntegerField(_l("Overdue review cases above"), validators=[InputRequired(), NumberRange(0, 10**9)])
-    benefit_cost_ratio = DecimalField(_l("Benefit cost ratio above (%)"), places=2,
-                                      validators=[InputRequired(), NumberRange(0, 100)])
-    pending_over_180 = IntegerField(_l("Claims pending over 180 days above"),
-                                    validators=[InputRequired(), NumberRange(0, 10**9)])
+    benefit_cost_ratio = DecimalField(
+        _l("Benefit cost ratio above (%)"), places=2, validators=[InputRequired(), NumberRange(0, 100)]
+    )
+    pending_over_180 = IntegerField(
+        _l("Claims pending over 180 days above"), validators=[InputRequired(), NumberRange(0, 10**9)]
+    )

@@ -1,4 +1,5 @@
 """The daily report snapshot, for the scheduler (crm/jobs/scheduler.py collects JOBS)."""
+
 from __future__ import annotations
 
 import logging
@@ -27,5 +28,10 @@ def daily_snapshot(database: Database, settings: Settings) -> None:
 
 
 # 05:30, after the nightly tier recalculation (its default cron runs earlier in the night).
-JOBS = [{"id": "workspace.daily_snapshot", "func": daily_snapshot,
-         "trigger": CronTrigger(hour=5, minute=30, timezone=ZoneInfo("Asia/Shanghai"))}]
+JOBS = [
+    {
+        "id": "workspace.daily_snapshot",
+        "func": daily_snapshot,
+        "trigger": CronTrigger(hour=5, minute=30, timezone=ZoneInfo("Asia/Shanghai")),
+    }
+]

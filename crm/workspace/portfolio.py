@@ -1,4 +1,5 @@
 """An account manager's portfolio, VIPs without a manager, and reassignment by admins."""
+
 from __future__ import annotations
 
 from sqlalchemy import case, select
@@ -24,8 +25,13 @@ def my_customers(session: Session, user: User, manager_id: int | None, page: int
     stmt = visible_customers(user)
     if user.role != "account_manager":
         stmt = stmt.where(Customer.account_manager_id == manager_id)
-    stmt = stmt.add_columns(CustomerTier).outerjoin(CustomerTier, CustomerTier.customer_id == Customer.id).order_by(
-        case((CustomerTier.tier == "vip", 0), else_=1), CustomerTier.value_score.desc().nulls_last(), Customer.id)
+    stmt = (
+        stmt.add_columns(CustomerTier)
+        .outerjoin(CustomerTier, CustomerTier.customer_id == Customer.id)
+        .order_by(
+            case((CustomerTier.tier == "vip", 0), else_=1), CustomerTier.value_score.desc().nulls_last(), Customer.id
+        )
+    )
     rows = session.execute(stmt.offset(page * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
@@ -33,9 +39,12 @@ def my_customers(session: Session, user: User, manager_id: int | None, page: int
 def unassigned_vips(session: Session, limit: int = 200):
     """VIP customers without a dedicated account manager (DOMAIN.md §2), highest value first."""
     return session.execute(
-        select(Customer, CustomerTier).join(CustomerTier, CustomerTier.customer_id == Customer.id)
+        select(Customer, CustomerTier)
+        .join(CustomerTier, CustomerTier.customer_id == Customer.id)
         .where(CustomerTier.tier == "vip", Customer.account_manager_id.is_(None))
-        .order_by(CustomerTier.value_score.desc(), Customer.id).limit(limit)).all()
+        .order_by(CustomerTier.value_score.desc(), Customer.id)
+        .limit(limit)
+    ).all()
 
 
 def reassign(session: Session, actor: audit.Actor, customer_id: int, manager_id: int | None) -> Customer:
@@ -43,19 +52,38 @@ def reassign(session: Session, actor: audit.Actor, customer_id: int, manager_id:
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise ReassignError("no such customer")
-    if manager_id is not None and session.scalar(select(User.id).where(
-            User.id == manager_id, User.role == "account_manager", User.active.is_(True))) is None:
+    if (
+        manager_id is not None
+        and session.scalar(
+            select(User.id).where(User.id == manager_id, User.role == "account_manager", User.active.is_(True))
+        )
+        is None
+    ):
         raise ReassignError("choose an active account manager")
     before = customer.account_manager_id
     if before == manager_id:
         raise ReassignError("the customer already has this account manager")
     customer.account_manager_id = manager_id
     session.flush()
-    audit.record(session, actor, audit.Change("customer.reassign", "customer", customer.id,
-                                               {"account_manager_id": before}, {"account_manager_id": manager_id}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "customer.reassign",
+            "customer",
+            customer.id,
+            {"account_manager_id": before},
+            {"account_manager_id": manager_id},
+        ),
+    )
     return customer
 
 
 def active_managers(session: Session) -> list[User]:
-    return list(session.scalars(select(User).where(User.role == "account_manager", User.active.is_(True))
-                                .order_by(User.full_name, User.email)))
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.role == "account_manager", User.active.is_(True))
+            .order_by(User.full_name, User.email)
+        )
+    )

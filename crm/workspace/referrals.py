@@ -1,5 +1,6 @@
 """A customer's referral tree (转介绍): who they brought in, who those brought in, and the premium
 each brought, under the one definition of premium in force (start ≤ D < end, not voided)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,18 +28,39 @@ class Referral:
 
 def referral_tree(session: Session, customer_id: int, day: dt.date) -> list[Referral]:
     """The customer and everyone they brought in, directly or through others, depth first."""
-    tree = (select(Customer.id, Customer.referred_by_id, literal(0).label("depth"))
-            .where(Customer.id == customer_id).cte("tree", recursive=True))
-    tree = tree.union_all(select(Customer.id, Customer.referred_by_id, tree.c.depth + 1)
-                          .join(tree, Customer.referred_by_id == tree.c.id).where(tree.c.depth < MAX_DEPTH))
-    premium = (select(Policy.customer_id, func.sum(Policy.annual_premium).label("premium"))
-               .where(Policy.start_date <= day, Policy.end_date > day, Policy.voided_at.is_(None),
-                      Policy.customer_id.in_(select(tree.c.id)))
-               .group_by(Policy.customer_id).subquery())
+    tree = (
+        select(Customer.id, Customer.referred_by_id, literal(0).label("depth"))
+        .where(Customer.id == customer_id)
+        .cte("tree", recursive=True)
+    )
+    tree = tree.union_all(
+        select(Customer.id, Customer.referred_by_id, tree.c.depth + 1)
+        .join(tree, Customer.referred_by_id == tree.c.id)
+        .where(tree.c.depth < MAX_DEPTH)
+    )
+    premium = (
+        select(Policy.customer_id, func.sum(Policy.annual_premium).label("premium"))
+        .where(
+            Policy.start_date <= day,
+            Policy.end_date > day,
+            Policy.voided_at.is_(None),
+            Policy.customer_id.in_(select(tree.c.id)),
+        )
+        .group_by(Policy.customer_id)
+        .subquery()
+    )
     rows = session.execute(
-        select(tree.c.id, tree.c.referred_by_id, tree.c.depth, Customer.customer_ref, Customer.name,
-               func.coalesce(premium.c.premium, 0))
-        .join(Customer, Customer.id == tree.c.id).outerjoin(premium, premium.c.customer_id == tree.c.id)).all()
+        select(
+            tree.c.id,
+            tree.c.referred_by_id,
+            tree.c.depth,
+            Customer.customer_ref,
+            Customer.name,
+            func.coalesce(premium.c.premium, 0),
+        )
+        .join(Customer, Customer.id == tree.c.id)
+        .outerjoin(premium, premium.c.customer_id == tree.c.id)
+    ).all()
     children: dict[int | None, list] = {}
     for row in sorted(rows, key=lambda r: r[3]):
         children.setdefault(row[1], []).append(row)

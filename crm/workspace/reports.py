@@ -5,6 +5,7 @@ claim's contribution into small "cubes" keyed by (manager, tier, city, product);
 is then a group-by of a cube. The figures are kept per scope: 'all' and 'manager:ID' (an
 account manager's reports and dashboard only ever read their own scope).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +16,8 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from crm.jobs.frames import id_ranges
-from crm.workspace import metrics as m, statutory
+from crm.workspace import metrics as m
+from crm.workspace import statutory
 from segmentation.frames import day_number, to_day_numbers
 
 PARTITION = 200_000
@@ -90,14 +92,14 @@ def _partition(conn: Connection, lo: int, hi: int, as_of: dt.date) -> dict[str, 
     counting = (~cl["status"].isin(m.EXCLUDED_CLAIM_STATUSES) & (loss >= ws) & (loss < we)).to_numpy()
     cl["incurred"] = np.where(counting, cl["paid"] + cl["reserve"], 0.0)
     cl["claims"] = counting.astype(np.int64)
-    cl["large"] = ((cl["claimed"] > float(m.LARGE_CLAIM_AMOUNT))
-                   & (report > d - m.LARGE_CLAIM_RECENT_DAYS)).astype(np.int64)
+    cl["large"] = ((cl["claimed"] > float(m.LARGE_CLAIM_AMOUNT)) & (report > d - m.LARGE_CLAIM_RECENT_DAYS)).astype(
+        np.int64
+    )
     ccube = cl.groupby(KEYS)[["incurred", "claims", "large"]].sum()
 
     tiers = customers.assign(n=1).groupby(["manager", "tier", "source"])[["n"]].sum()
     benefits, kinds = _benefits(conn, params | {"ys": m.year_to_date(as_of)[0]}, customers, pol)
-    return {"policies": pcube, "claims": ccube, "tiers": tiers, "benefits": benefits,
-            "benefit_kinds": kinds}
+    return {"policies": pcube, "claims": ccube, "tiers": tiers, "benefits": benefits, "benefit_kinds": kinds}
 
 
 def _benefits(conn: Connection, params: dict, customers: pd.DataFrame, pol: pd.DataFrame):
@@ -144,9 +146,17 @@ def _loss_ratio_rows(pol: pd.DataFrame, cl: pd.DataFrame, by: str) -> list[dict]
     left = pol.groupby(by)[["earned", "in_force"]].sum()
     right = cl.groupby(by)[["incurred", "claims"]].sum()
     both = left.join(right, how="outer").fillna(0)
-    return [{"key": str(key), "earned": _money(r.earned), "incurred": _money(r.incurred), "claims": int(r.claims),
-             "policies_in_force": int(r.in_force), "loss_ratio": m.ratio_or_none(r.incurred, r.earned)}
-            for key, r in both.sort_index().iterrows()]
+    return [
+        {
+            "key": str(key),
+            "earned": _money(r.earned),
+            "incurred": _money(r.incurred),
+            "claims": int(r.claims),
+            "policies_in_force": int(r.in_force),
+            "loss_ratio": m.ratio_or_none(r.incurred, r.earned),
+        }
+        for key, r in both.sort_index().iterrows()
+    ]
 
 
 def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int | None = None) -> dict:
@@ -168,28 +178,45 @@ def scope_figures(cubes: dict[str, pd.DataFrame], as_of: dt.date, manager: int |
         "tiers": tier_counts,
         "loss_ratio": {by: _loss_ratio_rows(pol, cl, by) for by in ("tier", "product", "city", "manager")},
         "by_source": _source_rows(pol, cl, tiers),
-        "totals": {"earned": _money(earned), "incurred": _money(incurred), "claims": int(cl["claims"].sum()),
-                   "loss_ratio": m.ratio_or_none(incurred, earned)},
+        "totals": {
+            "earned": _money(earned),
+            "incurred": _money(incurred),
+            "claims": int(cl["claims"].sum()),
+            "loss_ratio": m.ratio_or_none(incurred, earned),
+        },
         "pending": _pending_rows(pending),
-        "pending_total": {"count": sum(n for n, _ in pending.values()),
-                          "reserve": _money(sum((r for _, r in pending.values()), Decimal(0)))},
+        "pending_total": {
+            "count": sum(n for n, _ in pending.values()),
+            "reserve": _money(sum((r for _, r in pending.values()), Decimal(0))),
+        },
         "premium": _premium_rows(premium),
-        "long_term_new": {"year": as_of.year, "premium": _money(pol["lt_premium"].sum()),
-                          "policies": int(pol["lt_policies"].sum()),
-                          "by_manager": {str(int(k)): _money(r.lt_premium) for k, r in lt_by_manager.iterrows()}},
-        "persistency_13m": {"due": _money(pol["p13_due"].sum()), "kept": _money(pol["p13_kept"].sum()),
-                            "by_manager": {str(int(k)): [_money(r.p13_due), _money(r.p13_kept)]
-                                           for k, r in lt_by_manager.iterrows() if r.p13_due}},
+        "long_term_new": {
+            "year": as_of.year,
+            "premium": _money(pol["lt_premium"].sum()),
+            "policies": int(pol["lt_policies"].sum()),
+            "by_manager": {str(int(k)): _money(r.lt_premium) for k, r in lt_by_manager.iterrows()},
+        },
+        "persistency_13m": {
+            "due": _money(pol["p13_due"].sum()),
+            "kept": _money(pol["p13_kept"].sum()),
+            "by_manager": {
+                str(int(k)): [_money(r.p13_due), _money(r.p13_kept)] for k, r in lt_by_manager.iterrows() if r.p13_due
+            },
+        },
         "benefits": _benefit_figures(ben, kinds),
-        "warnings": {"watchlist_share": (tier_counts.get("watchlist", 0) / scored) if scored else None,
-                     "large_claims": int(cl["large"].sum())},
+        "warnings": {
+            "watchlist_share": (tier_counts.get("watchlist", 0) / scored) if scored else None,
+            "large_claims": int(cl["large"].sum()),
+        },
     }
     if manager is None:  # the contract reports by account manager, shown only when asked
-        figures["pending_by_manager"] = [{"manager": str(k[0]), "product": k[1], "band": k[2], "count": n,
-                                          "reserve": _money(r)}
-                                         for k, (n, r) in sorted(pending.items(), key=_manager_band_order)]
-        figures["premium_by_manager"] = [{"manager": str(k[0])} | row for k, values in sorted(premium.items())
-                                         for row in _premium_rows({k: values})]
+        figures["pending_by_manager"] = [
+            {"manager": str(k[0]), "product": k[1], "band": k[2], "count": n, "reserve": _money(r)}
+            for k, (n, r) in sorted(pending.items(), key=_manager_band_order)
+        ]
+        figures["premium_by_manager"] = [
+            {"manager": str(k[0])} | row for k, values in sorted(premium.items()) for row in _premium_rows({k: values})
+        ]
     return figures
 
 
@@ -201,12 +228,24 @@ def _manager_band_order(item) -> tuple:
 def _source_rows(pol: pd.DataFrame, cl: pd.DataFrame, tiers: pd.DataFrame) -> list[dict]:
     """Results by customer source (客户来源): customers, VIPs, new premium this year, loss ratio."""
     people = tiers.assign(vips=np.where(tiers["tier"] == "vip", tiers["n"], 0)).groupby("source")[["n", "vips"]].sum()
-    money = pol.groupby("source")[["new_premium", "earned"]].sum().join(
-        cl.groupby("source")[["incurred"]].sum(), how="outer")
+    money = (
+        pol.groupby("source")[["new_premium", "earned"]]
+        .sum()
+        .join(cl.groupby("source")[["incurred"]].sum(), how="outer")
+    )
     both = people.join(money, how="outer").fillna(0)
-    return [{"key": str(key), "customers": int(r.n), "vips": int(r.vips), "new_premium": _money(r.new_premium),
-             "earned": _money(r.earned), "incurred": _money(r.incurred),
-             "loss_ratio": m.ratio_or_none(r.incurred, r.earned)} for key, r in both.sort_index().iterrows()]
+    return [
+        {
+            "key": str(key),
+            "customers": int(r.n),
+            "vips": int(r.vips),
+            "new_premium": _money(r.new_premium),
+            "earned": _money(r.earned),
+            "incurred": _money(r.incurred),
+            "loss_ratio": m.ratio_or_none(r.incurred, r.earned),
+        }
+        for key, r in both.sort_index().iterrows()
+    ]
 
 
 def _pending_rows(pending: dict) -> list[dict]:
@@ -217,8 +256,10 @@ def _pending_rows(pending: dict) -> list[dict]:
         total[0] += count
         total[1] += reserve
     band_order = {label: i for i, (_, _, label) in enumerate(m.PENDING_BANDS)}
-    return [{"product": product, "band": band, "count": n, "reserve": _money(r)}
-            for (product, band), (n, r) in sorted(totals.items(), key=lambda kv: (kv[0][0], band_order[kv[0][1]]))]
+    return [
+        {"product": product, "band": band, "count": n, "reserve": _money(r)}
+        for (product, band), (n, r) in sorted(totals.items(), key=lambda kv: (kv[0][0], band_order[kv[0][1]]))
+    ]
 
 
 def _premium_rows(premium: dict) -> list[dict]:
@@ -226,18 +267,28 @@ def _premium_rows(premium: dict) -> list[dict]:
     totals: dict[str, list[int]] = {}
     for (_manager, product), values in premium.items():
         totals[product] = [a + b for a, b in zip(totals.get(product, [0, 0, 0, 0]), values)]
-    return [{k: (float(v) if isinstance(v, Decimal) else v) for k, v in statutory.premium_row(p, s).items()}
-            for p, s in sorted(totals.items())]
+    return [
+        {k: (float(v) if isinstance(v, Decimal) else v) for k, v in statutory.premium_row(p, s).items()}
+        for p, s in sorted(totals.items())
+    ]
 
 
 def _benefit_figures(ben: pd.DataFrame, kinds: pd.DataFrame) -> dict:
     entitled, users, cost = int(ben["entitled"].sum()), int(ben["users"].sum()), float(ben["cost"].sum())
     earned = float(ben["earned_entitled"].sum())
-    return {"entitled": entitled, "users": users, "uses": int(ben["uses"].sum()), "cost": _money(cost),
-            "earned_entitled": _money(earned), "utilisation": users / entitled if entitled else None,
-            "cost_ratio": cost / earned if earned else None,
-            "by_kind": [{"key": str(k), "uses": int(r.uses), "cost": _money(r.cost)}
-                        for k, r in kinds.groupby("kind")[["uses", "cost"]].sum().sort_index().iterrows()]}
+    return {
+        "entitled": entitled,
+        "users": users,
+        "uses": int(ben["uses"].sum()),
+        "cost": _money(cost),
+        "earned_entitled": _money(earned),
+        "utilisation": users / entitled if entitled else None,
+        "cost_ratio": cost / earned if earned else None,
+        "by_kind": [
+            {"key": str(k), "uses": int(r.uses), "cost": _money(r.cost)}
+            for k, r in kinds.groupby("kind")[["uses", "cost"]].sum().sort_index().iterrows()
+        ],
+    }
 
 
 def all_scopes(cubes: dict[str, pd.DataFrame], as_of: dt.date) -> dict[str, dict]:

@@ -4,6 +4,7 @@ portfolio-wide figures.
 A snapshot is taken by the daily job, at the end of the demo seed and by `crm workspace
 snapshot`; each has a unique key, so the daily job runs at most once a day whoever starts it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -62,23 +63,41 @@ def _scopes(session: Session, as_of: dt.date) -> dict[str, dict]:
     return scopes
 
 
-def store(session: Session, actor: audit.Actor, key: str, as_of: dt.date, run_id: int | None,
-          scopes: dict[str, dict]) -> int:
+def store(
+    session: Session, actor: audit.Actor, key: str, as_of: dt.date, run_id: int | None, scopes: dict[str, dict]
+) -> int:
     """Write a snapshot and its scopes, audited; never commits."""
     snapshot = ReportSnapshot(key=key, as_of=as_of, run_id=run_id, created_by=actor.label, created_at=utcnow())
     session.add(snapshot)
     session.flush()
-    session.execute(insert(ReportFigures), [
-        {"snapshot_id": snapshot.id, "scope": scope, "payload": json.dumps(payload, ensure_ascii=False)}
-        for scope, payload in scopes.items()])
-    audit.record(session, actor, audit.Change("reports.snapshot", "report_snapshot", snapshot.id, None,
-                                              {"key": key, "as_of": as_of, "run_id": run_id, "scopes": len(scopes)}))
+    session.execute(
+        insert(ReportFigures),
+        [
+            {"snapshot_id": snapshot.id, "scope": scope, "payload": json.dumps(payload, ensure_ascii=False)}
+            for scope, payload in scopes.items()
+        ],
+    )
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "reports.snapshot",
+            "report_snapshot",
+            snapshot.id,
+            None,
+            {"key": key, "as_of": as_of, "run_id": run_id, "scopes": len(scopes)},
+        ),
+    )
     return snapshot.id
 
 
 def latest_run_id(session: Session) -> int | None:
-    return session.scalar(select(TierRun.id).where(TierRun.state == "completed", TierRun.mode == "publish")
-                          .order_by(TierRun.id.desc()).limit(1))
+    return session.scalar(
+        select(TierRun.id)
+        .where(TierRun.state == "completed", TierRun.mode == "publish")
+        .order_by(TierRun.id.desc())
+        .limit(1)
+    )
 
 
 def latest(session: Session) -> ReportSnapshot | None:
@@ -90,16 +109,21 @@ def figures(session: Session, scope: str) -> tuple[ReportSnapshot | None, dict |
     snapshot = latest(session)
     if snapshot is None:
         return None, None
-    payload = session.scalar(select(ReportFigures.payload).where(
-        ReportFigures.snapshot_id == snapshot.id, ReportFigures.scope == scope))
+    payload = session.scalar(
+        select(ReportFigures.payload).where(ReportFigures.snapshot_id == snapshot.id, ReportFigures.scope == scope)
+    )
     return snapshot, (json.loads(payload) if payload else None)
 
 
 def scope_history(session: Session, scope: str, limit: int = 12) -> list[tuple[dt.date, dict]]:
     """(as_of, figures) of the newest snapshots of one scope, oldest first (for trend charts)."""
-    rows = session.execute(select(ReportSnapshot.as_of, ReportFigures.payload).join(
-        ReportFigures, ReportFigures.snapshot_id == ReportSnapshot.id).where(ReportFigures.scope == scope)
-        .order_by(ReportSnapshot.id.desc()).limit(limit)).all()
+    rows = session.execute(
+        select(ReportSnapshot.as_of, ReportFigures.payload)
+        .join(ReportFigures, ReportFigures.snapshot_id == ReportSnapshot.id)
+        .where(ReportFigures.scope == scope)
+        .order_by(ReportSnapshot.id.desc())
+        .limit(limit)
+    ).all()
     return [(as_of, json.loads(payload)) for as_of, payload in reversed(rows)]
 
 

@@ -5,6 +5,7 @@ premium reserve by the 1/365 method, 未到期责任准备金), with the columns
 ``shared/CONTRACT.md`` (`crm reports export NAME FILE.csv`). Money is summed exactly: every
 amount becomes integer cents × days, and only the total is divided by 365 and rounded.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,13 @@ CENT = Decimal("0.01")
 
 COLUMNS = {
     "pending_claims": ["product_type", "age_band", "claims", "reserve"],
-    "premium": ["product_type", "policies_in_force", "annual_premium_in_force", "earned_premium_ytd",
-                "unearned_premium"],
+    "premium": [
+        "product_type",
+        "policies_in_force",
+        "annual_premium_in_force",
+        "earned_premium_ytd",
+        "unearned_premium",
+    ],
 }
 
 
@@ -45,20 +51,39 @@ def pending_claims(conn: Connection, as_of: dt.date) -> list[dict]:
     for (_manager, product, band), (count, reserve) in pending_by_manager(conn, as_of).items():
         totals[(product, band)][0] += count
         totals[(product, band)][1] += reserve
-    return [{"product_type": p, "age_band": band, "claims": totals[(p, band)][0],
-             "reserve": totals[(p, band)][1].quantize(CENT)}
-            for p in PRODUCT_TYPES for _, _, band in PENDING_BANDS]
+    return [
+        {
+            "product_type": p,
+            "age_band": band,
+            "claims": totals[(p, band)][0],
+            "reserve": totals[(p, band)][1].quantize(CENT),
+        }
+        for p in PRODUCT_TYPES
+        for _, _, band in PENDING_BANDS
+    ]
 
 
 def pending_by_manager(conn: Connection, as_of: dt.date) -> dict[tuple[int, str, str], tuple[int, Decimal]]:
     """{(account manager id or 0, product type, age band): (claims, reserve)}, pending claims only."""
-    query = (select(Customer.account_manager_id, Policy.product_type, Claim.report_date, func.count(),
-                    func.sum(Claim.reserve_amount))
-             .select_from(Claim).join(Policy, Policy.id == Claim.policy_id)
-             .join(Customer, Customer.id == Claim.customer_id)
-             .where(Claim.report_date <= as_of, Claim.status.in_(PENDING_STATUSES),
-                    Claim.voided_at.is_(None), Policy.voided_at.is_(None))
-             .group_by(Customer.account_manager_id, Policy.product_type, Claim.report_date))
+    query = (
+        select(
+            Customer.account_manager_id,
+            Policy.product_type,
+            Claim.report_date,
+            func.count(),
+            func.sum(Claim.reserve_amount),
+        )
+        .select_from(Claim)
+        .join(Policy, Policy.id == Claim.policy_id)
+        .join(Customer, Customer.id == Claim.customer_id)
+        .where(
+            Claim.report_date <= as_of,
+            Claim.status.in_(PENDING_STATUSES),
+            Claim.voided_at.is_(None),
+            Policy.voided_at.is_(None),
+        )
+        .group_by(Customer.account_manager_id, Policy.product_type, Claim.report_date)
+    )
     rows = conn.execute(query).all()
     out: dict[tuple[int, str, str], tuple[int, Decimal]] = {}
     if rows:
@@ -82,9 +107,13 @@ def premium(conn: Connection, as_of: dt.date) -> list[dict]:
 def premium_row(product: str, sums) -> dict:
     """A row of the premium report from (in force, Σ cents in force, Σ cents × days earned,
     Σ cents × days unearned)."""
-    return {"product_type": product, "policies_in_force": int(sums[0]),
-            "annual_premium_in_force": _money(sums[1], 1), "earned_premium_ytd": _money(sums[2]),
-            "unearned_premium": _money(sums[3])}
+    return {
+        "product_type": product,
+        "policies_in_force": int(sums[0]),
+        "annual_premium_in_force": _money(sums[1], 1),
+        "earned_premium_ytd": _money(sums[2]),
+        "unearned_premium": _money(sums[3]),
+    }
 
 
 def premium_by_manager(conn: Connection, as_of: dt.date) -> dict[tuple[int, str], list[int]]:
@@ -99,9 +128,16 @@ def premium_by_manager(conn: Connection, as_of: dt.date) -> dict[tuple[int, str]
         earned_days = np.clip(np.minimum(end, d + 1) - np.maximum(start, ys), 0, None)
         in_force = (start <= d) & (d < end)
         unearned_days = np.where(in_force, np.minimum(_next_anniversary(frame["start_date"], as_of), end) - (d + 1), 0)
-        parts = pd.DataFrame({"manager": frame["manager"], "product": frame["product_type"],
-                              "in_force": in_force.astype(np.int64), "premium": np.where(in_force, cents, 0),
-                              "earned": cents * earned_days, "unearned": cents * unearned_days})
+        parts = pd.DataFrame(
+            {
+                "manager": frame["manager"],
+                "product": frame["product_type"],
+                "in_force": in_force.astype(np.int64),
+                "premium": np.where(in_force, cents, 0),
+                "earned": cents * earned_days,
+                "unearned": cents * unearned_days,
+            }
+        )
         for key, row in parts.groupby(["manager", "product"]).sum().iterrows():
             total = sums.setdefault((int(key[0]), key[1]), [0, 0, 0, 0])
             for i, value in enumerate(row):
@@ -114,10 +150,17 @@ REPORTS = {"pending_claims": pending_claims, "premium": premium}
 
 def _policies(conn: Connection, as_of: dt.date, year_start: dt.date) -> Iterator[pd.DataFrame]:
     """The policies that cover a day of this year up to ``as_of`` or are in force at it, in chunks."""
-    query = (select(func.coalesce(Customer.account_manager_id, 0), Policy.product_type, Policy.start_date,
-                    Policy.end_date, Policy.annual_premium)
-             .join(Customer, Customer.id == Policy.customer_id)
-             .where(Policy.voided_at.is_(None), Policy.start_date <= as_of, Policy.end_date > year_start))
+    query = (
+        select(
+            func.coalesce(Customer.account_manager_id, 0),
+            Policy.product_type,
+            Policy.start_date,
+            Policy.end_date,
+            Policy.annual_premium,
+        )
+        .join(Customer, Customer.id == Policy.customer_id)
+        .where(Policy.voided_at.is_(None), Policy.start_date <= as_of, Policy.end_date > year_start)
+    )
     result = conn.execute(query.execution_options(yield_per=CHUNK))
     for chunk in result.partitions():
         columns = ["manager", "product_type", "start_date", "end_date", "premium"]

@@ -1,4 +1,5 @@
 """Each report as a table (columns and rows) from a snapshot's figures: for the page and the CSV."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -20,16 +21,26 @@ BY_MANAGER = ("pending_claims", "premium")  # the reports that can be broken dow
 PREMIUM_COLUMNS = ("policies_in_force", "annual_premium_in_force", "earned_premium_ytd", "unearned_premium")
 
 
-def table(figures: dict, report: str, names: dict[str, str], by_manager: bool = False
-          ) -> tuple[list[str], list[list], list | None]:
+def table(
+    figures: dict, report: str, names: dict[str, str], by_manager: bool = False
+) -> tuple[list[str], list[list], list | None]:
     """(column codes, rows, totals row or None) of one report; ``names`` labels keys (managers).
 
     ``by_manager`` adds the account manager as the first column (the whole portfolio's figures only).
     """
     if report.startswith("loss_ratio_"):
         by = report.removeprefix("loss_ratio_")
-        rows = [[names.get(r["key"], r["key"]) if by == "manager" else r["key"], r["policies_in_force"],
-                 r["earned"], r["claims"], r["incurred"], r["loss_ratio"]] for r in figures["loss_ratio"][by]]
+        rows = [
+            [
+                names.get(r["key"], r["key"]) if by == "manager" else r["key"],
+                r["policies_in_force"],
+                r["earned"],
+                r["claims"],
+                r["incurred"],
+                r["loss_ratio"],
+            ]
+            for r in figures["loss_ratio"][by]
+        ]
         t = figures["totals"]
         total = ["total", sum(r[1] for r in rows), t["earned"], t["claims"], t["incurred"], t["loss_ratio"]]
         return list(LOSS_COLUMNS), rows, total
@@ -37,8 +48,10 @@ def table(figures: dict, report: str, names: dict[str, str], by_manager: bool = 
         columns = ["product", "days_since_report", "count", "estimated_amount"]
         t = figures["pending_total"]
         if by_manager and "pending_by_manager" in figures:
-            rows = [[names.get(r["manager"], r["manager"]), r["product"], r["band"], r["count"], r["reserve"]]
-                    for r in figures["pending_by_manager"]]
+            rows = [
+                [names.get(r["manager"], r["manager"]), r["product"], r["band"], r["count"], r["reserve"]]
+                for r in figures["pending_by_manager"]
+            ]
             return ["manager"] + columns, rows, ["total", "", "", t["count"], t["reserve"]]
         rows = [[r["product"], r["band"], r["count"], r["reserve"]] for r in figures["pending"]]
         return columns, rows, ["total", "", t["count"], t["reserve"]]
@@ -46,14 +59,18 @@ def table(figures: dict, report: str, names: dict[str, str], by_manager: bool = 
         premium = figures.get("premium", [])
         total = ["total"] + [round(sum(r[c] for r in premium), 2) for c in PREMIUM_COLUMNS]
         if by_manager and "premium_by_manager" in figures:
-            rows = [[names.get(r["manager"], r["manager"]), r["product_type"]] + [r[c] for c in PREMIUM_COLUMNS]
-                    for r in figures["premium_by_manager"]]
+            rows = [
+                [names.get(r["manager"], r["manager"]), r["product_type"]] + [r[c] for c in PREMIUM_COLUMNS]
+                for r in figures["premium_by_manager"]
+            ]
             return ["manager", "product", *PREMIUM_COLUMNS], rows, total[:1] + [""] + total[1:]
         rows = [[r["product_type"]] + [r[c] for c in PREMIUM_COLUMNS] for r in premium]
         return ["product", *PREMIUM_COLUMNS], rows, total
     if report == "results_by_source":
-        rows = [[r["key"], r["customers"], r["vips"], r["new_premium"], r["earned"], r["incurred"], r["loss_ratio"]]
-                for r in figures.get("by_source", [])]
+        rows = [
+            [r["key"], r["customers"], r["vips"], r["new_premium"], r["earned"], r["incurred"], r["loss_ratio"]]
+            for r in figures.get("by_source", [])
+        ]
         return ["source", "customers", "vips", "new_premium", "earned", "incurred", "loss_ratio"], rows, None
     if report == "benefits":
         b = figures.get("benefits") or {}
@@ -63,14 +80,27 @@ def table(figures: dict, report: str, names: dict[str, str], by_manager: bool = 
 
 
 COLUMN_LABELS = {
-    "key": _l("Group"), "policies_in_force": _l("Policies in force"), "earned": _l("Earned premium"),
-    "claims": _l("Claims"), "incurred": _l("Incurred claims"), "loss_ratio": _l("Loss ratio"),
-    "product": _l("Product"), "days_since_report": _l("Days since report"), "count": _l("Count"),
-    "estimated_amount": _l("Estimated amount (reserve)"), "earned_premium": _l("Earned premium"),
-    "benefit_kind": _l("Benefit"), "uses": _l("Uses"), "cost": _l("Cost"),
-    "source": _l("Customer source"), "customers": _l("Customers"), "vips": _l("VIPs"),
-    "new_premium": _l("New premium this year"), "manager": _l("Account manager"),
-    "annual_premium_in_force": _l("Annual premium in force"), "earned_premium_ytd": _l("Earned premium this year"),
+    "key": _l("Group"),
+    "policies_in_force": _l("Policies in force"),
+    "earned": _l("Earned premium"),
+    "claims": _l("Claims"),
+    "incurred": _l("Incurred claims"),
+    "loss_ratio": _l("Loss ratio"),
+    "product": _l("Product"),
+    "days_since_report": _l("Days since report"),
+    "count": _l("Count"),
+    "estimated_amount": _l("Estimated amount (reserve)"),
+    "earned_premium": _l("Earned premium"),
+    "benefit_kind": _l("Benefit"),
+    "uses": _l("Uses"),
+    "cost": _l("Cost"),
+    "source": _l("Customer source"),
+    "customers": _l("Customers"),
+    "vips": _l("VIPs"),
+    "new_premium": _l("New premium this year"),
+    "manager": _l("Account manager"),
+    "annual_premium_in_force": _l("Annual premium in force"),
+    "earned_premium_ytd": _l("Earned premium this year"),
     "unearned_premium": _l("Unearned premium reserve"),
 }
 

@@ -1,4 +1,5 @@
 """Teams and annual targets, and plan against actual (as the branch report of DOMAIN.md §4)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,12 +44,22 @@ def set_members(session: Session, actor: audit.Actor, team: Team, member_ids: li
     session.execute(delete(TeamMember).where((TeamMember.team_id == team.id) | TeamMember.user_id.in_(managers)))
     session.add_all(TeamMember(user_id=uid, team_id=team.id) for uid in sorted(managers))
     session.flush()
-    audit.record(session, actor, audit.Change("team.members", "team", team.id, None,
-                                               {"name": team.name, "members": sorted(managers)}))
+    audit.record(
+        session,
+        actor,
+        audit.Change("team.members", "team", team.id, None, {"name": team.name, "members": sorted(managers)}),
+    )
 
 
-def set_target(session: Session, actor: audit.Actor, year: int, metric: str, amount: Decimal,
-               manager_id: int | None = None, team_id: int | None = None) -> Target:
+def set_target(
+    session: Session,
+    actor: audit.Actor,
+    year: int,
+    metric: str,
+    amount: Decimal,
+    manager_id: int | None = None,
+    team_id: int | None = None,
+) -> Target:
     """Create or change the annual target of one manager or one team (audited with the old value)."""
     if metric not in TARGET_METRICS:
         raise TargetError(_l("unknown metric %(metric)s", metric=repr(metric)))
@@ -56,18 +67,28 @@ def set_target(session: Session, actor: audit.Actor, year: int, metric: str, amo
         raise TargetError(_l("a target is for one manager or one team"))
     if amount < 0:
         raise TargetError(_l("a target cannot be negative"))
-    if manager_id is not None and session.scalar(
-            select(User.id).where(User.id == manager_id, User.role == "account_manager")) is None:
+    if (
+        manager_id is not None
+        and session.scalar(select(User.id).where(User.id == manager_id, User.role == "account_manager")) is None
+    ):
         raise TargetError(_l("no such account manager"))
     if team_id is not None and session.get(Team, team_id) is None:
         raise TargetError(_l("no such team"))
     key = f"manager:{manager_id}" if manager_id is not None else f"team:{team_id}"
-    target = session.scalar(select(Target).where(Target.year == year, Target.metric == metric,
-                                                 Target.subject_key == key))
+    target = session.scalar(
+        select(Target).where(Target.year == year, Target.metric == metric, Target.subject_key == key)
+    )
     before = None if target is None else {"amount": target.amount}
     if target is None:
-        target = Target(year=year, metric=metric, subject_key=key, manager_id=manager_id, team_id=team_id,
-                        amount=amount, updated_by=actor.label)
+        target = Target(
+            year=year,
+            metric=metric,
+            subject_key=key,
+            manager_id=manager_id,
+            team_id=team_id,
+            amount=amount,
+            updated_by=actor.label,
+        )
         session.add(target)
     else:
         target.amount, target.updated_by = amount, actor.label
@@ -75,8 +96,17 @@ def set_target(session: Session, actor: audit.Actor, year: int, metric: str, amo
         session.flush()
     except IntegrityError:  # two admins created the same target at once
         raise TargetError(_l("this target was just set by someone else; reload and try again")) from None
-    audit.record(session, actor, audit.Change("target.set", "target", target.id, before,
-                                               {"year": year, "metric": metric, "subject": key, "amount": amount}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "target.set",
+            "target",
+            target.id,
+            before,
+            {"year": year, "metric": metric, "subject": key, "amount": amount},
+        ),
+    )
     return target
 
 
@@ -97,7 +127,9 @@ def _members(session: Session) -> dict[int, list[int]]:
     return teams
 
 
-def plan_vs_actual(session: Session, user: User, year: int, today: dt.date, long_term_by_manager: dict) -> list[Progress]:
+def plan_vs_actual(
+    session: Session, user: User, year: int, today: dt.date, long_term_by_manager: dict
+) -> list[Progress]:
     """Every target the user may see for ``year``: an account manager their own and their team's.
 
     ``long_term_by_manager`` ({manager id as text: premium}) comes from the newest report
@@ -118,15 +150,16 @@ def plan_vs_actual(session: Session, user: User, year: int, today: dt.date, long
         else:
             actual = sum((Decimal(str(long_term_by_manager.get(str(i), 0))) for i in ids), Decimal("0"))
         subject = names.get(target.manager_id, "?") if target.manager_id else teams.get(target.team_id, "?")
-        rows.append(Progress(subject, target.subject_key, target.metric, target.amount, actual,
-                             progress(actual, target.amount)))
+        rows.append(
+            Progress(subject, target.subject_key, target.metric, target.amount, actual, progress(actual, target.amount))
+        )
     return rows
 
 
 @dataclass(frozen=True)
 class Persistency:
     subject: str
-    due: Decimal   # annual premium whose 13th month ended in the last 12 months
+    due: Decimal  # annual premium whose 13th month ended in the last 12 months
     kept: Decimal  # of it, still in force 13 months after the start
     rate: float | None
 
@@ -137,8 +170,7 @@ def persistency(session: Session, user: User, by_manager: dict) -> list[Persiste
     members = _members(session)
     names = {u.id: u.full_name or u.email for u in session.scalars(select(User).where(User.role == "account_manager"))}
     teams = {t.id: t.name for t in session.scalars(select(Team).order_by(Team.name))}
-    subjects = [(names[i], [i]) for i in sorted(names, key=names.get)] + [
-        (teams[t], members.get(t, [])) for t in teams]
+    subjects = [(names[i], [i]) for i in sorted(names, key=names.get)] + [(teams[t], members.get(t, [])) for t in teams]
     if user.role == "account_manager":
         subjects = [(name, ids) for name, ids in subjects if user.id in ids]
     rows = []
@@ -148,4 +180,3 @@ def persistency(session: Session, user: User, by_manager: dict) -> list[Persiste
         if due:
             rows.append(Persistency(name, due, kept, progress(kept, due)))
     return rows
-

@@ -2,12 +2,14 @@
 
 Visits and targets (views_visits.py) and reports (views_reports.py) add theirs to the same ``bp``.
 """
+
 from __future__ import annotations
 
 import json
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crm.auth.login import STAFF, current_actor, roles_required
@@ -37,17 +39,22 @@ def _labels() -> dict:
     from crm.workspace.forms import KIND_LABELS, METRIC_LABELS
     from crm.workspace.tables import COLUMN_LABELS, key_label
 
-    return {"visit_kind_label": lambda code: KIND_LABELS.get(code, code),
-            "metric_label": lambda code: METRIC_LABELS.get(code, code),
-            "column_label": lambda code: COLUMN_LABELS.get(code, code), "report_key_label": key_label}
+    return {
+        "visit_kind_label": lambda code: KIND_LABELS.get(code, code),
+        "metric_label": lambda code: METRIC_LABELS.get(code, code),
+        "column_label": lambda code: COLUMN_LABELS.get(code, code),
+        "report_key_label": key_label,
+    }
 
 
 def _trend(db, user) -> list[dict]:
     """Tier counts over time: every run's for the whole portfolio, a manager's own from snapshots."""
     if user.role != "account_manager":
         return feeds.tier_trend(db)
-    return [{"as_of": as_of.isoformat(), "counts": payload.get("tiers", {})}
-            for as_of, payload in snapshots.scope_history(db, snapshots.scope_for(user))]
+    return [
+        {"as_of": as_of.isoformat(), "counts": payload.get("tiers", {})}
+        for as_of, payload in snapshots.scope_history(db, snapshots.scope_for(user))
+    ]
 
 
 @bp.get("/dashboard")
@@ -59,21 +66,40 @@ def dashboard():
     queues = feeds.queue_figures(db, day) if current_user.role != "account_manager" else None
     loss_by_tier = {r["key"]: r["loss_ratio"] for r in (figures or {}).get("loss_ratio", {}).get("tier", [])}
     charts = {
-        "tiers": {"labels": [str(_tier_name(t)) for t in TIER_ORDER],
-                  "values": [(figures or {}).get("tiers", {}).get(t, 0) for t in TIER_ORDER]},
-        "trend": {"labels": [r["as_of"] for r in trend], "names": [str(_tier_name(t)) for t in TIER_ORDER],
-                  "series": [[r["counts"].get(t, 0) for r in trend] for t in TIER_ORDER]},
-        "loss": {"labels": [str(_tier_name(t)) for t in TIER_ORDER], "name": _("Loss ratio"),
-                 "values": [loss_by_tier.get(t) for t in TIER_ORDER]},
+        "tiers": {
+            "labels": [str(_tier_name(t)) for t in TIER_ORDER],
+            "values": [(figures or {}).get("tiers", {}).get(t, 0) for t in TIER_ORDER],
+        },
+        "trend": {
+            "labels": [r["as_of"] for r in trend],
+            "names": [str(_tier_name(t)) for t in TIER_ORDER],
+            "series": [[r["counts"].get(t, 0) for r in trend] for t in TIER_ORDER],
+        },
+        "loss": {
+            "labels": [str(_tier_name(t)) for t in TIER_ORDER],
+            "name": _("Loss ratio"),
+            "values": [loss_by_tier.get(t) for t in TIER_ORDER],
+        },
     }
     return render_template(
-        "workspace/dashboard.html", snapshot=snapshot, figures=figures, queues=queues,
+        "workspace/dashboard.html",
+        snapshot=snapshot,
+        figures=figures,
+        queues=queues,
         last_run=next((r for r in reversed(trend) if "moves" in r), None),
         overdue_cases=sum(q["overdue"] for q in queues.values()) if queues else None,
-        due=visits.due_follow_ups(db, current_user, day, limit=10) if current_user.role in ("account_manager", "admin") else [],
-        due_count=visits.count_due(db, current_user, day) if current_user.role in ("account_manager", "admin") else None,
-        charts={k: json.dumps(v, ensure_ascii=False) for k, v in charts.items()}, has_trend=bool(trend), today=day,
-        breaches=warnings.visible_breaches(figures, current_user.role), indicators=warnings.BY_CODE)
+        due=visits.due_follow_ups(db, current_user, day, limit=10)
+        if current_user.role in ("account_manager", "admin")
+        else [],
+        due_count=visits.count_due(db, current_user, day)
+        if current_user.role in ("account_manager", "admin")
+        else None,
+        charts={k: json.dumps(v, ensure_ascii=False) for k, v in charts.items()},
+        has_trend=bool(trend),
+        today=day,
+        breaches=warnings.visible_breaches(figures, current_user.role),
+        indicators=warnings.BY_CODE,
+    )
 
 
 def _tier_name(code: str):
@@ -90,8 +116,9 @@ def portfolio_page():
     managers = portfolio.active_managers(db) if current_user.role == "admin" else []
     manager_id = int_arg("manager", managers[0].id if managers else None)
     rows, more = portfolio.my_customers(db, current_user, manager_id, page)
-    return render_template("workspace/portfolio.html", rows=rows, more=more, page=page, managers=managers,
-                           manager_id=manager_id)
+    return render_template(
+        "workspace/portfolio.html", rows=rows, more=more, page=page, managers=managers, manager_id=manager_id
+    )
 
 
 @bp.get("/workspace/unassigned-vips")
@@ -126,5 +153,8 @@ def reassign(customer_id: int):
     manager = db.get(User, form.manager.data)
     flash(_("The customer now belongs to %(name)s.", name=manager.full_name or manager.email), "success")
     back = request.form.get("back")
-    return redirect(url_for("workspace.unassigned_vips") if back == "unassigned"
-                    else url_for("customers.show", customer_id=customer_id))
+    return redirect(
+        url_for("workspace.unassigned_vips")
+        if back == "unassigned"
+        else url_for("customers.show", customer_id=customer_id)
+    )

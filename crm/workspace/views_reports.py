@@ -1,12 +1,12 @@
 """Reports (from the newest snapshot), their CSV, the metric definitions, the data export."""
+
 from __future__ import annotations
 
 import io
 import tempfile
 import zipfile
-from pathlib import Path
-
 from decimal import Decimal
+from pathlib import Path
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -40,14 +40,32 @@ def _by_manager() -> bool:
 def reports_page():
     snapshot, figures, names = _figures()
     by_manager = _by_manager()
-    tables = {code: table(figures, code, names, by_manager and code in BY_MANAGER) for code in REPORTS} if figures else {}
-    return render_template("workspace/reports.html", snapshot=snapshot, figures=figures, tables=tables,
-                           reports=REPORTS, by_manager=by_manager, splittable=BY_MANAGER)
+    tables = (
+        {code: table(figures, code, names, by_manager and code in BY_MANAGER) for code in REPORTS} if figures else {}
+    )
+    return render_template(
+        "workspace/reports.html",
+        snapshot=snapshot,
+        figures=figures,
+        tables=tables,
+        reports=REPORTS,
+        by_manager=by_manager,
+        splittable=BY_MANAGER,
+    )
 
 
 # The reports' money columns: written with 2 decimals (the figures hold floats rounded to cents).
-MONEY_COLUMNS = {"earned", "incurred", "estimated_amount", "earned_premium", "cost", "new_premium",
-                 "annual_premium_in_force", "earned_premium_ytd", "unearned_premium"}
+MONEY_COLUMNS = {
+    "earned",
+    "incurred",
+    "estimated_amount",
+    "earned_premium",
+    "cost",
+    "new_premium",
+    "annual_premium_in_force",
+    "earned_premium_ytd",
+    "unearned_premium",
+}
 
 
 @bp.get("/reports/<report>.csv")
@@ -62,8 +80,10 @@ def report_csv(report: str):
     columns, rows, total = table(figures, report, names, _by_manager() and report in BY_MANAGER)
     money = [i for i, column in enumerate(columns) if column in MONEY_COLUMNS]
     lines = [*rows, *([total] if total is not None else [])]
-    lines = [[csvout.two_decimals(v) if i in money and isinstance(v, (int, float)) else v
-              for i, v in enumerate(line)] for line in lines]
+    lines = [
+        [csvout.two_decimals(v) if i in money and isinstance(v, (int, float)) else v for i, v in enumerate(line)]
+        for line in lines
+    ]
     return csvout.csv_response(csvout.to_text(columns, lines), f"{report}_{snapshot.as_of.isoformat()}.csv")
 
 
@@ -90,12 +110,28 @@ def export_download():
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted((Path(tmp) / "export").iterdir()):
                 archive.write(path, path.name)
-    audit.record(db, current_actor(), audit.Change("data.export", "data_export", manifest["version"], None, {
-        "generated_at": manifest["generated_at"], "files": {f["name"]: [f["rows"], f["sha256"]] for f in manifest["files"]}}))
+    audit.record(
+        db,
+        current_actor(),
+        audit.Change(
+            "data.export",
+            "data_export",
+            manifest["version"],
+            None,
+            {
+                "generated_at": manifest["generated_at"],
+                "files": {f["name"]: [f["rows"], f["sha256"]] for f in manifest["files"]},
+            },
+        ),
+    )
     db.commit()
     buffer.seek(0)
-    response = send_file(buffer, mimetype="application/zip", as_attachment=True,
-                         download_name=f"crm-export-{manifest['version']}-{today().isoformat()}.zip")
+    response = send_file(
+        buffer,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"crm-export-{manifest['version']}-{today().isoformat()}.zip",
+    )
     response.headers["Cache-Control"] = "no-store"  # the export's files, like any CSV download, are not cached
     return response
 
@@ -127,8 +163,13 @@ def _thresholds_page(db, form, status=200):
     if not form.is_submitted():
         for code, value in values.items():
             getattr(form, code).data = _as_form_value(code, value)
-    return render_template("workspace/warnings.html", form=form, version=version, history=warnings.history(db),
-                           indicators=warnings.INDICATORS), status
+    return render_template(
+        "workspace/warnings.html",
+        form=form,
+        version=version,
+        history=warnings.history(db),
+        indicators=warnings.INDICATORS,
+    ), status
 
 
 @bp.get("/workspace/warnings")
@@ -145,8 +186,12 @@ def save_warnings():
     form = WarningThresholdsForm()
     if not form.validate_on_submit():
         return _thresholds_page(db, form, 422)
-    values = {i.code: (Decimal(getattr(form, i.code).data) / 100 if i.unit == "share"
-                       else Decimal(getattr(form, i.code).data or 0)) for i in warnings.INDICATORS}
+    values = {
+        i.code: (
+            Decimal(getattr(form, i.code).data) / 100 if i.unit == "share" else Decimal(getattr(form, i.code).data or 0)
+        )
+        for i in warnings.INDICATORS
+    }
     try:
         row = warnings.save(db, current_actor(), values)
     except warnings.ThresholdError as exc:
@@ -155,4 +200,3 @@ def save_warnings():
     db.commit()
     flash(_("Thresholds saved as version %(id)s; the next figures are checked against them.", id=row.id), "success")
     return redirect(url_for("workspace.warnings_page"), code=303)
-

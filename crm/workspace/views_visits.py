@@ -1,4 +1,5 @@
 """Visits and follow-ups, the weekly and monthly visit review, targets and teams."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,9 @@ def log_visit(customer_id: int):
     if request.method == "GET":
         form.visit_date.data = today()
     if form.validate_on_submit():
-        data = visits.VisitInput(form.kind.data, form.visit_date.data, form.outcome.data,
-                                 form.next_step.data or "", form.next_step_due.data)
+        data = visits.VisitInput(
+            form.kind.data, form.visit_date.data, form.outcome.data, form.next_step.data or "", form.next_step_due.data
+        )
         try:
             visits.log_visit(db, current_actor(), current_user, customer.id, data, today())
         except visits.VisitError as exc:
@@ -60,8 +62,11 @@ def follow_up_done(visit_id: int):
         abort(404)
     db.commit()
     flash(_("Follow-up marked as done."), "success")
-    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
-                    else url_for("workspace.visits_page"))
+    return redirect(
+        request.referrer
+        if request.referrer and request.referrer.startswith(request.host_url)
+        else url_for("workspace.visits_page")
+    )
 
 
 @bp.get("/workspace/visits")
@@ -77,20 +82,30 @@ def visits_page():
         year_, month_ = day.year, day.month
     mondays, weekly = visits.weekly_counts(db, current_user, day)
     names = _names(db)
-    chart = {"labels": [m.isoformat() for m in mondays],
-             "series": [{"name": names.get(mid, str(mid)), "values": counts} for mid, counts in sorted(weekly.items())]}
+    chart = {
+        "labels": [m.isoformat() for m in mondays],
+        "series": [{"name": names.get(mid, str(mid)), "values": counts} for mid, counts in sorted(weekly.items())],
+    }
     return render_template(
-        "workspace/visits.html", due=visits.due_follow_ups(db, current_user, day), today=day, mondays=mondays,
-        weekly=sorted(weekly.items()), names=names, month=f"{year_:04d}-{month_:02d}",
+        "workspace/visits.html",
+        due=visits.due_follow_ups(db, current_user, day),
+        today=day,
+        mondays=mondays,
+        weekly=sorted(weekly.items()),
+        names=names,
+        month=f"{year_:04d}-{month_:02d}",
         summary=visits.monthly_summary(db, current_user, year_, month_),
         rates=sorted(visits.face_to_face_rates(db, current_user, day)[1].items()),
-        recent=visits.recent_visits(db, current_user, limit=20), chart=json.dumps(chart, ensure_ascii=False))
+        recent=visits.recent_visits(db, current_user, limit=20),
+        chart=json.dumps(chart, ensure_ascii=False),
+    )
 
 
 def _target_form(db) -> TargetForm:
     form = TargetForm()
-    form.subject.choices = ([(f"manager:{m.id}", m.full_name or m.email) for m in portfolio.active_managers(db)]
-                            + [(f"team:{t.id}", _("Team") + f": {t.name}") for t in db.scalars(select(Team).order_by(Team.name))])
+    form.subject.choices = [(f"manager:{m.id}", m.full_name or m.email) for m in portfolio.active_managers(db)] + [
+        (f"team:{t.id}", _("Team") + f": {t.name}") for t in db.scalars(select(Team).order_by(Team.name))
+    ]
     return form
 
 
@@ -110,11 +125,22 @@ def _targets_page(db, form, team_form, status=200):
     if form.year.data is None:
         form.year.data = year
     rows = targets.plan_vs_actual(db, current_user, year, day, by_manager)
-    persistency = targets.persistency(db, current_user, (figures or {}).get("persistency_13m", {}).get("by_manager", {}))
+    persistency = targets.persistency(
+        db, current_user, (figures or {}).get("persistency_13m", {}).get("by_manager", {})
+    )
     teams = list(db.scalars(select(Team).order_by(Team.name)))
-    return render_template("workspace/targets.html", rows=rows, year=year, snapshot=snapshot, form=form,
-                           team_form=team_form, teams=teams, premium_known=bool(by_manager),
-                           time_progress=metrics.time_progress(year, day), persistency=persistency), status
+    return render_template(
+        "workspace/targets.html",
+        rows=rows,
+        year=year,
+        snapshot=snapshot,
+        form=form,
+        team_form=team_form,
+        teams=teams,
+        premium_known=bool(by_manager),
+        time_progress=metrics.time_progress(year, day),
+        persistency=persistency,
+    ), status
 
 
 @bp.get("/workspace/targets")
@@ -132,9 +158,15 @@ def set_target():
     if form.validate_on_submit():
         kind, _sep, ident = form.subject.data.partition(":")
         try:
-            targets.set_target(db, current_actor(), form.year.data, form.metric.data, form.amount.data,
-                               manager_id=int(ident) if kind == "manager" else None,
-                               team_id=int(ident) if kind == "team" else None)
+            targets.set_target(
+                db,
+                current_actor(),
+                form.year.data,
+                form.metric.data,
+                form.amount.data,
+                manager_id=int(ident) if kind == "manager" else None,
+                team_id=int(ident) if kind == "team" else None,
+            )
         except targets.TargetError as exc:
             form.amount.errors.append(str(exc))
         else:

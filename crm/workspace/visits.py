@@ -1,4 +1,5 @@
 """Visits and follow-ups (拜访/回访): logging them, reminders, weekly and monthly counts."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,9 +13,8 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.customers.services import get_customer
 from crm.db import utcnow
-from crm.models import User
+from crm.models import Customer, CustomerTier, User
 from crm.models.workspace import VISIT_KINDS, Visit
-from crm.models import Customer, CustomerTier
 from crm.workspace.metrics import FOLLOW_UP_HORIZON_DAYS, VIP_VISIT_INTERVAL_DAYS
 
 
@@ -31,8 +31,9 @@ class VisitInput:
     next_step_due: dt.date | None = None
 
 
-def log_visit(session: Session, actor: audit.Actor, manager: User, customer_id: int, data: VisitInput,
-              today: dt.date) -> Visit:
+def log_visit(
+    session: Session, actor: audit.Actor, manager: User, customer_id: int, data: VisitInput, today: dt.date
+) -> Visit:
     """Log a visit of ``manager`` with one of their customers.
 
     Logging it closes the customer's earlier open follow-ups of this manager: the contact
@@ -48,28 +49,67 @@ def log_visit(session: Session, actor: audit.Actor, manager: User, customer_id: 
     if data.next_step_due is not None and data.next_step_due < data.visit_date:
         raise VisitError(_l("the next step cannot be due before the visit"))
     now = utcnow()
-    closed = session.execute(
-        update(Visit).where(Visit.customer_id == customer.id, Visit.manager_id == manager.id,
-                            Visit.next_step_due.is_not(None), Visit.follow_up_done_at.is_(None),
-                            Visit.visit_date <= data.visit_date)
-        .values(follow_up_done_at=now).returning(Visit.id)).scalars().all()
-    visit = Visit(customer_id=customer.id, manager_id=manager.id, kind=data.kind, visit_date=data.visit_date,
-                  outcome=data.outcome.strip(), next_step=data.next_step.strip(), next_step_due=data.next_step_due,
-                  created_at=now)
+    closed = (
+        session.execute(
+            update(Visit)
+            .where(
+                Visit.customer_id == customer.id,
+                Visit.manager_id == manager.id,
+                Visit.next_step_due.is_not(None),
+                Visit.follow_up_done_at.is_(None),
+                Visit.visit_date <= data.visit_date,
+            )
+            .values(follow_up_done_at=now)
+            .returning(Visit.id)
+        )
+        .scalars()
+        .all()
+    )
+    visit = Visit(
+        customer_id=customer.id,
+        manager_id=manager.id,
+        kind=data.kind,
+        visit_date=data.visit_date,
+        outcome=data.outcome.strip(),
+        next_step=data.next_step.strip(),
+        next_step_due=data.next_step_due,
+        created_at=now,
+    )
     session.add(visit)
     session.flush()
-    audit.record(session, actor, audit.Change("visit.log", "customer", customer.id, None, {
-        "visit_id": visit.id, "kind": visit.kind, "visit_date": visit.visit_date, "next_step_due": visit.next_step_due,
-        "closed_follow_ups": sorted(closed)}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "visit.log",
+            "customer",
+            customer.id,
+            None,
+            {
+                "visit_id": visit.id,
+                "kind": visit.kind,
+                "visit_date": visit.visit_date,
+                "next_step_due": visit.next_step_due,
+                "closed_follow_ups": sorted(closed),
+            },
+        ),
+    )
     return visit
 
 
 def complete_follow_up(session: Session, actor: audit.Actor, manager: User, visit_id: int) -> None:
     """Mark a follow-up as done, once (a conditional UPDATE); raises VisitError when it is not open."""
     done = session.execute(
-        update(Visit).where(Visit.id == visit_id, Visit.manager_id == manager.id, Visit.next_step_due.is_not(None),
-                            Visit.follow_up_done_at.is_(None))
-        .values(follow_up_done_at=utcnow()).returning(Visit.customer_id)).scalar()
+        update(Visit)
+        .where(
+            Visit.id == visit_id,
+            Visit.manager_id == manager.id,
+            Visit.next_step_due.is_not(None),
+            Visit.follow_up_done_at.is_(None),
+        )
+        .values(follow_up_done_at=utcnow())
+        .returning(Visit.customer_id)
+    ).scalar()
     if done is None:
         raise VisitError(_l("this follow-up is not open (done already, or not yours)"))
     audit.record(session, actor, audit.Change("visit.follow_up_done", "customer", done, None, {"visit_id": visit_id}))
@@ -83,31 +123,42 @@ def due_follow_ups(session: Session, user: User, today: dt.date, limit: int = 50
     """Open follow-ups due within the horizon or overdue, soonest first (a manager's own only)."""
     horizon = today + dt.timedelta(days=FOLLOW_UP_HORIZON_DAYS)
     stmt = select(Visit).where(
-        Visit.next_step_due.is_not(None), Visit.next_step_due <= horizon, Visit.follow_up_done_at.is_(None))
+        Visit.next_step_due.is_not(None), Visit.next_step_due <= horizon, Visit.follow_up_done_at.is_(None)
+    )
     return list(session.scalars(_own(stmt, user).order_by(Visit.next_step_due, Visit.id).limit(limit)))
 
 
 def count_due(session: Session, user: User, today: dt.date) -> int:
     horizon = today + dt.timedelta(days=FOLLOW_UP_HORIZON_DAYS)
-    stmt = select(func.count()).select_from(Visit).where(
-        Visit.next_step_due.is_not(None), Visit.next_step_due <= horizon, Visit.follow_up_done_at.is_(None))
+    stmt = (
+        select(func.count())
+        .select_from(Visit)
+        .where(Visit.next_step_due.is_not(None), Visit.next_step_due <= horizon, Visit.follow_up_done_at.is_(None))
+    )
     return session.scalar(_own(stmt, user)) or 0
 
 
 def customer_visits(session: Session, customer_id: int, limit: int = 20) -> list[Visit]:
-    return list(session.scalars(select(Visit).where(Visit.customer_id == customer_id)
-                                .order_by(Visit.visit_date.desc(), Visit.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(Visit)
+            .where(Visit.customer_id == customer_id)
+            .order_by(Visit.visit_date.desc(), Visit.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def recent_visits(session: Session, user: User, limit: int = 50) -> list[Visit]:
-    return list(session.scalars(_own(select(Visit), user).order_by(Visit.visit_date.desc(), Visit.id.desc())
-                                .limit(limit)))
+    return list(
+        session.scalars(_own(select(Visit), user).order_by(Visit.visit_date.desc(), Visit.id.desc()).limit(limit))
+    )
 
 
 def _period_rows(session: Session, user: User, start: dt.date, end: dt.date):
-    stmt = select(Visit.manager_id, Visit.visit_date, Visit.kind, Visit.customer_id, Visit.outcome,
-                  Visit.next_step).where(
-        Visit.visit_date >= start, Visit.visit_date < end)
+    stmt = select(
+        Visit.manager_id, Visit.visit_date, Visit.kind, Visit.customer_id, Visit.outcome, Visit.next_step
+    ).where(Visit.visit_date >= start, Visit.visit_date < end)
     return session.execute(_own(stmt, user)).all()
 
 
@@ -135,7 +186,7 @@ def is_effective(outcome: str, next_step: str) -> bool:
 
 @dataclass
 class WeekRate:
-    due: int = 0      # customers due a face-to-face visit that week
+    due: int = 0  # customers due a face-to-face visit that week
     visited: int = 0  # of them, visited face to face that week
     effective: int = 0  # effective visits of any kind logged that week
 
@@ -155,10 +206,23 @@ def face_to_face_rates(session: Session, user: User, today: dt.date, weeks: int 
     mondays = [week_start(today) - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
     first, end = mondays[0], mondays[-1] + dt.timedelta(days=7)
     lookback = first - dt.timedelta(days=VIP_VISIT_INTERVAL_DAYS)
-    rows = session.execute(_own(select(Visit.manager_id, Visit.customer_id, Visit.kind, Visit.visit_date,
-                                       Visit.next_step_due, Visit.outcome, Visit.next_step)
-                                .where(((Visit.visit_date >= lookback) & (Visit.visit_date < end))
-                                       | ((Visit.next_step_due >= first) & (Visit.next_step_due < end))), user)).all()
+    rows = session.execute(
+        _own(
+            select(
+                Visit.manager_id,
+                Visit.customer_id,
+                Visit.kind,
+                Visit.visit_date,
+                Visit.next_step_due,
+                Visit.outcome,
+                Visit.next_step,
+            ).where(
+                ((Visit.visit_date >= lookback) & (Visit.visit_date < end))
+                | ((Visit.next_step_due >= first) & (Visit.next_step_due < end))
+            ),
+            user,
+        )
+    ).all()
     vips = select(Customer.account_manager_id, Customer.id).join(CustomerTier, CustomerTier.customer_id == Customer.id)
     vips = vips.where(CustomerTier.tier == "vip", Customer.account_manager_id.is_not(None))
     if user.role == "account_manager":
@@ -225,5 +289,11 @@ def visit_count(session: Session, manager_ids: list[int], year: int, until: dt.d
     if not manager_ids:
         return 0
     end = min(dt.date(year + 1, 1, 1), until + dt.timedelta(days=1)) if until else dt.date(year + 1, 1, 1)
-    return session.scalar(select(func.count()).select_from(Visit).where(
-        Visit.manager_id.in_(manager_ids), Visit.visit_date >= dt.date(year, 1, 1), Visit.visit_date < end)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Visit)
+            .where(Visit.manager_id.in_(manager_ids), Visit.visit_date >= dt.date(year, 1, 1), Visit.visit_date < end)
+        )
+        or 0
+    )

@@ -5,6 +5,7 @@ is breached when the figure exceeds its threshold. The thresholds are versioned 
 save, audited); a snapshot evaluates the version in force and keeps its breaches, so the
 dashboard shows what was breached on that day under which thresholds.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,14 +38,28 @@ class Indicator:
 
 INDICATORS = (
     Indicator("watchlist_share", _l("Watchlist share"), "share", Decimal("0.10"), ("admin", "risk_officer")),
-    Indicator("loss_ratio_by_tier", _l("Loss ratio of a tier"), "share", Decimal("1.00"),
-              ("admin", "risk_officer", "account_manager")),
-    Indicator("overdue_cases", _l("Overdue review cases"), "count", Decimal("10"),
-              ("admin", "underwriter", "claims_reviewer", "risk_officer", "account_manager")),
-    Indicator("benefit_cost_ratio", _l("Benefit cost ratio"), "share", Decimal("0.05"),
-              ("admin", "account_manager")),
-    Indicator("pending_over_180", _l("Pending claims over 180 days"), "count", Decimal("20"),
-              ("admin", "claims_reviewer", "risk_officer")),
+    Indicator(
+        "loss_ratio_by_tier",
+        _l("Loss ratio of a tier"),
+        "share",
+        Decimal("1.00"),
+        ("admin", "risk_officer", "account_manager"),
+    ),
+    Indicator(
+        "overdue_cases",
+        _l("Overdue review cases"),
+        "count",
+        Decimal("10"),
+        ("admin", "underwriter", "claims_reviewer", "risk_officer", "account_manager"),
+    ),
+    Indicator("benefit_cost_ratio", _l("Benefit cost ratio"), "share", Decimal("0.05"), ("admin", "account_manager")),
+    Indicator(
+        "pending_over_180",
+        _l("Pending claims over 180 days"),
+        "count",
+        Decimal("20"),
+        ("admin", "claims_reviewer", "risk_officer"),
+    ),
 )
 BY_CODE = {i.code: i for i in INDICATORS}
 
@@ -79,18 +94,29 @@ def save(session: Session, actor: audit.Actor, values: dict[str, Decimal]) -> Wa
     row = WarningThresholds(thresholds=json.dumps({k: str(v) for k, v in clean.items()}), created_by=actor.label)
     session.add(row)
     session.flush()
-    audit.record(session, actor, audit.Change("warnings.thresholds", "warning_thresholds", row.id,
-                                               {k: str(v) for k, v in before.items()},
-                                               {k: str(v) for k, v in clean.items()}))
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "warnings.thresholds",
+            "warning_thresholds",
+            row.id,
+            {k: str(v) for k, v in before.items()},
+            {k: str(v) for k, v in clean.items()},
+        ),
+    )
     return row
 
 
 def overdue_cases(session: Session, as_of: dt.date) -> dict[int, int]:
     """Active review cases past their SLA date at as_of, per account manager of the customer (0: none)."""
-    rows = session.execute(select(Customer.account_manager_id, func.count())
-                           .select_from(ReviewCase).join(Customer, Customer.id == ReviewCase.customer_id)
-                           .where(ReviewCase.state.in_(ACTIVE_STATES), ReviewCase.due_on < as_of)
-                           .group_by(Customer.account_manager_id))
+    rows = session.execute(
+        select(Customer.account_manager_id, func.count())
+        .select_from(ReviewCase)
+        .join(Customer, Customer.id == ReviewCase.customer_id)
+        .where(ReviewCase.state.in_(ACTIVE_STATES), ReviewCase.due_on < as_of)
+        .group_by(Customer.account_manager_id)
+    )
     return {int(manager or 0): int(n) for manager, n in rows}
 
 
@@ -99,8 +125,9 @@ def _figures_of(scope: dict, overdue: int) -> dict[str, list[tuple[str, float | 
     pending_181 = sum(r["count"] for r in scope.get("pending", []) if r["band"] == "181+")
     return {
         "watchlist_share": [("", scope.get("warnings", {}).get("watchlist_share"))],
-        "loss_ratio_by_tier": [(r["key"], r["loss_ratio"]) for r in scope.get("loss_ratio", {}).get("tier", [])
-                               if r["key"] != "unscored"],
+        "loss_ratio_by_tier": [
+            (r["key"], r["loss_ratio"]) for r in scope.get("loss_ratio", {}).get("tier", []) if r["key"] != "unscored"
+        ],
         "overdue_cases": [("", overdue)],
         "benefit_cost_ratio": [("", (scope.get("benefits") or {}).get("cost_ratio"))],
         "pending_over_180": [("", pending_181)],

@@ -9,10 +9,11 @@ when the tier is unchanged, which spares its index in the same way).
 Revision ID: 0010
 Revises: 0009
 """
+
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -10,10 +10,11 @@ customers. The index on customer_id stays (the customer page reads the history b
 Revision ID: 0012
 Revises: 0011
 """
+
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -21,10 +22,10 @@ FK = "fk_tier_history_customer_id_customers"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('tier_history', schema=None) as batch_op:
-        batch_op.drop_constraint(FK, type_='foreignkey')
+    with op.batch_alter_table("tier_history", schema=None) as batch_op:
+        batch_op.drop_constraint(FK, type_="foreignkey")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('tier_history', schema=None) as batch_op:
-        batch_op.create_foreign_key(FK, 'customers', ['customer_id'], ['id'])
+    with op.batch_alter_table("tier_history", schema=None) as batch_op:
+        batch_op.create_foreign_key(FK, "customers", ["customer_id"], ["id"])

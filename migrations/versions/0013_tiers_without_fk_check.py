@@ -11,10 +11,11 @@ tier pages still join the customers by it.
 Revision ID: 0013
 Revises: 0012
 """
+
 from alembic import op
 
-revision = '0013'
-down_revision = '0012'
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
@@ -22,10 +23,10 @@ FK = "fk_customer_tiers_customer_id_customers"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('customer_tiers', schema=None) as batch_op:
-        batch_op.drop_constraint(FK, type_='foreignkey')
+    with op.batch_alter_table("customer_tiers", schema=None) as batch_op:
+        batch_op.drop_constraint(FK, type_="foreignkey")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('customer_tiers', schema=None) as batch_op:
-        batch_op.create_foreign_key(FK, 'customers', ['customer_id'], ['id'])
+    with op.batch_alter_table("customer_tiers", schema=None) as batch_op:
+        batch_op.create_foreign_key(FK, "customers", ["customer_id"], ["id"])

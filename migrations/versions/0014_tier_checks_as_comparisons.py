@@ -9,10 +9,11 @@ definition. On SQLite the tables are copied (batch mode), once.
 Revision ID: 0014
 Revises: 0013
 """
+
 from alembic import op
 
-revision = '0014'
-down_revision = '0013'
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -9,10 +9,11 @@ On SQLite the table is copied (batch mode), once.
 Revision ID: 0015
 Revises: 0014
 """
+
 from alembic import op
 
-revision = '0015'
-down_revision = '0014'
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
