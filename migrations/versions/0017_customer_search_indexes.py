@@ -1,7 +1,7 @@
 """the customer search finds a full ID number and the last 4 digits of a phone by index
 
 Revision ID: sec_search_idx
-Revises: 0016
+Revises: 0017
 """
 
 import sqlalchemy as sa

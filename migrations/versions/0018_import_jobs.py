@@ -1,7 +1,7 @@
 """uploads become import jobs, queued for the scheduler process
 
 Revision ID: 0018
-Revises: 0016
+Revises: sec_search_idx
 """
 
 import sqlalchemy as sa
