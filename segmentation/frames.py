@@ -128,11 +128,11 @@ def prepare(
 
     pol = policies.loc[keep]
     c_product = np.full(len(cl), -1, dtype=np.int64)
-    if "policy_id" in cl.columns and "policy_id" in pol.columns:
+    if len(pol) and "policy_id" in cl.columns and "policy_id" in pol.columns:  # no policy: no product to name
         where = pd.Index(pol["policy_id"].to_numpy(dtype=np.int64)).get_indexer(
             cl["policy_id"].to_numpy(dtype=np.int64)
         )
-        c_product = np.where(where >= 0, product[where], -1)
+        c_product = np.where(where >= 0, product[np.maximum(where, 0)], -1)
     return Prepared(
         customer_ids=ids,
         as_of=d,
