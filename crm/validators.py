@@ -223,13 +223,15 @@ def _mask(text: str, keep_start: int, keep_end: int) -> str:
 
 
 def mask_id_number(s: str) -> str:
-    """Mask an ID number for display: ``110***********002X`` (first 3, last 4 shown).
+    """Mask an ID number for display: ``110**************X`` (first 3 and the check character shown).
 
-    Pages show the birth year beside it. Hiding the district digits and the whole birth
-    date leaves 1,000 × 365 / 11 (the shown check character) ≈ 33,000 numbers that fit;
-    hiding only the birth date left about 33. The one ID mask: every page and export uses it.
+    Pages show the birth year and the city beside it, which leave only the few real district
+    codes of that city (a dozen or so) possible. Hiding the district, the birth date and the
+    order code still leaves districts × 365 × 1,000 / 11 numbers that fit (more than 300,000
+    for a single district); showing the last four as well would leave a few hundred. The one ID
+    mask: every page and export uses it. Staff verify a caller by the phone's last four (尾号).
     """
-    return _mask(str(s).strip().upper(), 3, 4)
+    return _mask(str(s).strip().upper(), 3, 1)
 
 
 def mask_phone(s: str) -> str:
