@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 
 from crm import ratelimits
@@ -16,10 +15,7 @@ from crm.auth.forms import PASSWORD_REFUSALS, LanguageForm, LoginForm, PasswordC
 from crm.auth.login import current_actor, roles_required
 from crm.auth.services import LoginRefused, PasswordRefused, UserError, authenticate, change_password
 from crm.db import get_session
-from crm.ui import NavItem
 from crm.validators import ROLES
-
-NAV = [NavItem("auth.password", _l("My password"), ROLES)]
 
 
 def _safe_next(target: str | None) -> str:
