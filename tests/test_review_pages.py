@@ -114,7 +114,7 @@ def test_case_page_masks_personal_data_and_customer_page_lists_cases(client, log
     login_as("admin")
     case = claimable_case(database, tmp_path)
     html = client.get(f"/review/cases/{case.id}").get_data(as_text=True)
-    assert re.search(r"\d{3}\*{11}\d{3}[\dX]", html) and re.search(r"1\d{2}\*{4}\d{4}", html)
+    assert re.search(r"\d{3}\*{14}[\dX]", html) and re.search(r"1\d{2}\*{4}\d{4}", html)
     assert "¥90,000.00" in html and "Large claim" in html
     with database.session() as s:
         from crm.models import Customer
