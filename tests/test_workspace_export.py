@@ -25,7 +25,7 @@ def test_export_command_writes_valid_files(runner, database, make_user, tmp_path
     result = runner.invoke(args=["export", "data", str(out)])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["version"] == "1.0" and manifest["generated_at"]
+    assert manifest["version"] == "1.1" and manifest["generated_at"]
     rows = {}
     for entry in manifest["files"]:
         path, schema = out / entry["name"], json.loads((out / entry["schema"]).read_text())
@@ -48,6 +48,29 @@ def test_export_command_writes_valid_files(runner, database, make_user, tmp_path
         assert "****" in row["phone_masked"] and "********" in row["id_number_masked"]
         assert len(row["birth_year"]) == 4
     assert {r["annual_premium"] for r in rows["policies.csv"]} >= {"65540.00", "7300.50"}
+    # review_cases.csv: the contract's columns, every case (the 70,000 claim is a large claim)
+    with open(out / "review_cases.csv", newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    assert header == [
+        "case_id",
+        "queue",
+        "reason",
+        "subject_type",
+        "subject_ref",
+        "customer_ref",
+        "state",
+        "decision",
+        "fast_track",
+        "opened_at",
+        "due_on",
+    ]
+    large = [r for r in rows["review_cases.csv"] if r["reason"] == "large_claim"]
+    assert large and all(r["queue"] == "claims" and r["subject_type"] == "claim" for r in large)
+    assert {r["subject_ref"] for r in large} <= {r["claim_no"] for r in rows["claims.csv"]}
+    assert all(
+        r["fast_track"] in ("0", "1") and r["decision"] in ("", "approved", "rejected")
+        for r in rows["review_cases.csv"]
+    )
     assert (out / "README.md").read_text().startswith("The versioned data export")
     with database.session() as s:
         assert s.scalar(select(AuditEvent).where(AuditEvent.action == "data.export")) is not None

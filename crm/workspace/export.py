@@ -3,7 +3,8 @@
 `crm export data DIR` (or the admin page) writes, into DIR:
 
 - ``customers.csv`` (personal data masked: name, ID number and phone; birth year only),
-  ``policies.csv``, ``claims.csv``, ``tiers.csv`` and ``review_decisions.csv``;
+  ``policies.csv``, ``claims.csv``, ``tiers.csv``, ``review_decisions.csv`` and
+  ``review_cases.csv`` (every case, its columns fixed by the contract);
 - ``<file>.schema.json`` for each: a JSON Schema (draft 2020-12) of one row, every value a
   string as written in the CSV; the order of ``properties`` is the column order;
 - ``manifest.json``: format, version, generated_at (UTC), and per file its row count and
@@ -31,7 +32,7 @@ from crm import csvout
 from crm.db import utcnow
 from crm.validators import mask_id_number, mask_phone
 
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: review_cases.csv
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 DATE_OR_EMPTY = {"type": "string", "pattern": r"^(\d{4}-\d{2}-\d{2})?$"}
@@ -132,6 +133,26 @@ FILES = {
             "decision": _enum("approved", "rejected"),
             "decision_reason": TEXT,
             "decided_at": TIMESTAMP,
+            "due_on": DATE,
+        },
+    ),
+    "review_cases": (
+        """SELECT r.id, r.queue, r.reason, CASE WHEN r.claim_id IS NULL THEN 'policy' ELSE 'claim' END,
+                  COALESCE(l.claim_no, p.policy_no), c.customer_ref, r.state, r.decision, r.fast_track,
+                  r.created_at, r.due_on
+           FROM review_cases r JOIN customers c ON c.id = r.customer_id
+           LEFT JOIN policies p ON p.id = r.policy_id LEFT JOIN claims l ON l.id = r.claim_id ORDER BY r.id""",
+        {
+            "case_id": INT,
+            "queue": _enum("underwriting", "claims"),
+            "reason": TEXT,
+            "subject_type": _enum("policy", "claim"),
+            "subject_ref": TEXT,
+            "customer_ref": TEXT,
+            "state": _enum("open", "in_review", "escalated", "approved", "rejected", "closed"),
+            "decision": {"type": "string", "enum": ["", "approved", "rejected"]},
+            "fast_track": FLAG,
+            "opened_at": TIMESTAMP,
             "due_on": DATE,
         },
     ),
