@@ -51,13 +51,14 @@ seed: migrate
 	$(BIN)/crm demo seed --if-empty --customers 3000
 
 # The web app and, beside it, the scheduler process (nightly runs and runs queued from the UI).
+PORT ?= 5000
 run: seed
 	@echo ""
 	@cat instance/demo-logins.txt 2>/dev/null || true
-	@echo "Serving on http://127.0.0.1:5000 with the scheduler beside it (Ctrl-C stops both)"
+	@echo "Serving on http://127.0.0.1:$(PORT) with the scheduler beside it (Ctrl-C stops both)"
 	@$(BIN)/crm scheduler run >instance/scheduler.log 2>&1 & sched=$$!; \
 	  trap 'kill $$sched 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/crm run --host 127.0.0.1 --port 5000
+	  $(BIN)/crm run --host 127.0.0.1 --port $(PORT)
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own here), and a
 # CJK font so that screenshots of the Chinese UI are legible.
