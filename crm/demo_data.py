@@ -32,32 +32,12 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from crm import import_rows
 from crm.validators import ID_CHECK_CHARS, ID_WEIGHTS, POLICY_STATUSES, SOURCES
 
 CUSTOMER_COLUMNS = ["customer_ref", "name", "id_number", "phone", "city", "source", "referred_by", "account_manager"]
-POLICY_COLUMNS = [
-    "policy_no",
-    "customer_ref",
-    "product_code",
-    "product_type",
-    "start_date",
-    "end_date",
-    "term_years",
-    "payment_mode",
-    "annual_premium",
-    "status",
-]
-CLAIM_COLUMNS = [
-    "claim_no",
-    "policy_no",
-    "loss_date",
-    "report_date",
-    "status",
-    "claimed_amount",
-    "reserve_amount",
-    "paid_amount",
-    "fraud_suspected",
-]
+POLICY_COLUMNS = list(import_rows.POLICY_COLUMNS)
+CLAIM_COLUMNS = list(import_rows.CLAIM_COLUMNS)
 TARGET_LOSS_RATIO = 0.60
 WINDOW_DAYS = 1095
 

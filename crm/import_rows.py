@@ -145,6 +145,31 @@ class Kind:
     reference_kind: str | None
 
 
+# The contract's columns of each file, in the order the demo data and templates write them.
+POLICY_COLUMNS = (
+    "policy_no",
+    "customer_ref",
+    "product_code",
+    "product_type",
+    "start_date",
+    "end_date",
+    "term_years",
+    "payment_mode",
+    "annual_premium",
+    "status",
+)
+CLAIM_COLUMNS = (
+    "claim_no",
+    "policy_no",
+    "loss_date",
+    "report_date",
+    "status",
+    "claimed_amount",
+    "reserve_amount",
+    "paid_amount",
+    "fraud_suspected",
+)
+
 KINDS = {
     "customers": Kind(
         "customers",
@@ -157,30 +182,8 @@ KINDS = {
     ),
     "policies": Kind(
         "policies",
-        (
-            "policy_no",
-            "customer_ref",
-            "product_code",
-            "product_type",
-            "start_date",
-            "end_date",
-            "term_years",
-            "payment_mode",
-            "annual_premium",
-            "status",
-        ),
-        (
-            "policy_no",
-            "customer_ref",
-            "product_code",
-            "product_type",
-            "start_date",
-            "end_date",
-            "term_years",
-            "payment_mode",
-            "annual_premium",
-            "status",
-        ),
+        POLICY_COLUMNS,
+        POLICY_COLUMNS,  # every column is required
         "policy_no",
         parse_policy,
         "customer_ref",
@@ -188,28 +191,8 @@ KINDS = {
     ),
     "claims": Kind(
         "claims",
-        (
-            "claim_no",
-            "policy_no",
-            "loss_date",
-            "report_date",
-            "status",
-            "claimed_amount",
-            "reserve_amount",
-            "paid_amount",
-            "fraud_suspected",
-        ),
-        (
-            "claim_no",
-            "policy_no",
-            "loss_date",
-            "report_date",
-            "status",
-            "claimed_amount",
-            "reserve_amount",
-            "paid_amount",
-            "fraud_suspected",
-        ),
+        CLAIM_COLUMNS,
+        CLAIM_COLUMNS,  # every column is required
         "claim_no",
         parse_claim,
         "policy_no",
