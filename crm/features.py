@@ -27,6 +27,7 @@ FEATURES = (
 # Every module that adds routes to a feature's blueprint, imported before the blueprint is registered.
 VIEWS = (
     "crm.auth.views",
+    "crm.workspace.views_today",
     "crm.workspace.views",
     "crm.workspace.views_visits",
     "crm.workspace.views_reports",
@@ -47,7 +48,14 @@ VIEWS = (
     "crm.auth.views_users",
 )
 SUBSCRIPTIONS = ("crm.benefits.subscriptions", "crm.review.subscriptions", "crm.workspace.subscriptions")
-CUSTOMER_PANELS = ("crm.tiers.panel", "crm.review.panel", "crm.benefits.panel", "partners.panel", "crm.workspace.panel")
+CUSTOMER_PANELS = (
+    "crm.workspace.panel_timeline",
+    "crm.tiers.panel",
+    "crm.review.panel",
+    "crm.benefits.panel",
+    "partners.panel",
+    "crm.workspace.panel",
+)
 # Modules with COMMANDS (click commands/groups added to `crm`), JOBS (periodic jobs for the
 # scheduler: dicts of id, func(database, settings), trigger) and seed(database, actor, today).
 CLI = ("partners.cli", "crm.benefits.cli", "crm.review.cli", "crm.workspace.cli")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -87,20 +88,80 @@ LABELS = {
 }
 
 
+# The menus of the navigation bar, in their order: every page a role may open sits in one.
+NAV_GROUPS = (
+    ("customers", _l("Customers")),
+    ("queues", _l("Work queues")),
+    ("tiers", _l("Tiers")),
+    ("vip", _l("VIP services")),
+    ("partners", _l("Partners")),
+    ("reports", _l("Reports")),
+    ("admin", _l("Administration")),
+)
+# The menu of an item that names none: its blueprint's.
+BLUEPRINT_GROUPS = {
+    "customers": "customers",
+    "workspace": "customers",
+    "review": "queues",
+    "tiers": "tiers",
+    "benefits": "vip",
+    "portal": "partners",
+    "admin": "admin",
+    "users": "admin",
+}
+
+
 @dataclass(frozen=True)
 class NavItem:
+    """A menu link. Who sees it is decided by its view's own role check (``roles_required``),
+    so the menu cannot offer a page the role would be refused; ``roles`` may only narrow that
+    (the same page as "My customers" for managers and "Portfolios" for admins)."""
+
     endpoint: str
     label: object
-    roles: tuple[str, ...]
+    roles: tuple[str, ...] | None = None
+    group: str | None = None
+
+    @property
+    def menu(self) -> str:
+        return self.group or BLUEPRINT_GROUPS.get(self.endpoint.partition(".")[0], "admin")
 
 
-def nav_items() -> list[NavItem]:
-    """The menu: each feature's NAV items that the user's role may open, in feature order."""
+@dataclass(frozen=True)
+class NavGroup:
+    code: str
+    label: object
+    items: tuple[NavItem, ...]
+
+
+def view_roles(view_functions: dict, endpoint: str) -> tuple[str, ...]:
+    """The roles the view of ``endpoint`` lets in (none for a view without a role check)."""
+    return tuple(getattr(view_functions.get(endpoint), "required_roles", ()))
+
+
+def menu_for(role: str, items, view_functions: dict) -> list[NavGroup]:
+    """The menus ``role`` sees: each item whose view admits the role, grouped, empty menus left out."""
+    allowed = [
+        item
+        for item in items
+        if role in view_roles(view_functions, item.endpoint) and (item.roles is None or role in item.roles)
+    ]
+    groups = [NavGroup(code, label, tuple(i for i in allowed if i.menu == code)) for code, label in NAV_GROUPS]
+    return [g for g in groups if g.items]
+
+
+def nav_menus() -> list[NavGroup]:
+    """The current user's menus (nothing before log-in)."""
     from crm import features
 
     if not current_user.is_authenticated:
         return []
-    return [item for item in features.nav_items() if current_user.role in item.roles]
+    return menu_for(current_user.role, features.nav_items(), current_app.view_functions)
+
+
+def nav_items() -> list[NavItem]:
+    """Every menu link of the current user, in menu order."""
+    return [item for group in nav_menus() for item in group.items]
 
 
 def _label(group: str):
@@ -123,6 +184,7 @@ def score(value) -> str:
 def init_app(app) -> None:
     app.jinja_env.globals.update(
         nav_items=nav_items,
+        nav_menus=nav_menus,
         role_label=_label("role"),
         tier_label=_label("tier"),
         source_label=_label("source"),

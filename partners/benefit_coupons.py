@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.benefits.services import BenefitError
 from partners import services
-from partners.models import Coupon, Partner
+from partners.models import Coupon, Partner, Redemption
 
 _IDS_PER_QUERY = 900  # well under SQLite's limit of bound variables
 
@@ -90,3 +90,23 @@ class PartnerCoupons:
             }
             for pid, name, cat, issued, red, exp, void in rows
         ]
+
+    def customer_coupon_history(self, session: Session, customer_id: int, limit: int) -> list[dict]:
+        newest = select(Coupon.id).where(Coupon.customer_id == customer_id).order_by(Coupon.id.desc()).limit(limit)
+        rows = session.execute(
+            select(
+                Coupon.id,
+                Partner.name,
+                Coupon.value,
+                Coupon.status,
+                Coupon.issued_at,
+                Redemption.redeemed_at,
+                Redemption.voided_at,
+            )
+            .join(Partner, Partner.id == Coupon.partner_id)
+            .outerjoin(Redemption, Redemption.coupon_id == Coupon.id)
+            .where(Coupon.id.in_(newest.scalar_subquery()))
+            .order_by(Coupon.id.desc(), Redemption.id)
+        )
+        keys = ("coupon_id", "partner", "value", "status", "issued_at", "redeemed_at", "redemption_voided_at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]

@@ -24,9 +24,9 @@ from partners.services import cashier_partner
 from partners.settlement import period_bounds
 
 NAV = [
-    NavItem("portal.index", _l("Redeem coupons"), ("partner_cashier",)),
-    NavItem("portal.partners", _l("Partners"), ("admin",)),
-    NavItem("portal.settlement", _l("Settlement"), ("admin",)),
+    NavItem("portal.index", _l("Redeem coupons")),
+    NavItem("portal.partners", _l("Partners")),
+    NavItem("portal.settlement", _l("Settlement")),
 ]
 CASHIER = ("partner_cashier",)
 

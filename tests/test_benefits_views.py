@@ -165,4 +165,4 @@ def test_roles_outside_the_service_are_refused(client, login_as, database):
     assert client.get("/benefits/cost").status_code == 403
     assert client.get("/benefits/assistance").status_code == 403
     assert client.get(f"/benefits/customers/{cid}/checkup").status_code == 403
-    assert client.get("/benefits/bookings").status_code == 200
+    assert client.get("/benefits/bookings").status_code == 403

@@ -21,7 +21,7 @@ from crm.db import get_session, utcnow
 from crm.models import User, UserSession
 from crm.ui import NavItem
 
-NAV = [NavItem("users.index", _l("Users"), ("admin",))]
+NAV = [NavItem("users.index", _l("Users"))]
 
 _IDLE = dt.timedelta(seconds=sessions.IDLE_SECONDS)
 _ABSOLUTE = dt.timedelta(seconds=sessions.ABSOLUTE_SECONDS)

@@ -46,6 +46,11 @@ class PartnerCoupons(Protocol):
     def utilisation_by_partner(self, session: Session) -> list[dict]:
         """Coupons per partner: dicts of partner_id, name, category, issued, redeemed, expired, voided."""
 
+    def customer_coupon_history(self, session: Session, customer_id: int, limit: int) -> list[dict]:
+        """The customer's newest coupons, one dict per coupon and redemption (for the customer's
+        timeline): coupon_id, partner, value, status, issued_at, redeemed_at and
+        redemption_voided_at (both None for a coupon never redeemed)."""
+
 
 _registered: PartnerCoupons | None = None
 

@@ -14,21 +14,22 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from crm.auth.login import STAFF, current_actor, roles_required
+from crm.auth.login import current_actor, roles_required
 from crm.benefits import bp, health
 from crm.benefits import catalogue as cat
 from crm.benefits.forms import BenefitForm, NoteForm, PolicyForm, ProviderForm
-from crm.benefits.services import ASSISTANCE_ROLES, REPORT_ROLES, BenefitError
+from crm.benefits.services import BenefitError
 from crm.db import get_session
 from crm.models.benefits import BenefitCatalogueVersion
 from crm.ui import NavItem
 
 NAV = [
-    NavItem("benefits.bookings", _l("Health bookings"), STAFF),
-    NavItem("benefits.assistance_cases", _l("Assistance"), ASSISTANCE_ROLES),
-    NavItem("benefits.cost", _l("Benefit cost"), REPORT_ROLES),
-    NavItem("benefits.utilisation", _l("Utilisation"), ("admin", "risk_officer")),
-    NavItem("benefits.catalogue", _l("Benefit catalogue"), ("admin",)),
+    NavItem("benefits.bookings", _l("Health bookings")),
+    NavItem("benefits.assistance_cases", _l("Assistance")),
+    NavItem("benefits.catalogue", _l("Benefit catalogue")),
+    NavItem("benefits.providers", _l("Health providers")),
+    NavItem("benefits.cost", _l("Benefit cost"), group="reports"),
+    NavItem("benefits.utilisation", _l("Utilisation"), group="reports"),
 ]
 
 

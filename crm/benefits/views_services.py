@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from crm.auth.login import STAFF, current_actor, roles_required
+from crm.auth.login import current_actor, roles_required
 from crm.benefits import bp, ceiling, coupons, health
 from crm.benefits.forms import AppointmentForm, CheckupForm, CouponForm
 from crm.benefits.services import SERVICE_ROLES, BenefitError, may_serve, sees_health_details
@@ -136,9 +136,10 @@ def booking_transition(booking_id: int, state: str):
 
 
 @bp.get("/bookings")
-@roles_required(*STAFF)
+@roles_required(*SERVICE_ROLES)
 def bookings():
-    """Everyone's bookings they may see, MASKED: no hospital or package on this page."""
+    """The bookings of the customers the user serves, MASKED: no hospital or package on this
+    page. Underwriters, claims reviewers and risk officers book nothing: not theirs to open."""
     db = get_session()
     visible = visible_customers(current_user).with_only_columns(Customer.id).subquery()
     rows = db.execute(

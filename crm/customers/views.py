@@ -22,9 +22,11 @@ NAV = [NavItem("customers.index", _l("Customers"), STAFF)]
 @bp.get("/")
 @login_required
 def home():
-    """Cashiers land on the merchant portal, staff on their dashboard."""
+    """Cashiers land on the merchant portal, account managers on today's work, staff on their dashboard."""
     if current_user.role == "partner_cashier":
         return redirect(url_for("portal.index"))
+    if current_user.role == "account_manager":
+        return redirect(url_for("workspace.today_page"))
     return redirect(url_for("workspace.dashboard"))
 
 

@@ -20,16 +20,19 @@ from crm.models import User
 from crm.request_args import int_arg
 from crm.ui import NavItem
 from crm.workspace import bp, feeds, portfolio, snapshots, visits, warnings
+from crm.workspace import today as today_work
 from crm.workspace.forms import ReassignForm
 
 NAV = [
-    NavItem("workspace.dashboard", _l("Dashboard"), STAFF),
     NavItem("workspace.portfolio_page", _l("My customers"), ("account_manager",)),
     NavItem("workspace.portfolio_page", _l("Portfolios"), ("admin",)),
-    NavItem("workspace.visits_page", _l("Visits"), ("admin", "account_manager")),
-    NavItem("workspace.targets_page", _l("Targets"), ("admin", "account_manager")),
-    NavItem("workspace.reports_page", _l("Reports"), STAFF),
-    NavItem("workspace.warnings_page", _l("Early warnings"), ("admin",)),
+    NavItem("workspace.visits_page", _l("Visits and follow-ups")),
+    NavItem("workspace.unassigned_vips", _l("VIPs without an account manager")),
+    NavItem("workspace.dashboard", _l("Dashboard"), group="reports"),
+    NavItem("workspace.reports_page", _l("Reports"), group="reports"),
+    NavItem("workspace.targets_page", _l("Targets"), group="reports"),
+    NavItem("workspace.export_page", _l("Data export"), group="admin"),
+    NavItem("workspace.warnings_page", _l("Early warnings"), group="admin"),
 ]
 TIER_ORDER = ("vip", "standard", "watchlist")
 
@@ -63,6 +66,7 @@ def dashboard():
     db, day = get_session(), today()
     snapshot, figures = snapshots.figures(db, snapshots.scope_for(current_user))
     trend = _trend(db, current_user)
+    run = today_work.latest_run(db)
     queues = feeds.queue_figures(db, day) if current_user.role != "account_manager" else None
     loss_by_tier = {r["key"]: r["loss_ratio"] for r in (figures or {}).get("loss_ratio", {}).get("tier", [])}
     charts = {
@@ -86,7 +90,8 @@ def dashboard():
         snapshot=snapshot,
         figures=figures,
         queues=queues,
-        last_run=next((r for r in reversed(trend) if "moves" in r), None),
+        run=run,
+        moves=_moves(db, current_user, run),
         overdue_cases=sum(q["overdue"] for q in queues.values()) if queues else None,
         due=visits.due_follow_ups(db, current_user, day, limit=10)
         if current_user.role in ("account_manager", "admin")
@@ -100,6 +105,21 @@ def dashboard():
         breaches=warnings.visible_breaches(figures, current_user.role),
         indicators=warnings.BY_CODE,
     )
+
+
+def _moves(db, user, run) -> list[tuple[str | None, str, int]]:
+    """(from tier, to tier, customers) of the newest run: the whole portfolio's, from the run's
+    own counts, or an account manager's own customers', from their tier states."""
+    if run is None:
+        return []
+    if user.role == "account_manager":
+        counts = today_work.move_counts(today_work.run_moves(db, user.id, run.id))
+    else:
+        counts = {}
+        for key, n in json.loads(run.moves or "{}").items():
+            old, _arrow, new = key.partition("→")
+            counts[(None if old in ("", "new") else old, new)] = n
+    return sorted(((old, new, n) for (old, new), n in counts.items()), key=lambda m: -m[2])
 
 
 def _tier_name(code: str):
