@@ -37,7 +37,7 @@ def test_account_manager_books_a_checkup_for_their_vip(live_app, page):
     page.fill("input[name=email]", "am-benefits@browser.crm")
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-submit")
-    page.wait_for_url(base + "/dashboard")
+    page.wait_for_url(base + "/today")  # an account manager lands on today's work
     page.goto(f"{base}/customers/{cid}")
     assert page.locator("#benefits-panel").is_visible()
     assert page.locator("[data-benefit=vip_checkup]").inner_text().startswith("1")

@@ -30,7 +30,7 @@ def test_manager_logs_in_finds_a_customer_and_switches_to_chinese(live_app, page
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-submit")
-    page.wait_for_url(base + "/dashboard")
+    page.wait_for_url(base + "/today")  # an account manager lands on today's work
     page.goto(base + "/customers")
     assert page.locator("#customer-table").is_visible()
     assert "别人" not in page.content()  # not in this manager's portfolio
@@ -43,6 +43,7 @@ def test_manager_logs_in_finds_a_customer_and_switches_to_chinese(live_app, page
     assert page.locator("text=LIFE-20").is_visible()
     _shot(page, "customer-page-en")
 
+    page.click("#user-menu-toggle")  # the language is in the user's menu
     page.click("button[data-locale=zh]")
     page.wait_for_load_state()
     assert page.locator("text=基本资料").is_visible()

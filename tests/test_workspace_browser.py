@@ -37,7 +37,8 @@ def test_manager_dashboard_portfolio_and_customer(live_app, page, tmp_path):  # 
     )
     _shot(page, "workspace-dashboard")
 
-    page.click("text=My customers")
+    page.click("#menu-customers")  # the Customers menu holds the portfolio
+    page.click("[data-endpoint='workspace.portfolio_page']")
     rows = page.locator("#portfolio-table tbody tr")
     assert rows.count() == 2
     assert "甲客户" in rows.nth(0).inner_text()  # the VIP first
