@@ -32,6 +32,7 @@ VIEWS = (
     "crm.workspace.views_visits",
     "crm.workspace.views_reports",
     "crm.customers.views",
+    "crm.customers.views_blacklist",
     "crm.review.views",
     "crm.review.views_entry",
     "crm.review.views_settings",

@@ -72,13 +72,17 @@ def retention(features: pd.DataFrame, policy: TierPolicy) -> dict[str, np.ndarra
 
 
 def active_overrides(overrides: pd.DataFrame | None, as_of: dt.date | None) -> pd.DataFrame:
-    """The overrides still in force at as_of (expires_on empty, or after as_of).
+    """The overrides still in force at as_of (expires_on empty, or after as_of): ``tier`` and
+    ``confirmed`` (a second person confirmed the pin; True when the frame has no such column).
 
     An override expires ON its expiry date. With several for one customer the last row
     wins. Raises ValueError on an unknown tier.
     """
     if overrides is None or len(overrides) == 0:
-        return pd.DataFrame({"tier": pd.Series(dtype=object)}, index=pd.Index([], dtype=np.int64, name="customer_id"))
+        return pd.DataFrame(
+            {"tier": pd.Series(dtype=object), "confirmed": pd.Series(dtype=bool)},
+            index=pd.Index([], dtype=np.int64, name="customer_id"),
+        )
     o = overrides
     bad = set(o["tier"]) - set(TIERS)
     if bad:
@@ -87,10 +91,20 @@ def active_overrides(overrides: pd.DataFrame | None, as_of: dt.date | None) -> p
         expires = pd.to_datetime(o["expires_on"])
         o = o[expires.isna() | (expires > pd.Timestamp(as_of))]
     o = o.drop_duplicates("customer_id", keep="last")
+    confirmed = o["confirmed"].fillna(0).astype(bool).to_numpy() if "confirmed" in o.columns else True
     return pd.DataFrame(
-        {"tier": o["tier"].astype(object).to_numpy()},
+        {"tier": o["tier"].astype(object).to_numpy(), "confirmed": confirmed},
         index=pd.Index(o["customer_id"].to_numpy(np.int64), name="customer_id"),
     )
+
+
+def pins_that_hold(pinned: np.ndarray, confirmed: np.ndarray, computed: np.ndarray) -> np.ndarray:
+    """Which pins win over the computed tier: every pin, except one below the watchlist that no
+    second person has confirmed when the rules compute watchlist — one person's word never
+    keeps a customer off the watchlist (the watchlist applies until the pin is confirmed)."""
+    has_pin = pd.notna(pinned)
+    overruled = (computed == "watchlist") & (pinned != "watchlist") & ~confirmed
+    return has_pin & ~overruled
 
 
 def assign_tiers(
@@ -105,8 +119,10 @@ def assign_tiers(
     """computed_tier/computed_reasons (rules + hysteresis) and tier/reasons (+ override).
 
     previous_tier: tier of the last completed run by customer_id (missing: none).
-    overrides: customer_id, tier, expires_on; when as_of is given, expired ones are dropped,
-    otherwise they are taken as already active. portfolio_lr, when given, recomputes the
+    overrides: customer_id, tier, expires_on and optionally confirmed (0/1; without the column
+    every pin counts as confirmed); when as_of is given, expired ones are dropped, otherwise
+    they are taken as already active. An unconfirmed pin below the watchlist gives way when
+    the rules compute watchlist (pins_that_hold). portfolio_lr, when given, recomputes the
     credible loss ratio (so a caller can pass raw features and the portfolio's ratio).
     Raises ValueError on an unknown previous or override tier.
     """
@@ -140,7 +156,8 @@ def assign_tiers(
 
     active = active_overrides(overrides, as_of)
     pinned = active["tier"].reindex(features.index).to_numpy(dtype=object)
-    has_pin = pd.notna(pinned)
+    confirmed = active["confirmed"].reindex(features.index, fill_value=False).to_numpy(dtype=bool)
+    has_pin = pins_that_hold(pinned, confirmed, computed)
     final = np.where(has_pin, pinned, computed)
     final_mask = mask | np.where(has_pin, BIT["M_OVERRIDE"], 0)
     return pd.DataFrame(

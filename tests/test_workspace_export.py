@@ -25,7 +25,7 @@ def test_export_command_writes_valid_files(runner, database, make_user, tmp_path
     result = runner.invoke(args=["export", "data", str(out)])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["version"] == "1.1" and manifest["generated_at"]
+    assert manifest["version"] == "1.2" and manifest["generated_at"]
     rows = {}
     for entry in manifest["files"]:
         path, schema = out / entry["name"], json.loads((out / entry["schema"]).read_text())

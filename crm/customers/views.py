@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from crm import audit, ratelimits
 from crm.auth.login import STAFF, current_actor, roles_required
-from crm.customers import bp, services
+from crm.customers import blacklist, bp, services
 from crm.db import get_session
 from crm.models.tiers import TIERS
 from crm.request_args import int_arg
@@ -72,6 +72,7 @@ def index():
         may_reveal=services.may_reveal(current_user),
         cities=services.cities(db),
         managers=services.managers(db) if current_user.role != "account_manager" else [],
+        black=blacklist.black_customer_ids(db, [c.id for c, _tier in rows]),
     )
 
 
@@ -117,5 +118,6 @@ def _page(db, customer, revealed: bool):
         may_reveal=services.may_reveal(current_user),
         trail=audit.trail_for(db, "customer", customer.id, customer.import_batch_id),
         panels=features.customer_panels(db, current_user, customer),
+        lists=blacklist.customer_lists(db, current_user, customer.id),
         **services.customer_picture(db, current_user, customer),
     )

@@ -47,7 +47,8 @@ def _with_day_numbers(sql: str, dialect: str, columns: tuple[str, ...]) -> str:
 
 STATE_SQL = """SELECT customer_id, tier, computed_tier, reasons, value_score, risk_score FROM customer_tiers
                WHERE customer_id >= :lo AND customer_id < :hi"""
-OVERRIDE_SQL = """SELECT customer_id, tier, {expires_on} AS expires_on FROM tier_overrides
+OVERRIDE_SQL = """SELECT customer_id, tier, {expires_on} AS expires_on,
+                         CASE WHEN confirmed_by_id IS NULL THEN 0 ELSE 1 END AS confirmed FROM tier_overrides
                   WHERE status = 'active' AND expires_on > :as_of AND customer_id >= :lo AND customer_id < :hi
                   ORDER BY id"""
 

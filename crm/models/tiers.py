@@ -171,6 +171,10 @@ class TierOverride(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[dt.datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(String(500))
+    # A second person's word on the pin (crm.tiers.overrides.confirm, or the approval of a
+    # pending one): without it a pin below the watchlist gives way when a run computes watchlist.
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[dt.datetime | None]
 
 
 class TierMoveBatch(Base):

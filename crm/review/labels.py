@@ -13,6 +13,8 @@ REASONS = {
     "large_claim": _l("Large claim"),
     "fraud_flag": _l("Suspected fraud"),
     "cover_after_loss": _l("Cover entered after the loss"),
+    "blacklist_new_business": _l("Black list: new business"),
+    "blacklist_claim": _l("Black list: claim"),
 }
 STATES = {
     "open": _l("Open"),

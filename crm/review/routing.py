@@ -26,6 +26,7 @@ from crm import audit
 from crm.db import utcnow
 from crm.models import Claim, CustomerTier, ImportBatch, Policy
 from crm.models.review import ReviewCase
+from crm.review import blacklist_routing as bl
 from crm.review.sla import ReviewSettings, add_working_days, current_settings
 
 CHUNK = 900  # ids per IN (…): below SQLite's old 999-parameter limit
@@ -95,7 +96,7 @@ def route_policies(
                     )
                 )
         opened += _open(session, cases, settings, origin)
-    return opened
+    return opened + _route_blacklisted("underwriting", bl.blacklisted_policies(session, created_ids), session, origin)
 
 
 def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> list[int]:
@@ -137,7 +138,15 @@ def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> 
             if not origin.initial_load and not r.policy_migrated and entered_on > r.loss_date:
                 add("cover_after_loss", f"policy entered {entered_on}, after the loss on {r.loss_date}")
         opened += _open(session, cases, settings, origin)
-    return opened
+    return opened + _route_blacklisted("claims", bl.blacklisted_claims(session, claim_ids), session, origin)
+
+
+def _route_blacklisted(queue: str, rows: list, session: Session, origin: Origin) -> list[int]:
+    """A black-listed customer's new policies and claims: cases a risk officer decides
+    (crm.review.blacklist_routing)."""
+    reason, subject = (bl.POLICY_REASON, "policy_id") if queue == "underwriting" else (bl.CLAIM_REASON, "claim_id")
+    cases = [_case(queue, reason, r, r.risk_score, False, bl.DETAIL, **{subject: r.id}) for r in rows]
+    return bl.escalate_on_opening(session, _open(session, cases, current_settings(session), origin), origin.actor)
 
 
 def _case(

@@ -3,6 +3,12 @@
 An active override wins over the computed tier from the moment it is active (the stored
 state changes at once, with its history, and TiersChanged is published); the computed tier
 and its reasons stay recorded beside it, and every run keeps them up to date.
+
+One person's word never keeps a customer off the watchlist: a pin below the watchlist that no
+second person has approved or confirmed gives way when a run computes watchlist (the rule is
+segmentation.tiers.pins_that_hold; the run reads ``confirmed`` with the overrides), and the
+watchlist applies until a risk officer or admin other than the one who set it confirms the pin
+(``confirm``); from then on the pin holds.
 """
 
 from __future__ import annotations
@@ -82,7 +88,7 @@ def request_override(
     )
     if open_one is not None:
         raise OverrideError(_l("this customer has an override already; revoke it first"))
-    needs_approval = state.tier == "watchlist" and tier != "watchlist"
+    needs_approval = "watchlist" in (state.tier, state.computed_tier) and tier != "watchlist"
     override = TierOverride(
         customer_id=customer_id,
         tier=tier,
@@ -129,10 +135,13 @@ def decide(
     if not reason.strip():
         raise OverrideError(_l("a reason is required"))
     status = "active" if approve else "rejected"
+    now = utcnow()
+    # An approval is the second person's word on the pin: it is confirmed as well.
+    confirmed = {"confirmed_by_id": user.id, "confirmed_at": now} if approve else {}
     claimed = session.execute(
         update(TierOverride)
         .where(TierOverride.id == override_id, TierOverride.status == "pending")
-        .values(status=status, decided_by_id=user.id, decided_at=utcnow(), decision_reason=reason.strip())
+        .values(status=status, decided_by_id=user.id, decided_at=now, decision_reason=reason.strip(), **confirmed)
     ).rowcount
     if not claimed:
         raise OverrideError(_l("this override was decided meanwhile"))
@@ -149,6 +158,56 @@ def decide(
         ),
     )
     if approve:
+        _apply(session, actor, override)
+    return override
+
+
+def needs_confirmation(override: TierOverride) -> bool:
+    """An active pin below the watchlist that no second person has confirmed yet."""
+    return override.status == "active" and override.tier != "watchlist" and override.confirmed_by_id is None
+
+
+def awaiting_confirmation(override: TierOverride, state: CustomerTier | None) -> bool:
+    """The run computed watchlist and the pin gives way until a second person confirms it."""
+    return needs_confirmation(override) and state is not None and state.computed_tier == "watchlist"
+
+
+def confirm(session: Session, actor: audit.Actor, user: User, override_id: int, reason: str) -> TierOverride:
+    """A second person confirms a pin below the watchlist: from now on it holds, even when the
+    rules compute watchlist, and the stored tier takes the pin at once. Never the one who set it.
+
+    Raises OverrideError.
+    """
+    override = session.get(TierOverride, override_id)
+    if override is None or not needs_confirmation(override):
+        raise OverrideError(_l("no override with this number waits for a confirmation"))
+    if user.role not in OVERRIDE_ROLES:
+        raise OverrideError(_l("only risk officers and admins confirm overrides"))
+    if override.requested_by_id == user.id:
+        raise OverrideError(_l("four eyes: someone other than the one who set the pin must confirm it"))
+    if not reason.strip():
+        raise OverrideError(_l("a reason is required"))
+    claimed = session.execute(
+        update(TierOverride)
+        .where(TierOverride.id == override_id, TierOverride.status == "active", TierOverride.confirmed_by_id.is_(None))
+        .values(confirmed_by_id=user.id, confirmed_at=utcnow())
+    ).rowcount
+    if not claimed:
+        raise OverrideError(_l("this override was decided meanwhile"))
+    session.refresh(override)
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "tier_override.confirm",
+            "customer",
+            override.customer_id,
+            {"confirmed": False},
+            {"override": override.id, "tier": override.tier, "confirmed": True, "reason": reason.strip()},
+        ),
+    )
+    state = _state(session, override.customer_id)
+    if state.tier != override.tier:
         _apply(session, actor, override)
     return override
 
@@ -190,3 +249,11 @@ def open_overrides(session: Session, customer_id: int | None = None) -> list[Tie
     if customer_id is not None:
         stmt = stmt.where(TierOverride.customer_id == customer_id)
     return list(session.scalars(stmt.limit(200)))
+
+
+def states_of(session: Session, overrides: list[TierOverride]) -> dict[int, CustomerTier]:
+    """The tier state of each override's customer, by customer id (for the pending confirmations)."""
+    ids = {o.customer_id for o in overrides}
+    if not ids:
+        return {}
+    return {t.customer_id: t for t in session.scalars(select(CustomerTier).where(CustomerTier.customer_id.in_(ids)))}

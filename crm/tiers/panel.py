@@ -6,13 +6,14 @@ import json
 
 from crm.models import CustomerTier
 from crm.tiers.explain import explain_customer, history
-from crm.tiers.overrides import OVERRIDE_ROLES, open_overrides
+from crm.tiers.overrides import OVERRIDE_ROLES, awaiting_confirmation, open_overrides
 
 TIER_LEVEL = {"watchlist": 0, "standard": 1, "vip": 2}
 
 
 def customer_panel(session, user, customer) -> dict | None:
     state = session.get(CustomerTier, customer.id)
+    overrides = open_overrides(session, customer.id)
     rows = history(session, customer.id)
     chart = {
         "labels": [str(h.as_of or h.changed_at.date()) for h in rows],
@@ -26,6 +27,7 @@ def customer_panel(session, user, customer) -> dict | None:
         "explanation": explain_customer(session, customer.id) if state else None,
         "tier_history": rows,
         "tier_chart": json.dumps(chart),
-        "overrides": open_overrides(session, customer.id),
+        "overrides": overrides,
+        "awaiting": {o.id for o in overrides if awaiting_confirmation(o, state)},
         "can_override": user.role in OVERRIDE_ROLES,
     }

@@ -137,7 +137,14 @@ def model():
 @bp.get("/overrides")
 @roles_required(*ov.OVERRIDE_ROLES)
 def overrides():
-    return render_template("tiers/overrides.html", overrides=ov.open_overrides(get_session()))
+    db = get_session()
+    rows = ov.open_overrides(db)
+    states = ov.states_of(db, rows)
+    return render_template(
+        "tiers/overrides.html",
+        overrides=rows,
+        awaiting={o.id for o in rows if ov.awaiting_confirmation(o, states.get(o.customer_id))},
+    )
 
 
 @bp.post("/customers/<int:customer_id>/override")
@@ -175,6 +182,8 @@ def decide_override(override_id: int, action: str):
     try:
         if action in ("approve", "reject"):
             ov.decide(db, current_actor(), current_user, override_id, action == "approve", reason)
+        elif action == "confirm":
+            ov.confirm(db, current_actor(), current_user, override_id, reason)
         elif action == "revoke":
             ov.revoke(db, current_actor(), current_user, override_id, reason)
         else:

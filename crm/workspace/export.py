@@ -2,7 +2,9 @@
 
 `crm export data DIR` (or the admin page) writes, into DIR:
 
-- ``customers.csv`` (personal data masked: name, ID number and phone; birth year only),
+- ``customers.csv`` (personal data masked: name, ID number and phone; birth year only;
+  ``list_level``: ``none``, ``grey`` — on the watchlist the tier rules compute — or ``black``,
+  on the black list),
   ``policies.csv``, ``claims.csv``, ``tiers.csv``, ``review_decisions.csv`` and
   ``review_cases.csv`` (every case, its columns fixed by the contract);
 - ``<file>.schema.json`` for each: a JSON Schema (draft 2020-12) of one row, every value a
@@ -32,7 +34,7 @@ from crm import csvout
 from crm.db import utcnow
 from crm.validators import mask_id_number, mask_phone
 
-VERSION = "1.1"  # 1.1: review_cases.csv
+VERSION = "1.2"  # 1.1: review_cases.csv; 1.2: customers.csv's list_level
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 DATE_OR_EMPTY = {"type": "string", "pattern": r"^(\d{4}-\d{2}-\d{2})?$"}
@@ -53,8 +55,12 @@ def _enum(*values: str) -> dict:
 FILES = {
     "customers": (
         """SELECT c.customer_ref, c.name, c.id_number, c.phone, c.birth_date, c.gender, c.city, c.source,
-                            r.customer_ref AS referred_by, c.account_manager_id
-                     FROM customers c LEFT JOIN customers r ON r.id = c.referred_by_id ORDER BY c.id""",
+                  r.customer_ref AS referred_by, c.account_manager_id,
+                  CASE WHEN EXISTS (SELECT 1 FROM blacklist_entries b
+                                    WHERE b.customer_id = c.id AND b.status = 'active') THEN 'black'
+                       WHEN t.tier = 'watchlist' THEN 'grey' ELSE 'none' END AS list_level
+           FROM customers c LEFT JOIN customers r ON r.id = c.referred_by_id
+           LEFT JOIN customer_tiers t ON t.customer_id = c.id ORDER BY c.id""",
         {
             "customer_ref": TEXT,
             "name_masked": TEXT,
@@ -66,6 +72,8 @@ FILES = {
             "source": _enum("referral", "cold_visit", "community_event", "agent", "online", "other"),
             "referred_by": TEXT,
             "account_manager_id": INT_OR_EMPTY,
+            # grey: on the watchlist the tier rules compute; black: on the black list (two people's word)
+            "list_level": _enum("none", "grey", "black"),
         },
     ),
     "policies": (
