@@ -378,7 +378,7 @@ def _named(conn, table: str, bad: list[tuple[int, str, str | None]]) -> list[Fin
                 f"SELECT record_id, tags FROM record_digests WHERE tbl = :tbl AND {id_in(conn.dialect.name, 'record_id')}"
             ),  # nosec B608
             {"tbl": table, "ids": ids_param(conn.dialect.name, [k for k, _s, m in bad if m is not None])},
-        ).tuples()
+        ).all()
     )
     names, out = SPECS[table].names, []
     for k, state, digest in bad:
