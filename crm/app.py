@@ -65,10 +65,11 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask, settings) -> None:
-    from crm import clock, i18n, ratelimits, ui
+    from crm import clock, i18n, ratelimits, record_digests, ui
     from crm.auth.login import init_login
 
     clock.set_business_timezone(settings.timezone)
+    record_digests.use_secret(settings.secret_key)  # and its session events: every ORM write
     dblayer.init_app(app, dblayer.Database(settings.database_url))
     csrf.init_app(app)
     ratelimits.init_app(app, settings)

@@ -175,13 +175,70 @@ def audit_group():
 )
 @with_appcontext
 def audit_verify(anchor_file):
-    """Exit 0 when the trail is intact; else exit 1 naming the first bad event."""
+    """Exit 0 when the trail is intact and every audited record (customers, policies, claims,
+    coupons, redemptions, entitlement entries, tiers) still holds the state its last audited
+    change left; else exit 1 naming the first bad event, and each record changed outside the
+    application as `TABLE KEY: field, field` (or `deleted`, `inserted`)."""
+    from crm import record_digests
+
     anchor = json.loads(open(anchor_file).read()) if anchor_file else None
     with get_db().session() as session:
+        found = record_digests.verify(session, progress=_rows_bar("records"))
+    with get_db().session() as session:
         result = audit.verify(session, anchor)
+    for finding in found:
+        click.echo(str(finding))
     if not result.ok:
-        _fail(f"audit trail broken: {result.problem}")
-    click.echo(f"audit trail intact: {result.checked} events, newest {result.last_seq} {result.last_hash}")
+        _fail(
+            f"audit trail broken: {result.problem}"
+            + (f"; {len(found)} records changed outside the application" if found else "")
+        )
+    if found:
+        _fail(
+            f"{len(found)} records changed outside the application (the trail is intact: "
+            f"{result.checked} events); a database from before record digests needs `crm audit baseline` once"
+        )
+    click.echo(
+        f"audit trail intact: {result.checked} events, newest {result.last_seq} {result.last_hash}; every audited record as its last audited change left it"
+    )
+
+
+@audit_group.command("baseline")
+@click.option(
+    "--all", "every", is_flag=True, help="every record, not only those without a digest (after SECRET_KEY changed)"
+)
+@with_appcontext
+def audit_baseline(every):
+    """Record the digest of each audited record that has none (audited): once, on a database
+    from before record digests, after `crm audit verify` found the trail intact."""
+    from crm import record_digests
+
+    with get_db().transaction() as session:
+        counts = record_digests.baseline(session, every=every)
+        audit.record(
+            session,
+            audit.Actor.cli("audit"),
+            audit.Change("audit.baseline", "record_digests", None, None, {"records": counts, "all": every}),
+        )
+    click.echo(", ".join(f"{table}: {n}" for table, n in counts.items()))
+
+
+def _rows_bar(desc: str):
+    """A progress callback (done, total, phase) on a terminal bar; silent off a terminal."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit=" rows", unit_scale=True, desc=desc, file=sys.stderr, disable=None, leave=False)
+    state = {"phase": None}
+
+    def update(done: int, total: int, phase: str) -> None:
+        if state["phase"] != phase:
+            state["phase"] = phase
+            bar.reset(total=total)
+            bar.set_description(f"{desc}: {phase}")
+        bar.n = done
+        bar.refresh()
+
+    return update
 
 
 @audit_group.command("anchor")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from crm import audit
+from crm import audit, record_digests
 from crm.db import utcnow
 from crm.models import Claim, Customer, Policy, User
 
@@ -226,6 +226,7 @@ def _set_referrers(session: Session, params: list[dict]) -> None:
     session.connection().execute(
         update(table).where(table.c.id == bindparam("cid")).values(referred_by_id=bindparam("rid")), params
     )
+    record_digests.write(session, "customers", (p["cid"] for p in params))
 
 
 def _write_chunk(
@@ -318,5 +319,6 @@ def _write_chunk(
             updates,
         )
         summary.updated += len(updates)
+    record_digests.write(session, table.name, [*new_ids.values(), *(u["b_id"] for u in updates)])
     if changes:
         audit.record(session, actor, changes)

@@ -29,7 +29,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from crm import audit
+from crm import audit, record_digests
 from crm.audit import execute_on_driver
 from crm.db import utcnow
 from partners import codes
@@ -337,6 +337,8 @@ def redeem(
             answer = _redeem_once(conn, partner.id, canonical, amount, store_id, today)
     if not claimed:
         answer = _replay(conn, partner.id, idempotency_key, request_hash)
+    elif answer.status == 201:
+        record_digests.write_redemption(session, answer.redemption_id)
     record_attempt(
         session, channel, partner, "redeem", canonical, answer, stored_under=idempotency_key if claimed else None
     )
@@ -394,6 +396,7 @@ def void(
             "voided",
             redemption_id,
         )
+        record_digests.write_redemption(session, redemption_id)
     else:
         row = conn.execute(_VOID_STATE, params).first()
         if row is None:

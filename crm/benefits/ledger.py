@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crm import audit
+from crm import audit, record_digests
 from crm.benefits import partner_port
 from crm.benefits.catalogue import Benefit, Catalogue, period_bounds, prorated
 from crm.benefits.services import BenefitError
@@ -88,6 +88,7 @@ def insert_entries(session: Session, actor: audit.Actor, rows: list[dict], actio
     done = []
     for part in chunks(rows):
         done += session.execute(stmt, part).all()
+    record_digests.write(session, "entitlement_entries", (row[0] for row in done))
     _audit_entries(session, actor, done, action)
     return done
 
@@ -172,6 +173,7 @@ def insert_keyed(
                     rows,
                 )
             )
+    record_digests.write(session, "entitlement_entries", (i for _shared, rows in done for i, _customer in rows))
     _audit_keyed(session, actor, done, action)
     return sum(len(rows) for _, rows in done)
 

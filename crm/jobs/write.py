@@ -30,7 +30,7 @@ from sqlalchemy import Date, bindparam, table, text
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from crm import audit
+from crm import audit, record_digests
 from crm.db import UTCDateTime, bulk_insert, copy_csv, utcnow
 from crm.jobs import moves
 from crm.models import CustomerTier
@@ -341,5 +341,6 @@ def _write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_
         for index in rebuilt:
             conn.execute(CreateIndex(index))
         conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
+        record_digests.write(session, "customer_tiers", (i for part in parts for i in part.index))
         audit.record(session, actor, audited.result())
     return sum(moves.store(session, run_id, actor, moves_of(part)) for part in parts)

@@ -4,6 +4,7 @@ app factory gets them with the partners feature (crm.features)."""
 
 import crm.imports.models  # noqa: F401,E402
 import crm.models.benefits  # noqa: F401,E402
+import crm.models.digests  # noqa: F401,E402
 import crm.models.lists  # noqa: F401,E402
 import crm.models.review  # noqa: F401,E402
 import crm.models.workspace  # noqa: F401,E402

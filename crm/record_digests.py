@@ -1,0 +1,409 @@
+"""Tamper evidence of the records themselves (防篡改), beside the audit trail's hash chain.
+
+Every write the application makes to an audited table (customers, policies, claims, coupons,
+redemptions, entitlement entries, tiers) stores, in the same transaction, a digest of the
+record's new state in ``record_digests``; `crm audit verify` recomputes every record's digest
+and names each one whose stored state is not the one the application left, as
+``TABLE KEY: field, field`` — the guarantee of SQL Server's ledger tables and Oracle's
+blockchain tables.
+
+- **One canonical state per record**: a fixed list of fields per table (the business state,
+  not bookkeeping such as ``updated_at``), each rendered as text by the database itself
+  (``state_sql``), joined by U+001F, NULL as U+001E. The same SQL is read when a digest is
+  written (the changed records read back by id, after the write) and when it is verified
+  (every record), so no Python value and no driver can make the two disagree.
+- **The digest is keyed**: BLAKE2b keyed with a key derived from the app's SECRET_KEY, which
+  is not in the database, over the table, key and state; so a direct UPDATE of a record and
+  of its digest together is still caught (nobody without the secret can compute the new
+  one). Keyed rather than carried by the audit events: verify stays one pass over each table
+  joined with its digests, instead of replaying the trail to find each record's last event;
+  and a write adds one row per record, not a payload to the event every writer queues on.
+  What a key cannot catch: a record and its digest row put back together to an earlier
+  pair copied before, or deleted together. Rotating SECRET_KEY makes every digest stale:
+  run `crm audit baseline --all` after it.
+- **Fields**: ``tags`` keeps a 16-bit check (CRC-32's low half) of each field, only to name
+  the fields that differ once the keyed digest does not match.
+- **O(changes)**: the ORM's writes are covered by two session events (after_flush for added,
+  changed and deleted objects; do_orm_execute for ``session.execute(update(Model)…)``); the
+  bulk paths that write with Core or on the driver call ``write(session, table, ids)`` with
+  the ids they wrote (the importer, a recalculation's tiers, the benefit ledger, the partner
+  API's redemptions and voids).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
+
+from crm.db import IDS_PER_STATEMENT, bulk_insert, id_in, ids_param
+from crm.models.digests import RecordDigest
+
+SEPARATOR, NULL = "\x1f", "\x1e"
+
+
+@dataclass(frozen=True)
+class Spec:
+    key: str
+    fields: tuple[tuple[str, str], ...]  # (column, kind): text, int, date, time, money, bool
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _kind in self.fields)
+
+
+# The state each audited table's digest covers. Adding a field makes every stored digest of
+# its table stale: follow it with `crm audit baseline --all`.
+SPECS: dict[str, Spec] = {
+    "customers": Spec(
+        "id",
+        (
+            ("customer_ref", "text"),
+            ("name", "text"),
+            ("id_number", "text"),
+            ("birth_date", "date"),
+            ("gender", "text"),
+            ("phone", "text"),
+            ("city", "text"),
+            ("source", "text"),
+            ("referred_by_id", "int"),
+            ("account_manager_id", "int"),
+        ),
+    ),
+    "policies": Spec(
+        "id",
+        (
+            ("policy_no", "text"),
+            ("customer_id", "int"),
+            ("product_code", "text"),
+            ("product_type", "text"),
+            ("start_date", "date"),
+            ("end_date", "date"),
+            ("term_years", "int"),
+            ("payment_mode", "text"),
+            ("annual_premium", "money"),
+            ("status", "text"),
+            ("voided_at", "time"),
+            ("void_reason", "text"),
+            ("void_requested_by", "text"),
+            ("void_requested_at", "time"),
+        ),
+    ),
+    "claims": Spec(
+        "id",
+        (
+            ("claim_no", "text"),
+            ("policy_id", "int"),
+            ("customer_id", "int"),
+            ("loss_date", "date"),
+            ("report_date", "date"),
+            ("status", "text"),
+            ("claimed_amount", "money"),
+            ("reserve_amount", "money"),
+            ("paid_amount", "money"),
+            ("fraud_suspected", "bool"),
+            ("voided_at", "time"),
+            ("void_reason", "text"),
+        ),
+    ),
+    "coupons": Spec(
+        "id",
+        (
+            ("code", "text"),
+            ("customer_id", "int"),
+            ("partner_id", "int"),
+            ("value", "money"),
+            ("currency", "text"),
+            ("unit_cost", "money"),
+            ("status", "text"),
+            ("issued_at", "time"),
+            ("expires_on", "date"),
+            ("entitlement_id", "int"),
+        ),
+    ),
+    "redemptions": Spec(
+        "id",
+        (
+            ("coupon_id", "int"),
+            ("live_coupon_id", "int"),
+            ("partner_id", "int"),
+            ("store_id", "text"),
+            ("amount", "money"),
+            ("redeemed_at", "time"),
+            ("voided_at", "time"),
+            ("void_reason", "text"),
+        ),
+    ),
+    "entitlement_entries": Spec(
+        "id",
+        (
+            ("customer_id", "int"),
+            ("benefit_code", "text"),
+            ("kind", "text"),
+            ("period_start", "date"),
+            ("period_end", "date"),
+            ("entry_type", "text"),
+            ("quantity", "int"),
+            ("once_key", "text"),
+            ("catalogue_version", "int"),
+            ("note", "text"),
+        ),
+    ),
+    "customer_tiers": Spec(
+        "customer_id",
+        (
+            ("tier", "text"),
+            ("reasons", "text"),
+            ("computed_tier", "text"),
+            ("computed_reasons", "text"),
+            ("value_score", "money"),
+            ("risk_score", "money"),
+            ("run_id", "int"),
+            ("as_of", "date"),
+        ),
+    ),
+}
+
+# Each kind of column as text, by the database: stable for a stored value whatever the
+# session's settings (PostgreSQL's DateStyle and TimeZone do not reach these forms).
+_AS_TEXT = {
+    "sqlite": {
+        "money": "printf('%.2f', {0})",
+        "default": "CAST({0} AS TEXT)",
+    },
+    "postgresql": {
+        "date": "to_char({0}, 'YYYY-MM-DD')",
+        "time": "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+        "bool": "CAST(CAST({0} AS INTEGER) AS TEXT)",
+        "default": "CAST({0} AS TEXT)",
+    },
+}
+_CHAR = {"sqlite": "char({0})", "postgresql": "chr({0})"}
+
+
+def state_sql(dialect: str, table: str, alias: str = "") -> str:
+    """SQL of a record's canonical state (one text) in ``table``: what a digest covers."""
+    forms, char = _AS_TEXT[dialect], _CHAR[dialect]
+    null, sep = char.format(ord(NULL)), char.format(ord(SEPARATOR))
+    parts = [
+        f"COALESCE({forms.get(kind, forms['default']).format(alias + name)}, {null})"
+        for name, kind in SPECS[table].fields
+    ]
+    return f" || {sep} || ".join(parts)
+
+
+# --- the key -------------------------------------------------------------------------
+
+_key: bytes | None = None
+
+
+def use_secret(secret: str) -> None:
+    """Key the digests with the app's SECRET_KEY (create_app calls it)."""
+    global _key
+    _key = hashlib.sha256(b"crm.record_digests\x00" + secret.encode()).digest()
+
+
+def _the_key() -> bytes:
+    if _key is None:  # a process without an app (a benchmark, a script): the configured secret
+        from crm.config import load_settings
+
+        use_secret(load_settings().secret_key)
+    return _key
+
+
+def mac(table: str, record_id: int, state: str, key: bytes | None = None) -> str:
+    """The keyed digest of one record's state."""
+    data = f"{table}{SEPARATOR}{record_id}{SEPARATOR}{state}".encode()
+    return hashlib.blake2b(data, key=key or _the_key(), digest_size=16).hexdigest()
+
+
+def tags(state: str) -> str:
+    """A 16-bit check of each field of ``state``, as 4 hex digits each."""
+    return "".join(f"{zlib.crc32(f.encode()) & 0xFFFF:04x}" for f in state.split(SEPARATOR))
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def write(session, table: str, ids: Iterable[int]) -> None:
+    """Store the digests of records ``ids`` of ``table`` as they now are, in the session's
+    transaction (a Session, or crm.audit.HeldTransaction): call it after writing them. A
+    record that is no longer there loses its digest."""
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        return
+    conn = session.connection()
+    dialect, key = conn.dialect.name, _the_key()
+    spec = SPECS[table]
+    read = text(
+        f"SELECT {spec.key}, {state_sql(dialect, table)} FROM {table} "  # nosec B608 - names from SPECS
+        f"WHERE {id_in(dialect, spec.key)}"
+    )
+    forget = text(f"DELETE FROM record_digests WHERE tbl = :tbl AND {id_in(dialect, 'record_id')}")  # nosec B608
+    for start in range(0, len(ids), IDS_PER_STATEMENT):
+        part = ids_param(dialect, ids[start : start + IDS_PER_STATEMENT])
+        rows = conn.execute(read, {"ids": part}).all()
+        conn.execute(forget, {"tbl": table, "ids": part})
+        if rows:
+            bulk_insert(
+                session,
+                RecordDigest.__table__,
+                {
+                    "tbl": [table] * len(rows),
+                    "record_id": [r[0] for r in rows],
+                    "mac": [mac(table, r[0], r[1], key) for r in rows],
+                    "tags": [tags(r[1]) for r in rows],
+                },
+            )
+
+
+def write_redemption(session, redemption_id: int) -> None:
+    """The digests of a redemption and of its coupon (a redeem or a void changes both)."""
+    coupon_id = (
+        session.connection()
+        .execute(text("SELECT coupon_id FROM redemptions WHERE id = :id"), {"id": redemption_id})
+        .scalar()
+    )
+    write(session, "redemptions", [redemption_id])
+    if coupon_id is not None:
+        write(session, "coupons", [coupon_id])
+
+
+def _after_flush(session: Session, _context) -> None:
+    """The ORM's writes: every added, changed or deleted object of an audited table."""
+    touched = defaultdict(set)
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table in SPECS:
+            touched[table].add(getattr(obj, SPECS[table].key))
+    for table, ids in touched.items():
+        write(session, table, ids)
+
+
+def _orm_statement(state):
+    """``session.execute(update(Model)…)`` or delete on an audited table: the rows it will
+    touch are read first (by its own WHERE), and their digests written after it."""
+    if not (state.is_update or state.is_delete):
+        return None
+    table = getattr(state.statement, "table", None)
+    spec = SPECS.get(getattr(table, "name", None))
+    if spec is None:
+        return None
+    key = table.c[spec.key]
+    params = state.parameters
+    if isinstance(params, list):  # executemany by key
+        ids = [p[spec.key] for p in params if spec.key in p]
+    else:
+        where = state.statement.whereclause
+        query = select(key) if where is None else select(key).where(where)
+        ids = list(state.session.connection().execute(query, params or {}).scalars())
+    result = state.invoke_statement()
+    write(state.session, table.name, ids)
+    return result
+
+
+event.listen(Session, "after_flush", _after_flush)
+event.listen(Session, "do_orm_execute", _orm_statement)
+
+
+# --- verifying -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A record whose stored state is not the one its last audited change left."""
+
+    table: str
+    key: int
+    fields: tuple[str, ...]  # the fields that differ; ("deleted",), ("inserted",) or ("digest",)
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.key}: {', '.join(self.fields)}"
+
+
+STREAM = 50_000  # rows fetched at a time
+
+
+def verify(session: Session, progress: Callable[[int, int, str], None] | None = None) -> list[Finding]:
+    """Every audited record against its digest, in one snapshot; returns what differs
+    (empty: every record holds the state the application left). ``progress(done, total,
+    table)`` is called as rows are checked."""
+    # One snapshot for every table and its digests (PostgreSQL: REPEATABLE READ, if verify
+    # begins the transaction; SQLite's read transaction is one already).
+    postgres = session.get_bind().dialect.name == "postgresql"
+    fresh = postgres and not session.in_transaction()
+    conn = (
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"}) if fresh else session.connection()
+    )
+    dialect, key, found = conn.dialect.name, _the_key(), []
+    for table, spec in SPECS.items():
+        total = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # nosec B608
+        checked, bad = 0, []
+        result = conn.execution_options(stream_results=True, yield_per=STREAM).execute(
+            text(
+                f"SELECT t.{spec.key}, {state_sql(dialect, table, 't.')}, d.mac FROM {table} AS t "  # nosec B608
+                f"LEFT JOIN record_digests AS d ON d.tbl = :tbl AND d.record_id = t.{spec.key}"
+            ),
+            {"tbl": table},
+        )
+        for rows in result.partitions():
+            bad += [(k, state, stored) for k, state, stored in rows if stored != mac(table, k, state, key)]
+            checked += len(rows)
+            if progress is not None:
+                progress(checked, total, table)
+        found += _named(conn, table, bad)
+        orphans = conn.execute(
+            text(
+                f"SELECT record_id FROM record_digests AS d WHERE tbl = :tbl "  # nosec B608
+                f"AND NOT EXISTS (SELECT 1 FROM {table} AS t WHERE t.{spec.key} = d.record_id)"
+            ),
+            {"tbl": table},
+        ).scalars()
+        found += [Finding(table, k, ("deleted",)) for k in orphans]
+    return sorted(found, key=lambda f: (list(SPECS).index(f.table), f.key))
+
+
+def _named(conn, table: str, bad: list[tuple[int, str, str | None]]) -> list[Finding]:
+    """The fields of each mismatched record whose check differs from the stored one."""
+    if not bad:
+        return []
+    stored = dict(
+        conn.execute(
+            text(
+                f"SELECT record_id, tags FROM record_digests WHERE tbl = :tbl AND {id_in(conn.dialect.name, 'record_id')}"
+            ),  # nosec B608
+            {"tbl": table, "ids": ids_param(conn.dialect.name, [k for k, _s, m in bad if m is not None])},
+        ).all()
+    )
+    names, out = SPECS[table].names, []
+    for k, state, digest in bad:
+        if digest is None:
+            out.append(Finding(table, k, ("inserted",)))
+            continue
+        now, then = tags(state), stored.get(k, "")
+        differ = tuple(n for i, n in enumerate(names) if now[4 * i : 4 * i + 4] != then[4 * i : 4 * i + 4])
+        out.append(Finding(table, k, differ or ("digest",)))
+    return out
+
+
+def baseline(session: Session, every: bool = False) -> dict[str, int]:
+    """Digests for the records that have none (a database from before digests), or with
+    ``every`` for all of them (after SECRET_KEY changed). Returns the count per table; the
+    caller audits it. Whatever the records hold now becomes their audited state: run it
+    once, after `crm audit verify` of the trail, never to hide a finding."""
+    conn, counts = session.connection(), {}
+    for table, spec in SPECS.items():
+        where = (
+            ""
+            if every
+            else f" WHERE NOT EXISTS (SELECT 1 FROM record_digests AS d WHERE d.tbl = :tbl AND d.record_id = t.{spec.key})"
+        )
+        ids = list(conn.execute(text(f"SELECT t.{spec.key} FROM {table} AS t{where}"), {"tbl": table}).scalars())  # nosec B608
+        write(session, table, ids)
+        counts[table] = len(ids)
+    return counts
