@@ -223,3 +223,29 @@ def test_the_risk_officer_who_entered_the_policy_may_not_approve_its_cover(datab
         s.execute(update(type(case)).where(type(case).id == case.id).values(state="escalated", assignee_id=None))
     with pytest.raises(services.CoverNotApproved):
         decide(database, entrant, case.id, "approved")
+
+
+def test_the_demo_after_its_run_leaves_no_open_watchlist_or_vip_claim_outside_a_queue(database):
+    import datetime as dt
+
+    from sqlalchemy import exists, func
+
+    from crm.demo import seed_demo
+    from crm.models.review import OPEN_CLAIM_STATUSES, ReviewCase
+    from tests.template_helpers import seeded
+
+    seeded(database, "demo-600-3", lambda: seed_demo(database, 600, seed=3, as_of=dt.date(2026, 11, 24)))
+    with database.session() as s:
+        open_claims = (
+            select(CustomerTier.tier, func.count())
+            .join(Claim, Claim.customer_id == CustomerTier.customer_id)
+            .where(Claim.status.in_(OPEN_CLAIM_STATUSES), Claim.voided_at.is_(None))
+            .group_by(CustomerTier.tier)
+        )
+        everything = dict(s.execute(open_claims).all())
+        queued = exists().where(ReviewCase.claim_id == Claim.id)
+        fast = exists().where(ReviewCase.claim_id == Claim.id, ReviewCase.fast_track.is_(True))
+        unqueued = dict(s.execute(open_claims.where(~queued)).all())
+        vip_not_fast = dict(s.execute(open_claims.where(~fast)).all()).get("vip", 0)
+    assert everything.get("watchlist") and everything.get("vip")
+    assert unqueued.get("watchlist", 0) == unqueued.get("vip", 0) == vip_not_fast == 0
