@@ -124,7 +124,14 @@ def test_entry_routes_with_the_same_rules_and_records_who(database, tmp_path, ma
             s,
             u,
             Actor.for_user(u),
-            claim_row(p.record.policy_no, loss_date=days_ago(59), report_date=days_ago(1)),
+            claim_row(
+                p.record.policy_no,
+                loss_date=days_ago(59),
+                report_date=days_ago(1),
+                status="reported",  # not paid: the cover waits for a risk officer (test_review_outcomes)
+                reserve_amount="4800.00",
+                paid_amount="0.00",
+            ),
             insurer_today(),
         )
     assert {x.reason for x in cases(database)} == {"late_entry", "cover_after_loss"}

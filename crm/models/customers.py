@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, literal_column
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, utcnow
@@ -77,7 +77,8 @@ class Policy(Base):
         CheckConstraint(_in("product_type", PRODUCT_TYPES), name="product_type"),
         CheckConstraint(_in("payment_mode", PAYMENT_MODES), name="payment_mode"),
         CheckConstraint(_in("status", POLICY_STATUSES), name="status"),
-        CheckConstraint("end_date > start_date", name="dates"),
+        # A declined policy never took effect: cancelled, covering no day (crm.review.outcomes).
+        CheckConstraint("end_date > start_date OR (status = 'cancelled' AND end_date = start_date)", name="dates"),
         CheckConstraint("annual_premium >= 0", name="premium"),
     )
 
@@ -101,6 +102,16 @@ class Policy(Base):
     # Voiding a policy in force takes two people: the first asks (these), a second confirms.
     void_requested_by: Mapped[str | None] = mapped_column(String(254))
     void_requested_at: Mapped[dt.datetime | None]
+    # Who typed it in (manual entry; an import's uploader is on its batch): four eyes.
+    entered_by_id: Mapped[int | None]
+    # The underwriting outcome (crm.review.outcomes): accepted | accepted_with_conditions | declined,
+    # the conditions (a premium loading in percent, an exclusion), and the risk officer who
+    # approved cover entered after a loss (claims on it wait for that).
+    uw_outcome: Mapped[str | None] = mapped_column(String(30))
+    premium_loading_pct: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    exclusion: Mapped[str | None] = mapped_column(String(500))
+    cover_approved_by_id: Mapped[int | None]
+    cover_approved_at: Mapped[dt.datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="policies")
 
@@ -130,6 +141,8 @@ class Claim(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     voided_at: Mapped[dt.datetime | None]
     void_reason: Mapped[str | None] = mapped_column(String(500))
+    entered_by_id: Mapped[int | None]  # who typed it in (manual entry): four eyes
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))  # the review decision's
 
     policy: Mapped[Policy] = relationship()
 

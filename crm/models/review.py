@@ -12,10 +12,11 @@ from crm.db import Base, utcnow
 
 QUEUES = ("underwriting", "claims")
 POLICY_REASONS = ("watchlist_new_business", "watchlist_policy_change", "late_entry", "blacklist_new_business")
-CLAIM_REASONS = ("watchlist_claim", "large_claim", "fraud_flag", "cover_after_loss", "blacklist_claim")
+CLAIM_REASONS = ("watchlist_claim", "large_claim", "fraud_flag", "cover_after_loss", "vip_claim", "blacklist_claim")
 REASONS = POLICY_REASONS + CLAIM_REASONS
 STATES = ("open", "in_review", "escalated", "approved", "rejected", "closed")
 ACTIVE_STATES = ("open", "in_review", "escalated")  # the SLA clock runs in these
+OPEN_CLAIM_STATUSES = ("reported", "registered", "under_review", "approved")  # pending (未决)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -3,7 +3,9 @@
 Fields are checked by the importer's own row parsers (crm.import_rows, on crm.validators), so
 a typed-in record obeys exactly the rules of an imported one. Record times are the server's;
 the person entering is recorded, and the same routing as for imports opens review cases
-(late entry, cover after loss, watchlist, large claim, fraud flag).
+(late entry, cover after loss, watchlist, large claim, fraud flag, VIP claims channel). A claim
+on cover entered after its loss is not entered approved or paid until a risk officer approved
+the cover (crm.review.outcomes).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,7 +22,13 @@ from crm import audit
 from crm.db import utcnow
 from crm.import_rows import claim_dates_fit, parse_claim, parse_policy
 from crm.models import Claim, Customer, Policy, User
+from crm.records import cover_pending
 from crm.review.routing import Origin, route_claims, route_policies
+
+COVER_PENDING = _l(
+    "the policy was entered after the loss: the claim is neither approved nor paid until a risk"
+    " officer approves the cover (enter it as reported)"
+)
 
 
 @dataclass
@@ -72,6 +81,7 @@ def enter_policy(session: Session, user: User, actor: audit.Actor, form: dict[st
     policy = Policy(
         **{k: v for k, v in values.items() if k != "customer_ref"},
         customer_id=customer_id,
+        entered_by_id=user.id,
         created_at=now,
         updated_at=now,
     )
@@ -98,6 +108,9 @@ def enter_claim(session: Session, user: User, actor: audit.Actor, form: dict[str
             problems.append(("policy_no", f"no policy {values['policy_no']}"))
         else:
             problems += claim_dates_fit(values, policy.start_date, policy.end_date, today)
+            if values["status"] in ("approved", "paid") and values["loss_date"]:
+                if cover_pending(session, policy, values["loss_date"]):
+                    problems.append(("status", str(COVER_PENDING)))
     if values["claim_no"] and session.scalar(select(Claim.id).where(Claim.claim_no == values["claim_no"])):
         problems.append(("claim_no", f"claim {values['claim_no']} exists already"))
     _raise_if(problems)
@@ -106,6 +119,7 @@ def enter_claim(session: Session, user: User, actor: audit.Actor, form: dict[str
         **{k: v for k, v in values.items() if k != "policy_no"},
         policy_id=policy.id,
         customer_id=policy.customer_id,
+        entered_by_id=user.id,
         created_at=now,
         updated_at=now,
     )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from crm.forms import Form
+from crm.review.outcomes import Conditions
 from crm.validators import CLAIM_STATUSES, PAYMENT_MODES, POLICY_STATUSES, PRODUCT_TYPES
 
 
@@ -19,6 +22,14 @@ class DecideForm(Form):
     reason = TextAreaField(
         _l("Reason"), validators=[DataRequired(message=_l("A decision needs a reason.")), Length(max=500)]
     )
+    # Underwriting only: an acceptance with conditions (shown on underwriting cases).
+    loading_pct = DecimalField(
+        _l("Premium loading (%)"), places=2, validators=[Optional(), NumberRange(min=Decimal("0.01"), max=500)]
+    )
+    exclusion = StringField(_l("Exclusion"), validators=[Optional(), Length(max=500)])
+
+    def conditions(self) -> Conditions:
+        return Conditions(self.loading_pct.data, (self.exclusion.data or "").strip() or None)
 
 
 class EscalateForm(Form):

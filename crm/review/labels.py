@@ -13,6 +13,7 @@ REASONS = {
     "large_claim": _l("Large claim"),
     "fraud_flag": _l("Suspected fraud"),
     "cover_after_loss": _l("Cover entered after the loss"),
+    "vip_claim": _l("VIP claims channel"),
     "blacklist_new_business": _l("Black list: new business"),
     "blacklist_claim": _l("Black list: claim"),
 }
@@ -43,6 +44,26 @@ STATE_BADGES = {
 }
 
 
+UW_OUTCOMES = {
+    "accepted": _l("Accepted"),
+    "accepted_with_conditions": _l("Accepted with conditions"),
+    "declined": _l("Declined: never took effect"),
+}
+
+
+def uw_outcome_label(policy) -> str:
+    """A policy's underwriting outcome with its conditions, e.g. "Accepted with conditions: loading 25.00%"."""
+    if not policy.uw_outcome:
+        return ""
+    text = str(UW_OUTCOMES.get(policy.uw_outcome, policy.uw_outcome))
+    conditions = []
+    if policy.premium_loading_pct is not None:
+        conditions.append(str(_l("premium loading %(pct)s%%", pct=policy.premium_loading_pct)))
+    if policy.exclusion:
+        conditions.append(str(_l("exclusion: %(text)s", text=policy.exclusion)))
+    return text + (": " + "; ".join(conditions) if conditions else "")
+
+
 def register(state) -> None:
     """Blueprint hook: put the label helpers into every template of the app."""
     state.app.jinja_env.globals.update(
@@ -51,4 +72,5 @@ def register(state) -> None:
         review_state_filter=lambda code: STATE_FILTERS.get(code, code),
         review_queue=lambda code: QUEUES.get(code, code),
         review_badge=lambda code: STATE_BADGES.get(code, ""),
+        uw_outcome_label=uw_outcome_label,
     )

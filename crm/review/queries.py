@@ -35,6 +35,7 @@ class QueueFilter:
     mine: bool = False
     overdue: bool = False
     after: tuple[int, int] | None = None  # (priority, id) of the last row of the previous page
+    vip: bool = False  # the VIP claims channel: fast-tracked cases only (the top of the priority index)
 
 
 def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: dt.date, limit: int = PAGE_SIZE):
@@ -55,6 +56,8 @@ def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: 
         )
         if f.mine:
             stmt = stmt.where(ReviewCase.assignee_id == user.id)
+        if f.vip:
+            stmt = stmt.where(ReviewCase.fast_track.is_(True))
         if f.overdue:
             stmt = stmt.where(ReviewCase.due_on < today)
         if f.after:
@@ -66,9 +69,12 @@ def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: 
     return rows[:limit], (f"{last.priority}.{last.id}" if last else None)
 
 
-def queue_counts(session: Session, queue: str, today: dt.date, user_id: int | None = None) -> dict:
-    """Active, open, overdue and (with ``user_id``) 'mine' counts of one queue."""
+def queue_counts(session: Session, queue: str, today: dt.date, user_id: int | None = None, vip: bool = False) -> dict:
+    """Active, open, overdue and (with ``user_id``) 'mine' counts of one queue (``vip``: of its
+    fast-tracked cases, the VIP claims channel)."""
     base = select(func.count()).select_from(ReviewCase).where(ReviewCase.queue == queue)
+    if vip:
+        base = base.where(ReviewCase.fast_track.is_(True))
     active = base.where(ReviewCase.state.in_(ACTIVE_STATES))
     counts = {
         "active": session.scalar(active),

@@ -3,7 +3,9 @@
 Enhanced underwriting: a watchlist customer's new or changed policy; a policy entered more
 than ``late_entry_days`` after its start (a late entry). Claims review: a watchlist
 customer's claim; a claim above the large-claim amount; a claim flagged as suspected fraud;
-a claim whose policy was entered after the loss (cover back-filled after the loss).
+a claim whose policy was entered after the loss (cover back-filled after the loss); a VIP's
+open claim that calls for no other review goes to the VIP claims channel (``vip_claim``).
+Customers who move tier later are swept by crm.review.sweep.
 
 Records of an initial load (the audited migration of historical data) are exempt from the
 late-entry and cover-after-loss rules; so are claims on policies that such a load brought in.
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.db import utcnow
 from crm.models import Claim, CustomerTier, ImportBatch, Policy
-from crm.models.review import ReviewCase
+from crm.models.review import OPEN_CLAIM_STATUSES, ReviewCase
 from crm.review import blacklist_routing as bl
 from crm.review.sla import ReviewSettings, add_working_days, current_settings
 
@@ -111,6 +113,7 @@ def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> 
                 Claim.claimed_amount,
                 Claim.fraud_suspected,
                 Claim.loss_date,
+                Claim.status,
                 Policy.created_at.label("policy_entered_at"),
                 ImportBatch.initial_load.label("policy_migrated"),
                 CustomerTier.tier,
@@ -124,6 +127,7 @@ def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> 
         cases = []
         for r in rows:
             vip = r.tier == "vip"
+            before = len(cases)
 
             def add(reason: str, detail: str, r=r, vip=vip, cases=cases) -> None:
                 cases.append(_case("claims", reason, r, r.risk_score, vip, detail, claim_id=r.id))
@@ -137,6 +141,8 @@ def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> 
             entered_on = settings.today(r.policy_entered_at)
             if not origin.initial_load and not r.policy_migrated and entered_on > r.loss_date:
                 add("cover_after_loss", f"policy entered {entered_on}, after the loss on {r.loss_date}")
+            if vip and r.status in OPEN_CLAIM_STATUSES and len(cases) == before:
+                add("vip_claim", "VIP claims channel")
         opened += _open(session, cases, settings, origin)
     return opened + _route_blacklisted("claims", bl.blacklisted_claims(session, claim_ids), session, origin)
 
@@ -191,7 +197,8 @@ def _open(session: Session, cases: list[dict], settings: ReviewSettings, origin:
             due_on=add_working_days(today, days, settings.holidays),
             settings_version=settings.version,
             state="open",
-            entered_by_id=origin.entered_by_id,
+            # a sweep (crm.review.sweep) names each subject's own entrant
+            entered_by_id=case.get("entered_by_id", origin.entered_by_id),
             import_batch_id=origin.import_batch_id,
             created_at=now,
             updated_at=now,

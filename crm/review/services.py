@@ -16,6 +16,7 @@ from crm import audit
 from crm.db import utcnow
 from crm.models import Customer, User
 from crm.models.review import ReviewCase
+from crm.review import outcomes
 from crm.review.rotation import next_assignee
 
 # Who works each queue (risk officers decide what is escalated to them, in both queues).
@@ -37,6 +38,10 @@ class NotAllowed(ReviewError):
 
 class FourEyes(NotAllowed):
     pass
+
+
+class CoverNotApproved(NotAllowed):
+    """A claim on cover entered after its loss waits for a risk officer's approval of the cover."""
 
 
 class AlreadyTaken(ReviewError):
@@ -153,11 +158,19 @@ def escalate(session: Session, case_id: int, user: User, reason: str | None, act
 
 
 def decide(
-    session: Session, case_id: int, user: User, decision: str, reason: str | None, actor: audit.Actor
+    session: Session,
+    case_id: int,
+    user: User,
+    decision: str,
+    reason: str | None,
+    actor: audit.Actor,
+    conditions: outcomes.Conditions | None = None,
 ) -> ReviewCase:
     """Approve or reject: the reviewer holding the case, or a risk officer for an escalated one.
+    The decision changes its subject (crm.review.outcomes): the claim's status, the policy's
+    underwriting outcome (``conditions`` with an acceptance).
 
-    Raises ReasonRequired, NotAllowed, FourEyes, AlreadyTaken.
+    Raises ReasonRequired, NotAllowed (CoverNotApproved among them), FourEyes, AlreadyTaken.
     """
     if decision not in ("approved", "rejected"):
         raise NotAllowed(_l("the decision is 'approved' or 'rejected'"))
@@ -175,6 +188,12 @@ def decide(
     else:
         raise NotAllowed(_l("a case that is %(state)s cannot be decided", state=case.state))
     _check_four_eyes(session, case, user)
+    try:
+        outcomes.check(session, case, user, decision, conditions)
+    except outcomes.CoverNotApproved as exc:
+        raise CoverNotApproved(str(exc)) from None
+    except outcomes.OutcomeRefused as exc:
+        raise NotAllowed(str(exc)) from None
     before = case.state
     if not transition(
         session,
@@ -197,6 +216,7 @@ def decide(
             "review_case.decide", "review_case", case.id, {"state": before}, {"state": decision, "reason": reason}
         ),
     )
+    outcomes.apply(session, case, user, decision, reason, conditions, actor)
     return case
 
 

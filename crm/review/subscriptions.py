@@ -1,4 +1,5 @@
-"""review: open review cases for what an import brought in, in the import's transaction."""
+"""review: open review cases for what an import brought in, in the import's transaction, and
+sweep a customer's business into the queues their new tier calls for when they move."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy.orm import Session
 from crm import events
 from crm.models import ImportBatch
 from crm.review.routing import Origin, route_claims, route_policies
+from crm.review.sweep import follow_tier_moves
 
 
 def on_records_imported(session: Session, event: events.RecordsImported) -> None:
@@ -26,6 +28,12 @@ def on_records_imported(session: Session, event: events.RecordsImported) -> None
         route_claims(session, event.created_ids + event.updated_ids, origin)
 
 
+def on_tiers_changed(session: Session, event: events.TiersChanged) -> None:
+    """Watchlist entrants' open business to review, VIPs' cases fast-tracked (crm.review.sweep)."""
+    follow_tier_moves(session, event.moves, event.actor)
+
+
 def register() -> None:
     """Subscribe this feature's handlers (crm.events.subscribe)."""
     events.subscribe(events.RecordsImported, on_records_imported)
+    events.subscribe(events.TiersChanged, on_tiers_changed)

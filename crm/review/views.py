@@ -41,7 +41,14 @@ def claims():
     return _queue("claims")
 
 
-def _queue(queue: str):
+@bp.get("/claims/vip")
+@roles_required(*QUEUE_VIEWERS["claims"])
+def vip_claims():
+    """The VIP claims channel (贵宾理赔通道): the claims queue's fast-tracked cases alone."""
+    return _queue("claims", vip=True)
+
+
+def _queue(queue: str, vip: bool = False):
     db = get_session()
     state = request.args.get("state", "active")
     f = queries.QueueFilter(
@@ -49,19 +56,21 @@ def _queue(queue: str):
         mine=request.args.get("mine") == "1",
         overdue=request.args.get("overdue") == "1",
         after=cursor_arg("after"),
+        vip=vip,
     )
     today = current_settings(db).today()
     rows, next_after = queries.list_cases(db, current_user, queue, f, today)
     return render_template(
         "review/queue.html",
         queue=queue,
-        title=QUEUE_TITLES[queue],
+        endpoint="review.vip_claims" if vip else f"review.{queue}",
+        title=_("VIP claims channel") if vip else QUEUE_TITLES[queue],
         rows=rows,
         f=f,
         next_after=next_after,
         today=today,
         states=queries.STATE_FILTERS,
-        counts=queries.queue_counts(db, queue, today, current_user.id),
+        counts=queries.queue_counts(db, queue, today, current_user.id, vip=vip),
         form=ActionForm(),
     )
 
@@ -132,7 +141,15 @@ def decide(case_id: int):
     if not form.validate_on_submit():
         return _case_page(case_id, decide_form=form, status=422)
     try:
-        services.decide(get_session(), case_id, current_user, form.decision.data, form.reason.data, current_actor())
+        services.decide(
+            get_session(),
+            case_id,
+            current_user,
+            form.decision.data,
+            form.reason.data,
+            current_actor(),
+            conditions=form.conditions(),
+        )
     except services.ReviewError as exc:
         return _refused(case_id, exc, decide_form=form)
     return _done(case_id, _("Decision recorded."))

@@ -1,0 +1,133 @@
+"""What a review decision does to its subject, through the audited record services (crm.records).
+
+A claims decision sets the claim's status: a rejection rejects the pending claim at once, its
+reserve released to 0 and the reason kept; an approval approves the undecided claim once no
+other case on it is still active (a claim with a fraud flag and a large amount waits for both
+reviews). A claim that is paid, rejected or withdrawn already stays as it is: the decision is
+recorded on the case (an import's claim was settled in the core system).
+
+Cover entered after the loss (出险后补录承保信息) blocks the claim: it is approved only after a
+risk officer who did not enter the policy approves the cover, which is what approving the
+``cover_after_loss`` case does (a claims reviewer escalates it). Manual entry of an approved or
+paid claim checks the same (crm.review.entry).
+
+An underwriting decision sets the policy's outcome: accepted, accepted with conditions (a
+premium loading in percent and/or an exclusion, recorded and shown; the premium itself is the
+core system's and is not recomputed here), or declined: the policy never takes effect
+(crm.records.underwrite_policy). A policy with a live claim is not declined: its claims are
+decided first.
+
+``check`` raises before the case changes; ``apply`` then only writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm import audit, records
+from crm.models import Claim, Policy, User
+from crm.models.review import ACTIVE_STATES, ReviewCase
+
+
+class OutcomeRefused(Exception):
+    """The decision cannot take effect on its subject; the message says why."""
+
+
+class CoverNotApproved(OutcomeRefused):
+    pass
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """An acceptance's conditions (underwriting): a premium loading in percent, an exclusion."""
+
+    loading_pct: Decimal | None = None
+    exclusion: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.loading_pct is not None or bool(self.exclusion)
+
+
+def _others_active(session: Session, case: ReviewCase) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(ReviewCase)
+        .where(ReviewCase.claim_id == case.claim_id, ReviewCase.id != case.id, ReviewCase.state.in_(ACTIVE_STATES))
+    )
+
+
+def check(session: Session, case: ReviewCase, user: User, decision: str, conditions: Conditions | None) -> None:
+    """Raise OutcomeRefused (CoverNotApproved) when ``decision`` may not take effect."""
+    if case.queue == "underwriting":
+        if conditions and decision != "approved":
+            raise OutcomeRefused(_l("conditions go with an acceptance"))
+        if conditions and conditions.loading_pct is not None and not 0 < conditions.loading_pct <= 500:
+            raise OutcomeRefused(_l("a premium loading is between 0 and 500 percent"))
+        if decision == "rejected":
+            live = session.scalar(
+                select(func.count())
+                .select_from(Claim)
+                .where(
+                    Claim.policy_id == case.policy_id,
+                    Claim.voided_at.is_(None),
+                    Claim.status.not_in(("rejected", "withdrawn")),
+                )
+            )
+            if live:
+                raise OutcomeRefused(_l("the policy has claims on its cover: decide them before declining it"))
+        return
+    if decision != "approved":
+        return
+    claim = session.get(Claim, case.claim_id)
+    policy = session.get(Policy, claim.policy_id)
+    if case.reason == "cover_after_loss":
+        if user.role != "risk_officer":
+            raise CoverNotApproved(_l("cover entered after the loss is approved by a risk officer: escalate the case"))
+        if records.entrant(session, policy) == user.id:
+            raise CoverNotApproved(_l("four eyes: you entered the policy whose cover is in question"))
+        return
+    if (
+        claim.status in records.CLAIM_UNDECIDED
+        and not _others_active(session, case)
+        and records.cover_pending(session, policy, claim.loss_date, claim.import_batch_id)
+    ):
+        raise CoverNotApproved(_l("the policy was entered after the loss: a risk officer must approve the cover first"))
+
+
+def apply(
+    session: Session,
+    case: ReviewCase,
+    user: User,
+    decision: str,
+    reason: str,
+    conditions: Conditions | None,
+    actor: audit.Actor,
+) -> None:
+    """Write the decision's effect on the case's policy or claim (checked by ``check``)."""
+    if case.queue == "underwriting":
+        policy = session.get(Policy, case.policy_id)
+        if decision == "rejected":
+            records.underwrite_policy(session, actor, policy, "declined")
+        elif conditions:
+            records.underwrite_policy(
+                session, actor, policy, "accepted_with_conditions", conditions.loading_pct, conditions.exclusion
+            )
+        else:
+            records.underwrite_policy(session, actor, policy, "accepted")
+        return
+    claim = session.get(Claim, case.claim_id)
+    if decision == "rejected":
+        records.reject_claim(session, actor, claim, reason)
+        return
+    policy = session.get(Policy, claim.policy_id)
+    if case.reason == "cover_after_loss":
+        records.approve_cover(session, actor, policy, user.id)
+    if not _others_active(session, case) and not records.cover_pending(
+        session, policy, claim.loss_date, claim.import_batch_id
+    ):
+        records.approve_claim(session, actor, claim)
