@@ -55,6 +55,9 @@ class Sort:
         return "↓" if self.desc else "↑"
 
 
+UNSORTED = Sort()  # the list's own order
+
+
 def parse_sort(text: str | None, allowed: Mapping[str, object]) -> Sort:
     """``text`` as a Sort over the columns ``allowed``. Raises BadSort for any other column."""
     text = (text or "").strip()

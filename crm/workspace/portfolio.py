@@ -26,7 +26,7 @@ SORT_COLUMNS = {
 }
 
 
-def portfolio_query(user: User, manager_id: int | None, q: str = "", sort: listing.Sort = listing.Sort()):
+def portfolio_query(user: User, manager_id: int | None, q: str = "", sort: listing.Sort = listing.UNSORTED):
     """A portfolio in its order: the chosen column, else VIPs first, then by value score
     (highest first). An account manager always sees their own; others choose ``manager_id``.
     ``q`` searches as the customer list does (name, reference or its beginning, phone tail).
@@ -49,7 +49,14 @@ def portfolio_query(user: User, manager_id: int | None, q: str = "", sort: listi
     )
 
 
-def my_customers(session: Session, user: User, manager_id: int | None, page: int = 0, q: str = "", sort=listing.Sort()):
+def my_customers(
+    session: Session,
+    user: User,
+    manager_id: int | None,
+    page: int = 0,
+    q: str = "",
+    sort: listing.Sort = listing.UNSORTED,
+):
     """One page of a portfolio: (rows of (Customer, CustomerTier | None), has_more)."""
     return listing.page_of(session, portfolio_query(user, manager_id, q, sort), page, PAGE_SIZE)
 
