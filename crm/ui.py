@@ -10,6 +10,7 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from crm.listing import person_name
 from crm.validators import mask_id_number, mask_phone
 from segmentation.scores import SCORE_DECIMALS
 
@@ -193,6 +194,7 @@ def init_app(app) -> None:
         status_label=_label("status"),
         reason_label=_label("reason"),
         feature_label=_label("feature"),
+        person_name=person_name,
     )
     app.jinja_env.filters.update(
         mask_phone=mask_phone,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from crm import audit
+from crm import audit, listing
 from crm.audit import Actor
 from crm.models import Claim, Customer, CustomerTier, Policy, User
 from crm.models.customers import PHONE_TAIL
@@ -54,6 +54,8 @@ class CustomerFilter:
     city: str = ""
     manager_id: int | None = None
     after_id: int | None = None
+    sort: listing.Sort = listing.Sort()
+    page: int = 0
 
 
 def search_kind(q: str) -> tuple[str, str]:
@@ -78,52 +80,98 @@ def search_kind(q: str) -> tuple[str, str]:
     return "name", text
 
 
-def search_customers(session: Session, user: User, f: CustomerFilter, limit: int = PAGE_SIZE):
-    """One page of customers, with their tier; returns (rows, next_after_id).
+# The columns a customer list may be sorted by (not the phone: the order of masked numbers
+# would tell their hidden digits).
+SORT_COLUMNS = {
+    "reference": Customer.customer_ref,
+    "name": Customer.name,
+    "tier": CustomerTier.tier,
+    "city": Customer.city,
+    "source": Customer.source,
+}
 
-    Pages are keyset pages: on id, or for a name or reference search on (name, id) or the
-    unique reference, so that an index answers a common surname among a million customers
-    without sorting its matches. Raises RevealRequired, before anything is read, when a
-    user who may not reveal searches by a full ID number or mobile number: what such a
-    search would find, how many and how fast must not tell them the number.
-    """
-    kind, value = search_kind(f.q)
-    if kind in FULL_NUMBER_KINDS and not may_reveal(user):
-        raise RevealRequired(kind)
+
+def customer_query(user: User, f: CustomerFilter) -> Select:
+    """Every customer of the list (Customer, tier) with the filters of ``f``, unordered.
+    Raises RevealRequired, before anything is read, when a user who may not reveal searches
+    by a full ID number or mobile number."""
     stmt = (
         visible_customers(user)
         .add_columns(CustomerTier.tier)
         .outerjoin(CustomerTier, CustomerTier.customer_id == Customer.id)
     )
-    sort = None
-    if kind == "phone":
-        stmt = stmt.where(Customer.phone == value)
-    elif kind == "id_number":
-        stmt = stmt.where(Customer.id_number == value)
-    elif kind == "phone_tail":
-        stmt = stmt.where(PHONE_TAIL == value)  # the expression of ix_customers_phone_tail_id
-    elif kind == "reference":
-        prefixes = {value} | ({"C" + value} if value.isdigit() else set())
-        stmt = stmt.where(or_(*(_prefix(Customer.customer_ref, p) for p in prefixes)))
-        sort = Customer.customer_ref
-    elif kind == "name":
-        stmt = stmt.where(_prefix(Customer.name, value))
-        sort = Customer.name
+    where = search_filter(user, f.q)
+    if where is not None:
+        stmt = stmt.where(where)
     if f.tier:
         stmt = stmt.where(CustomerTier.tier == f.tier)
     if f.city:
         stmt = stmt.where(Customer.city == f.city)
     if f.manager_id:
         stmt = stmt.where(Customer.account_manager_id == f.manager_id)
-    order = (Customer.id,) if sort is None else (sort, Customer.id)
+    return stmt
+
+
+def ordered(stmt: Select, f: CustomerFilter) -> Select:
+    """``stmt`` in the list's order: the chosen column, else by the searched column, else by id."""
+    kind, _value = search_kind(f.q)
+    searched = {"reference": Customer.customer_ref, "name": Customer.name}.get(kind)
+    default = (Customer.id,) if searched is None else (searched, Customer.id)
+    return stmt.order_by(*listing.order_by(f.sort, SORT_COLUMNS, default, Customer.id))
+
+
+def search_customers(session: Session, user: User, f: CustomerFilter, limit: int = PAGE_SIZE):
+    """One page of customers, with their tier; returns (rows, next_after_id, has_more).
+
+    In the list's own order, pages are keyset pages: on id, or for a name or reference search
+    on (name, id) or the unique reference, so that an index answers a common surname among a
+    million customers without sorting its matches. Sorted by a column, they are offset pages
+    (``f.page``). Raises RevealRequired, before anything is read, when a user who may not
+    reveal searches by a full ID number or mobile number: what such a search would find,
+    how many and how fast must not tell them the number.
+    """
+    stmt = customer_query(user, f)
+    if f.sort.key is not None:
+        rows, more = listing.page_of(session, ordered(stmt, f), f.page, limit)
+        return rows, None, more
+    kind, _value = search_kind(f.q)
+    sort = {"reference": Customer.customer_ref, "name": Customer.name}.get(kind)
     if f.after_id and sort is not None:
         after_key = session.scalar(select(sort).where(Customer.id == f.after_id))
         stmt = stmt.where(tuple_(sort, Customer.id) > tuple_(after_key or "", f.after_id))
     elif f.after_id:
         stmt = stmt.where(Customer.id > f.after_id)
-    rows = session.execute(stmt.order_by(*order).limit(limit + 1)).all()
+    rows = session.execute(ordered(stmt, f).limit(limit + 1)).all()
     next_after = rows[limit - 1][0].id if len(rows) > limit else None
-    return rows[:limit], next_after
+    return rows[:limit], next_after, next_after is not None
+
+
+def search_clause(kind: str, value: str):
+    """The condition on Customer of a search that ``search_kind`` read: the same in every list
+    (the customers, a portfolio, the review queues, the overrides)."""
+    if kind == "phone":
+        return Customer.phone == value
+    if kind == "id_number":
+        return Customer.id_number == value
+    if kind == "phone_tail":
+        return PHONE_TAIL == value  # the expression of ix_customers_phone_tail_id
+    if kind == "reference":
+        prefixes = {value} | ({"C" + value} if value.isdigit() else set())
+        return or_(*(_prefix(Customer.customer_ref, p) for p in prefixes))
+    return _prefix(Customer.name, value)
+
+
+def search_filter(user: User, q: str, full_numbers: bool = True):
+    """The condition on Customer of the search text ``q`` typed into any list, or None for no
+    search. Raises RevealRequired when a user who may not reveal searches by a full ID number
+    or mobile number, and (``full_numbers=False``: the lists other than the customer search,
+    which do not audit such a search as a reveal) for everyone."""
+    kind, value = search_kind(q)
+    if not kind:
+        return None
+    if kind in FULL_NUMBER_KINDS and not (full_numbers and may_reveal(user)):
+        raise RevealRequired(kind)
+    return search_clause(kind, value)
 
 
 def _prefix(column, text: str):

@@ -39,7 +39,8 @@ class QueueFilter:
 
 
 def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: dt.date, limit: int = PAGE_SIZE):
-    """One page: rows of (case, customer name, customer ref, assignee e-mail); and the next cursor."""
+    """One page: rows of (case, customer name, customer ref, assignee's e-mail, assignee's name,
+    the claimed amount of a claim's case); and the next cursor."""
     assignee = aliased(User)
     states = STATE_FILTERS.get(f.state, ACTIVE_STATES)
     if f.overdue:
@@ -49,9 +50,17 @@ def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: 
     # would have to sort every active case of the queue to find the first page.
     for state in states:
         stmt = (
-            select(ReviewCase, Customer.name, Customer.customer_ref, assignee.email)
+            select(
+                ReviewCase,
+                Customer.name,
+                Customer.customer_ref,
+                assignee.email,
+                assignee.full_name,
+                Claim.claimed_amount,
+            )
             .join(Customer, Customer.id == ReviewCase.customer_id)
             .outerjoin(assignee, assignee.id == ReviewCase.assignee_id)
+            .outerjoin(Claim, Claim.id == ReviewCase.claim_id)
             .where(ReviewCase.queue == queue, ReviewCase.state == state)
         )
         if f.mine:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from crm import audit
-from crm.customers.services import visible_customers
+from crm import audit, listing
+from crm.customers.services import search_filter, visible_customers
 from crm.models import Customer, CustomerTier, User
 
 PAGE_SIZE = 50
@@ -16,24 +16,49 @@ class ReassignError(ValueError):
     """A customer could not be reassigned; the message says why."""
 
 
-def my_customers(session: Session, user: User, manager_id: int | None, page: int = 0):
-    """One page of a portfolio, VIPs first, then by value score (highest first).
+SORT_COLUMNS = {
+    "reference": Customer.customer_ref,
+    "name": Customer.name,
+    "tier": CustomerTier.tier,
+    "value_score": CustomerTier.value_score,
+    "risk_score": CustomerTier.risk_score,
+    "city": Customer.city,
+}
 
-    An account manager always sees their own; others choose ``manager_id``. Returns
-    (rows of (Customer, CustomerTier | None), has_more).
-    """
+
+def portfolio_query(user: User, manager_id: int | None, q: str = "", sort: listing.Sort = listing.UNSORTED):
+    """A portfolio in its order: the chosen column, else VIPs first, then by value score
+    (highest first). An account manager always sees their own; others choose ``manager_id``.
+    ``q`` searches as the customer list does (name, reference or its beginning, phone tail).
+    Raises RevealRequired for a full ID or mobile number."""
     stmt = visible_customers(user)
     if user.role != "account_manager":
         stmt = stmt.where(Customer.account_manager_id == manager_id)
-    stmt = (
+    where = search_filter(user, q, full_numbers=False)
+    if where is not None:
+        stmt = stmt.where(where)
+    default = (
+        case((CustomerTier.tier == "vip", 0), else_=1),
+        CustomerTier.value_score.desc().nulls_last(),
+        Customer.id,
+    )
+    return (
         stmt.add_columns(CustomerTier)
         .outerjoin(CustomerTier, CustomerTier.customer_id == Customer.id)
-        .order_by(
-            case((CustomerTier.tier == "vip", 0), else_=1), CustomerTier.value_score.desc().nulls_last(), Customer.id
-        )
+        .order_by(*listing.order_by(sort, SORT_COLUMNS, default, Customer.id))
     )
-    rows = session.execute(stmt.offset(page * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
-    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def my_customers(
+    session: Session,
+    user: User,
+    manager_id: int | None,
+    page: int = 0,
+    q: str = "",
+    sort: listing.Sort = listing.UNSORTED,
+):
+    """One page of a portfolio: (rows of (Customer, CustomerTier | None), has_more)."""
+    return listing.page_of(session, portfolio_query(user, manager_id, q, sort), page, PAGE_SIZE)
 
 
 def unassigned_vips(session: Session, limit: int = 200):

@@ -12,13 +12,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from crm import csvout, listing
 from crm.auth.login import STAFF, current_actor, roles_required
 from crm.clock import business_today as today
-from crm.customers.services import NotVisible, get_customer
+from crm.customers.services import NotVisible, RevealRequired, get_customer
 from crm.db import get_session
 from crm.models import User
 from crm.request_args import int_arg
-from crm.ui import NavItem
+from crm.ui import NavItem, score
+from crm.validators import mask_phone
 from crm.workspace import bp, feeds, portfolio, snapshots, visits, warnings
 from crm.workspace import today as today_work
 from crm.workspace.forms import ReassignForm
@@ -128,17 +130,71 @@ def _tier_name(code: str):
     return LABELS["tier"].get(code, _("not scored") if code == "unscored" else code)
 
 
-@bp.get("/workspace/portfolio")
+def _portfolio_args(db):
+    """The portfolio's manager, search, sort and page from the request (the search only from a
+    POST body, so that it never becomes part of a URL). A sort it does not offer is a 400."""
+    values = request.form if request.method == "POST" else request.args
+    managers = portfolio.active_managers(db) if current_user.role == "admin" else []
+    manager_id = int_arg("manager", managers[0].id if managers else None, values=values)
+    try:
+        sort = listing.parse_sort(values.get("sort_to") or values.get("sort"), portfolio.SORT_COLUMNS)
+    except listing.BadSort:
+        abort(400)
+    q = request.form.get("q", "")[:100] if request.method == "POST" else ""
+    page = 0 if "sort_to" in values else int_arg("page", 0, high=100_000, values=values)
+    return managers, manager_id, q, sort, page
+
+
+@bp.route("/workspace/portfolio", methods=["GET", "POST"])
 @roles_required("admin", "account_manager")
 def portfolio_page():
     db = get_session()
-    page = int_arg("page", 0)
-    managers = portfolio.active_managers(db) if current_user.role == "admin" else []
-    manager_id = int_arg("manager", managers[0].id if managers else None)
-    rows, more = portfolio.my_customers(db, current_user, manager_id, page)
+    managers, manager_id, q, sort, page = _portfolio_args(db)
+    refused = False
+    try:
+        rows, more = portfolio.my_customers(db, current_user, manager_id, page, q, sort)
+        total = listing.count(db, portfolio.portfolio_query(current_user, manager_id, q, sort))
+    except RevealRequired:
+        rows, more, total, refused, q = [], False, 0, True, ""
     return render_template(
-        "workspace/portfolio.html", rows=rows, more=more, page=page, managers=managers, manager_id=manager_id
+        "workspace/portfolio.html",
+        rows=rows,
+        more=more,
+        page=page,
+        managers=managers,
+        manager_id=manager_id,
+        q=q,
+        sort=sort,
+        total=total,
+        refused=refused,
     )
+
+
+@bp.post("/workspace/portfolio/export")
+@roles_required("admin", "account_manager")
+def portfolio_export():
+    """The portfolio as shown (same manager, search and sort; the phone masked) as a CSV file."""
+    db = get_session()
+    _managers, manager_id, q, sort, _page = _portfolio_args(db)
+    try:
+        stmt = portfolio.portfolio_query(current_user, manager_id, q, sort)
+    except RevealRequired:
+        abort(400)
+    header = [_("Reference"), _("Name"), _("Tier"), _("Value score"), _("Risk score"), _("City"), _("Phone")]
+    rows = listing.export_rows(
+        db,
+        stmt,
+        lambda r: [
+            r[0].customer_ref,
+            r[0].name,
+            _tier_name(r[1].tier) if r[1] else "",
+            score(r[1].value_score) if r[1] else "",
+            score(r[1].risk_score) if r[1] else "",
+            r[0].city,
+            mask_phone(r[0].phone),
+        ],
+    )
+    return csvout.csv_response(csvout.to_text(header, rows), "portfolio.csv")
 
 
 @bp.get("/workspace/unassigned-vips")
