@@ -83,6 +83,7 @@ def db_restore(file, yes):
         restore(database.url, file)
     except BackupError as exc:
         _fail(str(exc))
+    audit.seal_pending(database)  # what the backup held unsealed, as the scheduler would
     with database.session() as session:
         result = audit.verify(session)
     if not result.ok:
@@ -166,6 +167,13 @@ def audit_group():
     pass
 
 
+@audit_group.command("seal")
+@with_appcontext
+def audit_seal():
+    """Chain the events written since the last seal (the scheduler does it every second)."""
+    click.echo(f"sealed {audit.seal_pending(get_db())} events")
+
+
 @audit_group.command("verify")
 @click.option(
     "--anchor",
@@ -175,8 +183,10 @@ def audit_group():
 )
 @with_appcontext
 def audit_verify(anchor_file):
-    """Exit 0 when the trail is intact; else exit 1 naming the first bad event."""
+    """Seal what is waiting, then exit 0 when the trail is intact; else exit 1 naming the first
+    bad event (or the events the sealer left for more than a minute)."""
     anchor = json.loads(open(anchor_file).read()) if anchor_file else None
+    audit.seal_pending(get_db())
     with get_db().session() as session:
         result = audit.verify(session, anchor)
     if not result.ok:
@@ -187,7 +197,8 @@ def audit_verify(anchor_file):
 @audit_group.command("anchor")
 @with_appcontext
 def audit_anchor():
-    """Print the newest event's position and hash (keep it somewhere the database is not)."""
+    """Print the newest event's number and hash (keep it somewhere the database is not)."""
+    audit.seal_pending(get_db())
     with get_db().session() as session:
         result = audit.verify(session)
     if not result.ok:
