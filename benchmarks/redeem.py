@@ -1,7 +1,7 @@
 """Redemption throughput: the full partner API against a bare endpoint, side by side.
 
     .venv/bin/python benchmarks/redeem.py [--db sqlite|postgres|both] [--seconds 10] [--rounds 3]
-        [--clients 32] [--bare driver|sqlalchemy] [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--clients 32] [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Both sides run under gunicorn with 2 workers (gthread, 16 threads, keep-alive) on 127.0.0.1,
 on the same fresh database with the same engine settings (crm.db.make_engine: SQLite in WAL
@@ -10,9 +10,9 @@ synchronous_commit on, so a 201 is on disk on both sides).
 - full: POST /api/partners/v1/redemptions — bearer key, per-key rate limit (set high enough
   not to refuse), Idempotency-Key claim and stored answer, conditional UPDATE, INSERT, the
   attempt row and the audit event, one transaction;
-- bare: ``bare_app`` below — only the conditional UPDATE and one INSERT, one transaction, its
-  statements run on the driver as the full API runs its own (so that the two sides differ in
-  the work done, not in how SQL is sent); ``--bare sqlalchemy`` sends them through SQLAlchemy.
+- bare: ``bare_app`` below — only the conditional UPDATE and one INSERT, one transaction,
+  sent through SQLAlchemy Core on the same engine as the full API sends its own statements
+  (so that the two sides differ in the work done, not in how SQL is sent).
 The load generator is one process of its own with ``--clients`` keep-alive connections driven
 by a selector (no thread per client: on a small machine a threaded Python client takes the
 CPU the servers need). Every request redeems a distinct code. The sides take turns for
@@ -57,12 +57,10 @@ _INSERT = (
 
 def bare_app(environ, start_response):
     """POST {"code": …}: the conditional UPDATE and one INSERT, nothing else, in one transaction
-    of the same engine; run straight on the driver as the full API runs its statements, or with
-    BENCH_BARE=sqlalchemy through SQLAlchemy's text() as this benchmark first did."""
+    of the same engine, through SQLAlchemy as the full API sends its statements."""
     global _engine
     from sqlalchemy import bindparam, text
 
-    from crm.audit import execute_on_driver
     from crm.db import UTCDateTime, make_engine, utcnow, writer
 
     if _engine is None:
@@ -71,17 +69,12 @@ def bare_app(environ, start_response):
     code = json.loads(environ["wsgi.input"].read(length))["code"]
     params = {"code": code, "today": dt.date.today()}
     with _engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite, as the API's write session
-        if os.environ.get("BENCH_BARE") == "sqlalchemy":
-            row = conn.execute(text(_UPDATE), params).first()
-            if row is not None:
-                conn.execute(
-                    text(_INSERT).bindparams(bindparam("now", type_=UTCDateTime())),
-                    {"id": row[0], "value": row[1], "now": utcnow()},
-                )
-        else:
-            row = execute_on_driver(conn, _UPDATE, params).fetchone()
-            if row is not None:
-                execute_on_driver(conn, _INSERT, {"id": row[0], "value": row[1], "now": utcnow()})
+        row = conn.execute(text(_UPDATE), params).first()
+        if row is not None:
+            conn.execute(
+                text(_INSERT).bindparams(bindparam("now", type_=UTCDateTime())),
+                {"id": row[0], "value": row[1], "now": utcnow()},
+            )
     status = "201 Created" if row is not None else "409 Conflict"
     body = json.dumps({"code": code}).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -260,14 +253,9 @@ def _figures(lat: list[float], statuses: dict, elapsed: float) -> dict:
     }
 
 
-def run(kind: str, url: str, seconds: float, rounds: int, clients: int, bare: str) -> dict:
+def run(kind: str, url: str, seconds: float, rounds: int, clients: int) -> dict:
     key, full_codes, bare_codes = prepare(url, 40000)
-    env = {
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-        "CRM_ENV": "production",
-        "BENCH_DATABASE_URL": url,
-        "BENCH_BARE": bare,
-    }
+    env = {"SECRET_KEY": "bench-" + uuid.uuid4().hex, "CRM_ENV": "production", "BENCH_DATABASE_URL": url}
     config = {"database_url": url, "PARTNER_API_RATE": (1e6, 1000000)}
     sides = {
         "bare": (
@@ -323,19 +311,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument(
-        "--bare",
-        choices=["driver", "sqlalchemy"],
-        default="driver",
-        help="how the bare endpoint sends its SQL (driver: as the full API does)",
-    )
-    parser.add_argument(
         "--pg-url", default=os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     )
     args = parser.parse_args()
     os.environ.setdefault("CRM_INSTANCE_DIR", tempfile.mkdtemp(prefix="crm-bench-"))
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.seconds, args.rounds, args.clients, args.bare)
+            run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.seconds, args.rounds, args.clients)
     if args.db in ("postgres", "both"):
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
@@ -351,7 +333,6 @@ def main() -> None:
                 args.seconds,
                 args.rounds,
                 args.clients,
-                args.bare,
             )
         finally:
             with admin.connect() as conn:

@@ -1,32 +1,30 @@
 """Writing and verifying the tamper-evident audit trail.
 
-Each event stores the hash of its predecessor and the SHA-256 of its own canonical content
-(which includes that predecessor hash), so editing, deleting, reordering or inserting an
-event breaks the chain at that point. Writers take the single ``audit_head`` row (``FOR
-UPDATE`` on PostgreSQL; SQLite write transactions are already serialised by ``BEGIN
-IMMEDIATE``), so two writers can never extend the chain from the same event; the primary key
-on ``seq`` is the last guard. Events are written in the caller's transaction, so a
-rolled-back operation leaves no event behind and a committed one always has its event.
+An event is appended with a plain INSERT in the caller's transaction, so a rolled-back
+operation leaves no event behind and a committed one always has its event; writers take no
+lock of the trail's. One sealer (``seal``: the scheduler's job every second, and `crm audit
+seal` / `crm audit verify`) then chains the committed events in order (the Certificate
+Transparency pattern): each gets its ``position``, the hash of the event before it and the
+SHA-256 of its own canonical content, which includes that hash, so editing, deleting,
+reordering or inserting a sealed event breaks the chain at that point. Sealers take the single
+``audit_head`` row (``FOR UPDATE`` on PostgreSQL; on SQLite the write transaction's lock), so
+one seals at a time and the chain never forks; the unique ``position`` is the last guard.
 
-Every writer queues on the head from its ``record`` until its commit, so busy paths record
-their event last, or hold it for ``commit``, which appends it and commits at once. On
-PostgreSQL one event is one statement: lock the head, insert the event with its hash computed
-by the server from the same canonical text, move the head.
+An event is open to undetected change only until it is sealed (a second or so); ``verify``
+reports events left unsealed for more than a minute. The hash is computed here, in Python, and
+nowhere else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from sqlalchemy import Connection, event, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm.db import utcnow
@@ -84,8 +82,7 @@ def _json_default(value):
 
 
 class _JSONText(str):
-    """A value already in canonical JSON: held events keep their payloads as text, which takes
-    a fraction of the memory of the objects (a run holding a million customers' changes)."""
+    """A value already in canonical JSON (as_text)."""
 
 
 def canonical_json(value) -> str | None:
@@ -119,74 +116,15 @@ class Change:
     after: dict | None = None
 
 
-# --- statements straight on the driver ----------------------------------------------------
-
-_SQLITE_FORMS = {  # what SQLAlchemy stores on SQLite (as crm.db.bulk_insert does)
-    dt.datetime: lambda v: v.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds"),
-    dt.date: dt.date.isoformat,
-    Decimal: float,
-}
-
-
-@functools.lru_cache(maxsize=64)
-def _pyformat(sql: str) -> str:
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
-
-
-def _sqlite_params(params: dict) -> dict:
-    return {k: (_SQLITE_FORMS[type(v)](v) if type(v) in _SQLITE_FORMS else v) for k, v in params.items()}
-
-
-def execute_on_driver(conn: Connection, sql: str, params=None, *, many: bool = False):
-    """Run ``sql`` (``:name`` parameters) on the DBAPI cursor, in the transaction of SQLAlchemy's
-    ``conn`` if it has one; returns the cursor (rows are plain tuples).
-
-    For the busiest write paths (the audit trail's, the redemptions'), where SQLAlchemy's
-    per-statement machinery took longer than the statements, on SQLite inside the write lock.
-    Values are stored as SQLAlchemy stores them; a driver error is raised as SQLAlchemy's (so
-    crm/errors.py still answers an unreachable database with 503).
-    """
-    if conn.dialect.name == "postgresql":
-        sql = _pyformat(sql)
-    elif params is not None:
-        params = [_sqlite_params(p) for p in params] if many else _sqlite_params(params)
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        (cursor.executemany if many else cursor.execute)(sql, params if params is not None else {})
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
-    return cursor
-
-
 # --- writing -------------------------------------------------------------------------
 
-_READ_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
-_INSERT_EVENT = (
-    f"INSERT INTO audit_events ({', '.join(_FIELDS)}, hash) "  # nosec B608 - names are constants
-    f"VALUES ({', '.join(':' + f for f in _FIELDS)}, :hash)"
-)
-_MOVE_HEAD = "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"
-# One event on PostgreSQL: the server fills in seq, prev_hash and hash from the locked head, the
-# hash over event_hash()'s canonical text assembled around the head's values (see
-# _append_one_pg_params), so verify() recomputes it exactly. Without a head row the seq is
-# NULL and the INSERT fails: an operation can never commit without its event.
-_APPEND_ONE_PG = """
-WITH head AS (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE),
-nxt AS (SELECT seq + 1 AS seq, hash AS prev_hash,
-               encode(sha256(:text_before_prev || convert_to(hash, 'UTF8') || :text_before_seq
-                             || convert_to((seq + 1)::text || '}', 'UTF8')), 'hex') AS hash
-        FROM head),
-event AS (INSERT INTO audit_events (seq, occurred_at, actor_type, actor_id, actor_label, actor_role, action,
-                                    entity_type, entity_id, before, after, request_id, prev_hash, hash)
-          VALUES ((SELECT seq FROM nxt), :occurred_at, :actor_type, :actor_id, :actor_label, :actor_role,
-                  :action, :entity_type, :entity_id, :before, :after, :request_id,
-                  (SELECT prev_hash FROM nxt), (SELECT hash FROM nxt)))
-UPDATE audit_head SET seq = nxt.seq, hash = nxt.hash FROM nxt WHERE audit_head.id = 1"""
-_HELD = "crm.audit.held"  # session.info key: the _Tail waiting for commit()
+_EVENTS, _HEAD = AuditEvent.__table__, AuditHead.__table__
+UNSEALED_GRACE = dt.timedelta(minutes=1)  # verify reports events left unsealed for longer
+SEAL_BATCH = 5000  # events read and chained at a time
 
 
 def _event_row(actor: Actor, change: Change, now: dt.datetime) -> dict:
-    """An event's columns but its place in the chain (seq, prev_hash, hash)."""
+    """An event's columns but its number and its place in the chain."""
     return {
         "occurred_at": now,
         "actor_type": actor.type,
@@ -202,50 +140,21 @@ def _event_row(actor: Actor, change: Change, now: dt.datetime) -> dict:
     }
 
 
-def _append_one_pg_params(actor: Actor, change: Change) -> dict:
-    """_APPEND_ONE_PG's values: the row, and event_hash()'s canonical text cut around the values of
-    prev_hash and seq ("seq" sorts last; a JSON string never holds the bare quotes of '"prev_hash":"')."""
-    row = _event_row(actor, change, utcnow())
-    whole = canonical_json({**row, "occurred_at": _time_text(row["occurred_at"]), "prev_hash": "", "seq": 0})
-    cut = whole.index('"prev_hash":""') + len('"prev_hash":"')
-    return {**row, "text_before_prev": whole[:cut].encode(), "text_before_seq": whole[cut : -len("0}")].encode()}
-
-
-def _append(conn: Connection, events: list[tuple[Actor, Change]]) -> None:
-    if conn.dialect.name == "postgresql" and len(events) == 1:
-        execute_on_driver(conn, _APPEND_ONE_PG, _append_one_pg_params(*events[0]))
-        return
-    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""  # SQLite: BEGIN IMMEDIATE did
-    head = execute_on_driver(conn, _READ_HEAD + lock).fetchone()
-    if head is None:
-        raise RuntimeError("the audit head row is missing: the database was not made by `crm db upgrade`")
-    (seq, prev), now, rows = head, utcnow(), []
-    for actor, change in events:
-        seq += 1
-        row = {"seq": seq, **_event_row(actor, change, now), "prev_hash": prev}
-        row["hash"] = prev = event_hash(row)
-        rows.append(row)
-    execute_on_driver(conn, _INSERT_EVENT, rows, many=True)
-    execute_on_driver(conn, _MOVE_HEAD, {"seq": seq, "hash": prev})
-
-
 def record(session: Session, actor: Actor, changes: Iterable[Change] | Change) -> None:
-    """Append events for ``changes`` in the caller's transaction (or hold them for commit()).
+    """Append events for ``changes`` in the caller's transaction, to be sealed after its commit.
 
-    Never commits: the event lands or vanishes with the operation it describes. Holds the
-    audit head until the caller's commit, so call it last in a busy transaction.
+    Never commits: the event lands or vanishes with the operation it describes. A plain
+    INSERT, which waits for no other writer.
     """
-    events = [(actor, change) for change in ((changes,) if isinstance(changes, Change) else changes)]
-    tail = session.info.get(_HELD)
-    if tail is not None:
-        tail.events.extend((actor, as_text(change)) for actor, change in events)
-    elif events:
-        _append(session.connection(), events)
+    events = [changes] if isinstance(changes, Change) else list(changes)
+    if events:
+        now = utcnow()
+        session.execute(insert(_EVENTS), [_event_row(actor, change, now) for change in events])
 
 
 def as_text(change: Change) -> Change:
     """The same change, its before and after in canonical JSON already (the same event hash):
-    for a caller that makes many events' text in a thread of its own."""
+    for a caller that holds many changes before it records them."""
     text = {
         k: None if v is None else _JSONText(canonical_json(v))
         for k, v in (("before", change.before), ("after", change.after))
@@ -253,213 +162,140 @@ def as_text(change: Change) -> Change:
     return replace(change, **text)
 
 
-@dataclass
-class _Tail:
-    """What a holding session sends at its commit: the writes nobody waits on, then its events."""
-
-    statements: list = field(default_factory=list)
-    events: list = field(default_factory=list)
-
-    def send(self, conn: Connection) -> None:
-        for sql, params in self.statements:
-            execute_on_driver(conn, sql, params)
-        if self.events:
-            _append(conn, self.events)
-
-
-class HeldTransaction:
-    """A write transaction on a plain Connection, begun by the first connection(), that holds its
-    audit events and deferred writes for commit(): for the busiest write path (the partner API's
-    redemptions), where an ORM Session and its bookkeeping only cost time. Stands in for a
-    Session where record(), defer(), commit() and the partner services take one
-    (``connection()``, ``info``). On SQLite it begins with BEGIN IMMEDIATE (as crm.db.writer's
-    sessions do): the write lock is taken by the first connection() and held until the end."""
-
-    def __init__(self, conn: Connection):
-        self._conn = conn
-        self.info: dict = {_HELD: _Tail()}
-        self._transaction = None
-
-    def connection(self) -> Connection:
-        if self._transaction is None:
-            if self._conn.dialect.name == "sqlite":
-                self._conn.execution_options(sqlite_begin="IMMEDIATE")
-            self._transaction = self._conn.begin()
-        return self._conn
-
-    def flush(self) -> None:
-        """Nothing to flush: there is no ORM state."""
-
-    def commit(self) -> None:
-        """Send what is held and commit (as Session.commit() would); after commit() on the driver,
-        this only settles SQLAlchemy's state."""
-        _send_held(self)
-        if self._transaction is not None:
-            self._transaction.commit()
-
-    def rollback(self) -> None:
-        self.info.pop(_HELD, None)
-        if self._transaction is not None and self._transaction.is_active:
-            self._transaction.rollback()
-
-
 def hold_for_commit(session: Session) -> None:
-    """Hold the events ``session`` records (and the statements it defers) from now on for
-    commit(); any session.commit() sends them too, so none is ever lost. For the views of
-    busy write paths, which own their commit."""
-    session.info.setdefault(_HELD, _Tail())
+    """Nothing to do: recording takes no lock any more. Kept for the callers of the head-lock
+    trail (the recalculation), until they drop the call."""
 
 
-def defer(session: Session, sql: str, params: dict) -> None:
-    """Run ``sql``, a write whose result nobody needs, at the commit of a holding session (before
-    its events); at once otherwise. A plain INSERT or UPDATE without WITH or RETURNING (on
-    PostgreSQL, commit() sends it as a CTE of the event's statement) that depends on no other
-    deferred write."""
-    tail = session.info.get(_HELD)
-    if tail is None:
-        execute_on_driver(session.connection(), sql, params)
-    else:
-        tail.statements.append((sql, params))
+# --- sealing -------------------------------------------------------------------------
 
 
-_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+def seal(session: Session) -> int:
+    """Chain every committed unsealed event, in the order of their numbers, in the caller's
+    transaction; returns how many were sealed. Raises RuntimeError if the database has no head
+    row (not made by `crm db upgrade`).
+
+    Takes the head row first, so a second sealer waits for this one's commit and then finds
+    these events sealed. An event whose transaction commits after a later-numbered one was
+    sealed is not skipped: it is sealed by the next run, after it in the chain.
+    """
+    head = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()).first()
+    if head is None:
+        raise RuntimeError("the audit head row is missing: the database was not made by `crm db upgrade`")
+    position, prev = head
+    content = [_EVENTS.c[f] for f in _FIELDS if f != "prev_hash"]
+    sealed = 0
+    while True:
+        batch = session.execute(
+            select(*content).where(_EVENTS.c.position.is_(None)).order_by(_EVENTS.c.seq).limit(SEAL_BATCH)
+        ).all()
+        if not batch:
+            break
+        rows = []
+        for event in batch:
+            position += 1
+            row = {**event._asdict(), "prev_hash": prev}
+            prev = event_hash(row)
+            rows.append({"seq": row["seq"], "position": position, "prev_hash": row["prev_hash"], "hash": prev})
+        session.execute(update(AuditEvent), rows)  # by primary key (seq)
+        sealed += len(rows)
+    if sealed:
+        session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=position, hash=prev))
+    return sealed
 
 
-@functools.lru_cache(maxsize=32)
-def _statements_and_event_pg(statements: tuple[str, ...]) -> str:
-    """``statements`` (data-modifying, without WITH or RETURNING) as the CTEs of _APPEND_ONE_PG,
-    their parameters renamed ``:s<i>_<name>``: one statement for the server to plan and run."""
-    ctes = []
-    for i, sql in enumerate(statements):
-        renamed = _PARAM.sub(lambda m, i=i: f":s{i}_{m.group(1)}", sql)
-        ctes.append(f"s{i} AS ({renamed})")
-    return "WITH " + ", ".join([*ctes, _APPEND_ONE_PG.strip().removeprefix("WITH ")])
+def seal_pending(database) -> int:
+    """Seal what is waiting, in a transaction of its own (the scheduler's job, `crm audit seal`).
+
+    Looks first without a lock, so that an idle trail costs a read, not SQLite's write lock."""
+    with database.session() as session:
+        if session.scalar(select(_EVENTS.c.seq).where(_EVENTS.c.position.is_(None)).limit(1)) is None:
+            return 0
+    with database.transaction() as session:
+        return seal(session)
 
 
-def _with_event_pg(statements: list, event: tuple[Actor, Change]) -> tuple[str, dict]:
-    """The held statements and one event, in one statement (PostgreSQL runs every data-modifying
-    CTE, each once, in the statement's one snapshot: they must not depend on each other)."""
-    params = _append_one_pg_params(*event)
-    for i, (_sql, values) in enumerate(statements):
-        params.update({f"s{i}_{name}": value for name, value in values.items()})
-    return _statements_and_event_pg(tuple(sql for sql, _values in statements)), params
-
-
-def _send_held(session: Session) -> None:
-    tail = session.info.pop(_HELD, None)
-    if tail is not None:
-        tail.send(session.connection())
-
-
-event.listen(Session, "before_commit", _send_held)
-event.listen(Session, "after_rollback", lambda session: session.info.pop(_HELD, None))
-
-
-def commit(session: Session) -> None:
-    """Send the held statements and events and commit at once, so the audit head is held for
-    the server's time alone: on PostgreSQL they and the COMMIT travel together (a psycopg
-    pipeline); elsewhere the COMMIT follows the last event on the driver. SQLAlchemy's
-    bookkeeping runs after the head (on SQLite, the write lock) is released."""
-    session.flush()  # any ORM changes belong to this transaction, not to one after it
-    tail = session.info.pop(_HELD, None) or _Tail()
-    conn = session.connection()
-    driver = conn.connection.driver_connection
-    try:
-        if conn.dialect.name == "postgresql" and len(tail.events) == 1:
-            sql, params = _with_event_pg(tail.statements, tail.events[0])
-            with driver.pipeline():
-                execute_on_driver(conn, sql, params)
-                driver.commit()
-        else:
-            tail.send(conn)
-            driver.commit()
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance("COMMIT", None, exc, conn.dialect.loaded_dbapi.Error) from exc
-    session.commit()  # the driver's transaction is over: this only settles SQLAlchemy's state
+# --- verifying -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
     checked: int
-    last_seq: int
+    last_seq: int  # the newest sealed event's number (what an anchor names)
     last_hash: str
     problem: str | None = None
 
 
-def _iter_events(session: Session, batch: int = 20000) -> Iterator:
-    cols = [getattr(AuditEvent, f) for f in _FIELDS] + [AuditEvent.hash]
+def _iter_sealed(session: Session, batch: int = 20000) -> Iterator:
+    cols = [_EVENTS.c.position, *(_EVENTS.c[f] for f in _FIELDS), _EVENTS.c.hash]
     last = 0
     while True:
-        rows = session.execute(select(*cols).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        rows = session.execute(
+            select(*cols).where(_EVENTS.c.position > last).order_by(_EVENTS.c.position).limit(batch)
+        ).all()
         if not rows:
             return
         yield from rows
-        last = rows[-1].seq
+        last = rows[-1].position
+
+
+def _chain_problem(session: Session, anchor: dict | None, progress) -> tuple[int, int, str, str | None]:
+    """Walk the sealed events in chain order: (checked, newest seq, newest hash, first problem)."""
+    prev, last_seq, checked = GENESIS, 0, 0
+    anchor_seen = anchor is None
+    for row in _iter_sealed(session):
+        data = row._asdict()
+        if data["position"] != checked + 1:
+            return checked, last_seq, prev, f"the event at position {checked + 1} of the chain is missing"
+        if data["prev_hash"] != prev:
+            return checked, last_seq, prev, f"event {data['seq']} does not follow the event before it (chain broken)"
+        if event_hash(data) != data["hash"]:
+            return checked, last_seq, prev, f"event {data['seq']} was altered (its content does not match its hash)"
+        if anchor is not None and data["seq"] == anchor["seq"]:
+            if data["hash"] != anchor["hash"]:
+                return checked, last_seq, prev, f"event {data['seq']} does not match the anchor"
+            anchor_seen = True
+        prev, last_seq, checked = data["hash"], data["seq"], checked + 1
+        if progress is not None:
+            progress(1)
+    head = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).first()
+    if head is not None and (head.seq, head.hash) != (checked, prev):
+        return (
+            checked,
+            last_seq,
+            prev,
+            (f"the chain ends at position {checked} but the head says {head.seq} (events were removed from the end)"),
+        )
+    if not anchor_seen:
+        return checked, last_seq, prev, f"anchored event {anchor['seq']} is missing (the trail was truncated)"
+    return checked, last_seq, prev, None
 
 
 def verify(session: Session, anchor: dict | None = None, progress=None) -> VerifyResult:
-    """Re-walk the chain; the first event that does not fit is named in ``problem``.
+    """Re-walk the chain; the first event that does not fit is named in ``problem``, and so are
+    events left unsealed for more than UNSEALED_GRACE (the sealer is not running).
 
     ``anchor`` ({"seq", "hash"} from `crm audit anchor`) catches a truncated tail: the chain
     must still contain that event with that hash.
     """
-    prev, expected_seq, checked = GENESIS, 1, 0
-    anchor_seen = anchor is None
-    for row in _iter_events(session):
-        data = row._asdict()
-        if data["seq"] != expected_seq:
-            return VerifyResult(
-                False, checked, expected_seq - 1, prev, f"event {expected_seq} is missing (next is {data['seq']})"
-            )
-        if data["prev_hash"] != prev:
-            return VerifyResult(
-                False,
-                checked,
-                data["seq"],
-                prev,
-                f"event {data['seq']} does not follow event {data['seq'] - 1} (chain broken)",
-            )
-        if event_hash(data) != data["hash"]:
-            return VerifyResult(
-                False,
-                checked,
-                data["seq"],
-                prev,
-                f"event {data['seq']} was altered (its content does not match its hash)",
-            )
-        if anchor is not None and data["seq"] == anchor["seq"]:
-            if data["hash"] != anchor["hash"]:
-                return VerifyResult(False, checked, data["seq"], prev, f"event {data['seq']} does not match the anchor")
-            anchor_seen = True
-        prev, expected_seq, checked = data["hash"], expected_seq + 1, checked + 1
-        if progress is not None:
-            progress(1)
-    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
-    if head is not None and (head.seq, head.hash) != (expected_seq - 1, prev):
-        return VerifyResult(
-            False,
-            checked,
-            expected_seq - 1,
-            prev,
-            f"the trail ends at event {expected_seq - 1} but the head says {head.seq}"
-            " (events were removed from the end)",
+    checked, last_seq, last_hash, problem = _chain_problem(session, anchor, progress)
+    if problem is None:
+        late = session.scalar(
+            select(func.count())
+            .select_from(_EVENTS)
+            .where(_EVENTS.c.position.is_(None), _EVENTS.c.occurred_at < utcnow() - UNSEALED_GRACE)
         )
-    if not anchor_seen:
-        return VerifyResult(
-            False,
-            checked,
-            expected_seq - 1,
-            prev,
-            f"anchored event {anchor['seq']} is missing (the trail was truncated)",
-        )
-    return VerifyResult(True, checked, expected_seq - 1, prev)
+        if late:
+            problem = f"{late} events have been left unsealed for more than a minute (is the scheduler running?)"
+    return VerifyResult(problem is None, checked, last_seq, last_hash, problem)
 
 
 def trail_for(
     session: Session, entity_type: str, entity_id, import_batch_id: int | None = None, limit: int = 200
 ) -> list[AuditEvent]:
-    """The newest events about one record, for its page (with the import that created it, if any)."""
+    """The newest events about one record, sealed or not, for its page (with the import that
+    created it, if any)."""
     where = (AuditEvent.entity_type == entity_type) & (AuditEvent.entity_id == str(entity_id))
     if import_batch_id is not None:
         where |= (

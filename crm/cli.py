@@ -83,6 +83,7 @@ def db_restore(file, yes):
         restore(database.url, file)
     except BackupError as exc:
         _fail(str(exc))
+    audit.seal_pending(database)  # what the backup held unsealed, as the scheduler would
     with database.session() as session:
         result = audit.verify(session)
     if not result.ok:
@@ -166,6 +167,13 @@ def audit_group():
     pass
 
 
+@audit_group.command("seal")
+@with_appcontext
+def audit_seal():
+    """Chain the events written since the last seal (the scheduler does it every second)."""
+    click.echo(f"sealed {audit.seal_pending(get_db())} events")
+
+
 @audit_group.command("verify")
 @click.option(
     "--anchor",
@@ -175,13 +183,15 @@ def audit_group():
 )
 @with_appcontext
 def audit_verify(anchor_file):
-    """Exit 0 when the trail is intact and every audited record (customers, policies, claims,
-    coupons, redemptions, entitlement entries, tiers) still holds the state its last audited
-    change left; else exit 1 naming the first bad event, and each record changed outside the
+    """Seal what is waiting, then exit 0 when the trail is intact and every audited record
+    (customers, policies, claims, coupons, redemptions, entitlement entries, tiers) still holds
+    the state its last audited change left; else exit 1 naming the first bad event (or the
+    events the sealer left for more than a minute), and each record changed outside the
     application as `TABLE KEY: field, field` (or `deleted`, `inserted`)."""
     from crm import record_digests
 
     anchor = json.loads(open(anchor_file).read()) if anchor_file else None
+    audit.seal_pending(get_db())
     with get_db().session() as session:
         found = record_digests.verify(session, progress=_rows_bar("records"))
     with get_db().session() as session:
@@ -244,7 +254,8 @@ def _rows_bar(desc: str):
 @audit_group.command("anchor")
 @with_appcontext
 def audit_anchor():
-    """Print the newest event's position and hash (keep it somewhere the database is not)."""
+    """Print the newest event's number and hash (keep it somewhere the database is not)."""
+    audit.seal_pending(get_db())
     with get_db().session() as session:
         result = audit.verify(session)
     if not result.ok:

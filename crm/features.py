@@ -60,7 +60,7 @@ CUSTOMER_PANELS = (
 # Modules with COMMANDS (click commands/groups added to `crm`), JOBS (periodic jobs for the
 # scheduler: dicts of id, func(database, settings), trigger) and seed(database, actor, today).
 CLI = ("partners.cli", "crm.benefits.cli", "crm.review.cli", "crm.workspace.cli")
-JOBS = ("partners.jobs", "crm.benefits.jobs", "crm.review.jobs", "crm.workspace.jobs")
+JOBS = ("crm.audit_jobs", "partners.jobs", "crm.benefits.jobs", "crm.review.jobs", "crm.workspace.jobs")
 SEEDS = ("partners.demo", "crm.benefits.demo", "crm.review.demo", "crm.workspace.demo")
 
 

@@ -232,7 +232,7 @@ def tags(state: str) -> str:
 
 def write(session, table: str, ids: Iterable[int]) -> None:
     """Store the digests of records ``ids`` of ``table`` as they now are, in the session's
-    transaction (a Session, or crm.audit.HeldTransaction): call it after writing them. A
+    transaction (a Session): call it after writing them. A
     record that is no longer there loses its digest."""
     ids = sorted({int(i) for i in ids})
     if not ids:

@@ -17,8 +17,9 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, jsonify, request
-from sqlalchemy import Connection, select
+from sqlalchemy import event, select
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm import audit
@@ -56,26 +57,29 @@ def error(status: int, code: str, message: str, fields: dict | None = None, head
     return jsonify(body), status, headers or {}
 
 
-def _connection() -> Connection:
-    """The request's one connection (no ORM Session: this API reads and writes with Core and
-    the driver), closed at the request's teardown. The key is checked on it outside any
-    transaction on SQLite (a write lock is taken only by _writing()), and on PostgreSQL in the
-    transaction the request then writes in."""
-    conn = g.get("api_connection")
-    if conn is None:
-        conn = g.api_connection = get_db().engine.connect()
-        # A partner's till must not hang while a long import or run holds the write lock: a
-        # few seconds, then 503 with Retry-After (below).
-        lock_wait(conn, current_app.config["CRM_SETTINGS"].api_lock_wait_seconds)
-    return conn
+def _session() -> Session:
+    """The request's one session, on a connection of its own, closed at the request's teardown.
+
+    Its lock waits are short: a partner's till must not hang while a long import or run holds
+    the write lock, but answer 503 with Retry-After (below) after a few seconds. SQLite's wait
+    is the connection's, PostgreSQL's the transaction's: set at every BEGIN. The first
+    transaction (the key check) takes no lock, so on SQLite its BEGIN waits for nothing.
+    """
+    session = g.get("api_session")
+    if session is None:
+        wait = current_app.config["CRM_SETTINGS"].api_lock_wait_seconds
+        session = g.api_session = Session(get_db().engine.connect())
+        event.listen(session, "after_begin", lambda _session, _tx, conn: lock_wait(conn, wait))
+    return session
 
 
 @bp.teardown_request
-def _close_connection(_exc) -> None:
-    conn = g.pop("api_connection", None)
-    if conn is not None:
+def _close_session(_exc) -> None:
+    session = g.pop("api_session", None)
+    if session is not None:
+        conn = session.bind
+        session.close()  # a transaction left open rolls back here
         try:
-            conn.rollback()  # a transaction left open rolls back here
             lock_wait(conn, None)  # back in the pool, it waits as long as every other connection
         except DBAPIError:
             conn.invalidate()  # rather than pool a connection that may keep the API's short wait
@@ -99,7 +103,14 @@ def _busy(_exc):
 
 
 def _caller(presented: str) -> ApiCaller | None:
-    return authenticate_key(_connection(), presented)
+    """The key is checked in a transaction of its own, ended before the request writes: on
+    SQLite a read transaction cannot become a write one safely (the write's BEGIN IMMEDIATE
+    takes the lock)."""
+    session = _session()
+    try:
+        return authenticate_key(session, presented)
+    finally:
+        session.rollback()
 
 
 def partner_api(view):
@@ -153,14 +164,14 @@ def _today() -> dt.date:
 @contextmanager
 def _writing():
     """The request's write transaction (on SQLite BEGIN IMMEDIATE: it takes the write lock),
-    committed on leaving by audit.commit(): the audit head, on which every writer queues, is
-    taken by the last statement and held only until the COMMIT."""
-    db = audit.HeldTransaction(_connection())
+    committed on leaving; rolled back at once on an error, to hand its locks on."""
+    session = _session()
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     try:
-        yield db
-        audit.commit(db)
+        yield session
+        session.commit()
     except BaseException:
-        db.rollback()  # hand the locks on at once, not at the request's teardown
+        session.rollback()
         raise
 
 
@@ -183,7 +194,7 @@ def coupon(code: str):
     except codes.BadCode as exc:
         return error(422, "invalid", "The code is not a coupon code.", {"code": str(exc)})
     row = (
-        _connection()
+        _session()
         .execute(
             select(Coupon.code, Coupon.status, Coupon.value, Coupon.currency, Coupon.expires_on).where(
                 Coupon.code == canonical, Coupon.partner_id == g.partner.id

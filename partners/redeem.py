@@ -11,12 +11,8 @@ Exactly-once rests on the database, never on a read before a write:
 The answers are the partner API's (status and JSON body), so that the API, the portal and a
 replayed request all say the same thing.
 
-Speed: the statements every redemption runs go straight to the driver (SQLAlchemy's ORM and
-then its per-statement machinery were most of a redemption's time, and on SQLite all of it
-inside the write lock); refusals, replays and voids use Core statements and their types.
-PostgreSQL, which runs data-modifying CTEs, gets the claim, the conditional UPDATE and the
-INSERT in one statement, and the stored answer, the attempt row and the audit event in another
-(crm.audit.commit), sent with the COMMIT.
+The statements are SQLAlchemy Core on the caller's session; the Idempotency-Key claim is the
+one statement whose SQL differs between the databases (each dialect's ON CONFLICT DO NOTHING).
 """
 
 from __future__ import annotations
@@ -26,14 +22,14 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm import audit, record_digests
-from crm.audit import execute_on_driver
 from crm.db import utcnow
 from partners import codes
-from partners.models import Coupon, IdempotencyRecord, PartnerStore, Redemption
+from partners.models import Coupon, IdempotencyRecord, PartnerStore, Redemption, RedemptionAttempt
 
 VOID_WINDOW = dt.timedelta(hours=24)
 
@@ -50,7 +46,7 @@ MESSAGES = {
 
 
 _COUPONS, _REDEMPTIONS = Coupon.__table__, Redemption.__table__
-_KEYS, _STORES = IdempotencyRecord.__table__, PartnerStore.__table__
+_KEYS, _STORES, _ATTEMPTS = IdempotencyRecord.__table__, PartnerStore.__table__, RedemptionAttempt.__table__
 _HELD = select(_KEYS.c.request_hash, _KEYS.c.status_code, _KEYS.c.body).where(
     _KEYS.c.partner_id == bindparam("partner"), _KEYS.c.key == bindparam("idem_key")
 )
@@ -60,28 +56,60 @@ _IS_STORE = select(_STORES.c.id).where(
 _COUPON_STATE = select(_COUPONS.c.status, _COUPONS.c.expires_on, _COUPONS.c.value).where(
     _COUPONS.c.code == bindparam("coupon_code"), _COUPONS.c.partner_id == bindparam("partner")
 )
-# Every redemption runs these (crm.audit.execute_on_driver: ``:name`` parameters, plain rows).
-_CLAIM = """INSERT INTO idempotency_records (partner_id, key, request_hash, status_code, body, created_at)
-    VALUES (:partner, :idem_key, :request_hash, 0, '', :now) ON CONFLICT (partner_id, key) DO NOTHING RETURNING id"""
-_REDEEMABLE = (
-    "code = :coupon_code AND partner_id = :partner AND status = 'issued' AND expires_on >= :today"
-    " AND value >= :at_least"
+_CLAIM = {
+    name: dialect.insert(_KEYS)
+    .values(
+        partner_id=bindparam("partner"),
+        key=bindparam("idem_key"),
+        request_hash=bindparam("request_hash"),
+        status_code=0,
+        body="",
+        created_at=bindparam("now"),
+    )
+    .on_conflict_do_nothing(index_elements=[_KEYS.c.partner_id, _KEYS.c.key])
+    .returning(_KEYS.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_REDEEM = (
+    update(_COUPONS)
+    .where(
+        _COUPONS.c.code == bindparam("coupon_code"),
+        _COUPONS.c.partner_id == bindparam("partner"),
+        _COUPONS.c.status == "issued",
+        _COUPONS.c.expires_on >= bindparam("today"),
+        _COUPONS.c.value >= bindparam("at_least"),
+    )
+    .values(status="redeemed")
+    .returning(_COUPONS.c.id, _COUPONS.c.value)
 )
-_REDEEM = f"UPDATE coupons SET status = 'redeemed' WHERE {_REDEEMABLE} RETURNING id, value"  # nosec B608 - built from constants
-_INSERT_REDEMPTION = """INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, store_id, amount, redeemed_at)
-    VALUES (:coupon, :coupon, :partner, :store, :amount, :now) RETURNING id"""
-_STORE_ANSWER = """UPDATE idempotency_records SET status_code = :status, body = :answer
-    WHERE partner_id = :partner AND key = :idem_key"""
-_INSERT_ATTEMPT = """INSERT INTO redemption_attempts (partner_id, action, channel, code, outcome, redemption_id,
-                                                  api_key_id, user_id, attempted_at)
-    VALUES (:partner, :action, :channel, :code, :outcome, :redemption_id, :api_key_id, :user_id, :now)"""
-# PostgreSQL runs data-modifying CTEs: the claim, the UPDATE and the INSERT in one statement.
-_CLAIM_AND_REDEEM_PG = f"""WITH claim AS ({_CLAIM}),
-won AS (UPDATE coupons SET status = 'redeemed' WHERE {_REDEEMABLE} AND EXISTS (SELECT FROM claim)
-        RETURNING id, value),
-redemption AS (INSERT INTO redemptions (coupon_id, live_coupon_id, partner_id, store_id, amount, redeemed_at)
-               SELECT id, id, :partner, :store, coalesce(:amount, value), :now FROM won RETURNING id)
-SELECT EXISTS (SELECT FROM claim), (SELECT id FROM redemption)"""  # nosec B608 - built from constants
+_INSERT_REDEMPTION = (
+    insert(_REDEMPTIONS)
+    .values(
+        coupon_id=bindparam("coupon"),
+        live_coupon_id=bindparam("coupon"),
+        partner_id=bindparam("partner"),
+        store_id=bindparam("store"),
+        amount=bindparam("amount"),
+        redeemed_at=bindparam("now"),
+    )
+    .returning(_REDEMPTIONS.c.id)
+)
+_STORE_ANSWER = (
+    update(_KEYS)
+    .where(_KEYS.c.partner_id == bindparam("partner"), _KEYS.c.key == bindparam("idem_key"))
+    .values(status_code=bindparam("status"), body=bindparam("answer"))
+)
+_INSERT_ATTEMPT = insert(_ATTEMPTS).values(
+    partner_id=bindparam("partner"),
+    action=bindparam("action"),
+    channel=bindparam("channel"),
+    code=bindparam("code"),
+    outcome=bindparam("outcome"),
+    redemption_id=bindparam("redemption_id"),
+    api_key_id=bindparam("api_key_id"),
+    user_id=bindparam("user_id"),
+    attempted_at=bindparam("now"),
+)
 
 
 def _money(value) -> Decimal:
@@ -130,20 +158,21 @@ def masked(code: str) -> str:
 # --- idempotency ---------------------------------------------------------------------
 
 
-def _claim(conn: Connection, partner_id: int, key: str, request_hash: str) -> bool:
+def _claim(session: Session, partner_id: int, key: str, request_hash: str) -> bool:
     """Claim ``key`` for this request; False when another request holds it (PostgreSQL waited
     for a concurrent holder to commit)."""
+    claim = _CLAIM[session.get_bind().dialect.name]
     return (
-        execute_on_driver(
-            conn, _CLAIM, {"partner": partner_id, "idem_key": key, "request_hash": request_hash, "now": utcnow()}
-        ).fetchone()
+        session.execute(
+            claim, {"partner": partner_id, "idem_key": key, "request_hash": request_hash, "now": utcnow()}
+        ).first()
         is not None
     )
 
 
-def _replay(conn: Connection, partner_id: int, key: str, request_hash: str) -> Answer:
+def _replay(session: Session, partner_id: int, key: str, request_hash: str) -> Answer:
     """The answer stored under a key held by another request (or a 422 for another body)."""
-    held = conn.execute(_HELD, {"partner": partner_id, "idem_key": key}).first()
+    held = session.execute(_HELD, {"partner": partner_id, "idem_key": key}).first()
     if held.request_hash != request_hash:
         return refusal(422, "idempotency_mismatch", {"Idempotency-Key": "used before with a different request body"})
     body = json.loads(held.body)
@@ -180,12 +209,17 @@ def record_attempt(
         "user_id": channel.user_id,
         "now": utcnow(),
     }
-    # Deferred: a holding session (the API's) sends them with its commit, on PostgreSQL in one
-    # statement with the audit event, and in one round trip with the COMMIT.
     if stored_under is not None:
-        row.update(idem_key=stored_under, status=answer.status, answer=json.dumps(answer.body))
-        audit.defer(session, _STORE_ANSWER, row)
-    audit.defer(session, _INSERT_ATTEMPT, row)
+        session.execute(
+            _STORE_ANSWER,
+            {
+                "partner": partner.id,
+                "idem_key": stored_under,
+                "status": answer.status,
+                "answer": json.dumps(answer.body),
+            },
+        )
+    session.execute(_INSERT_ATTEMPT, row)
     # Last, so that the audit head (one row every writer takes) is held for the least time.
     audit.record(
         session,
@@ -210,8 +244,8 @@ def record_attempt(
 # --- redeem --------------------------------------------------------------------------
 
 
-def _why_not(conn: Connection, partner_id: int, code: str, amount: Decimal | None, today: dt.date) -> Answer:
-    coupon = conn.execute(_COUPON_STATE, {"coupon_code": code, "partner": partner_id}).first()
+def _why_not(session: Session, partner_id: int, code: str, amount: Decimal | None, today: dt.date) -> Answer:
+    coupon = session.execute(_COUPON_STATE, {"coupon_code": code, "partner": partner_id}).first()
     if coupon is None:
         return refusal(404, "not_found")
     if coupon.status == "redeemed":
@@ -227,17 +261,10 @@ def _why_not(conn: Connection, partner_id: int, code: str, amount: Decimal | Non
     return refusal(409, "not_redeemable")
 
 
-def _redeemed(redemption_id: int, code: str, now: dt.datetime) -> Answer:
-    return Answer(
-        201, {"redemption_id": redemption_id, "code": code, "redeemed_at": _now_iso(now)}, "redeemed", redemption_id
-    )
-
-
 def _redeem_once(
-    conn: Connection, partner_id: int, code: str, amount: Decimal | None, store_id: str | None, today: dt.date
+    session: Session, partner_id: int, code: str, amount: Decimal | None, store_id: str | None, today: dt.date
 ) -> Answer:
-    won = execute_on_driver(
-        conn,
+    won = session.execute(
         _REDEEM,
         {
             "coupon_code": code,
@@ -245,57 +272,23 @@ def _redeem_once(
             "today": today,
             "at_least": Decimal(0) if amount is None else amount,
         },
-    ).fetchone()
+    ).first()
     if won is None:
-        return _why_not(conn, partner_id, code, amount, today)
-    coupon_id, value = won
+        return _why_not(session, partner_id, code, amount, today)
     now = utcnow()
-    (redemption_id,) = execute_on_driver(
-        conn,
+    redemption_id = session.execute(
         _INSERT_REDEMPTION,
         {
-            "coupon": coupon_id,
+            "coupon": won.id,
             "partner": partner_id,
             "store": store_id,
-            "amount": _money(value) if amount is None else amount,
+            "amount": _money(won.value) if amount is None else amount,
             "now": now,
         },
-    ).fetchone()
-    return _redeemed(redemption_id, code, now)
-
-
-def _claim_and_redeem_pg(
-    conn: Connection,
-    partner_id: int,
-    code: str,
-    amount: Decimal | None,
-    store_id: str | None,
-    key: str,
-    request_hash: str,
-    today: dt.date,
-) -> Answer | None:
-    """_claim and _redeem_once in one statement; None when another request holds the key."""
-    now = utcnow()
-    claimed, redemption_id = execute_on_driver(
-        conn,
-        _CLAIM_AND_REDEEM_PG,
-        {
-            "partner": partner_id,
-            "idem_key": key,
-            "request_hash": request_hash,
-            "now": now,
-            "coupon_code": code,
-            "today": today,
-            "at_least": Decimal(0) if amount is None else amount,
-            "store": store_id,
-            "amount": amount,
-        },
-    ).fetchone()
-    if not claimed:
-        return None
-    if redemption_id is None:
-        return _why_not(conn, partner_id, code, amount, today)
-    return _redeemed(redemption_id, code, now)
+    ).scalar_one()
+    return Answer(
+        201, {"redemption_id": redemption_id, "code": code, "redeemed_at": _now_iso(now)}, "redeemed", redemption_id
+    )
 
 
 def redeem(
@@ -319,24 +312,17 @@ def redeem(
         canonical, answer = codes.parse(code), None
     except codes.BadCode as exc:
         canonical, answer = codes.normalise(code), refusal(422, "invalid", {"code": str(exc)})
-    conn = session.connection()  # on SQLite, the write lock is taken here: after all the parsing
     if (
         answer is None
         and store_id is not None
-        and conn.execute(_IS_STORE, {"partner": partner.id, "store": store_id}).first() is None
+        and session.execute(_IS_STORE, {"partner": partner.id, "store": store_id}).first() is None
     ):
         answer = refusal(422, "invalid", {"store_id": "not one of this partner's stores"})
-    if answer is None and conn.dialect.name == "postgresql":
-        answer = _claim_and_redeem_pg(
-            conn, partner.id, canonical, amount, store_id, idempotency_key, request_hash, today
-        )
-        claimed = answer is not None
-    else:
-        claimed = _claim(conn, partner.id, idempotency_key, request_hash)
-        if claimed and answer is None:
-            answer = _redeem_once(conn, partner.id, canonical, amount, store_id, today)
+    claimed = _claim(session, partner.id, idempotency_key, request_hash)
+    if claimed and answer is None:
+        answer = _redeem_once(session, partner.id, canonical, amount, store_id, today)
     if not claimed:
-        answer = _replay(conn, partner.id, idempotency_key, request_hash)
+        answer = _replay(session, partner.id, idempotency_key, request_hash)
     elif answer.status == 201:
         record_digests.write_redemption(session, answer.redemption_id)
     record_attempt(

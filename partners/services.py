@@ -15,11 +15,10 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.audit import execute_on_driver
 from crm.db import utcnow
 from crm.models import Customer, User
 from partners import codes
@@ -56,19 +55,21 @@ class ApiCaller(NamedTuple):
     key_id: int
 
 
-_KEY_BY_PREFIX = """SELECT k.id, k.key_hash, k.revoked_at, p.id, p.name, p.active
-    FROM partner_api_keys k JOIN partners p ON p.id = k.partner_id WHERE k.prefix = :prefix"""
+_KEYS, _PARTNERS = PartnerApiKey.__table__, Partner.__table__
+_KEY_BY_PREFIX = select(
+    _KEYS.c.id, _KEYS.c.key_hash, _KEYS.c.revoked_at, _PARTNERS.c.id, _PARTNERS.c.name, _PARTNERS.c.active
+).join_from(_KEYS, _PARTNERS, _PARTNERS.c.id == _KEYS.c.partner_id)
 
 
-def authenticate_key(conn: Connection, presented: str) -> ApiCaller | None:
+def authenticate_key(session: Session, presented: str) -> ApiCaller | None:
     """The active partner and live key for a presented key, or None (for every kind of wrong).
 
-    One query on every API call, straight on the driver (no cache: a revoked key is refused at once).
+    One query on every API call (no cache: a revoked key is refused at once).
     """
     parts = (presented or "").split("_")
     if len(parts) < 3 or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None
-    row = execute_on_driver(conn, _KEY_BY_PREFIX, {"prefix": parts[1]}).fetchone()
+    row = session.execute(_KEY_BY_PREFIX.where(_KEYS.c.prefix == parts[1])).first()
     if row is None:
         hmac.compare_digest(_hash_key(presented), "0" * 64)  # the same work as a real check
         return None

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from crm import audit
+
 _TEMPLATES: dict[tuple[str, str], str] = {}  # (dialect, key) → template file or schema
 _DIR: list[Path] = []
 
@@ -31,6 +33,7 @@ def seeded(database, key: str, seed: Callable[[], object]):
     template = _TEMPLATES.get((database.dialect, key))
     if template is None:
         seed()
+        audit.seal_pending(database)  # as the scheduler would: a template is used long after
         _TEMPLATES[(database.dialect, key)] = _keep(database, key)
     else:
         _restore(database, template)

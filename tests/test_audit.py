@@ -24,12 +24,15 @@ def _write(database, n: int, start: int = 0) -> None:
 
 
 def _verify(database, anchor=None):
+    audit.seal_pending(database)
     with database.session() as s:
         return audit.verify(s, anchor)
 
 
 def _raw(database, sql: str, **params) -> None:
-    """Tamper like an attacker with database access would: triggers off, raw SQL."""
+    """Tamper like an attacker with database access would, with the sealed trail: triggers off,
+    raw SQL."""
+    audit.seal_pending(database)
     with database.engine.begin() as conn:
         if database.dialect == "postgresql":
             conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
@@ -48,23 +51,6 @@ def test_intact_chain_verifies(database):
     assert result.ok and result.checked == 8 and result.last_seq == 8
 
 
-def test_held_events_keep_their_payloads_as_text_and_land_as_recorded_ones_do(database):
-    payload = {"customers": [[1, None, "vip", "V_PREMIUM", 57.0, 12.0]], "when": dt.date(2026, 1, 2)}
-    with database.transaction() as s:
-        audit.hold_for_commit(s)
-        audit.record(s, ACTOR, audit.Change("tiers.changed", "tier_run", 1, None, payload))
-        ((_, held),) = s.info[audit._HELD].events
-        assert isinstance(held.after, str)  # text, not the objects: a run may hold a million of them
-    _write(database, 1)  # an event recorded at once after it: the chain holds both
-    with database.session() as s:
-        events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
-    assert json.loads(events[0].after) == {
-        "customers": [[1, None, "vip", "V_PREMIUM", 57.0, 12.0]],
-        "when": "2026-01-02",
-    }
-    assert _verify(database).ok and _verify(database).checked == 2
-
-
 def test_edited_event_is_caught(database):
     _write(database, 5)
     _raw(database, "UPDATE audit_events SET after = :a WHERE seq = 3", a='{"i":99}')
@@ -76,26 +62,25 @@ def test_deleted_event_is_caught(database):
     _write(database, 5)
     _raw(database, "DELETE FROM audit_events WHERE seq = 2")
     result = _verify(database)
-    assert not result.ok and "event 2 is missing" in result.problem
+    assert not result.ok and "position 2 of the chain is missing" in result.problem
 
 
 def test_reordered_events_are_caught(database):
     _write(database, 5)
-    _raw(database, "UPDATE audit_events SET seq = CASE seq WHEN 2 THEN 1002 WHEN 3 THEN 1003 END WHERE seq IN (2, 3)")
-    _raw(
-        database,
-        "UPDATE audit_events SET seq = CASE seq WHEN 1002 THEN 3 WHEN 1003 THEN 2 END WHERE seq IN (1002, 1003)",
-    )
+    swap = "UPDATE audit_events SET position = CASE position WHEN {a} THEN {b} WHEN {c} THEN {d} END"
+    _raw(database, swap.format(a=2, b=1002, c=3, d=1003) + " WHERE position IN (2, 3)")
+    _raw(database, swap.format(a=1002, b=3, c=1003, d=2) + " WHERE position IN (1002, 1003)")
     result = _verify(database)
-    assert not result.ok and "event 2" in result.problem
+    assert not result.ok and "event 3 does not follow the event before it" in result.problem
 
 
 def test_inserted_event_is_caught(database):
     _write(database, 3)
+    _verify(database)
     with database.session() as s:
         third = s.get(AuditEvent, 3)
         forged = {c: getattr(third, c) for c in audit._FIELDS}
-    forged.update(seq=4, action="thing.forged", prev_hash=third.hash)
+    forged.update(seq=4, position=4, action="thing.forged", prev_hash=third.hash)
     forged["hash"] = "f" * 64  # the forger cannot know a hash that fits the next event anyway
     _raw(database, "UPDATE audit_head SET seq = 4 WHERE id = 1")
     with database.transaction() as s:
@@ -149,6 +134,77 @@ def test_fifty_concurrent_writers_never_fork_the_chain(database):
     assert errors == []
     result = _verify(database)
     assert result.ok and result.checked == 50 * 4 * 2
+
+
+def test_two_sealers_started_at_once_seal_every_event_once_in_order(database):
+    for i in range(20):
+        _write(database, 3, start=i * 3)
+    start, counts, errors = threading.Barrier(2), [], []
+
+    def sealer():
+        try:
+            start.wait()
+            counts.append(audit.seal_pending(database))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sealer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sum(counts) == 60
+    with database.session() as s:
+        sealed = s.execute(select(AuditEvent.seq, AuditEvent.position).order_by(AuditEvent.position)).all()
+    assert sealed == [(n, n) for n in range(1, 61)]  # one writer at a time: the chain in their order
+    result = _verify(database)
+    assert result.ok and result.checked == 60
+
+
+def test_an_event_committed_after_a_later_numbered_one_is_sealed_after_it(database):
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite writers take turns: an event's number follows the commits")
+    slow = database.session(write=True)
+    audit.record(slow, ACTOR, audit.Change("thing.create", "thing", 1))  # number 1, not committed
+    _write(database, 1, start=2)  # number 2, committed
+    assert audit.seal_pending(database) == 1
+    slow.commit()
+    slow.close()
+    assert audit.seal_pending(database) == 1
+    with database.session() as s:
+        sealed = s.execute(select(AuditEvent.seq).order_by(AuditEvent.position)).scalars().all()
+    assert sealed == [2, 1]
+    assert _verify(database).ok and _verify(database).checked == 2
+
+
+def test_verify_reports_events_the_sealer_left_for_more_than_a_minute(database):
+    _write(database, 2)
+    with database.session() as s:
+        assert audit.verify(s).ok  # unsealed for a moment: the sealer's next second
+    row = {
+        "occurred_at": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2),
+        "actor_type": "system",
+        "actor_label": "tests",
+        "action": "thing.create",
+        "entity_type": "thing",
+    }
+    with database.transaction() as s:
+        s.execute(AuditEvent.__table__.insert().values(**row))
+    with database.session() as s:
+        result = audit.verify(s)
+    assert not result.ok and "1 events have been left unsealed for more than a minute" in result.problem
+    assert _verify(database).ok and _verify(database).checked == 3
+
+
+def test_only_sealing_may_update_an_event(database):
+    _write(database, 1)
+    with pytest.raises(DBAPIError, match="append-only"):  # a forged seal must keep the content
+        with database.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_events SET position = 1, prev_hash = 'x', hash = 'y', action = 'z'"))
+    assert _verify(database).ok
+    with pytest.raises(DBAPIError, match="append-only"):  # a sealed event stays as sealed
+        with database.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_events SET position = 7, hash = 'y'"))
 
 
 def test_rolled_back_operation_leaves_no_event(database):

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 import requests
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from crm.models import AuditEvent
 from partners import codes, services
@@ -215,28 +215,24 @@ def test_openapi_document_is_served(live_url, world):
     assert {"/coupons/{code}", "/redemptions", "/redemptions/{redemption_id}/void"} <= set(r.json()["paths"])
 
 
-def test_held_transaction_sends_deferred_writes_with_its_event_or_nothing(world, database):
-    """The API's write transaction (crm.audit.HeldTransaction, a plain Connection): its deferred
-    writes and its audit event land with audit.commit() — on PostgreSQL as one statement — and
-    a rollback leaves neither behind."""
+def test_a_redemption_whose_audit_event_fails_leaves_nothing_behind(live_url, world, database):
+    """The API's write transaction is one ordinary transaction: when its audit event cannot be
+    written (here: its table is gone), the redemption, its attempt row and its stored answer
+    roll back with it; once the trail can be written again the same key redeems."""
     from crm import audit
-    from partners import redeem as redemptions
 
-    def attempt(tx, code):
-        partner = services.ApiCaller(world["partner_id"], "p", 0)
-        channel = redemptions.Channel(audit.Actor("partner", "p", id=str(partner.id)), "api")
-        redemptions.record_attempt(tx, channel, partner, "redeem", code, redemptions.refusal(404, "not_found"))
-
-    with database.engine.connect() as conn:
-        tx = audit.HeldTransaction(conn)
-        attempt(tx, "ROLLEDBACK1")
-        tx.rollback()
-    with database.engine.connect() as conn:
-        tx = audit.HeldTransaction(conn)
-        attempt(tx, "KEPT1")
-        audit.commit(tx)
+    with database.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_events RENAME TO audit_events_away"))
+    idem = uuid.uuid4().hex
+    r = _redeem(live_url, world["key"], {"code": world["code"]}, idem)
+    assert r.status_code >= 500
+    assert _count(database, Redemption) == 0 and _count(database, RedemptionAttempt) == 0
+    assert _count(database, IdempotencyRecord) == 0
     with database.session() as s:
-        assert set(s.scalars(select(RedemptionAttempt.code))) == {"KEPT1"}
-    assert _count(database, AuditEvent, AuditEvent.action == "coupon.redeem") == 1
+        assert s.scalar(select(Coupon.status).where(Coupon.code == world["code"])) == "issued"
+    with database.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_events_away RENAME TO audit_events"))
+    r = _redeem(live_url, world["key"], {"code": world["code"]}, idem)
+    assert r.status_code == 201 and _count(database, Redemption) == 1
     with database.session() as s:
         assert audit.verify(s).ok
