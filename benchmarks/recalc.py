@@ -55,11 +55,10 @@ GROUP_BY = (
 def child(url: str) -> dict:
     from sqlalchemy import text
 
-    from crm import audit, features
+    from crm import audit
     from crm.db import Database
-    from crm.jobs import recalc
+    from crm.jobs import recalc  # its deliverer registers the subscribers it delivers to
 
-    features.register_subscriptions()  # as `crm tiers recalc` and the scheduler run it
     delivery = _DeliveryTime()
     database = Database(url)
     t = time.perf_counter()

@@ -9,17 +9,12 @@ transaction control from the driver so that a write transaction starts with
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import functools
-import io
-import itertools
 import json
-import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Engine, MetaData, Numeric, bindparam, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Numeric, bindparam, create_engine, event, insert, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -36,9 +31,8 @@ Money = Numeric(14, 2)
 
 def one_of(column: str, values: tuple[str, ...]) -> str:
     """A CHECK constraint's text: ``column`` holds one of ``values`` (or is NULL, as in SQL),
-    written as comparisons joined by OR. Not ``IN (...)``: SQLite builds the list's lookup
-    table again for every row it checks, which took 0.38 s of the 0.78 s that inserting a
-    million tier rows took (measured on SQLite 3.40); the comparisons took 0.02 s."""
+    written as comparisons joined by OR (migrations 0014 and 0015 made the tier and entry
+    type checks so; the same text on both databases)."""
     return " OR ".join(f"{column} = '{value}'" for value in values)
 
 
@@ -114,9 +108,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        # The sorter (CREATE INDEX, a large ORDER BY) may use a second thread: a first run's
-        # tier index over a million rows was built in 0.37 s instead of 0.48 s.
-        cur.execute("PRAGMA threads=2")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -219,8 +210,8 @@ def id_rows(dialect: str) -> str:
 
 # The test that ``column`` is one of the ids bound as :ids. Not a join with id_rows on
 # PostgreSQL: within a run's transaction its planner still believes a table it has just
-# filled empty (its statistics predate the run), and rescanned the ids for each of its rows:
-# the balance lookups of a first run at 1M took 135 s. ANY(array) is a test of each row.
+# filled empty (its statistics predate the run), and rescans the ids for each of its rows,
+# quadratic in the ids. ANY(array) is a test of each row.
 _ID_IN = {"sqlite": "{0} IN (SELECT value FROM json_each(:ids))", "postgresql": "{0} = ANY(CAST(:ids AS BIGINT[]))"}
 
 
@@ -241,87 +232,26 @@ def ids_param(dialect: str, ids) -> object:
     return json.dumps(whole) if dialect == "sqlite" else whole
 
 
-_NULL = "\\N"  # COPY's NULL marker
-_ROWS_PER_INSERT = 200  # rows a statement, for SQLite (bulk_insert)
+def bulk_insert(session: Session, table, columns: dict[str, list]) -> None:
+    """Insert many rows in the session's transaction: ``columns`` maps each column's name to
+    its values, all of the same length.
 
-
-def bulk_insert(session: Session, table, columns: dict[str, list], rendered: str | None = None) -> None:
-    """Insert many rows through the driver itself, in the session's transaction.
-
-    For the few paths that write hundreds of thousands of rows (a recalculation's stage):
-    PostgreSQL gets COPY (as CSV, made by the csv module's C writer: copy_csv), SQLite a plain
-    executemany with the text forms SQLAlchemy's types store (UTC timestamps without zone,
-    ISO dates). ``columns`` maps each column's name to its values, all of the same length,
-    each column of one type (or None). A column's type is read off its first value, so that a
-    column of numbers is passed on untouched. ``rendered``: the same rows already made into
-    copy_csv's text (elsewhere: a recalculation's worker process), sent as they are.
+    PostgreSQL gets COPY through psycopg 3's ``write_row`` on the session's own connection
+    (values travel as values, never as SQL text); SQLite an ordinary
+    ``session.execute(insert(table), rows)``.
     """
-    names, values = ", ".join(columns), list(columns.values())
+    names, values = list(columns), list(columns.values())
     if not values or not len(values[0]):
         return
     conn = session.connection()
-    driver = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql":
-        rendered = rendered if rendered is not None else copy_csv(columns)
-        if rendered is None:  # a text that reads as NULL: row by row
-            with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-                for row in zip(*values):
-                    copy.write_row(row)
-            return
-        with (
-            driver.cursor() as cur,
-            cur.copy(f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')") as copy,
-        ):
-            copy.write(rendered)
+    if conn.dialect.name != "postgresql":
+        session.execute(insert(table), [dict(zip(names, row)) for row in zip(*values)])
         return
-    for i, column in enumerate(values):
-        if isinstance(next((v for v in column if v is not None), None), dt.date):
-            values[i] = [_as_text(v, False) for v in column]  # a few constants (the run's date)
-    # Many rows a statement: the driver's cost is per statement executed as much as per value
-    # (a million stage rows: 1.3 s instead of 1.8 s, measured).
-    width, n = len(values), len(values[0])
-    per = max(1, min(_ROWS_PER_INSERT, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
-    flat = itertools.chain.from_iterable(zip(*values))
-    cur = driver.cursor()
+    from psycopg import sql
 
-    row = f"({', '.join('?' * width)})"
-
-    def insert(rows: int) -> str:
-        # Table and column names come from the model metadata, never from input; values are bound.
-        return f"INSERT INTO {table.name} ({names}) VALUES " + ", ".join([row] * rows)  # nosec B608
-
-    if n >= per:
-        cur.executemany(insert(per), (tuple(itertools.islice(flat, per * width)) for _ in range(n // per)))
-    if n % per:
-        cur.execute(insert(n % per), tuple(flat))
-    cur.close()
-
-
-def copy_csv(columns: dict[str, list]) -> str | None:
-    """The rows of ``columns`` (as bulk_insert takes them) as the CSV that bulk_insert sends
-    to PostgreSQL's COPY, or None if a text among them reads as COPY's NULL marker."""
-    values = list(columns.values())
-    for i, column in enumerate(values):
-        first = next((v for v in column if v is not None), None)
-        if isinstance(first, dt.date):
-            values[i] = column = [_as_text(v, True) for v in column]  # a few constants (the run's date)
-        if isinstance(first, str) and _NULL in set(column):
-            return None
-        if None in column:
-            values[i] = [_NULL if v is None else v for v in column]
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(zip(*values))
-    return buffer.getvalue()
-
-
-@functools.lru_cache(maxsize=64)
-def _as_text(value, postgres: bool):
-    """A date or time as bulk_insert sends it: ISO text, UTC without zone on SQLite (as
-    SQLAlchemy stores it), with its offset on PostgreSQL (for timestamptz)."""
-    if value is None or not isinstance(value, dt.date):
-        return value
-    if not isinstance(value, dt.datetime):
-        return value.isoformat()
-    if postgres:
-        return value.isoformat(sep=" ")
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    with conn.connection.driver_connection.cursor() as cur, cur.copy(statement) as copy:
+        for row in zip(*values):
+            copy.write_row(row)

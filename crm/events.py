@@ -107,6 +107,11 @@ def subscribe(event_type: type, handler: Callable[[Session, object], None]) -> N
         _handlers[event_type].append(handler)
 
 
+def subscribers(event_type: type) -> list[Callable]:
+    """The handlers subscribed to ``event_type`` in this process."""
+    return list(_handlers[event_type])
+
+
 def publish(session: Session, event) -> None:
     for handler in list(_handlers[type(event)]):
         handler(session, event)

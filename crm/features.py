@@ -4,8 +4,10 @@ that names partners' modules (tests/test_structure.py holds the rest of crm to t
 
 A feature package defines its blueprint ``bp`` in its ``__init__.py`` (partners, with its API,
 lists two in ``BLUEPRINTS``); its views modules (``views.py``, ``views_*.py``) add routes to it
-and may expose ``NAV`` (menu items). A subscriptions module exposes ``register()``
-(domain-event handlers); a panel module exposes ``customer_panel(session, user, customer)``
+and may expose ``NAV`` (menu items). A subscriptions module subscribes its domain-event
+handlers when it is imported, by the modules that publish to it (not here, not by the app
+factory: a process that never makes the app, the CLI's or the scheduler's, needs them too);
+a panel module exposes ``customer_panel(session, user, customer)``
 returning a dict with ``template`` (or None) for the customer page; a cli module
 ``COMMANDS``; a jobs module ``JOBS``; a demo module ``seed(database, actor, today)``.
 """
@@ -46,7 +48,6 @@ VIEWS = (
     "crm.admin.views",
     "crm.auth.views_users",
 )
-SUBSCRIPTIONS = ("crm.benefits.subscriptions", "crm.review.subscriptions", "crm.workspace.subscriptions")
 CUSTOMER_PANELS = ("crm.tiers.panel", "crm.review.panel", "crm.benefits.panel", "partners.panel", "crm.workspace.panel")
 # Modules with COMMANDS (click commands/groups added to `crm`), JOBS (periodic jobs for the
 # scheduler: dicts of id, func(database, settings), trigger) and seed(database, actor, today).
@@ -72,8 +73,3 @@ def nav_items() -> list:
 def customer_panels(session, user, customer) -> list[dict]:
     panels = (module.customer_panel(session, user, customer) for module in modules(CUSTOMER_PANELS))
     return [panel for panel in panels if panel]
-
-
-def register_subscriptions() -> None:
-    for module in modules(SUBSCRIPTIONS):
-        module.register()

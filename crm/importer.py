@@ -31,6 +31,7 @@ from crm.db import Database, utcnow
 from crm.import_rows import KINDS, Kind, claim_dates_fit
 from crm.import_write import _existing, _Resolver, _write_chunk
 from crm.models import ImportBatch, Policy, User
+from crm.review import subscriptions as _review  # noqa: F401 - the features an import reaches register on import
 
 CHUNK = 2000
 MAX_REPORTED = 10_000  # problems listed in full; past that we say how many more

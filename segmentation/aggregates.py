@@ -1,11 +1,9 @@
 """Per-customer sums, the one intermediate between the raw rows and every feature.
 
 Every feature of the tier rules and every input of the risk model is a float computed from
-a handful of per-customer sums of whole numbers: premium in cents, days, counts. The sums
-are computed here from the prepared rows (numpy), or by the database (crm.jobs.frames, one
-GROUP BY per table); being whole numbers they are exact either way, so both give the same
-features to the last bit, and a run can push its per-customer aggregation into SQL rather
-than move millions of rows.
+a handful of per-customer sums of whole numbers: premium in cents, days, counts. They are
+computed here, and only here, from the prepared rows (numpy): the engine's frames and a
+run's partitions (crm.jobs.frames reads a partition's rows as whole numbers) alike.
 
 For a feature day d (the as-of date D, or the risk model's cut-off T = D - 365):
 - policies "started" by d; "in force" at d: started by d and ending after d;

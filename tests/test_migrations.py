@@ -131,10 +131,31 @@ def test_0014_tier_tables_check_their_tier_with_comparisons(db_url):
             f"VALUES (:id, :tier, '', 'standard', '', 1, 1, '2026-02-01', {stamp})"
         )
         with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":  # no customer 1: the foreign key (0024_recalc) stands aside
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(insert), {"id": 1, "tier": "watchlist"})
             with pytest.raises(IntegrityError):
                 conn.execute(text(insert), {"id": 2, "tier": "gold"})
             conn.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_0024_recalc_tier_rows_of_a_customer_who_does_not_exist_are_refused(db_url):
+    from crm.db import make_engine
+
+    engine = make_engine(db_url)  # SQLite checks foreign keys with the app's settings only
+    try:
+        for sql in (
+            "INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, "
+            "value_score, risk_score, as_of, updated_at) "
+            "VALUES (987654, 'vip', '', 'vip', '', 1, 1, '2026-02-01', '2026-02-01 00:00:00')",
+            "INSERT INTO tier_history (customer_id, tier, reasons, value_score, risk_score, as_of, changed_at) "
+            "VALUES (987654, 'vip', '', 1, 1, '2026-02-01', '2026-02-01 00:00:00')",
+        ):
+            with engine.connect() as conn, pytest.raises(IntegrityError):
+                conn.execute(text(sql))
+                conn.commit()
     finally:
         engine.dispose()
 

@@ -4,8 +4,11 @@ batch once and in order, a failure kept on the batch and tried again (crm.jobs.m
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 import time
+from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -144,6 +147,37 @@ def test_a_failing_subscriber_leaves_the_run_published_and_its_moves_pending(dat
     undelivered_moves(database, None)  # the scheduler's catch-up job
     with database.session() as s:
         assert moves.pending(s) == (0, None)
+    assert _grants(database, vips) == _grants(database) > 0
+
+
+def test_without_a_subscriber_delivery_refuses_and_the_moves_stay_pending(database, monkeypatch, tmp_path):
+    _portfolio(database, tmp_path, 120, seed=6)
+    run_id = _committed_run(database)
+    with database.session() as s:
+        waiting = moves.pending(s, run_id)[0]
+    assert waiting > 0
+    monkeypatch.setattr(events, "_handlers", defaultdict(list))  # a process where nothing subscribed
+    with pytest.raises(moves.NoSubscribers):
+        moves.deliver(database)
+    with database.session() as s:
+        assert moves.pending(s, run_id)[0] == waiting
+    monkeypatch.undo()
+    assert moves.deliver(database).moves == waiting
+
+
+def test_a_process_that_never_made_the_app_delivers_to_the_benefits(database, tmp_path):
+    """The command line and the scheduler deliver without create_app: importing the deliverer
+    registers the features it delivers to."""
+    _portfolio(database, tmp_path, 250, seed=3)
+    _committed_run(database)
+    vips = _vips(database)
+    assert vips and _grants(database) == 0
+    code = (
+        "import sys; from crm.db import Database; from crm.jobs import moves; "
+        "print(moves.deliver(Database(sys.argv[1])).moves)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, database.url], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
     assert _grants(database, vips) == _grants(database) > 0
 
 

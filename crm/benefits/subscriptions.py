@@ -55,5 +55,9 @@ def on_tiers_changed(session: Session, event: events.TiersChanged) -> None:
 
 
 def register() -> None:
-    """Subscribe this feature's handlers (crm.events.subscribe)."""
+    """Subscribe this feature's handlers (crm.events.subscribe); done on import, so that any
+    process that imports the feature (the deliverer of a run's moves does) has them."""
     events.subscribe(events.TiersChanged, on_tiers_changed)
+
+
+register()

@@ -6,9 +6,9 @@ exactly when its tiers do; ``deliver`` then publishes each batch in a transactio
 that also marks it delivered: each batch once, in the order stored, whoever delivers (the
 command or the scheduler that ran the run, or the scheduler's catch-up job after a crash).
 
-Why: a first run at a million customers makes 76,585 new VIPs, whose grants, enrolments and
-fees took 1.8 s (SQLite) and 5.3 s (PostgreSQL) more inside the run's transaction, during
-which SQLite's single write lock was held. Delivered in batches of BATCH customers, each
+Why: a first run at a million customers makes tens of thousands of new VIPs, whose grants,
+enrolments and fees inside the run's transaction would hold SQLite's single write lock all
+that time, and make one subscriber's failure the whole run's. Delivered in batches of BATCH customers, each
 transaction holds it for a fraction of a second, and a subscriber's failure (a bad benefit
 catalogue, say) leaves the run's tiers published and the batch pending, to be retried, with
 its error shown on the run. Until its batch is delivered, a new VIP has no grants yet and a
@@ -29,12 +29,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit, events
+from crm.benefits import subscriptions as _benefits  # noqa: F401 - the features delivered to register on import
 from crm.db import Database, utcnow
 from crm.models import TierMoveBatch
 
-# Customers per batch, delivered in one transaction: a first run at 1M makes 64 batches (each
-# partition's moves are batched apart), 8 of them of new VIPs, whose grants hold SQLite's write
-# lock about a second each on a machine where the benchmark's bare GROUP BY takes 6 s.
+# Customers per batch, delivered in one transaction (each partition's moves are batched apart):
+# SQLite's write lock is held for one batch's grants at a time.
 BATCH = 20_000
 _ID_BYTES = "<i8"  # how a batch's ids are stored
 
@@ -75,10 +75,19 @@ class Delivery:
     error: str | None = None  # the batch that failed, and why (it stays pending)
 
 
+class NoSubscribers(RuntimeError):
+    """Nothing in this process subscribes to tier moves: delivering would mark them delivered
+    while nobody acted on them."""
+
+
 def deliver(database: Database) -> Delivery:
     """Publish every pending batch, oldest first, each in its own transaction with the mark
     that it was delivered. Stops at the first failure (later batches wait for it: a
-    customer's moves are delivered in order), recording it on the batch."""
+    customer's moves are delivered in order), recording it on the batch.
+
+    Raises NoSubscribers, touching no batch, when no handler of TiersChanged is registered."""
+    if not events.subscribers(events.TiersChanged):
+        raise NoSubscribers("no subscriber of tier moves is registered in this process: the moves stay pending")
     done = Delivery()
     while True:
         batch_id = None

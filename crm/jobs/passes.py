@@ -56,12 +56,6 @@ class _Pool(concurrent.futures.ProcessPoolExecutor):
         super().__init__(max_workers=workers, mp_context=context)
         self.workers = workers
 
-    def start(self) -> None:
-        """Start every worker now (blocks while the forkserver imports the engine: over a
-        second), not at the first task that finds none idle."""
-        for _ in range(self.workers):
-            self.submit(int)
-
 
 def workers_of(req: RunRequest) -> int:
     return req.workers if req.workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
@@ -110,41 +104,24 @@ def _training_rows(conn, blocks, as_of: dt.date, policy: TierPolicy) -> list[tra
 
 
 def portfolio_pass(
-    database: Database, ranges, req: RunRequest, policy: TierPolicy, beat: Beat | None, fit: bool = True, pool=None
+    database: Database, ranges, req: RunRequest, policy: TierPolicy, beat: Beat | None, fit: bool = True
 ):
     """Pass 1: the portfolio loss ratio over everyone (summed by the database), and (if ``fit``)
-    a model fitted on a sample of customers over the three years before the as-of date.
-
-    Three things at once: a thread has the database sum the totals (the driver lets go of the
-    GIL while it waits), another starts the pool's workers (its forkserver imports the engine
-    in a process of its own, over a second), and this thread reads the sample and fits. When
-    the workers read the sample, once started, pass 1 of a first run at 1M ended after
-    2.5-2.7 s; now after 2.2-2.3 s (measured)."""
+    a model fitted on a sample of customers over the three years before the as-of date."""
     sample = _sample_ranges(ranges, req.model_sample) if fit and ranges else []
-    with concurrent.futures.ThreadPoolExecutor(2) as background:
-        totals = background.submit(_portfolio_lr_of, database, req.as_of, policy)
-        started = background.submit(pool.start) if pool is not None else None
-        parts = []
-        with database.engine.connect() as conn:
-            for i in range(0, len(sample), 10):
-                parts.extend(_training_rows(conn, sample[i : i + 10], req.as_of, policy))
-                _tick(beat, int(30 * min(i + 10, len(sample)) / len(sample)), "portfolio statistics")
-        plr = totals.result()
-        # In id order, as a single pass reads them: the same rows, the same model.
-        model = fit_model(training.training_frame(parts, req.as_of, policy), policy) if parts else None
-        if started is not None:
-            started.result()  # the workers are up (or their failure is this run's)
+    parts = []
+    with database.engine.connect() as conn:
+        plr = _portfolio_lr(conn, req.as_of, policy)
+        for i in range(0, len(sample), 10):
+            parts.extend(_training_rows(conn, sample[i : i + 10], req.as_of, policy))
+            _tick(beat, int(30 * min(i + 10, len(sample)) / len(sample)), "portfolio statistics")
+    # In id order, as a single pass reads them: the same rows, the same model.
+    model = fit_model(training.training_frame(parts, req.as_of, policy), policy) if parts else None
     return plr, model
 
 
 def _portfolio_lr(conn, as_of: dt.date, policy: TierPolicy) -> float:
     return portfolio_lr_from_totals(*frames.portfolio_totals(conn, as_of, policy))
-
-
-def _portfolio_lr_of(database: Database, as_of: dt.date, policy: TierPolicy) -> float:
-    """_portfolio_lr on a connection of its own (a thread's)."""
-    with database.engine.connect() as conn:
-        return _portfolio_lr(conn, as_of, policy)
 
 
 @contextlib.contextmanager
@@ -199,15 +176,7 @@ def score_partition_remote(
         result, state = _score_range(
             conn, lo, hi, as_of, TierPolicy.from_dict(policy), plr, FittedModel.from_bytes(model)
         )
-        postgres = conn.dialect.name == "postgresql"
-    changed, counts, size = _changes(result, state)
-    if postgres:  # the run's process, which writes every partition, then only sends the text
-        # Imported here: the writing side (the ORM models, flask_login) would add 0.2 s to the
-        # forkserver's start, which the workers wait for.
-        from crm.jobs.write import render_stage
-
-        render_stage(changed)
-    return changed, counts, size
+    return _changes(result, state)
 
 
 def iter_scored(

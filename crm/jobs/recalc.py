@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.db import Database, utcnow
 from crm.jobs import frames, heartbeat, moves, passes
-from crm.jobs.write import clear_stage, moves_of, stage_changes, write_changes
+from crm.jobs.write import audit_changes, clear_stage, moves_of, stage_changes, write_changes
 from crm.models import TierRun
 from crm.tiers import models_store
 from crm.tiers.policy import current_policy
@@ -40,6 +40,11 @@ SAMPLE_SIZE = 20  # moved customers shown in a preview
 
 class AlreadyRunning(Exception):
     """Another run is queued or under way (or today's scheduled run exists)."""
+
+
+class LostSlot(Exception):
+    """The run no longer holds the slot (it was marked abandoned, and maybe another run took
+    it): its transaction was rolled back and nothing of it was published."""
 
 
 @dataclass
@@ -220,16 +225,15 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
     _beat(database, run_id, 1, req, "starting")
     reused = _reusable_model(database, req)
     publish = req.mode == "publish"
-    # One transaction for all of a run's writes, its audit events held for its commit (so that
-    # the audit head, which every audited write takes, is not held for the whole run). Each
-    # partition's changes are staged as soon as they are known; nothing shows before COMMIT.
-    # PostgreSQL applies them while the workers score the next partitions (other sessions go
-    # on reading and writing meanwhile: MVCC). SQLite applies them once, after the scoring: the
-    # transaction is not begun with the write lock (staging writes only a TEMP table, which
-    # takes none), so other writers wait only while the staged changes are applied.
+    # One transaction for all of a run's writes. Each partition's changes are staged as soon
+    # as they are known; nothing shows before COMMIT. PostgreSQL applies them while the
+    # workers score the next partitions (other sessions go on reading and writing meanwhile:
+    # MVCC). SQLite applies them once, after the scoring: the transaction is not begun with the
+    # write lock (staging writes only a TEMP table, which takes none), so other writers wait
+    # only while the staged changes are applied. The audit events are recorded last, so that
+    # the audit head is held from then until the commit only.
     early = database.dialect == "postgresql"
     with database.transaction(lock=False) as session:
-        audit.hold_for_commit(session)
         if publish:
             clear_stage(session)
 
@@ -243,7 +247,7 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
 
         with passes.local_pool(req, len(ranges)) as pool:
             workers = pool.workers if pool is not None else 1
-            plr, fitted = passes.portfolio_pass(database, ranges, req, policy, beat, fit=reused is None, pool=pool)
+            plr, fitted = passes.portfolio_pass(database, ranges, req, policy, beat, fit=reused is None)
             model = reused[0] if reused and ranges else fitted
             changes, counts, customers = (
                 passes.score_pass(database, ranges, req, policy, plr, model, beat, pool, take if publish else None)
@@ -268,9 +272,12 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
         if fitted is not None and req.mode == "publish":
             models_store.save_model(session, fitted, summary.model_version)
         finished = utcnow()
-        session.execute(
+        # Fenced: only a run still running and holding the slot completes. One that was marked
+        # abandoned meanwhile (free_stale_slot), whose slot another run may have taken, rolls
+        # back everything it wrote.
+        completed = session.execute(
             update(TierRun)
-            .where(TierRun.id == run_id)
+            .where(TierRun.id == run_id, TierRun.state == "running", TierRun.active_slot == 1)
             .values(
                 state="completed",
                 active_slot=None,
@@ -285,26 +292,26 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
                 counts=json.dumps(summary.counts),
                 moves=json.dumps(summary.moves, ensure_ascii=False),
                 sample=json.dumps(summary.sample),
-            )
-        )
-        audit.record(
-            session,
-            req.actor,
-            audit.Change(
-                f"tiers.{'recalculated' if req.mode == 'publish' else 'previewed'}",
-                "tier_run",
-                run_id,
-                None,
-                {
-                    "as_of": req.as_of,
-                    "policy": policy.version,
-                    "model": summary.model_version,
-                    "counts": summary.counts,
-                    "moves": summary.moves,
-                    "changed": summary.changed,
-                },
             ),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+        if not completed:
+            raise LostSlot(f"run {run_id} lost its slot before it could publish (marked abandoned); it was rolled back")
+        summary_event = audit.Change(
+            f"tiers.{'recalculated' if req.mode == 'publish' else 'previewed'}",
+            "tier_run",
+            run_id,
+            None,
+            {
+                "as_of": req.as_of,
+                "policy": policy.version,
+                "model": summary.model_version,
+                "counts": summary.counts,
+                "moves": summary.moves,
+                "changed": summary.changed,
+            },
         )
+        audit.record(session, req.actor, [*(audit_changes(changes, run_id) if publish else []), summary_event])
     if publish and database.dialect == "postgresql":
         _refresh_statistics(database, summary.changed, customers)
     summary.seconds = (utcnow() - started).total_seconds()
@@ -315,9 +322,8 @@ def _refresh_statistics(database: Database, changed: int, customers: int) -> Non
     """PostgreSQL's statistics of the tier tables, renewed at once after a run that rewrote
     a good part of them (autovacuum's own rule: 10% of the rows and 50), not a minute later by
     autovacuum: the planner of the statements that follow (the delivery of the moves, the
-    pages) otherwise takes a table that a first run has just filled for empty. The delivery
-    of a first run's moves at 1M took 71 s, 50 s of them finding the new VIPs' tiers by a
-    scan of every tier row per batch; after ANALYZE, by the primary key."""
+    pages) otherwise takes a table that a first run has just filled for empty, and finds the
+    new VIPs' tiers by a scan of every tier row per batch instead of by the primary key."""
     if changed < 50 + customers // 10:
         return
     with database.engine.connect() as conn:
@@ -331,7 +337,7 @@ def fail(database: Database, run_id: int, error: BaseException) -> None:
     with database.transaction() as session:
         session.execute(
             update(TierRun)
-            .where(TierRun.id == run_id)
+            .where(TierRun.id == run_id, TierRun.state == "running")
             .values(state="failed", active_slot=None, finished_at=utcnow(), error=reason)
         )
 
@@ -342,6 +348,8 @@ def recalculate(database: Database, req: RunRequest) -> RunSummary:
     try:
         with heartbeat.beating(database, TierRun, run_id, req.stale_after):
             summary = execute(database, run_id, req)
+    except LostSlot:
+        raise  # the run was recorded as abandoned already
     except BaseException as exc:
         fail(database, run_id, exc)
         raise

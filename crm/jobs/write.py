@@ -1,15 +1,14 @@
-"""Writing a run's changes: the tier state, its history and the audit trail, in bulk.
+"""Writing a run's changes: the tier state and its history, in bulk.
 
 Two steps. ``stage_changes`` sends each partition's changed rows once, as they are known, into
 a temporary table of the run's connection (a TEMP table needs no lock on the database: on
 SQLite other writers go on while a run stages). ``write_changes`` then applies everything
-staged: the states being replaced move into the history, then the new states are inserted or
-updated from the stage (INSERT … SELECT, and UPDATE … FROM or an upsert, see _CURRENT), the
-run's constants (its id, date and time) bound once; it records the changes' audit events (the
-run holds them for its commit) and keeps the moves for the subscribers, who get them once
-the run has committed (crm.jobs.moves; both from the changes the run holds, not read back). SQLite applies once, after the scoring, so that its
-write lock is held for the writes alone; PostgreSQL applies each partition while the workers
-score the next.
+staged: the states being replaced move into the history, then the new states are upserted
+from the stage (INSERT … SELECT … ON CONFLICT), the run's constants (its id, date and time)
+bound once, and the moves are kept for the subscribers, who get them once the run has
+committed (crm.jobs.moves). SQLite applies once, after the scoring, so that its write lock is
+held for the writes alone; PostgreSQL applies each partition while the workers score the
+next. The run records its audit events (``audit_changes``) at its end.
 
 Every statement is driven by the staged rows, each finding its tier row by primary key: the
 work is O(changes), not a scan of every tier row per chunk. A first run writes a million tier
@@ -18,107 +17,47 @@ rows and no history: the history keeps the states a customer has left.
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
 import datetime as dt
-import gc
 from collections import Counter
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import Date, bindparam, table, text
+from sqlalchemy import Column, Date, Integer, MetaData, Numeric, String, Table, bindparam, text
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateIndex, DropIndex
+from sqlalchemy.schema import CreateTable
 
 from crm import audit
-from crm.db import UTCDateTime, bulk_insert, copy_csv, utcnow
+from crm.db import UTCDateTime, bulk_insert, utcnow
 from crm.jobs import moves
-from crm.models import CustomerTier
-from segmentation.scores import SCORE_DECIMALS, published
-from segmentation.tiers import TIERS
+from segmentation.scores import published
 
 AUDIT_CHUNK = 2000  # customers per audit event
 CHUNK = 100_000  # rows sent at a time: memory bounded by the chunk
-STAGE = "tier_stage"
-_CREATE_STAGE = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (
-    customer_id INTEGER PRIMARY KEY, tier VARCHAR(10) NOT NULL, reasons VARCHAR(200) NOT NULL,
-    computed_tier VARCHAR(10) NOT NULL, computed_reasons VARCHAR(200) NOT NULL,
-    value_score NUMERIC(5, 2) NOT NULL, risk_score NUMERIC(5, 2) NOT NULL, old_tier VARCHAR(10))"""
-
-
-class _PackedState:
-    """SQLite's stage row: the three tiers (as codes) and the two published scores (counted in
-    their published units, SCALE to a point) packed into one whole number, which the stage's generated
-    columns unpack (the statements below read them as the columns of PostgreSQL's stage). The
-    driver's cost is per value bound: a million rows staged in 0.83 s instead of 1.35 s
-    (measured), while the scoring workers wait for the cores."""
-
-    TIER_BITS, SCORE_BITS = 2, 17  # a tier's code (3: none), a score's units (below 131,072)
-    SCALE = 10**SCORE_DECIMALS  # a published score's units per point
-    FIELDS = ("tier", "computed_tier", "old_tier", "value_score", "risk_score")  # highest bits first
-
-    @classmethod
-    def shifts(cls) -> dict[str, int]:
-        out, shift = {}, 0
-        for name in reversed(cls.FIELDS):
-            out[name] = shift
-            shift += cls.SCORE_BITS if name.endswith("score") else cls.TIER_BITS
-        return out
-
-    @classmethod
-    def pack(cls, changed: pd.DataFrame) -> np.ndarray:
-        state = np.zeros(len(changed), dtype=np.int64)
-        for name, shift in cls.shifts().items():
-            if name.endswith("score"):
-                field = np.rint(published(changed[name]).to_numpy() * cls.SCALE)
-                if len(field) and not (0 <= field.min() and field.max() < 1 << cls.SCORE_BITS):
-                    raise ValueError(
-                        f"{name} outside [0, {(1 << cls.SCORE_BITS) / cls.SCALE:g}): "
-                        f"{field.min() / cls.SCALE:g} to {field.max() / cls.SCALE:g}"
-                    )
-            else:  # NaN (no tier before) is -1: code 3
-                field = pd.Categorical(changed[name], categories=TIERS).codes % 4
-            state |= field.astype(np.int64) << shift
-        return state
-
-    @classmethod
-    def columns(cls) -> str:
-        """The stage's generated columns, computed when a statement reads them."""
-        out = []
-        for name, shift in cls.shifts().items():
-            if name.endswith("score"):
-                out.append(
-                    f"{name} NUMERIC(5, 2) AS (((state >> {shift}) & {(1 << cls.SCORE_BITS) - 1}) / {float(cls.SCALE)})"
-                )
-            else:
-                whens = " ".join(f"WHEN {i} THEN '{tier}'" for i, tier in enumerate(TIERS))
-                out.append(f"{name} VARCHAR(10) AS (CASE (state >> {shift}) & 3 {whens} END)")
-        return ",\n    ".join(out)
-
-
-_CREATE_SQLITE_STAGE = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (
-    customer_id INTEGER PRIMARY KEY, state INTEGER NOT NULL, reasons VARCHAR(200) NOT NULL,
-    computed_reasons VARCHAR(200) NOT NULL,
-    {_PackedState.columns()})"""
+STAGE = Table(
+    "tier_stage",
+    MetaData(),
+    Column("customer_id", Integer, primary_key=True),
+    Column("tier", String(10), nullable=False),
+    Column("reasons", String(200), nullable=False),
+    Column("computed_tier", String(10), nullable=False),
+    Column("computed_reasons", String(200), nullable=False),
+    Column("value_score", Numeric(5, 2), nullable=False),
+    Column("risk_score", Numeric(5, 2), nullable=False),
+    Column("old_tier", String(10)),
+    prefixes=["TEMPORARY"],
+)
 # Typed, so that the date and time are stored in the forms the ORM stores them in elsewhere.
 _TYPED = (bindparam("as_of", type_=Date()), bindparam("now", type_=UTCDateTime()))
-# The states being replaced move into the history before the updates: the current state is
+# The states being replaced move into the history before the upserts: the current state is
 # stored once, in customer_tiers, so a customer's first tier adds no history row. CROSS JOIN
-# keeps the stage as the outer loop on SQLite (its planner would otherwise scan every tier row).
-# The joins also bound the tier rows by the staged ids (:lo, :hi, the stage's least and
-# greatest). PostgreSQL knows nothing of the stage (a TEMP table has no statistics): without
-# the bounds it hashed the stage and scanned every tier row, for each partition (a million
-# rows per partition of 125,000 at a million customers: quadratic in the portfolio, the
-# refit night's growth from 1M to 3M); with them it reads the partition's tier rows alone.
-_REPLACED = f"""INSERT INTO tier_history (customer_id, run_id, tier, reasons, value_score, risk_score, as_of, changed_at)
+# keeps the stage as the outer loop on SQLite (its planner would otherwise scan every tier
+# row); the bounds (:lo, :hi, the stage's least and greatest id) tell PostgreSQL, which has no
+# statistics of a TEMP table, that only the partition's tier rows are wanted.
+_REPLACED = text("""INSERT INTO tier_history (customer_id, run_id, tier, reasons, value_score, risk_score, as_of,
+                                      changed_at)
     SELECT t.customer_id, t.run_id, t.tier, t.reasons, t.value_score, t.risk_score, t.as_of, t.updated_at
-    FROM {STAGE} AS s CROSS JOIN customer_tiers AS t
+    FROM tier_stage AS s CROSS JOIN customer_tiers AS t
     WHERE t.customer_id = s.customer_id AND t.customer_id BETWEEN :lo AND :hi
-    ORDER BY s.customer_id"""  # nosec B608 - constant names
-_NEW = f"""INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, value_score,
-                                      risk_score, run_id, as_of, updated_at)
-    SELECT customer_id, tier, reasons, computed_tier, computed_reasons, value_score, risk_score, :run, :as_of, :now
-    FROM {STAGE} WHERE {{0}} ORDER BY customer_id"""  # nosec B608 - constant names
+    ORDER BY s.customer_id""")
 _RESCORED_COLUMNS = (
     "reasons",
     "computed_tier",
@@ -129,92 +68,28 @@ _RESCORED_COLUMNS = (
     "as_of",
     "updated_at",
 )
-_FROM_STAGE = {"run_id": ":run", "as_of": ":as_of", "updated_at": ":now"}  # the run's constants
 
 
-def _upsert(where: str, columns: tuple[str, ...]) -> str:
+def _upsert(where: str, columns: tuple[str, ...]):
+    """The staged rows that satisfy ``where`` as the current states, ``columns`` updated where
+    there is one (the tier column left out when the tier stays: its index is not touched)."""
     sets = ", ".join(f"{c} = excluded.{c}" for c in columns)
-    return f"{_NEW.format(where)} ON CONFLICT (customer_id) DO UPDATE SET {sets}"  # nosec B608 - constant names
+    return text(f"""INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons,
+                                       value_score, risk_score, run_id, as_of, updated_at)
+    SELECT customer_id, tier, reasons, computed_tier, computed_reasons, value_score, risk_score, :run, :as_of, :now
+    FROM tier_stage WHERE {where} ORDER BY customer_id
+    ON CONFLICT (customer_id) DO UPDATE SET {sets}""").bindparams(*_TYPED)  # nosec B608 - constants
 
 
-def _update(where: str, columns: tuple[str, ...]) -> str:
-    sets = ", ".join(f"{c} = {_FROM_STAGE.get(c, 's.' + c)}" for c in columns)
-    return (
-        f"UPDATE customer_tiers SET {sets} FROM {STAGE} AS s "  # nosec B608 - constant names
-        f"WHERE customer_tiers.customer_id = s.customer_id AND customer_tiers.customer_id BETWEEN :lo AND :hi "
-        f"AND {where}"
-    )
-
-
-# The current states, driven by the stage: each staged row finds its tier row by key. New
-# customers and those whose tier moved, then those whose tier stayed: the last leave the tier
-# column out, so that SQLite does not touch the tier index for them (a refit rescores nearly
-# everyone and moves few; PostgreSQL spares its indexes by itself, see migration 0010).
-# SQLite's planner, without statistics, would scan every tier row for an UPDATE … FROM (or an
-# UPDATE … FROM a subquery) of the stage, so there they are upserts, which can only scan the
-# stage; PostgreSQL's drives the UPDATE from the stage by itself, and its upsert is slower
-# (2.0 s against 1.3 s per 250,000 rescored customers, measured).
-_CURRENT = {
-    "sqlite": (
-        (_upsert("old_tier IS NULL OR old_tier <> tier", ("tier", *_RESCORED_COLUMNS)), "new_or_moved"),
-        (_upsert("old_tier = tier", _RESCORED_COLUMNS), "kept"),
-    ),
-    "postgresql": (
-        (_NEW.format("old_tier IS NULL"), "new"),
-        (_update("s.old_tier <> s.tier", ("tier", *_RESCORED_COLUMNS)), "moved"),
-        (_update("s.old_tier = s.tier", _RESCORED_COLUMNS), "kept"),
-    ),
-}
-
-
-def _staged(parts: list[pd.DataFrame]) -> dict:
-    """What the stage holds (the changes ``parts``), counted in memory: the rows that are new,
-    replace a state, move or keep a tier, and the least and greatest id (the joins' bounds)."""
-    counts = Counter()
-    for part in parts:
-        there = part["old_tier"].notna()
-        kept = there & (part["old_tier"].astype(object) == part["tier"].astype(object))
-        counts.update(new=int((~there).sum()), replaced=int(there.sum()), kept=int(kept.sum()))
-    ids = [part.index for part in parts if len(part)]
-    moved = counts["replaced"] - counts["kept"]
-    return {
-        "new": counts["new"],
-        "replaced": counts["replaced"],
-        "moved": moved,
-        "kept": counts["kept"],
-        "new_or_moved": counts["new"] + moved,
-        "lo": min((int(i.min()) for i in ids), default=None),
-        "hi": max((int(i.max()) for i in ids), default=None),
-    }
+_NEW_OR_MOVED = _upsert("old_tier IS NULL OR old_tier <> tier", ("tier", *_RESCORED_COLUMNS))
+_KEPT = _upsert("old_tier = tier", _RESCORED_COLUMNS)
 
 
 def clear_stage(session: Session) -> None:
     """An empty stage on the session's connection (created on first use)."""
     conn = session.connection()
-    conn.execute(text(_CREATE_SQLITE_STAGE if conn.dialect.name == "sqlite" else _CREATE_STAGE))
-    conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - a constant name
-
-
-RENDERED = "stage_csv"  # in a partition's changes' attrs: their stage rows as COPY's CSV, a text per CHUNK
-
-
-def render_stage(changed: pd.DataFrame) -> None:
-    """Make the stage rows of a partition's changes into COPY's CSV, kept in the frame's
-    attrs (a worker process does it, for PostgreSQL: the run's own process, which writes
-    every partition, then only sends the text)."""
-    changed.attrs[RENDERED] = [
-        copy_csv(_stage_columns(changed.iloc[start : start + CHUNK], sqlite=False))
-        for start in range(0, len(changed), CHUNK)
-    ]
-
-
-def stage_changes(session: Session, changed: pd.DataFrame) -> None:
-    """Send the changed customers' new state to the stage."""
-    rendered = changed.attrs.pop(RENDERED, None)  # before slicing: a slice keeps its frame's attrs
-    sqlite = session.connection().dialect.name == "sqlite"
-    for i, start in enumerate(range(0, len(changed), CHUNK)):
-        chunk = _stage_columns(changed.iloc[start : start + CHUNK], sqlite)
-        bulk_insert(session, table(STAGE), chunk, rendered[i] if rendered else None)
+    conn.execute(CreateTable(STAGE, if_not_exists=True))
+    conn.execute(STAGE.delete())
 
 
 def _texts(column: pd.Series) -> list:
@@ -228,46 +103,42 @@ def _ids(changed: pd.DataFrame) -> list[int]:
     return changed.index.to_numpy(dtype="int64").tolist()
 
 
-def _stage_columns(changed: pd.DataFrame, sqlite: bool) -> dict[str, list]:
-    """The stage's columns of some changes, as bulk_insert takes them."""
-    if sqlite:
-        return {
-            "customer_id": _ids(changed),
-            "state": _PackedState.pack(changed).tolist(),
-            **{c: _texts(changed[c]) for c in ("reasons", "computed_reasons")},
-        }
-    return {
-        "customer_id": _ids(changed),
-        **{c: _texts(changed[c]) for c in ("tier", "reasons", "computed_tier", "computed_reasons")},
-        **{c: published(changed[c]).tolist() for c in ("value_score", "risk_score")},
-        "old_tier": _texts(changed["old_tier"]),
-    }
+def stage_changes(session: Session, changed: pd.DataFrame) -> None:
+    """Send the changed customers' new state to the stage."""
+    for start in range(0, len(changed), CHUNK):
+        chunk = changed.iloc[start : start + CHUNK]
+        bulk_insert(
+            session,
+            STAGE,
+            {
+                "customer_id": _ids(chunk),
+                **{c: _texts(chunk[c]) for c in ("tier", "reasons", "computed_tier", "computed_reasons", "old_tier")},
+                **{c: published(chunk[c]).tolist() for c in ("value_score", "risk_score")},
+            },
+        )
 
 
 # A run's audit event per AUDIT_CHUNK changed customers: (name in the event, column of the changes)
 _AUDITED_TEXTS = (("from", "old_tier"), ("to", "tier"), ("reasons", "reasons"))
 
 
-def _audit_changes(parts: list[pd.DataFrame], run_id: int) -> list[audit.Change]:
-    """The tiers.changed events of ``parts``, a column per field (no tuple per customer to
-    build, and a fifth less JSON than a row each), already in their canonical JSON."""
+def audit_changes(parts: list[pd.DataFrame], run_id: int) -> list[audit.Change]:
+    """The tiers.changed events of ``parts`` (a run's changes), a column per field."""
     out = []
     for part in parts:
         for first in range(0, len(part), AUDIT_CHUNK):
             chunk = part.iloc[first : first + AUDIT_CHUNK]
             out.append(
-                audit.as_text(
-                    audit.Change(
-                        "tiers.changed",
-                        "tier_run",
-                        run_id,
-                        None,
-                        {
-                            "customer_id": _ids(chunk),
-                            **{name: _texts(chunk[column]) for name, column in _AUDITED_TEXTS},
-                            **{name: published(chunk[name]).tolist() for name in ("value_score", "risk_score")},
-                        },
-                    )
+                audit.Change(
+                    "tiers.changed",
+                    "tier_run",
+                    run_id,
+                    None,
+                    {
+                        "customer_id": _ids(chunk),
+                        **{name: _texts(chunk[column]) for name, column in _AUDITED_TEXTS},
+                        **{name: published(chunk[name]).tolist() for name in ("value_score", "risk_score")},
+                    },
                 )
             )
     return out
@@ -278,68 +149,37 @@ def moves_of(part: pd.DataFrame) -> pd.DataFrame:
     return part[part["old_tier"].astype(object) != part["tier"].astype(object)]
 
 
-REBUILD_FROM = 100_000  # new tier rows from which SQLite may rebuild the indexes rather than maintain them
-
-
-def _rebuilt_indexes(conn, new: int) -> list:
-    """The tier table's indexes that SQLite rebuilds after the inserts rather than maintain
-    row by row: when the new rows are at least as many as the rows there (a first run). At
-    a million: the insert took 1.1 s without the index and rebuilding it 0.4-0.6 s, against
-    2.0 s with it, and the commit 0.25 s against 0.7 s. Inside the run's transaction (SQLite's DDL
-    is transactional), so a failure leaves the index as it was. Not on PostgreSQL: DROP
-    INDEX would lock the table against readers until the run's commit."""
-    if conn.dialect.name != "sqlite" or new < REBUILD_FROM:
-        return []
-    there = conn.execute(text("SELECT COUNT(*) FROM customer_tiers")).scalar_one()
-    return sorted(CustomerTier.__table__.indexes, key=lambda index: index.name) if new >= there else []
-
-
-@contextlib.contextmanager
-def _without_cycle_collection():
-    """Python's cycle collector off while a run writes: it walks every container the process
-    holds (a run's changes and moves, by the million) each time enough new ones are made, and
-    a first run's writes make hundreds of thousands (the audit events' lists, above all). With
-    it on, the writes of a first run at 1M took 4.1 s instead of 2.8 s (measured while the
-    subscribers still ran inside the run, making as many again).
-    What they make is freed by reference counting; any cycle, at the next collection after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+def _staged(parts: list[pd.DataFrame]) -> Counter:
+    """What the stage holds (the changes ``parts``), counted in memory: the rows that replace
+    a state, that are new or move, and that keep their tier."""
+    counts = Counter()
+    for part in parts:
+        there = part["old_tier"].notna()
+        kept = there & (part["old_tier"].astype(object) == part["tier"].astype(object))
+        counts.update(replaced=int(there.sum()), kept=int(kept.sum()), new_or_moved=int((~kept).sum()))
+    return counts
 
 
 def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date, actor: audit.Actor) -> int:
-    """Apply the staged changes (keeping the states they replace), record the audit events of
-    ``parts`` (the changes staged), keep their moves for the subscribers (benefits, queues:
-    crm.jobs.moves), and empty the stage. Returns the number of moves."""
-    with _without_cycle_collection():
-        return _write_changes(session, parts, run_id, as_of, actor)
-
-
-def _write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date, actor: audit.Actor) -> int:
+    """Apply the staged changes (keeping the states they replace), keep their moves for the
+    subscribers (benefits, queues: crm.jobs.moves), and empty the stage. Returns the number
+    of moves."""
+    ids = [part.index for part in parts if len(part)]
+    if not ids:
+        return 0
     conn, staged = session.connection(), _staged(parts)
-    constants = {"run": run_id, "as_of": as_of, "now": utcnow(), "lo": staged.pop("lo"), "hi": staged.pop("hi")}
-    # Before the encoder's thread starts: it holds the GIL except while this thread's statements
-    # run, and a short statement waits for the GIL at every call into the driver (these two took
-    # 0.23 s instead of a few ms). The statements below do not use the tier index.
-    rebuilt = _rebuilt_indexes(conn, staged["new"])
-    for index in rebuilt:
-        conn.execute(DropIndex(index))
-    # The audit events' JSON is made in a thread while the statements run: the driver lets go
-    # of the GIL while the database works, and on SQLite the scoring is over by then (made as
-    # the changes were staged, a first run's 0.6 s of it took a core from the workers).
-    with concurrent.futures.ThreadPoolExecutor(1) as encoder:
-        audited = encoder.submit(_audit_changes, parts, run_id)
-        if staged["replaced"]:  # a first run has no state to replace
-            conn.execute(text(_REPLACED), constants)
-        for sql, rows in _CURRENT[conn.dialect.name]:
-            if staged[rows]:
-                conn.execute(text(sql).bindparams(*_TYPED), constants)
-        for index in rebuilt:
-            conn.execute(CreateIndex(index))
-        conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
-        audit.record(session, actor, audited.result())
+    constants = {
+        "run": run_id,
+        "as_of": as_of,
+        "now": utcnow(),
+        "lo": min(int(i.min()) for i in ids),
+        "hi": max(int(i.max()) for i in ids),
+    }
+    if staged["replaced"]:  # a first run has no state to replace
+        conn.execute(_REPLACED, constants)
+    if staged["new_or_moved"]:
+        conn.execute(_NEW_OR_MOVED, constants)
+    if staged["kept"]:
+        conn.execute(_KEPT, constants)
+    conn.execute(STAGE.delete())  # nothing left on the pooled connection
     return sum(moves.store(session, run_id, actor, moves_of(part)) for part in parts)

@@ -23,9 +23,7 @@ class CustomerTier(Base):
         Index("ix_customer_tiers_tier_customer", "tier", "customer_id"),
     )
 
-    # No foreign key: only a run inserts these rows, one per customer it read, and customers
-    # are never deleted (migration 0013).
-    customer_id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     tier: Mapped[str] = mapped_column(String(10))
     reasons: Mapped[str] = mapped_column(String(200), default="")  # ';'-separated codes
     computed_tier: Mapped[str] = mapped_column(String(10))
@@ -47,9 +45,7 @@ class TierHistory(Base):
     __table_args__ = (CheckConstraint(_TIER_CHECK, name="tier"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # No foreign key: a row is a copy of a customer_tiers row, whose key checked the customer
-    # (migration 0012).
-    customer_id: Mapped[int] = mapped_column(index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     run_id: Mapped[int | None]
     tier: Mapped[str] = mapped_column(String(10))
     reasons: Mapped[str] = mapped_column(String(200), default="")

@@ -27,5 +27,9 @@ def on_records_imported(session: Session, event: events.RecordsImported) -> None
 
 
 def register() -> None:
-    """Subscribe this feature's handlers (crm.events.subscribe)."""
+    """Subscribe this feature's handlers (crm.events.subscribe); done on import, so that any
+    process that imports the feature (the importer does) has them."""
     events.subscribe(events.RecordsImported, on_records_imported)
+
+
+register()

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from crm.jobs import frames
 from crm.models import CustomerTier, TierHistory, TierRun
 from crm.tiers.policy import current_policy
-from segmentation.features import compute_features
+from segmentation.features import features_from_aggregates
+from segmentation.frames import day_number
 from segmentation.tiers import explain
 
 
@@ -35,17 +36,10 @@ def explain_customer(session: Session, customer_id: int, as_of: dt.date | None =
         return None
     as_of = as_of or last.as_of
     policy = current_policy(session)
-    part = frames.load_partition(session.connection(), customer_id, customer_id + 1, as_of)
-    if part["customers"].empty:
+    aggs = frames.load_aggregates(session.connection(), customer_id, customer_id + 1, as_of, policy)
+    if aggs.empty:
         return None
-    feats = compute_features(
-        part["customers"],
-        part["policies"],
-        part["claims"],
-        as_of,
-        policy,
-        portfolio_lr=last.portfolio_loss_ratio or 0.0,
-    )
+    feats = features_from_aggregates(aggs, day_number(as_of), policy, portfolio_lr=last.portfolio_loss_ratio or 0.0)
     row = feats.iloc[0]
     return Explanation(
         as_of,

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm import audit, events
+from crm.benefits import subscriptions as _benefits  # noqa: F401 - the features an override reaches register on import
 from crm.db import utcnow
 from crm.models import CustomerTier, TierHistory, TierOverride, User
 from crm.models.tiers import TIERS

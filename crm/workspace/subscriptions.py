@@ -2,4 +2,4 @@
 
 
 def register() -> None:
-    """Subscribe this feature's handlers (crm.events.subscribe)."""
+    """Subscribe this feature's handlers (crm.events.subscribe): none yet."""
