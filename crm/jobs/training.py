@@ -33,7 +33,9 @@ def _day(column, dialect: str):
 
 def _frame(conn: Connection, statement, dates: tuple[str, ...] = ()) -> pd.DataFrame:
     result = conn.execute(statement)
-    frame = pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
+    # Plain tuples: given Rows, pandas asks each whether it is a named tuple (hasattr), and a
+    # Row answers that by raising and catching an exception.
+    frame = pd.DataFrame.from_records(list(map(tuple, result)), columns=list(result.keys()))
     for column in dates:  # day numbers (a missing one: NaT)
         frame[column] = pd.to_datetime(pd.to_numeric(frame[column]), unit="D")
     return frame
