@@ -9,9 +9,6 @@ For a feature day d (the as-of date D, or the risk model's cut-off T = D - 365):
 - policies "started" by d; "in force" at d: started by d and ending after d;
 - claims "known" at d: reported by d with the loss in the window [d - window + 1, d];
   "counting": known, with a status that counts.
-With ``target_to`` = D (the model's training rows) two more sums look past d: the days of
-cover in (d, D] of the policies started by D, and the counting claims reported by D with the
-loss in (d, D].
 """
 
 from __future__ import annotations
@@ -38,7 +35,6 @@ COUNT_COLUMNS = (
     "claims_recent",  # ... reported in the recent window
     "fraud",  # known claims suspected of fraud
 )
-TARGET_COLUMNS = ("target_exposure_days", "target_claims")
 CUSTOMER_COLUMNS = ("birth", "gender", "city")
 
 
@@ -60,7 +56,7 @@ def _sum(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.rint(np.bincount(keys, weights=values.astype(np.float64), minlength=n)).astype(np.int64)
 
 
-def aggregate(prep: Prepared, d: int, policy: TierPolicy, target_to: int | None = None) -> pd.DataFrame:
+def aggregate(prep: Prepared, d: int, policy: TierPolicy) -> pd.DataFrame:
     """The per-customer sums as of feature day ``d`` (see the module docstring), indexed by
     customer_id, with the customers' birth day number, gender and city."""
     n, w = prep.n, windows(d, policy)
@@ -102,10 +98,6 @@ def aggregate(prep: Prepared, d: int, policy: TierPolicy, target_to: int | None 
             "fraud": np.bincount(prep.c_cust[known & prep.c_fraud], minlength=n),
         }
     )
-    if target_to is not None:
-        out["target_exposure_days"] = _sum(prep.p_cust, _covered(prep.p_start, prep.p_end, d + 1, target_to + 1), n)
-        ahead = prep.c_status_ok & (prep.c_loss > d) & (prep.c_loss <= target_to) & (prep.c_report <= target_to)
-        out["target_claims"] = np.bincount(prep.c_cust[ahead], minlength=n)
     return normalise(pd.DataFrame(out, index=prep.customer_ids))
 
 

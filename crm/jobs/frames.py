@@ -121,21 +121,17 @@ def _ints(conn: Connection, stmt, width: int) -> np.ndarray:
     )
 
 
-def load_aggregates(
-    conn: Connection, lo: int, hi: int, d: dt.date, policy: TierPolicy, target_to: dt.date | None = None
-) -> pd.DataFrame:
-    """segmentation.aggregates.aggregate of the customers lo <= id < hi as of feature day d
-    (with ``target_to``, the risk model's training sums looking ahead to it)."""
-    outer = target_to or d
+def load_aggregates(conn: Connection, lo: int, hi: int, d: dt.date, policy: TierPolicy) -> pd.DataFrame:
+    """segmentation.aggregates.aggregate of the customers lo <= id < hi as of day d."""
     window_start = from_day_number(windows(day_number(d), policy)["window_start"])
     customers = conn.execute(_customers(lo, hi)).all()
-    p = _ints(conn, _policies(lo, hi, outer), 7)
-    c = _ints(conn, _claims(lo, hi, window_start, outer, tuple(policy.excluded_claim_statuses)), 6)
+    p = _ints(conn, _policies(lo, hi, d), 7)
+    c = _ints(conn, _claims(lo, hi, window_start, d, tuple(policy.excluded_claim_statuses)), 6)
     ids = pd.Index(np.array([r[0] for r in customers], dtype=np.int64), name="customer_id")
     birth = np.array([NO_DATE if r[1] is None else r[1] for r in customers], dtype=np.int64)
     prep = Prepared(
         customer_ids=ids,
-        as_of=day_number(outer),
+        as_of=day_number(d),
         birth=birth,
         gender=np.array([r[2] for r in customers], dtype=object),
         city=np.array([r[3] for r in customers], dtype=object),
@@ -154,7 +150,7 @@ def load_aggregates(
         c_fraud=c[:, 4] != 0,
         c_amount_cents=c[:, 5],
     )
-    return aggregate(prep, day_number(d), policy, day_number(target_to) if target_to else None)
+    return aggregate(prep, day_number(d), policy)
 
 
 def _covered_days(lo: int, hi: int, lo_date: dt.date, hi_date: dt.date) -> ColumnElement:
