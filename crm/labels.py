@@ -74,6 +74,7 @@ JOB_STATES = {  # import jobs and tier runs
     "completed": _l("Completed"),
     "failed": _l("Failed"),
 }
+TRIGGERS = {"cli": _l("command line"), "scheduler": _l("scheduled"), "ui": _l("web page")}  # who started a run
 TIER_REASONS = {
     "W_FRAUD": _l("Suspected fraud on a recent claim"),
     "W_LOSS": _l("Large loss maker"),
@@ -161,6 +162,7 @@ GROUPS: dict[str, dict] = {
     "claim_status": CLAIM_STATUSES,
     "status": {**POLICY_STATUSES, **CLAIM_STATUSES},  # a policy's or a claim's (the codes do not clash)
     "job_state": JOB_STATES,
+    "trigger": TRIGGERS,
     "reason": TIER_REASONS,
     "feature": FEATURES,
     "benefit": BENEFITS,
