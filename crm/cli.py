@@ -129,8 +129,15 @@ def users_create(email, role, full_name, password_stdin):
     help="this file migrates historical data (exempt from late-entry rules; audited as such); "
     "accepted while the initial load is open, later only for a file a second admin approved",
 )
+@click.option(
+    "--encoding",
+    type=click.Choice(["utf-8", "gb18030"]),
+    default="utf-8",
+    show_default=True,
+    help="the file's text encoding: gb18030 also reads GBK, what Excel saves as CSV on a Chinese Windows",
+)
 @with_appcontext
-def import_command(kind, file, dry_run, initial_load):
+def import_command(kind, file, dry_run, initial_load, encoding):
     """Import a CSV file: all or nothing. `crm import close-initial-load` ends the initial load."""
     from crm import initial_load as initial
     from crm.importer import ImportFailed, import_csv
@@ -146,7 +153,14 @@ def import_command(kind, file, dry_run, initial_load):
     bar, update = _progress_bar(kind)
     try:
         summary = import_csv(
-            get_db(), kind, file, audit.Actor.cli("import"), dry_run=dry_run, initial_load=initial_load, progress=update
+            get_db(),
+            kind,
+            file,
+            audit.Actor.cli("import"),
+            dry_run=dry_run,
+            initial_load=initial_load,
+            progress=update,
+            encoding=encoding,
         )
     except ImportFailed as exc:
         bar.close()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from crm import validators as v
 
@@ -133,69 +134,80 @@ def claim_dates_fit(values: dict, start: dt.date, end: dt.date, today: dt.date) 
 
 
 @dataclass(frozen=True)
+class Column:
+    """One column of a CSV kind as the upload page documents it."""
+
+    name: str
+    required: bool
+    format: object  # a lazy string: what a cell holds
+    allowed: tuple[str, ...] = ()  # the codes a cell may hold (an enumeration), else empty
+    allowed_group: str = ""  # their labels' group in crm.labels
+
+
+@dataclass(frozen=True)
 class Kind:
     """What the importer needs to know about one CSV kind."""
 
     name: str
-    columns: tuple[str, ...]
-    required: tuple[str, ...]
+    spec: tuple[Column, ...]
     key: str
     parse: Callable[[dict], tuple[dict, Problems]]
     reference: str | None  # the column that must name an existing record
     reference_kind: str | None
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.spec)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.spec if c.required)
+
+
+_KEY = _l("text up to 40 characters, no spaces")
+_DATE = _l("date YYYY-MM-DD")
+_MONEY = _l("amount in CNY, at most 2 decimals, no thousands separators (1234.56)")
+
+CUSTOMER_SPEC = (
+    Column("customer_ref", True, _l("the customer's reference, unique (%(format)s)", format=_KEY)),
+    Column("name", True, _l("text up to 100 characters")),
+    Column("id_number", True, _l("18-character PRC resident ID number, check character verified")),
+    Column("phone", True, _l("mainland mobile number, 11 digits (a +86 prefix is accepted)")),
+    Column("city", True, _l("text up to 50 characters")),
+    Column("source", True, _l("how the customer came to us"), v.SOURCES, "source"),
+    Column("referred_by", False, _l("the customer_ref of the customer who referred them")),
+    Column("account_manager", False, _l("the e-mail of an account manager or admin of this CRM")),
+)
+POLICY_SPEC = (
+    Column("policy_no", True, _l("the policy number, unique (%(format)s)", format=_KEY)),
+    Column("customer_ref", True, _l("the policyholder's customer_ref (an imported customer)")),
+    Column("product_code", True, _KEY),
+    Column("product_type", True, _l("the product type"), v.PRODUCT_TYPES, "product"),
+    Column("start_date", True, _DATE),
+    Column("end_date", True, _l("date YYYY-MM-DD: the first day without cover, after start_date")),
+    Column("term_years", True, _l("whole number of years, 0 to 100")),
+    Column("payment_mode", True, _l("how the premium is paid"), v.PAYMENT_MODES, "payment"),
+    Column("annual_premium", True, _MONEY),
+    Column("status", True, _l("the policy's status"), v.POLICY_STATUSES, "policy_status"),
+)
+CLAIM_SPEC = (
+    Column("claim_no", True, _l("the claim number, unique (%(format)s)", format=_KEY)),
+    Column("policy_no", True, _l("the policy_no of an imported policy")),
+    Column("loss_date", True, _l("date YYYY-MM-DD, within the policy's cover, not after today")),
+    Column("report_date", True, _l("date YYYY-MM-DD, on or after loss_date, not after today")),
+    Column("status", True, _l("the claim's status"), v.CLAIM_STATUSES, "claim_status"),
+    Column("claimed_amount", True, _MONEY),
+    Column("reserve_amount", True, _l("%(format)s; 0.00 for a paid claim", format=_MONEY)),
+    Column("paid_amount", True, _MONEY),
+    Column("fraud_suspected", True, _l("1 if fraud is suspected, else 0"), ("0", "1"), "flag"),
+)
 
 # The contract's columns of each file, in the order the demo data and templates write them.
-POLICY_COLUMNS = (
-    "policy_no",
-    "customer_ref",
-    "product_code",
-    "product_type",
-    "start_date",
-    "end_date",
-    "term_years",
-    "payment_mode",
-    "annual_premium",
-    "status",
-)
-CLAIM_COLUMNS = (
-    "claim_no",
-    "policy_no",
-    "loss_date",
-    "report_date",
-    "status",
-    "claimed_amount",
-    "reserve_amount",
-    "paid_amount",
-    "fraud_suspected",
-)
+POLICY_COLUMNS = tuple(c.name for c in POLICY_SPEC)
+CLAIM_COLUMNS = tuple(c.name for c in CLAIM_SPEC)
 
 KINDS = {
-    "customers": Kind(
-        "customers",
-        ("customer_ref", "name", "id_number", "phone", "city", "source", "referred_by", "account_manager"),
-        ("customer_ref", "name", "id_number", "phone", "city", "source"),
-        "customer_ref",
-        parse_customer,
-        "referred_by",
-        "customers",
-    ),
-    "policies": Kind(
-        "policies",
-        POLICY_COLUMNS,
-        POLICY_COLUMNS,  # every column is required
-        "policy_no",
-        parse_policy,
-        "customer_ref",
-        "customers",
-    ),
-    "claims": Kind(
-        "claims",
-        CLAIM_COLUMNS,
-        CLAIM_COLUMNS,  # every column is required
-        "claim_no",
-        parse_claim,
-        "policy_no",
-        "policies",
-    ),
+    "customers": Kind("customers", CUSTOMER_SPEC, "customer_ref", parse_customer, "referred_by", "customers"),
+    "policies": Kind("policies", POLICY_SPEC, "policy_no", parse_policy, "customer_ref", "customers"),
+    "claims": Kind("claims", CLAIM_SPEC, "claim_no", parse_claim, "policy_no", "policies"),
 }

@@ -30,6 +30,7 @@ from crm.clock import business_today
 from crm.db import Database, utcnow
 from crm.import_rows import KINDS, Kind, claim_dates_fit
 from crm.import_write import _existing, _Resolver, _write_chunk
+from crm.labels import kind_label
 from crm.models import ImportBatch, Policy, User
 
 CHUNK = 2000
@@ -100,8 +101,17 @@ class _Counting(io.RawIOBase):
         return n
 
 
+ENCODINGS = ("utf-8", "gb18030")  # GB18030 also reads GBK: what Excel saves as CSV on a Chinese Windows
+
+
 def _rows(
-    path: Path, kind: Kind, progress: Progress | None, phase: str, digest=None, header: list[str] | None = None
+    path: Path,
+    kind: Kind,
+    progress: Progress | None,
+    phase: str,
+    digest=None,
+    header: list[str] | None = None,
+    encoding: str = "utf-8",
 ) -> Iterator[tuple[int, dict]]:
     """The file's data rows with their row numbers (the header is row 1); the header's column
     names are appended to ``header`` when one is given."""
@@ -111,9 +121,11 @@ def _rows(
         if progress:
             progress(done, total, phase)
 
+    if encoding != "utf-8" and _is_utf8(path):
+        raise ImportFailed([_line(1, "-", _("the file is UTF-8 text, not GB18030 (GBK): choose the encoding UTF-8"))])
     with open(path, "rb") as raw:
         stream = io.BufferedReader(_Counting(raw, report, digest), buffer_size=1 << 20)
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="")
         number = 1
         try:
             reader = csv.DictReader(text)
@@ -125,15 +137,74 @@ def _rows(
                     raise ImportFailed([_line(number, "-", _("more values than the header has columns"))])
                 yield number, row
         except UnicodeDecodeError:
-            raise ImportFailed([_line(number + 1, "-", _("the file is not UTF-8 text"))]) from None
+            raise ImportFailed([_line(number + 1, "-", _not_decoded(path, encoding))]) from None
         except csv.Error as exc:
             raise ImportFailed([_line(number + 1, "-", _("malformed CSV (%(error)s)", error=exc))]) from None
+
+
+def _is_utf8(path: Path) -> bool:
+    """Whether the file begins as UTF-8 text beyond ASCII (read as GB18030 it would turn into
+    other Chinese characters without any error)."""
+    with open(path, "rb") as f:
+        sample = f.read(1 << 16)
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return True
+    if sample.isascii():
+        return False
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data"
+    return True
+
+
+def _not_decoded(path: Path, encoding: str) -> str:
+    """Why the file could not be read, and what to do: a GBK file sent as UTF-8 is the usual case."""
+    if encoding != "utf-8":
+        return _("the file is not GB18030 (GBK) text: choose the encoding UTF-8")
+    with open(path, "rb") as f:
+        sample = f.read(1 << 16)
+    try:
+        sample.decode("gb18030")  # a sample cut inside a character fails here: then we say less
+    except UnicodeDecodeError:
+        return _("the file is not UTF-8 text")
+    return _(
+        'the file is not UTF-8 text: it looks like GBK, as Excel saves "CSV (逗号分隔)" on a Chinese '
+        "Windows. Import it with the encoding GB18030 (GBK), or in Excel choose Save As → "
+        '"CSV UTF-8 (逗号分隔)" and import that file'
+    )
+
+
+def _looks_like(header: list[str], kind: Kind) -> Kind | None:
+    """The other kind whose columns the header has, when it is not this kind's header."""
+    names = set(header)
+    ours = len(names & set(kind.columns))
+    for other in KINDS.values():
+        theirs = len(names & set(other.columns))
+        if other is not kind and theirs > ours and theirs * 2 >= len(names):
+            return other
+    return None
 
 
 def _check_header(header: list[str], kind: Kind) -> None:
     problems = []
     if not header:
         raise ImportFailed([_line(1, "-", _("the file is empty (a header row is required)"))])
+    other = _looks_like(header, kind)
+    if other is not None:
+        raise ImportFailed(
+            [
+                _line(
+                    1,
+                    "-",
+                    _(
+                        "this looks like a %(other)s file, not a %(kind)s file: choose the kind %(other)s",
+                        other=kind_label(other.name),
+                        kind=kind_label(kind.name),
+                    ),
+                )
+            ]
+        )
     seen = set()
     for name in header:
         if name in seen:
@@ -149,19 +220,23 @@ def _check_header(header: list[str], kind: Kind) -> None:
 
 
 class _Problems:
+    """Every problem found, listed in row order however late it was found (references are
+    checked after the last row); within a row, in the order found."""
+
     def __init__(self):
-        self.lines: list[str] = []
+        self.found: list[tuple[int, str, str]] = []
         self.more = 0
 
     def add(self, row: int, column: str, message: str) -> None:
-        if len(self.lines) < MAX_REPORTED:
-            self.lines.append(_line(row, column, message))
+        if len(self.found) < MAX_REPORTED:
+            self.found.append((row, column, message))
         else:
             self.more += 1
 
     def raise_if_any(self) -> None:
-        if self.lines:
-            raise ImportFailed(self.lines, self.more)
+        if self.found:
+            ordered = sorted(self.found, key=lambda problem: problem[0])  # stable: a row's own order kept
+            raise ImportFailed([_line(*problem) for problem in ordered], self.more)
 
 
 def _check_claim_dates(session, rows: list[tuple[int, dict]], today: dt.date, problems) -> None:
@@ -184,10 +259,12 @@ def validate(
     progress: Progress | None = None,
     digest=None,
     today: dt.date | None = None,
+    encoding: str = "utf-8",
 ) -> ImportSummary:
-    """Pass 1: every row, every rule. Raises ImportFailed listing every problem.
+    """Pass 1: every row, every rule. Raises ImportFailed listing every problem, in row order.
 
     ``today`` (the business day, by default now in CRM_TIMEZONE): no claim date may be after it.
+    ``encoding``: one of ENCODINGS.
     """
     kind = KINDS[kind_name]
     today = today or business_today()
@@ -200,7 +277,7 @@ def validate(
     with database.session() as session:
         emails = set(session.scalars(select(User.email).where(User.role.in_(("account_manager", "admin")))))
         pending: list[str] = []
-        for number, row in _rows(path, kind, progress, "validating", digest):
+        for number, row in _rows(path, kind, progress, "validating", digest, encoding=encoding):
             summary.rows += 1
             values, row_problems = kind.parse(row)
             for column, message in row_problems:
@@ -274,6 +351,7 @@ def import_csv(
     progress: Progress | None = None,
     audit_on: bool = True,
     today: dt.date | None = None,
+    encoding: str = "utf-8",
 ) -> ImportSummary:
     """Validate ``path`` and, unless ``dry_run``, import it in one transaction.
 
@@ -281,14 +359,17 @@ def import_csv(
     when the database refuses a write: then the error's type and the keys of the rows being
     written are logged, never their values (they hold ID numbers and phones).
     ``audit_on=False`` exists only for the benchmark that measures what the trail costs.
+    ``encoding``: "utf-8" (a BOM is accepted) or "gb18030" (which reads GBK too).
     """
+    if encoding not in ENCODINGS:
+        raise ImportFailed([_line("-", "-", _("unknown encoding %(encoding)r (utf-8 or gb18030)", encoding=encoding))])
     if kind_name not in KINDS:
         raise ImportFailed(
             [_line("-", "-", _("unknown kind %(kind)r (customers, policies or claims)", kind=kind_name))]
         )
     path = Path(path)
     digest = hashlib.sha256()
-    checked = validate(database, kind_name, path, progress, digest, today)
+    checked = validate(database, kind_name, path, progress, digest, today, encoding)
     if dry_run:
         checked.dry_run = True
         return checked
@@ -307,6 +388,7 @@ def import_csv(
             user_id,
             progress,
             audit_on,
+            encoding,
         )
     except StatementError as exc:
         raise _refused(kind_name, at, exc) from None
@@ -349,6 +431,7 @@ def _write(
     user_id: int | None,
     progress: Progress | None,
     audit_on: bool,
+    encoding: str,
 ) -> None:
     """Pass 2: write the checked file in chunks, in one transaction."""
     with database.transaction() as session:
@@ -371,7 +454,7 @@ def _write(
             )
             at.rows = at.keys = None
 
-        for number, row in _rows(path, kind, progress, "importing", header=header):
+        for number, row in _rows(path, kind, progress, "importing", header=header, encoding=encoding):
             chunk.append(kind.parse(row)[0])
             numbers.append(number)
             if len(chunk) >= CHUNK:

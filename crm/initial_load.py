@@ -9,6 +9,7 @@ an empty database until the first import without the flag, the first tier run or
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -105,12 +106,12 @@ def approve(session: Session, actor: audit.Actor, approval_id: int) -> InitialLo
     """A second admin approves a requested file. Raises ApprovalError (not an admin, the requester,
     or not requested any more)."""
     if actor.role != "admin":
-        raise ApprovalError("only an admin may approve an initial-load import")
+        raise ApprovalError(_l("only an admin may approve an initial-load import"))
     row = session.get(InitialLoadApproval, approval_id)
     if row is None:
-        raise ApprovalError("no such request")
+        raise ApprovalError(_l("no such request"))
     if row.requested_by == actor.label:
-        raise ApprovalError("the admin who asked cannot approve it: a second admin must")
+        raise ApprovalError(_l("the admin who asked cannot approve it: a second admin must"))
     done = session.execute(
         update(InitialLoadApproval)
         .where(
@@ -121,7 +122,7 @@ def approve(session: Session, actor: audit.Actor, approval_id: int) -> InitialLo
         .values(state="approved", approved_by=actor.label, approved_at=utcnow())
     ).rowcount
     if not done:
-        raise ApprovalError("the request is not open any more")
+        raise ApprovalError(_l("the request is not open any more"))
     audit.record(
         session,
         actor,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -40,7 +41,7 @@ def void_record(session: Session, actor: audit.Actor, kind: str, record_id: int,
         raise RecordError(f"unknown kind {kind!r}")
     reason = reason.strip()
     if len(reason) < 5:
-        raise RecordError("a reason of at least 5 characters is required")
+        raise RecordError(_l("a reason of at least 5 characters is required"))
     record = session.get(model, record_id)
     if record is None:
         raise RecordError(f"no {kind} {record_id}")
@@ -48,7 +49,7 @@ def void_record(session: Session, actor: audit.Actor, kind: str, record_id: int,
         if record.void_requested_by is None:
             return _request_void(session, actor, record, reason), False
         if record.void_requested_by == actor.label:
-            raise RecordError("you asked to void this policy: a second person must confirm it")
+            raise RecordError(_l("you asked to void this policy: a second person must confirm it"))
         reason = record.void_reason or reason
     done = session.execute(
         update(model)
@@ -79,7 +80,7 @@ def _request_void(session: Session, actor: audit.Actor, policy: Policy, reason: 
         .values(void_requested_by=actor.label, void_requested_at=utcnow(), void_reason=reason[:500])
     ).rowcount
     if not done:
-        raise RecordError("someone asked to void this policy a moment ago: reload the page")
+        raise RecordError(_l("someone asked to void this policy a moment ago: reload the page"))
     session.refresh(policy)
     audit.record(
         session, actor, audit.Change("policy.void_requested", "policy", policy.id, None, {"reason": reason[:500]})

@@ -10,83 +10,13 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from crm import labels
 from crm.listing import person_name
 from crm.validators import mask_id_number, mask_phone
 from segmentation.scores import SCORE_DECIMALS
 
-LABELS = {
-    "role": {
-        "admin": _l("Administrator"),
-        "account_manager": _l("Account manager"),
-        "underwriter": _l("Underwriter"),
-        "claims_reviewer": _l("Claims reviewer"),
-        "risk_officer": _l("Risk officer"),
-        "partner_cashier": _l("Partner cashier"),
-    },
-    "tier": {"vip": _l("VIP"), "standard": _l("Standard"), "watchlist": _l("Watchlist")},
-    "source": {
-        "referral": _l("Referral"),
-        "cold_visit": _l("Cold visit"),
-        "community_event": _l("Community event"),
-        "agent": _l("Agent"),
-        "online": _l("Online"),
-        "other": _l("Other"),
-    },
-    "product": {
-        "life": _l("Life"),
-        "health": _l("Health"),
-        "critical_illness": _l("Critical illness"),
-        "accident": _l("Accident"),
-        "property": _l("Property"),
-        "motor": _l("Motor"),
-        "travel": _l("Travel"),
-    },
-    "payment": {
-        "single": _l("Single premium"),
-        "annual": _l("Annual"),
-        "semiannual": _l("Semi-annual"),
-        "quarterly": _l("Quarterly"),
-        "monthly": _l("Monthly"),
-    },
-    "reason": {
-        "W_FRAUD": _l("Suspected fraud on a recent claim"),
-        "W_LOSS": _l("Large loss maker"),
-        "W_FREQ": _l("Frequent claims"),
-        "W_RETAINED": _l("Kept on the watchlist"),
-        "V_PREMIUM": _l("High annual premium"),
-        "V_LONGTERM": _l("Long-term regular-premium customer"),
-        "V_RETAINED": _l("Kept as VIP"),
-        "M_OVERRIDE": _l("Tier set by hand"),
-    },
-    "feature": {
-        "annual_premium": _l("Annual premium in force"),
-        "tenure_years": _l("Tenure (years)"),
-        "long_term_regular": _l("Long-term regular-premium policies"),
-        "n_products": _l("Products"),
-        "earned_premium": _l("Earned premium (3 years, 1/365)"),
-        "exposure_years": _l("Exposure (years)"),
-        "incurred": _l("Incurred claims (3 years)"),
-        "claims_3y": _l("Claims (3 years)"),
-        "claims_12m": _l("Claims (12 months)"),
-        "claims_recent_180d": _l("Claims reported (180 days)"),
-        "fraud_flag": _l("Fraud suspected"),
-        "loss_ratio": _l("Loss ratio"),
-        "credible_loss_ratio": _l("Credibility-weighted loss ratio"),
-    },
-    "status": {
-        "in_force": _l("In force"),
-        "lapsed": _l("Lapsed"),
-        "cancelled": _l("Cancelled"),
-        "matured": _l("Matured"),
-        "reported": _l("Reported"),
-        "registered": _l("Registered"),
-        "under_review": _l("Under review"),
-        "approved": _l("Approved"),
-        "paid": _l("Paid"),
-        "rejected": _l("Rejected"),
-        "withdrawn": _l("Withdrawn"),
-    },
-}
+# The older name of the label groups (crm.labels holds them); templates use the `label` filter.
+LABELS = labels.GROUPS
 
 
 # The menus of the navigation bar, in their order: every page a role may open sits in one.
@@ -166,10 +96,11 @@ def nav_items() -> list[NavItem]:
 
 
 def _label(group: str):
-    return lambda code: LABELS[group].get(code, code)
+    return lambda code: labels.label(code, group)
 
 
 def money(value) -> str:
+    """An amount in CNY as both our languages write it: ¥86,000.00."""
     if value is None:
         return "—"
     return f"¥{Decimal(value):,.2f}"
@@ -183,6 +114,7 @@ def score(value) -> str:
 
 
 def init_app(app) -> None:
+    labels.register(app)
     app.jinja_env.globals.update(
         nav_items=nav_items,
         nav_menus=nav_menus,

@@ -5,8 +5,9 @@ parsed value or raises ``ValueError`` with a short message meant for a person (t
 importer prefixes it with ``row N, column C:``). Surrounding whitespace is ignored;
 only ASCII digits count as digits (a full-width ``１`` is refused).
 
-Pure Python: no Flask, no database, so the importer, the forms and the demo-data
-generator can all use it.
+No Flask app and no database needed, so the importer, the forms and the demo-data
+generator can all use it; the messages are lazy translations, read in the language of
+whoever reads them (English outside a request).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Literal, NamedTuple
+
+from flask_babel import lazy_gettext as _l
 
 from crm.clock import business_today
 
@@ -72,10 +75,10 @@ class IdNumber(NamedTuple):
 
 def _text(s: object) -> str:
     if s is None:
-        raise ValueError("a value is required")
+        raise ValueError(_l("a value is required"))
     text = str(s).strip()
     if not text:
-        raise ValueError("a value is required")
+        raise ValueError(_l("a value is required"))
     return text
 
 
@@ -124,21 +127,21 @@ def parse_id_number(s: str, today: date | None = None) -> IdNumber:
     """
     text = _text(s).upper()
     if not _ID_SHAPE.fullmatch(text):
-        raise ValueError("not an 18-character resident ID number")
+        raise ValueError(_l("not an 18-character resident ID number"))
     if text[0] == "0":
-        raise ValueError("ID number cannot start with 0")
+        raise ValueError(_l("ID number cannot start with 0"))
     digits = text[6:14]
     try:
         birth = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
-        raise ValueError(f"ID number birth date {digits} is not a real date") from None
+        raise ValueError(_l("ID number birth date %(digits)s is not a real date", digits=digits)) from None
     if birth < EARLIEST_BIRTH_DATE:
-        raise ValueError(f"ID number birth date {digits} is before 1900")
+        raise ValueError(_l("ID number birth date %(digits)s is before 1900", digits=digits))
     if birth > (today or business_today()):
-        raise ValueError(f"ID number birth date {digits} is in the future")
+        raise ValueError(_l("ID number birth date %(digits)s is in the future", digits=digits))
     expected = id_check_char(text[:17])
     if text[17] != expected:
-        raise ValueError(f"ID number check digit is wrong (expected {expected})")
+        raise ValueError(_l("ID number check digit is wrong (expected %(expected)s)", expected=expected))
     gender: Gender = "M" if int(text[16]) % 2 else "F"
     return IdNumber(text, birth, gender, text[:6])
 
@@ -147,7 +150,7 @@ def parse_phone(s: str) -> str:
     """Parse a mainland mobile number; returns its 11 digits (a +86/86 prefix dropped)."""
     match = _PHONE.fullmatch(_text(s))
     if not match:
-        raise ValueError("not a mainland mobile number (11 digits starting 13–19)")
+        raise ValueError(_l("not a mainland mobile number (11 digits starting 13–19)"))
     return match.group(1)
 
 
@@ -156,11 +159,11 @@ def parse_date(s: str) -> date:
     text = _text(s)
     match = _DATE.fullmatch(text)
     if not match:
-        raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form")
+        raise ValueError(_l("%(text)s is not a date in YYYY-MM-DD form", text=repr(text)))
     try:
         return date(*(int(g) for g in match.groups()))
     except ValueError:
-        raise ValueError(f"{text} is not a real date") from None
+        raise ValueError(_l("%(text)s is not a real date", text=text)) from None
 
 
 def parse_money(s: str) -> Decimal:
@@ -171,17 +174,17 @@ def parse_money(s: str) -> Decimal:
     """
     text = _text(s)
     if text.startswith("-"):
-        raise ValueError("amount must not be negative")
+        raise ValueError(_l("amount must not be negative"))
     if "," in text:
-        raise ValueError("amount must not contain thousands separators")
+        raise ValueError(_l("amount must not contain thousands separators"))
     match = _MONEY.fullmatch(text)
     if not match:
-        raise ValueError(f"{text!r} is not an amount like 1234.56")
+        raise ValueError(_l("%(text)s is not an amount like 1234.56", text=repr(text)))
     whole, fraction = match.groups()
     if fraction is not None and len(fraction) > 2:
-        raise ValueError("amount has more than 2 decimal places")
+        raise ValueError(_l("amount has more than 2 decimal places"))
     if len(whole.lstrip("0")) > 12:
-        raise ValueError("amount is too large")
+        raise ValueError(_l("amount is too large"))
     return Decimal(text).quantize(Decimal("0.01"))
 
 
@@ -189,12 +192,12 @@ def parse_int(s: str, min: int | None = None, max: int | None = None) -> int:  #
     """Parse a whole number, optionally bounded (inclusive) by ``min`` and ``max``."""
     text = _text(s)
     if not _INT.fullmatch(text):
-        raise ValueError(f"{text!r} is not a whole number")
+        raise ValueError(_l("%(text)s is not a whole number", text=repr(text)))
     value = int(text)
     if min is not None and value < min:
-        raise ValueError(f"must be at least {min}")
+        raise ValueError(_l("must be at least %(min)s", min=min))
     if max is not None and value > max:
-        raise ValueError(f"must be at most {max}")
+        raise ValueError(_l("must be at most %(max)s", max=max))
     return value
 
 
@@ -203,7 +206,7 @@ def parse_enum(s: str, allowed: Iterable[str]) -> str:
     text = _text(s)
     allowed = tuple(allowed)
     if text not in allowed:
-        raise ValueError(f"{text!r} is not one of: {', '.join(allowed)}")
+        raise ValueError(_l("%(text)s is not one of: %(allowed)s", text=repr(text), allowed=", ".join(allowed)))
     return text
 
 
@@ -211,7 +214,7 @@ def parse_bool01(s: str) -> bool:
     """Parse a ``0``/``1`` flag."""
     text = _text(s)
     if text not in ("0", "1"):
-        raise ValueError(f"{text!r} is not 0 or 1")
+        raise ValueError(_l("%(text)s is not 0 or 1", text=repr(text)))
     return text == "1"
 
 

@@ -13,11 +13,15 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
 from crm import initial_load as initial
+from crm import labels
 from crm.admin import bp
 from crm.auth.login import current_actor, roles_required
 from crm.config import UPLOAD_DIR
+from crm.csvout import csv_response, to_text
 from crm.db import get_session
 from crm.forms import Form, form_text
+from crm.import_rows import KINDS
+from crm.importer import ENCODINGS
 from crm.imports import services as imports
 from crm.imports.models import ImportJob
 from crm.limits import MIB, set_body_limit
@@ -34,10 +38,11 @@ def _upload_limit(state) -> None:
 
 
 class ImportForm(Form):
-    kind = SelectField(
-        _l("Kind"), choices=[("customers", _l("Customers")), ("policies", _l("Policies")), ("claims", _l("Claims"))]
-    )
+    kind = SelectField(_l("Kind"), choices=list(labels.KINDS.items()))
     file = FileField(_l("CSV file"), validators=[FileRequired()])
+    encoding = SelectField(
+        _l("Encoding"), choices=[(code, labels.ENCODINGS[code]) for code in ENCODINGS], default="utf-8"
+    )
     dry_run = BooleanField(_l("Validate only (dry run)"))
     initial_load = BooleanField(_l("Initial load of historical data"))
 
@@ -68,6 +73,7 @@ def import_upload():
                 dry_run=form.dry_run.data,
                 initial_load=form.initial_load.data,
                 user_id=current_user.id,
+                encoding=form.encoding.data,
             )
             db.commit()
         except BaseException as exc:
@@ -88,7 +94,17 @@ def _upload_page(db, form):
         jobs=imports.recent(db),
         initial_open=initial.is_open(db),
         initial_requests=initial.requests(db),
+        kinds=KINDS,
     )
+
+
+@bp.get("/import/template/<kind>.csv")
+@roles_required("admin")
+def import_template(kind: str):
+    """An empty file of one kind: the header row with every column, to fill in a spreadsheet."""
+    if kind not in KINDS:
+        abort(404)
+    return csv_response(to_text(KINDS[kind].columns, []), f"{kind}-template.csv")
 
 
 @bp.post("/initial-load/<int:approval_id>/approve")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -69,7 +70,7 @@ def change_password(session: Session, actor: audit.Actor, user: User, current: s
     theirs (the caller starts a new one for the browser that asked). Raises UserError (a
     wrong current password) or PasswordRefused."""
     if not verify_password(user.password_hash, current):
-        raise UserError("the current password is not right")
+        raise UserError(_l("the current password is not right"))
     if new == current:
         raise PasswordRefused("same", "password refused: the new password is the current one")
     _check_password(new, user.email)
@@ -85,7 +86,7 @@ def set_active(session: Session, actor: audit.Actor, user_id: int, active: bool)
     if user is None:
         raise UserError(f"no user {user_id}")
     if not active and actor.id == str(user.id):
-        raise UserError("you cannot deactivate your own account")
+        raise UserError(_l("you cannot deactivate your own account"))
     before = user.active
     user.active = active
     ended = 0 if active else end_sessions(session, user.id)

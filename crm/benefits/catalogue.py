@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -145,9 +146,9 @@ def save_catalogue(session: Session, actor: audit.Actor, new: Catalogue, note: s
         benefit.check()
     codes = [b.code for b in new.benefits]
     if len(codes) != len(set(codes)):
-        raise BenefitError("benefit codes must be unique")
+        raise BenefitError(_l("benefit codes must be unique"))
     if not Decimal("0") <= new.cost_ceiling_pct <= Decimal("100"):
-        raise BenefitError("the cost ceiling must be between 0 and 100 % of the annual premium")
+        raise BenefitError(_l("the cost ceiling must be between 0 and 100 percent of the annual premium"))
     old = current_catalogue(session)
     version = (session.scalar(select(func.max(BenefitCatalogueVersion.version))) or 0) + 1
     row = BenefitCatalogueVersion(
@@ -158,7 +159,7 @@ def save_catalogue(session: Session, actor: audit.Actor, new: Catalogue, note: s
             session.add(row)
             session.flush()
     except IntegrityError:
-        raise BenefitError("someone saved the catalogue at the same time; reload and try again") from None
+        raise BenefitError(_l("someone saved the catalogue at the same time; reload and try again")) from None
     audit.record(
         session,
         actor,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -135,12 +136,12 @@ def decide(session: Session, actor: audit.Actor, exception_id: int, approve: boo
     Raises BenefitError: the wrong role, the requester deciding, or a request no longer open.
     """
     if actor.role not in DECIDERS:
-        raise BenefitError("only an admin or a risk officer may decide a cost ceiling exception")
+        raise BenefitError(_l("only an admin or a risk officer may decide a cost ceiling exception"))
     row = session.get(CostCeilingException, exception_id)
     if row is None:
-        raise BenefitError("no such request")
+        raise BenefitError(_l("no such request"))
     if row.requested_by == actor.label:
-        raise BenefitError("the person who asked for the exception cannot approve it")
+        raise BenefitError(_l("the person who asked for the exception cannot approve it"))
     state = "approved" if approve else "rejected"
     done = session.execute(
         update(CostCeilingException)
@@ -152,7 +153,7 @@ def decide(session: Session, actor: audit.Actor, exception_id: int, approve: boo
         .values(state=state, decided_by=actor.label, decided_at=utcnow())
     ).rowcount
     if not done:
-        raise BenefitError("the request is not open any more")
+        raise BenefitError(_l("the request is not open any more"))
     audit.record(
         session,
         actor,

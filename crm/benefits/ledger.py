@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, and_, case, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -350,7 +351,7 @@ def take_unit(
     another use took the unit at the same moment.
     """
     if current_tier(session, customer_id) != benefit.tier:
-        raise BenefitError("the customer is not entitled to this benefit in their current tier")
+        raise BenefitError(_l("the customer is not entitled to this benefit in their current tier"))
     start, _ = period_bounds(benefit.period, as_of)
     where = and_(
         ENTRIES.c.customer_id == customer_id, ENTRIES.c.benefit_code == benefit.code, ENTRIES.c.period_start == start
@@ -362,7 +363,7 @@ def take_unit(
         ).where(where)
     ).one()
     if balance < 1:
-        raise BenefitError("no entitlement left for this benefit in the current period")
+        raise BenefitError(_l("no entitlement left for this benefit in the current period"))
     entry = EntitlementEntry(
         **_row(
             customer_id,
@@ -380,7 +381,7 @@ def take_unit(
             session.add(entry)
             session.flush()
     except IntegrityError:
-        raise BenefitError("another use of this benefit was recorded at the same moment; try again") from None
+        raise BenefitError(_l("another use of this benefit was recorded at the same moment; try again")) from None
     audit.record(
         session,
         actor,

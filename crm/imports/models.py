@@ -27,6 +27,7 @@ class ImportJob(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     dry_run: Mapped[bool] = mapped_column(default=False)
     initial_load: Mapped[bool] = mapped_column(default=False)
+    encoding: Mapped[str] = mapped_column(String(10), default="utf-8", server_default="utf-8")  # utf-8 | gb18030
     state: Mapped[str] = mapped_column(String(10), default="queued")
     phase: Mapped[str] = mapped_column(String(20), default="")  # validating | importing
     progress: Mapped[int] = mapped_column(default=0)  # percent

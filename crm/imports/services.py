@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ log = logging.getLogger("crm.imports")
 
 MAX_WAITING = 5  # queued jobs at a time: their stored files are bounded too
 PROGRESS_EVERY = 1.0  # seconds between two progress writes
-_ROW = re.compile(r"^row (\d+)")
 
 
 class UploadRefused(Exception):
@@ -87,6 +85,7 @@ def queue_import(
     dry_run: bool = False,
     initial_load: bool = False,
     user_id: int | None = None,
+    encoding: str = "utf-8",
 ) -> ImportJob:
     """Queue a stored upload for the scheduler, audited, in the caller's transaction.
 
@@ -101,6 +100,7 @@ def queue_import(
         size_bytes=upload.size_bytes,
         dry_run=dry_run,
         initial_load=initial_load,
+        encoding=encoding,
         user_id=user_id,
         requested_by=actor.label,
         state="queued",
@@ -125,6 +125,7 @@ def queue_import(
                 "bytes": upload.size_bytes,
                 "dry_run": dry_run,
                 "initial_load": initial_load,
+                "encoding": encoding,
             },
         ),
     )
@@ -133,11 +134,6 @@ def queue_import(
 
 def problems_of(job: ImportJob) -> list[str]:
     return json.loads(job.problems) if job.problems else []
-
-
-def _in_row_order(problems: list[str]) -> list[str]:
-    """The importer lists a row's own problems as it reads, references after: by row, stable."""
-    return sorted(problems, key=lambda p: int(m.group(1)) if (m := _ROW.match(p)) else 0)
 
 
 def claim(database: Database, job_id: int) -> bool:
@@ -217,6 +213,7 @@ def run_job(
                 initial_load=job.initial_load,
                 user_id=job.user_id,
                 progress=_Progress(database, job_id, job.dry_run),
+                encoding=job.encoding,
             )
         outcome = {
             "state": "completed",
@@ -227,7 +224,7 @@ def run_job(
             "changed_fields": json.dumps(dict(summary.fields), sort_keys=True),
         }
     except ImportFailed as exc:
-        problems = _in_row_order(exc.problems)
+        problems = exc.problems  # in row order (the importer sorts them, whatever the language)
         outcome = {"state": "failed", "problems": json.dumps(problems, ensure_ascii=False), "more_problems": exc.more}
     except JobAbandoned:
         log.warning("import job %s was declared dead while it ran: its import was rolled back", job_id)

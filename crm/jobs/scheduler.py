@@ -10,6 +10,7 @@ Never started by the web app.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import signal
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from flask import current_app, has_app_context
 
 from crm import audit
 from crm.clock import business_today
@@ -106,9 +108,23 @@ def build(database: Database, settings: Settings) -> BlockingScheduler:
         timezone=ZoneInfo(settings.timezone),
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
+    app = current_app._get_current_object() if has_app_context() else None
     for job in jobs(settings):
-        scheduler.add_job(job["func"], job["trigger"], id=job["id"], args=(database, settings), replace_existing=True)
+        func = _in_app_context(job["func"], app) if app is not None else job["func"]
+        scheduler.add_job(func, job["trigger"], id=job["id"], args=(database, settings), replace_existing=True)
     return scheduler
+
+
+def _in_app_context(func, app):
+    """Each job in the app context of the command that started the scheduler: what a job writes
+    for people (an import's problems) is translated, and translations need the app's Babel."""
+
+    @functools.wraps(func)
+    def run(*args):
+        with app.app_context():
+            return func(*args)
+
+    return run
 
 
 def run(database: Database, settings: Settings) -> None:

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -65,15 +66,15 @@ class ReviewSettings:
         try:
             values["large_claim_amount"] = Decimal(str(values["large_claim_amount"])).quantize(Decimal("0.01"))
         except InvalidOperation:
-            raise SettingsError("large_claim_amount must be an amount") from None
+            raise SettingsError(_l("large_claim_amount must be an amount")) from None
         if values["large_claim_amount"] <= 0:
-            raise SettingsError("large_claim_amount must be positive")
+            raise SettingsError(_l("large_claim_amount must be positive"))
         try:
             values["holidays"] = tuple(
                 sorted({d if isinstance(d, dt.date) else dt.date.fromisoformat(d) for d in values["holidays"]})
             )
         except (TypeError, ValueError):
-            raise SettingsError("holidays must be dates written YYYY-MM-DD") from None
+            raise SettingsError(_l("holidays must be dates written YYYY-MM-DD")) from None
         values["auto_assign"] = bool(values["auto_assign"])
         return cls(**values)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
@@ -76,7 +77,7 @@ def reassign(session: Session, actor: audit.Actor, customer_id: int, manager_id:
     """Give a customer to another account manager (or to none), audited with both managers."""
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise ReassignError("no such customer")
+        raise ReassignError(_l("no such customer"))
     if (
         manager_id is not None
         and session.scalar(
@@ -84,10 +85,10 @@ def reassign(session: Session, actor: audit.Actor, customer_id: int, manager_id:
         )
         is None
     ):
-        raise ReassignError("choose an active account manager")
+        raise ReassignError(_l("choose an active account manager"))
     before = customer.account_manager_id
     if before == manager_id:
-        raise ReassignError("the customer already has this account manager")
+        raise ReassignError(_l("the customer already has this account manager"))
     customer.account_manager_id = manager_id
     session.flush()
     audit.record(
