@@ -249,3 +249,17 @@ def test_the_demo_after_its_run_leaves_no_open_watchlist_or_vip_claim_outside_a_
         vip_not_fast = dict(s.execute(open_claims.where(~fast)).all()).get("vip", 0)
     assert everything.get("watchlist") and everything.get("vip")
     assert unqueued.get("watchlist", 0) == unqueued.get("vip", 0) == vip_not_fast == 0
+
+
+def test_the_demo_seeds_when_its_decided_case_waits_for_a_risk_officer(database):
+    """The demo hands a claims reviewer a case to decide; when that case is cover entered
+    after the loss (a risk officer's call), it is escalated instead of failing the seed."""
+    import datetime as dt
+
+    from crm.demo import seed_demo
+    from crm.models.review import ReviewCase
+
+    seed_demo(database, 40, 7, as_of=dt.date(2026, 12, 6))  # the portfolio that showed it
+    with database.session() as session:
+        escalated = session.scalars(select(ReviewCase).where(ReviewCase.state == "escalated")).all()
+    assert any(case.reason == "cover_after_loss" for case in escalated)

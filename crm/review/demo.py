@@ -114,7 +114,10 @@ def _hand_out(session, users: dict[str, User | None]) -> None:
             if step == "escalate":
                 services.escalate(session, case_id, user, "Repeated large losses: for the superior company", actor)
             elif step == "decide":
-                services.decide(session, case_id, user, "approved", "Documents complete; loss within cover", actor)
+                try:
+                    services.decide(session, case_id, user, "approved", "Documents complete; loss within cover", actor)
+                except services.CoverNotApproved:  # cover entered after the loss: a risk officer's call
+                    services.escalate(session, case_id, user, "Cover entered after the loss: for a risk officer", actor)
             break
     for case_id in open_ids[:4]:
         try:

@@ -141,7 +141,7 @@ def _portfolio_args(db):
     except listing.BadSort:
         abort(400)
     q = request.form.get("q", "")[:100] if request.method == "POST" else ""
-    page = 0 if "sort_to" in values else int_arg("page", 0, high=100_000, values=values)
+    page = 0 if "sort_to" in values else int_arg("page", 0, values=values)
     return managers, manager_id, q, sort, page
 
 
