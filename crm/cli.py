@@ -20,11 +20,11 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-def _progress_bar(desc: str):
-    """A terminal progress bar over bytes; silent when stderr is not a terminal."""
+def _progress_bar(desc: str, unit: str = "B"):
+    """A terminal progress bar (over bytes by default); silent when stderr is not a terminal."""
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="B", unit_scale=True, desc=desc, file=sys.stderr, disable=None, leave=False)
+    bar = tqdm(total=0, unit=unit, unit_scale=True, desc=desc, file=sys.stderr, disable=None, leave=False)
     state = {"phase": None}
 
     def update(done: int, total: int, phase: str) -> None:
@@ -248,21 +248,8 @@ def audit_baseline(every):
 
 
 def _rows_bar(desc: str):
-    """A progress callback (done, total, phase) on a terminal bar; silent off a terminal."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit=" rows", unit_scale=True, desc=desc, file=sys.stderr, disable=None, leave=False)
-    state = {"phase": None}
-
-    def update(done: int, total: int, phase: str) -> None:
-        if state["phase"] != phase:
-            state["phase"] = phase
-            bar.reset(total=total)
-            bar.set_description(f"{desc}: {phase}")
-        bar.n = done
-        bar.refresh()
-
-    return update
+    """A progress callback (done, total, phase) on a terminal bar over rows."""
+    return _progress_bar(desc, unit=" rows")[1]
 
 
 @audit_group.command("anchor")

@@ -303,6 +303,10 @@ def _orm_statement(state):
         query = select(key) if where is None else select(key).where(where)
         ids = list(state.session.connection().execute(query, params or {}).scalars())
     result = state.invoke_statement()
+    if result.rowcount == 0:
+        # It changed nothing: a conditional UPDATE that lost a race (a coupon redeemed by a
+        # concurrent request). Writing would read the state the winner is about to replace.
+        return result
     write(state.session, table.name, ids)
     return result
 
