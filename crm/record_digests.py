@@ -376,11 +376,10 @@ def _named(conn, table: str, bad: list[tuple[int, str, str | None]]) -> list[Fin
     """The fields of each mismatched record whose check differs from the stored one."""
     if not bad:
         return []
+    listed = id_in(conn.dialect.name, "record_id")
     stored = dict(
         conn.execute(
-            text(
-                f"SELECT record_id, tags FROM record_digests WHERE tbl = :tbl AND {id_in(conn.dialect.name, 'record_id')}"
-            ),  # nosec B608
+            text(f"SELECT record_id, tags FROM record_digests WHERE tbl = :tbl AND {listed}"),  # nosec B608
             {"tbl": table, "ids": ids_param(conn.dialect.name, [k for k, _s, m in bad if m is not None])},
         ).all()
     )
@@ -402,11 +401,10 @@ def baseline(session: Session, every: bool = False) -> dict[str, int]:
     once, after `crm audit verify` of the trail, never to hide a finding."""
     conn, counts = session.connection(), {}
     for table, spec in SPECS.items():
-        where = (
-            ""
-            if every
-            else f" WHERE NOT EXISTS (SELECT 1 FROM record_digests AS d WHERE d.tbl = :tbl AND d.record_id = t.{spec.key})"
+        unsealed = (
+            f" WHERE NOT EXISTS (SELECT 1 FROM record_digests AS d WHERE d.tbl = :tbl AND d.record_id = t.{spec.key})"  # nosec B608
         )
+        where = "" if every else unsealed
         ids = list(conn.execute(text(f"SELECT t.{spec.key} FROM {table} AS t{where}"), {"tbl": table}).scalars())  # nosec B608
         write(session, table, ids)
         counts[table] = len(ids)
