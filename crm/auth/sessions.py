@@ -6,6 +6,7 @@ give it a new id, so that a cookie copied before a log-in or a log-out opens not
 
 from __future__ import annotations
 
+import re
 import time
 
 from flask import flash, redirect, request, session, url_for
@@ -48,3 +49,46 @@ def check():
     if now - seen_at > 60:  # at most once a minute: the stored session need not be written on every click
         session["seen_at"] = now
     return None
+
+
+# What an admin needs to tell sessions apart: the browser (brand and major version) and the
+# operating system, read from the user agent's usual tokens, in this order (Edge and Opera
+# also say Chrome, Chrome also says Safari, Android also says Linux).
+_BROWSERS = (
+    ("Edg", "Edge"),
+    ("OPR", "Opera"),
+    ("MicroMessenger", "WeChat"),
+    ("HeadlessChrome", "Chrome"),
+    ("CriOS", "Chrome"),
+    ("Chrome", "Chrome"),
+    ("FxiOS", "Firefox"),
+    ("Firefox", "Firefox"),
+    ("Version", "Safari"),  # Safari's own version is in Version/…, not in Safari/…
+)
+_SYSTEMS = (
+    ("Windows", "Windows"),
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iOS"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_user_agent(user_agent: str | None) -> str:
+    """A session's browser as an admin reads it, e.g. "Chrome 131 · Windows" (the full user
+    agent stays in the session's record)."""
+    user_agent = user_agent or ""
+    browser = None
+    for token, name in _BROWSERS:
+        match = re.search(rf"\b{token}/(\d+)", user_agent)
+        if match:
+            browser = "{} {}".format(_("WeChat") if name == "WeChat" else name, match[1])
+            if token == "HeadlessChrome":
+                browser = _("%(browser)s (headless)", browser=browser)
+            break
+    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
+    if browser is None and system is None:
+        return _("unknown browser") if user_agent else "—"
+    return " · ".join(part for part in (browser or _("unknown browser"), system) if part)

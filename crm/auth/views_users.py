@@ -103,7 +103,9 @@ def _user(user_id: int) -> User:
 def user_sessions(user_id: int):
     user = _user(user_id)
     rows = active_sessions(get_session(), user.id, _IDLE, _ABSOLUTE)
-    return render_template("auth/user_sessions.html", user=user, rows=rows)
+    return render_template(
+        "auth/user_sessions.html", user=user, rows=rows, describe_user_agent=sessions.describe_user_agent
+    )
 
 
 @bp.post("/<int:user_id>/sessions/end")

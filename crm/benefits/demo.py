@@ -30,7 +30,7 @@ def seed(database, actor, today: dt.date) -> None:
         if session.scalar(select(func.count()).select_from(HealthProvider)):
             return
         if not session.scalar(select(func.count()).select_from(BenefitCatalogueVersion)):
-            save_catalogue(session, actor, DEFAULT, "the default VIP benefits")
+            save_catalogue(session, actor, DEFAULT, "默认贵宾增值服务目录")
         providers = [health.add_provider(session, actor, h, p, c, Decimal(price)) for h, p, c, price in PROVIDERS]
         ledger.renew(session, actor, today, current_catalogue(session))
         vips = list(

@@ -112,12 +112,12 @@ def _hand_out(session, users: dict[str, User | None]) -> None:
                 continue
             open_ids.remove(case_id)
             if step == "escalate":
-                services.escalate(session, case_id, user, "Repeated large losses: for the superior company", actor)
+                services.escalate(session, case_id, user, "多次大额出险，提交上级公司严格审核", actor)
             elif step == "decide":
                 try:
-                    services.decide(session, case_id, user, "approved", "Documents complete; loss within cover", actor)
+                    services.decide(session, case_id, user, "approved", "资料齐全，事故在保障范围内", actor)
                 except services.CoverNotApproved:  # cover entered after the loss: a risk officer's call
-                    services.escalate(session, case_id, user, "Cover entered after the loss: for a risk officer", actor)
+                    services.escalate(session, case_id, user, "出险后补录承保信息，提交风控人员处理", actor)
             break
     for case_id in open_ids[:4]:
         try:

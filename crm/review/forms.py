@@ -9,6 +9,7 @@ from wtforms import BooleanField, DecimalField, IntegerField, SelectField, Strin
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from crm.forms import Form
+from crm.labels import label
 from crm.review.outcomes import Conditions
 from crm.validators import CLAIM_STATUSES, PAYMENT_MODES, POLICY_STATUSES, PRODUCT_TYPES
 
@@ -38,8 +39,9 @@ class EscalateForm(Form):
     )
 
 
-def _choices(values):
-    return [(v, v) for v in values]
+def _choices(values, group: str):
+    """The stored codes as options, each shown by its label in the user's language."""
+    return [(v, label(v, group)) for v in values]
 
 
 class _EntryForm(Form):
@@ -55,15 +57,15 @@ class PolicyEntryForm(_EntryForm):
     customer_ref = StringField(_l("Customer reference"), validators=[DataRequired(), Length(max=40)])
     policy_no = StringField(_l("Policy no."), validators=[DataRequired(), Length(max=40)])
     product_code = StringField(_l("Product code"), validators=[DataRequired(), Length(max=40)])
-    product_type = SelectField(_l("Product"), choices=_choices(PRODUCT_TYPES))
+    product_type = SelectField(_l("Product"), choices=_choices(PRODUCT_TYPES, "product"))
     start_date = StringField(_l("Start date"), validators=[DataRequired()], render_kw={"type": "date"})
     end_date = StringField(
         _l("End date (first day without cover)"), validators=[DataRequired()], render_kw={"type": "date"}
     )
     term_years = StringField(_l("Term (years)"), validators=[DataRequired()])
-    payment_mode = SelectField(_l("Payment"), choices=_choices(PAYMENT_MODES))
+    payment_mode = SelectField(_l("Payment"), choices=_choices(PAYMENT_MODES, "payment"))
     annual_premium = StringField(_l("Annual premium (CNY)"), validators=[DataRequired()])
-    status = SelectField(_l("Status"), choices=_choices(POLICY_STATUSES))
+    status = SelectField(_l("Status"), choices=_choices(POLICY_STATUSES, "policy_status"))
 
 
 class ClaimEntryForm(_EntryForm):
@@ -71,7 +73,7 @@ class ClaimEntryForm(_EntryForm):
     claim_no = StringField(_l("Claim no."), validators=[DataRequired(), Length(max=40)])
     loss_date = StringField(_l("Loss date"), validators=[DataRequired()], render_kw={"type": "date"})
     report_date = StringField(_l("Report date"), validators=[DataRequired()], render_kw={"type": "date"})
-    status = SelectField(_l("Status"), choices=_choices(CLAIM_STATUSES))
+    status = SelectField(_l("Status"), choices=_choices(CLAIM_STATUSES, "claim_status"))
     claimed_amount = StringField(_l("Claimed amount (CNY)"), validators=[DataRequired()])
     reserve_amount = StringField(_l("Outstanding reserve (CNY)"), default="0.00", validators=[DataRequired()])
     paid_amount = StringField(_l("Paid (CNY)"), default="0.00", validators=[DataRequired()])

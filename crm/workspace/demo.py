@@ -16,16 +16,21 @@ from crm.workspace import targets, visits
 from crm.workspace.snapshots import SnapshotExists, take_snapshot
 
 MANAGERS = ("manager1@demo.crm", "manager2@demo.crm", "manager3@demo.crm")
+# Notes are what the demo's account managers wrote, not labels: the demo portfolio is a Chinese
+# insurer's book, so they are written in Chinese, as its staff would write them (and are shown as
+# written in either language of the UI).
 OUTCOMES = (
-    "Reviewed the family's cover; interested in a critical-illness top-up.",
-    "Policy anniversary check; no changes wanted.",
-    "Explained the VIP health checkup and booked it.",
-    "Collected documents for a pending claim.",
-    "Met at the community consultation stand.",
+    "梳理家庭保障，客户有意加保重疾险。",
+    "保单周年检视，客户暂无变更需求。",
+    "介绍贵宾健康体检并已为客户预约。",
+    "收取未决赔案的理赔资料。",
+    "社区咨询活动中面谈。",
     "回访：客户对理赔服务满意。",
     "拜访：介绍10年期期交产品，客户考虑中。",
 )
-NEXT_STEPS = ("Send the proposal", "Call back after the checkup", "Bring the renewal form", "回访确认保单信息")
+NEXT_STEPS = ("递送建议书", "体检后回访", "带续保单上门", "回访确认保单信息")
+TEAM = "一组"
+OLD_TEAM = "一组 Team 1"  # the team's name in demos seeded before the notes were Chinese
 PLANS = (Decimal("600000"), Decimal("500000"), Decimal("450000"))
 
 
@@ -34,7 +39,7 @@ def seed(database: Database, actor, today: dt.date, days: int = 120) -> None:
     rng = random.Random(7)
     with database.transaction() as session:
         managers = list(session.scalars(select(User).where(User.email.in_(MANAGERS)).order_by(User.email)))
-        if not managers or session.scalar(select(Team.id).where(Team.name == "一组 Team 1")) is not None:
+        if not managers or session.scalar(select(Team.id).where(Team.name.in_((TEAM, OLD_TEAM)))) is not None:
             return
         for manager in managers:
             customers = list(
@@ -61,7 +66,7 @@ def seed(database: Database, actor, today: dt.date, days: int = 120) -> None:
                     )
                     visits.log_visit(session, actor, manager, rng.choice(customers), data, today)
                 day += dt.timedelta(days=1)
-        team = targets.create_team(session, actor, "一组 Team 1", [m.id for m in managers[:2]])
+        team = targets.create_team(session, actor, TEAM, [m.id for m in managers[:2]])
         for manager, plan in zip(managers, PLANS):
             targets.set_target(session, actor, today.year, "long_term_premium", plan, manager_id=manager.id)
             targets.set_target(session, actor, today.year, "visits", Decimal("100"), manager_id=manager.id)
