@@ -137,6 +137,8 @@ AUDIT_ACTIONS = {
     "policy.void": _l("Policy voided"),
     "review_case.assign": _l("Review case assigned"),
     "review_case.claim": lazy_pgettext("audit action", "Review case taken"),
+    "review_case.close": _l("Review case closed"),
+    "review_case.fast_track": _l("VIP fast track changed"),
     "review_case.decide": _l("Review case decided"),
     "review_case.escalate": _l("Review case escalated"),
     "review_case.open": _l("Review case opened"),
