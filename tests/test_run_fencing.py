@@ -88,10 +88,10 @@ def test_a_run_taken_for_dead_while_paused_commits_nothing_and_the_next_run_stan
     assert published and second.delivery.error is None
     would_have = recalc.compute(database, _req(AS_OF))["tier"].to_dict()
     assert would_have != published  # the first run had tiers of its own to write …
+    assert _tiers(database) == published  # … and wrote none of them: the second run's stand
     error = outcome.get("error")
     assert isinstance(error, recalc.LostSlot), outcome
     assert f"run {first_id} lost its slot" in str(error) and "abandoned" in str(error)
-    assert _tiers(database) == published  # … and wrote none of them: the second run's stand
     first_run, second_run = _run(database, first_id), _run(database, second.run_id)
     assert (first_run.state, first_run.active_slot) == ("failed", None) and "lost its slot" in first_run.error
     assert first_run.finished_at is not None and first_run.customers in (None, 0)
