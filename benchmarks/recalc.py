@@ -59,7 +59,7 @@ def child(url: str) -> dict:
     from crm.db import Database
     from crm.jobs import recalc
 
-    features.register_subscriptions()  # as `crm tiers recalc` and the scheduler run it
+    features.modules(features.FEATURES)  # their subscribers with them, as in `crm tiers recalc`
     record_digests.use_secret("benchmark")  # the app sets it from SECRET_KEY
     delivery = _DeliveryTime()
     database = Database(url)

@@ -31,7 +31,7 @@ def measure(url: str) -> str:
     from crm.db import Database
     from crm.jobs import recalc
 
-    features.register_subscriptions()
+    features.modules(features.FEATURES)  # the features, their subscribers with them
     record_digests.use_secret("benchmark")
     database = Database(url)
     actor = audit.Actor("cli", "benchmark")

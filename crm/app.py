@@ -101,7 +101,6 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in features.blueprints():
         app.register_blueprint(blueprint)
-    features.register_subscriptions()
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -162,11 +162,6 @@ def as_text(change: Change) -> Change:
     return replace(change, **text)
 
 
-def hold_for_commit(session: Session) -> None:
-    """Nothing to do: recording takes no lock any more. Kept for the callers of the head-lock
-    trail (the recalculation), until they drop the call."""
-
-
 # --- sealing -------------------------------------------------------------------------
 
 

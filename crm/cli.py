@@ -341,6 +341,9 @@ def tiers_recalc(as_of, dry_run):
     except recalc.AlreadyRunning as exc:
         bar.close()
         _fail(f"already running: {exc}")
+    except recalc.LostSlot as exc:
+        bar.close()
+        _fail(str(exc))
     bar.close()
     click.echo(
         f"run {summary.run_id} ({'preview, nothing changed' if dry_run else 'published'}): "

@@ -107,6 +107,12 @@ def subscribe(event_type: type, handler: Callable[[Session, object], None]) -> N
         _handlers[event_type].append(handler)
 
 
+def subscribers(event_type: type) -> tuple[Callable, ...]:
+    """The handlers subscribed to ``event_type`` in this process (each feature's
+    subscriptions module subscribes its own when the feature is imported)."""
+    return tuple(_handlers.get(event_type, ()))
+
+
 def publish(session: Session, event) -> None:
     for handler in list(_handlers[type(event)]):
         handler(session, event)

@@ -4,10 +4,13 @@ that names partners' modules (tests/test_structure.py holds the rest of crm to t
 
 A feature package defines its blueprint ``bp`` in its ``__init__.py`` (partners, with its API,
 lists two in ``BLUEPRINTS``); its views modules (``views.py``, ``views_*.py``) add routes to it
-and may expose ``NAV`` (menu items). A subscriptions module exposes ``register()``
-(domain-event handlers); a panel module exposes ``customer_panel(session, user, customer)``
-returning a dict with ``template`` (or None) for the customer page; a cli module
-``COMMANDS``; a jobs module ``JOBS``; a demo module ``seed(database, actor, today)``.
+and may expose ``NAV`` (menu items). A ``subscriptions`` module subscribes its domain-event
+handlers when imported, and its package's ``__init__.py`` imports it: a process that imports
+a feature (the app, the command line, the scheduler) has its handlers, one that never did
+has none (and crm.jobs.moves refuses to deliver there). A panel module exposes
+``customer_panel(session, user, customer)`` returning a dict with ``template`` (or None) for
+the customer page; a cli module ``COMMANDS``; a jobs module ``JOBS``; a demo module
+``seed(database, actor, today)``.
 """
 
 from __future__ import annotations
@@ -48,7 +51,6 @@ VIEWS = (
     "crm.admin.views",
     "crm.auth.views_users",
 )
-SUBSCRIPTIONS = ("crm.benefits.subscriptions", "crm.review.subscriptions", "crm.workspace.subscriptions")
 CUSTOMER_PANELS = (
     "crm.workspace.panel_timeline",
     "crm.tiers.panel",
@@ -81,8 +83,3 @@ def nav_items() -> list:
 def customer_panels(session, user, customer) -> list[dict]:
     panels = (module.customer_panel(session, user, customer) for module in modules(CUSTOMER_PANELS))
     return [panel for panel in panels if panel]
-
-
-def register_subscriptions() -> None:
-    for module in modules(SUBSCRIPTIONS):
-        module.register()

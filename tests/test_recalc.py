@@ -425,11 +425,15 @@ def test_the_audit_trail_names_every_changed_customer_and_their_new_state(portfo
 
 def test_tier_moves_are_published_as_domain_events(database):
     received = []
-    events.subscribe(events.TiersChanged, lambda session, event: received.append(event))
+
+    def handler(session, event):
+        received.append(event)
+
+    events.subscribe(events.TiersChanged, handler)
     try:
         seed_demo(database, 200, seed=8, as_of=AS_OF)
     finally:
-        events._handlers[events.TiersChanged].clear()
+        events._handlers[events.TiersChanged].remove(handler)  # the features' own stay subscribed
     moves = [m for event in received for m in event.moves]  # a batch per (old tier, new tier)
     assert len({event.run_id for event in received}) == 1 and len(received) == len({m.new_tier for m in moves})
     with database.session() as s:

@@ -32,8 +32,10 @@ def _child(spec_json: str) -> None:
     """In a child process: a run of the tiers that, once started, spends ``pause`` seconds in
     one step (its main thread busy, as in a long statement), then finishes."""
     spec = json.loads(spec_json)
+    from crm import features
     from crm.db import Database
 
+    features.modules(features.FEATURES)  # and their subscribers, as the command line has them
     database = Database(os.environ["DATABASE_URL"])
     told = []
 

@@ -3,4 +3,6 @@ assistance (views_assistance.py), cost and utilisation (views_reports.py)."""
 
 from flask import Blueprint
 
+from crm.benefits import subscriptions  # noqa: F401 - subscribes the feature's event handlers
+
 bp = Blueprint("benefits", __name__, url_prefix="/benefits")

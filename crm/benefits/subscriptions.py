@@ -54,6 +54,6 @@ def on_tiers_changed(session: Session, event: events.TiersChanged) -> None:
             ledger.enter_tier(session, event.actor, _where_now(session, ids, new, inside=True), new, as_of, catalogue)
 
 
-def register() -> None:
-    """Subscribe this feature's handlers (crm.events.subscribe)."""
-    events.subscribe(events.TiersChanged, on_tiers_changed)
+# Subscribed when the feature is imported (crm.benefits imports this module): every process
+# that has the feature has its handlers, whoever made it (the app, the command line, a job).
+events.subscribe(events.TiersChanged, on_tiers_changed)

@@ -5,6 +5,8 @@ transaction. The run stores its moves as batches (crm.models.TierMoveBatch), so 
 exactly when its tiers do; ``deliver`` then publishes each batch in a transaction of its own
 that also marks it delivered: each batch once, in the order stored, whoever delivers (the
 command or the scheduler that ran the run, or the scheduler's catch-up job after a crash).
+Never in a process where no subscriber is registered (the features that follow the tiers
+never imported): marked delivered there, the moves would be lost; it raises NoSubscribers.
 
 Why: a first run at a million customers makes 76,585 new VIPs, whose grants, enrolments and
 fees took 1.8 s (SQLite) and 5.3 s (PostgreSQL) more inside the run's transaction, during
@@ -68,6 +70,11 @@ def store(session: Session, run_id: int, actor: audit.Actor, moved: pd.DataFrame
     return len(moved)
 
 
+class NoSubscribers(RuntimeError):
+    """This process has no subscriber to deliver the moves to: the features that follow the
+    tiers were never imported in it. The batches stay pending for a process that has them."""
+
+
 @dataclass
 class Delivery:
     batches: int = 0
@@ -78,7 +85,10 @@ class Delivery:
 def deliver(database: Database) -> Delivery:
     """Publish every pending batch, oldest first, each in its own transaction with the mark
     that it was delivered. Stops at the first failure (later batches wait for it: a
-    customer's moves are delivered in order), recording it on the batch."""
+    customer's moves are delivered in order), recording it on the batch.
+
+    Raises NoSubscribers, marking nothing, if a batch is pending and no subscriber is
+    registered in this process: marked delivered, its moves would be lost."""
     done = Delivery()
     while True:
         batch_id = None
@@ -92,6 +102,11 @@ def deliver(database: Database) -> Delivery:
                 )
                 if batch is None:
                     return done
+                if not events.subscribers(events.TiersChanged):
+                    raise NoSubscribers(
+                        f"tier moves pending (batch {batch.id}, run {batch.run_id}) but no subscriber to "
+                        "TiersChanged in this process: import the features (crm.features) before delivering"
+                    )
                 batch_id = batch.id
                 # The mark first: a second deliverer waits on it (PostgreSQL's row lock, SQLite's
                 # write lock), then finds the batch delivered and goes on to the next.
@@ -110,6 +125,8 @@ def deliver(database: Database) -> Delivery:
                         audit.Actor(**json.loads(batch.actor)),
                     ),
                 )
+        except NoSubscribers:
+            raise
         except Exception as exc:  # noqa: BLE001 - kept on the batch, retried by the next delivery
             reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
             if batch_id is None:  # none was taken (the database is not reachable, say)

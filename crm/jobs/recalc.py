@@ -7,8 +7,10 @@ day. Its two passes (crm.jobs.passes) compare the engine's results with the stor
 partition by partition, and only what changed is written, all in ONE transaction (on SQLite
 after the scoring, on PostgreSQL during it): a run that fails or is killed leaves every tier
 as it was (a killed run's slot is freed once its heartbeat, beaten every few seconds by a
-thread of the run's process, is a minute old: crm.jobs.heartbeat). Its moves are kept in
-the same transaction and published to the subscribers once it has committed (crm.jobs.moves).
+thread of the run's process, is a minute old: crm.jobs.heartbeat). A run taken for dead
+that was only paused cannot commit after that: its final update is fenced on still holding
+its slot, and rolls back everything it wrote when it does not (LostSlot). Its moves are kept
+in the same transaction and published to the subscribers once it has committed (crm.jobs.moves).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ SAMPLE_SIZE = 20  # moved customers shown in a preview
 
 class AlreadyRunning(Exception):
     """Another run is queued or under way (or today's scheduled run exists)."""
+
+
+class LostSlot(Exception):
+    """The run was taken for dead (its heartbeat stale: a paused or stalled process) and its slot
+    freed before it could commit; another run may have published since. Nothing it computed
+    was written: its transaction rolled back."""
 
 
 @dataclass
@@ -220,16 +228,14 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
     _beat(database, run_id, 1, req, "starting")
     reused = _reusable_model(database, req)
     publish = req.mode == "publish"
-    # One transaction for all of a run's writes, its audit events held for its commit (so that
-    # the audit head, which every audited write takes, is not held for the whole run). Each
-    # partition's changes are staged as soon as they are known; nothing shows before COMMIT.
+    # One transaction for all of a run's writes (its audit events are plain INSERTs, sealed
+    # later: crm.audit, so no lock is held for the whole run). Each partition's changes are staged as soon as they are known; nothing shows before COMMIT.
     # PostgreSQL applies them while the workers score the next partitions (other sessions go
     # on reading and writing meanwhile: MVCC). SQLite applies them once, after the scoring: the
     # transaction is not begun with the write lock (staging writes only a TEMP table, which
     # takes none), so other writers wait only while the staged changes are applied.
     early = database.dialect == "postgresql"
     with database.transaction(lock=False) as session:
-        audit.hold_for_commit(session)
         if publish:
             clear_stage(session)
 
@@ -268,9 +274,12 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
         if fitted is not None and req.mode == "publish":
             models_store.save_model(session, fitted, summary.model_version)
         finished = utcnow()
-        session.execute(
+        # The fence: the run commits only if it still holds its slot. A run taken for dead
+        # meanwhile (crm.jobs.heartbeat) must not publish over the run that took the slot after
+        # it: the update finds no row, and the exception rolls back all this transaction wrote.
+        fenced = session.execute(
             update(TierRun)
-            .where(TierRun.id == run_id)
+            .where(TierRun.id == run_id, TierRun.state == "running", TierRun.active_slot == 1)
             .values(
                 state="completed",
                 active_slot=None,
@@ -286,7 +295,9 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
                 moves=json.dumps(summary.moves, ensure_ascii=False),
                 sample=json.dumps(summary.sample),
             )
-        )
+        ).rowcount
+        if not fenced:
+            raise _lost_slot(session, run_id)
         audit.record(
             session,
             req.actor,
@@ -309,6 +320,12 @@ def execute(database: Database, run_id: int, req: RunRequest) -> RunSummary:
         _refresh_statistics(database, summary.changed, customers)
     summary.seconds = (utcnow() - started).total_seconds()
     return summary
+
+
+def _lost_slot(session: Session, run_id: int) -> LostSlot:
+    run = session.get(TierRun, run_id, populate_existing=True)
+    why = f"{run.state}: {run.error}" if run is not None and run.error else (run.state if run else "gone")
+    return LostSlot(f"run {run_id} lost its slot before its commit ({why}); nothing it computed was written")
 
 
 def _refresh_statistics(database: Database, changed: int, customers: int) -> None:

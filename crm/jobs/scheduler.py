@@ -46,6 +46,9 @@ def scheduled_recalc(database: Database, settings: Settings) -> None:
     except recalc.AlreadyRunning as exc:
         log.info("tier recalculation skipped: %s", exc)
         return
+    except recalc.LostSlot as exc:  # taken for dead while stalled: another run's tiers stand
+        log.error("tier recalculation discarded: %s", exc)
+        return
     log.info("tier recalculation %s done: %s customers, %s changed", summary.run_id, summary.customers, summary.changed)
 
 
@@ -73,7 +76,8 @@ def queued_imports(database: Database, settings: Settings) -> None:
 
 def undelivered_moves(database: Database, settings: Settings) -> None:
     """Moves of a committed run not yet delivered to the subscribers (its process died after
-    the commit, or a subscriber failed): delivered now, in order."""
+    the commit, or a subscriber failed): delivered now, in order. Raises moves.NoSubscribers
+    in a scheduler that never imported the features (the batches wait for one that did)."""
     delivery = moves.deliver(database)
     if delivery.batches:
         log.info("delivered %s tier moves (%s batches) to the subscribers", delivery.moves, delivery.batches)

@@ -33,7 +33,6 @@ def on_tiers_changed(session: Session, event: events.TiersChanged) -> None:
     follow_tier_moves(session, event.moves, event.actor)
 
 
-def register() -> None:
-    """Subscribe this feature's handlers (crm.events.subscribe)."""
-    events.subscribe(events.RecordsImported, on_records_imported)
-    events.subscribe(events.TiersChanged, on_tiers_changed)
+# Subscribed when the feature is imported (crm.review imports this module).
+events.subscribe(events.RecordsImported, on_records_imported)
+events.subscribe(events.TiersChanged, on_tiers_changed)

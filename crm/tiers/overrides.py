@@ -59,6 +59,27 @@ def _apply(session: Session, actor: audit.Actor, override: TierOverride) -> None
     _set_tier(session, actor, state, override.tier, ";".join(codes))
 
 
+def _second_persons_reason(user: User, override: TierOverride, reason: str, not_their_role, four_eyes) -> str:
+    """The checks on whoever decides or confirms an override (never the one who asked for it):
+    returns their reason, stripped. Raises OverrideError with the caller's message."""
+    if user.role not in OVERRIDE_ROLES:
+        raise OverrideError(not_their_role)
+    if override.requested_by_id == user.id:
+        raise OverrideError(four_eyes)
+    if not reason.strip():
+        raise OverrideError(_l("a reason is required"))
+    return reason.strip()
+
+
+def _claim(session: Session, actor: audit.Actor, override: TierOverride, claim, change: audit.Change) -> None:
+    """Run ``claim``, the conditional UPDATE of a decision on ``override``, and record ``change``.
+    Raises OverrideError when another decision came first (the UPDATE found no row)."""
+    if not session.execute(claim).rowcount:
+        raise OverrideError(_l("this override was decided meanwhile"))
+    session.refresh(override)
+    audit.record(session, actor, change)
+
+
 def request_override(
     session: Session,
     actor: audit.Actor,
@@ -128,33 +149,30 @@ def decide(
     override = session.get(TierOverride, override_id)
     if override is None or override.status != "pending":
         raise OverrideError(_l("no pending override with this number"))
-    if user.role not in OVERRIDE_ROLES:
-        raise OverrideError(_l("only risk officers and admins decide overrides"))
-    if override.requested_by_id == user.id:
-        raise OverrideError(_l("four eyes: someone other than the requester must decide"))
-    if not reason.strip():
-        raise OverrideError(_l("a reason is required"))
+    reason = _second_persons_reason(
+        user,
+        override,
+        reason,
+        _l("only risk officers and admins decide overrides"),
+        _l("four eyes: someone other than the requester must decide"),
+    )
     status = "active" if approve else "rejected"
     now = utcnow()
     # An approval is the second person's word on the pin: it is confirmed as well.
     confirmed = {"confirmed_by_id": user.id, "confirmed_at": now} if approve else {}
-    claimed = session.execute(
-        update(TierOverride)
-        .where(TierOverride.id == override_id, TierOverride.status == "pending")
-        .values(status=status, decided_by_id=user.id, decided_at=now, decision_reason=reason.strip(), **confirmed)
-    ).rowcount
-    if not claimed:
-        raise OverrideError(_l("this override was decided meanwhile"))
-    session.refresh(override)
-    audit.record(
+    _claim(
         session,
         actor,
+        override,
+        update(TierOverride)
+        .where(TierOverride.id == override_id, TierOverride.status == "pending")
+        .values(status=status, decided_by_id=user.id, decided_at=now, decision_reason=reason, **confirmed),
         audit.Change(
             f"tier_override.{'approve' if approve else 'reject'}",
             "customer",
             override.customer_id,
             {"status": "pending"},
-            {"override": override.id, "status": status, "reason": reason.strip()},
+            {"override": override.id, "status": status, "reason": reason},
         ),
     )
     if approve:
@@ -181,29 +199,26 @@ def confirm(session: Session, actor: audit.Actor, user: User, override_id: int, 
     override = session.get(TierOverride, override_id)
     if override is None or not needs_confirmation(override):
         raise OverrideError(_l("no override with this number waits for a confirmation"))
-    if user.role not in OVERRIDE_ROLES:
-        raise OverrideError(_l("only risk officers and admins confirm overrides"))
-    if override.requested_by_id == user.id:
-        raise OverrideError(_l("four eyes: someone other than the one who set the pin must confirm it"))
-    if not reason.strip():
-        raise OverrideError(_l("a reason is required"))
-    claimed = session.execute(
-        update(TierOverride)
-        .where(TierOverride.id == override_id, TierOverride.status == "active", TierOverride.confirmed_by_id.is_(None))
-        .values(confirmed_by_id=user.id, confirmed_at=utcnow())
-    ).rowcount
-    if not claimed:
-        raise OverrideError(_l("this override was decided meanwhile"))
-    session.refresh(override)
-    audit.record(
+    reason = _second_persons_reason(
+        user,
+        override,
+        reason,
+        _l("only risk officers and admins confirm overrides"),
+        _l("four eyes: someone other than the one who set the pin must confirm it"),
+    )
+    _claim(
         session,
         actor,
+        override,
+        update(TierOverride)
+        .where(TierOverride.id == override_id, TierOverride.status == "active", TierOverride.confirmed_by_id.is_(None))
+        .values(confirmed_by_id=user.id, confirmed_at=utcnow()),
         audit.Change(
             "tier_override.confirm",
             "customer",
             override.customer_id,
             {"confirmed": False},
-            {"override": override.id, "tier": override.tier, "confirmed": True, "reason": reason.strip()},
+            {"override": override.id, "tier": override.tier, "confirmed": True, "reason": reason},
         ),
     )
     state = _state(session, override.customer_id)

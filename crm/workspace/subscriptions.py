@@ -1,5 +1,2 @@
-"""workspace: reactions to domain events (to be built)."""
-
-
-def register() -> None:
-    """Subscribe this feature's handlers (crm.events.subscribe)."""
+"""workspace: reactions to domain events (to be built), subscribed with crm.events.subscribe
+at import, as in the other features (crm.workspace imports this module)."""
