@@ -86,6 +86,7 @@ def seed_demo(
     from crm import features
     from crm.jobs.recalc import AlreadyRunning, RunRequest, recalculate
 
+    features.modules(features.FEATURES)  # their subscribers take the run's moves, wherever the seed is called from
     try:  # the demo opens with every customer in a tier, as after a nightly run
         recalculate(database, RunRequest(as_of=as_of or business_today(), actor=actor, trigger="cli"))
     except AlreadyRunning:
