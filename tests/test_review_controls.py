@@ -123,8 +123,8 @@ def test_a_void_request_on_a_watchlist_customers_policy_opens_an_underwriting_ca
         data={"csrf_token": csrf_token(client, f"/customers/{cust['id']}"), "reason": "entered for the wrong customer"},
     )
     assert get(database, Policy, "policy_no", pol["policy_no"]).void_requested_by is not None
-    [case] = cases(database)
-    assert (case.reason, case.queue, case.entered_by_id) == ("watchlist_policy_change", "underwriting", asker)
+    [case] = cases(database, reason="watchlist_policy_change")
+    assert (case.queue, case.state, case.entered_by_id) == ("underwriting", "open", asker)
     page = client.get(f"/review/cases/{case.id}").get_data(as_text=True)
     assert 'id="policy-void-requested"' in page
 
