@@ -39,10 +39,14 @@ from tests.review_helpers import ACTOR, cases, claim, customer, days_ago, insure
 from tests.template_helpers import seeded
 from tests.test_review_outcomes import act, decide, get, move
 
-ASKER = Actor("user", "asker@test.crm", "9001", "underwriter")
+
+def _asker(make_user) -> Actor:
+    """An underwriter who asks for voids (the first of the two people)."""
+    user_id, email = make_user("underwriter")
+    return Actor("user", email, str(user_id), "underwriter")
 
 
-def _ask_void(database, policy_no: str, actor: Actor = ASKER) -> None:
+def _ask_void(database, policy_no: str, actor: Actor) -> None:
     with database.transaction() as s:
         pid = s.scalar(select(Policy.id).where(Policy.policy_no == policy_no))
         _, voided = void_record(s, actor, "policy", pid, "entered for the wrong customer", insurer_today())
@@ -60,11 +64,11 @@ def _black_list(database, customer_id: int, make_user) -> None:
 # --- the loop: a policy with a pending change -----------------------------------------------
 
 
-def test_entering_the_watchlist_sweeps_a_policy_with_a_pending_void_request_once(database, tmp_path):
+def test_entering_the_watchlist_sweeps_a_policy_with_a_pending_void_request_once(database, tmp_path, make_user):
     cust = customer(database, tmp_path)
     asked = policy(database, tmp_path, cust, initial_load=True, start_date="2022-01-01")
     policy(database, tmp_path, cust, initial_load=True, start_date="2022-01-01")  # no change pending: no case
-    _ask_void(database, asked["policy_no"])
+    _ask_void(database, asked["policy_no"], _asker(make_user))
     assert reasons(database) == set()
     move(database, cust, "standard", "watchlist")
     assert reasons(database) == {(asked["policy_no"], "watchlist_policy_change")}
@@ -77,7 +81,7 @@ def test_entering_the_watchlist_sweeps_a_policy_with_a_pending_void_request_once
 AS_OF = dt.date(2026, 11, 24)
 
 
-def test_a_tier_run_that_puts_a_customer_on_the_watchlist_sweeps_their_pending_void_request(database):
+def test_a_tier_run_that_puts_a_customer_on_the_watchlist_sweeps_their_pending_void_request(database, make_user):
     """Through the real run and its outbox: the customer the rules put on the watchlist had a void
     request waiting on a policy in force when the run began."""
     seeded(database, "demo-400-4", lambda: seed_demo(database, 400, seed=4, as_of=AS_OF))
@@ -102,7 +106,7 @@ def test_a_tier_run_that_puts_a_customer_on_the_watchlist_sweeps_their_pending_v
             .where(CustomerTier.customer_id == found.customer_id)
             .values(tier="standard", reasons="", computed_tier="standard", computed_reasons="")
         )
-    _ask_void(database, found.policy_no)
+    _ask_void(database, found.policy_no, _asker(make_user))
     assert (found.policy_no, "watchlist_policy_change") not in reasons(database)
     run = recalc.recalculate(database, recalc.RunRequest(as_of=AS_OF, actor=audit.Actor("system", "tests")))
     assert run.delivery is not None and run.delivery.error is None
@@ -136,7 +140,7 @@ def test_the_underwriters_decision_confirms_the_void_or_withdraws_the_request(da
     confirmed = policy(database, tmp_path, cust, initial_load=True, start_date="2022-01-01")
     withdrawn = policy(database, tmp_path, cust, initial_load=True, start_date="2022-01-01")
     _ask_void(database, confirmed["policy_no"], Actor("user", email, str(underwriter), "underwriter"))
-    _ask_void(database, withdrawn["policy_no"])
+    _ask_void(database, withdrawn["policy_no"], _asker(make_user))
     move(database, cust, "standard", "watchlist")
     first, second = cases(database)
     # The one who asked for the void is not its second person, even holding the case.
@@ -343,3 +347,82 @@ def test_the_upload_tick_box_needs_a_second_admin_once_the_initial_load_is_close
     assert _run_jobs(app, database, _upload(client, tmp_path, "old.csv", rows)) == "completed"
     # The approval was for that file, once: another file (or the same again) needs another.
     assert _run_jobs(app, database, _upload(client, tmp_path, "other.csv", [customer_row()])) == "failed"
+
+
+# --- checked as they stand (no fix needed) --------------------------------------------------------
+
+
+def test_the_vip_claims_channel_shows_every_open_claim_of_a_vip_while_they_are_one(
+    client, login_as, database, tmp_path
+):
+    vip = customer(database, tmp_path, tier="vip")
+    plain = customer(database, tmp_path)
+    small = claim(
+        database,
+        tmp_path,
+        policy(database, tmp_path, vip, initial_load=True),
+        status="reported",
+        claimed_amount="300.00",
+        reserve_amount="300.00",
+        paid_amount="0.00",
+    )
+    claim(
+        database,
+        tmp_path,
+        policy(database, tmp_path, plain, initial_load=True),
+        status="reported",
+        claimed_amount="90000.00",
+        reserve_amount="90000.00",
+        paid_amount="0.00",
+    )
+    vip_case = cases(database, claim_id=get(database, Claim, "claim_no", small["claim_no"]).id)[0]
+    [large_case] = cases(database, reason="large_claim")
+    login_as("claims_reviewer")
+    channel = client.get("/review/claims/vip").get_data(as_text=True)
+    assert f'href="/review/cases/{vip_case.id}"' in channel and f'href="/review/cases/{large_case.id}"' not in channel
+    assert vip_case.sla_days == 3 and vip_case.priority > large_case.priority
+    move(database, vip, "vip", "standard")  # leaving VIP: back to the claims queue, normal SLA
+    assert f'href="/review/cases/{vip_case.id}"' not in client.get("/review/claims/vip").get_data(as_text=True)
+    assert f'href="/review/cases/{vip_case.id}"' in client.get("/review/claims").get_data(as_text=True)
+    [back] = cases(database, id=vip_case.id)
+    assert (back.fast_track, back.sla_days) == (False, 5)
+
+
+def test_a_swept_case_names_its_subjects_entrant_who_may_not_decide_it(database, tmp_path, make_user):
+    underwriter, _ = make_user("underwriter")
+    cust = customer(database, tmp_path)
+    with database.transaction() as s:
+        u = s.get(User, underwriter)
+        row = policy_row(cust["customer_ref"], start_date=days_ago(-20), end_date="2040-01-01")
+        enter_policy(s, u, Actor.for_user(u), row, insurer_today())
+    move(database, cust, "standard", "watchlist")
+    [case] = cases(database, reason="watchlist_new_business")
+    assert case.entered_by_id == underwriter
+    with pytest.raises(services.FourEyes):
+        act(database, underwriter, "claim_case", case.id)
+
+
+def test_the_black_list_leaves_tiers_and_their_export_as_they_are_and_verify_passes(
+    runner, database, tmp_path, make_user
+):
+    underwriter, _ = make_user("underwriter")
+    officer, _ = make_user("risk_officer")
+    cust = customer(database, tmp_path, tier="watchlist")
+    _black_list(database, cust["id"], make_user)
+    out = tmp_path / "tiers.csv"
+    assert runner.invoke(args=["tiers", "export", str(out)]).exit_code == 0
+    assert f"{cust['customer_ref']},watchlist," in out.read_text(encoding="utf-8")
+    # The decisions' writes (conditions, acceptance, a withdrawn void) leave the records verifiable.
+    new = policy(database, tmp_path, cust, start_date=days_ago(-10), end_date="2040-01-01")
+    watch = cases(database, reason="watchlist_new_business")[0]
+    act(database, underwriter, "claim_case", watch.id)
+    decide(database, underwriter, watch.id, "approved", "fine", Conditions(None, "no motor racing"))
+    decide(database, officer, cases(database, reason="blacklist_new_business")[0].id, "approved", "checked")
+    assert get(database, Policy, "policy_no", new["policy_no"]).uw_outcome == "accepted_with_conditions"
+    old = policy(database, tmp_path, cust, initial_load=True, start_date="2022-01-01")
+    _ask_void(database, old["policy_no"], _asker(make_user))
+    [change] = cases(database, reason="watchlist_policy_change")
+    act(database, underwriter, "claim_case", change.id)
+    decide(database, underwriter, change.id, "rejected", "keeps the policy")
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
