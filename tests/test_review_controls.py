@@ -262,9 +262,11 @@ def test_a_declined_policy_stays_declined_whatever_a_later_review_says(database,
     underwriter, _ = make_user("underwriter")
     cust = customer(database, tmp_path, tier="watchlist")
     late = policy(database, tmp_path, cust, start_date=days_ago(100))  # late entry and watchlist business
+    officer, _ = make_user("risk_officer")
     first, second = cases(database, queue="underwriting")
     act(database, underwriter, "claim_case", first.id)
-    decide(database, underwriter, first.id, "rejected", "health declaration incomplete")
+    act(database, underwriter, "escalate", first.id, "in force: a risk officer declines it")
+    decide(database, officer, first.id, "rejected", "health declaration incomplete")
     act(database, underwriter, "claim_case", second.id)
     decide(database, underwriter, second.id, "approved", "nothing else to add")
     p = get(database, Policy, "policy_no", late["policy_no"])

@@ -15,10 +15,12 @@ An underwriting decision sets the policy's outcome: accepted, accepted with cond
 premium loading in percent and/or an exclusion, recorded and shown; the premium itself is the
 core system's and is not recomputed here), or declined: the policy never takes effect
 (crm.records.underwrite_policy). A policy with a live claim is not declined: its claims are
-decided first. As for claims, an acceptance takes effect once no other case on the policy is
-still active (a black-listed customer's new business waits for the risk officer's case, so it
-is accepted only if a risk officer approves it); conditions given meanwhile are kept for it.
-A declined policy stays declined, and a void policy as it is.
+decided first; nor is a policy already in force by one person, since declining cancels it
+(随意注销已生效保单): the reviewer escalates the case and a risk officer declines it. As for
+claims, an acceptance takes effect once no other case on the policy is still active (a
+black-listed customer's new business waits for the risk officer's case, so it is accepted
+only if a risk officer approves it); conditions given meanwhile are kept for it. A declined
+policy stays declined, and a void policy as it is.
 
 A pending change (a void request waiting for its second person, crm.records.void_pending)
 reviewed as ``watchlist_policy_change`` is decided as such: approval confirms the void (the
@@ -73,6 +75,12 @@ def _others_active(session: Session, case: ReviewCase) -> int:
     )
 
 
+def _second_level(case: ReviewCase, user: User) -> bool:
+    """A risk officer decides an escalated case that someone else escalated (or that routing
+    escalated: a black-listed customer's, whom two people put on the black list)."""
+    return user.role == "risk_officer" and case.state == "escalated" and case.escalated_by_id != user.id
+
+
 def _void_change(case: ReviewCase, policy: Policy) -> bool:
     """The case reviews the policy's pending change: a void request waiting for its second person."""
     return case.reason == "watchlist_policy_change" and records.void_pending(policy)
@@ -108,6 +116,13 @@ def check(session: Session, case: ReviewCase, user: User, decision: str, conditi
             )
             if live:
                 raise OutcomeRefused(_l("the policy has claims on its cover: decide them before declining it"))
+            if records.in_force(policy, business_today()) and not _second_level(case, user):
+                raise OutcomeRefused(
+                    _l(
+                        "the policy is in force: declining cancels it, which takes a second person"
+                        " (escalate the case to a risk officer)"
+                    )
+                )
         return
     if decision != "approved":
         return
