@@ -105,12 +105,12 @@ def _policies(customer_ids: Sequence[int], *where):
     )
 
 
-def not_in_force_yet(today):
+def _not_in_force_yet(today):
     """Policies whose cover has not started: the customer's new business still to underwrite."""
     return (Policy.status == "in_force", Policy.start_date > today)
 
 
-PENDING_CHANGE = (Policy.void_requested_by.is_not(None),)  # a void request waiting for its second person
+_PENDING_CHANGE = (Policy.void_requested_by.is_not(None),)  # a void request waiting for its second person
 
 
 def sweep_watchlist(session: Session, customer_ids: Sequence[int], origin: Origin) -> list[int]:
@@ -126,8 +126,8 @@ def sweep_watchlist(session: Session, customer_ids: Sequence[int], origin: Origi
             for r in session.execute(_open_claims(part))
         ]
         for reason, where, detail in (
-            ("watchlist_new_business", not_in_force_yet(today), "customer entered the watchlist; cover not started"),
-            ("watchlist_policy_change", PENDING_CHANGE, "customer entered the watchlist; a void request waits"),
+            ("watchlist_new_business", _not_in_force_yet(today), "customer entered the watchlist; cover not started"),
+            ("watchlist_policy_change", _PENDING_CHANGE, "customer entered the watchlist; a void request waits"),
         ):
             cases += [
                 _case("underwriting", reason, r, r.risk_score, False, detail, policy_id=r.id)
@@ -145,7 +145,7 @@ def sweep_blacklisted(session: Session, customer_ids: Sequence[int], actor: audi
     rows = {
         "claims": [session.execute(_open_claims(part)).all() for part in _chunks(list(customer_ids))],
         "underwriting": [
-            session.execute(_policies(part, *not_in_force_yet(today))).all() for part in _chunks(list(customer_ids))
+            session.execute(_policies(part, *_not_in_force_yet(today))).all() for part in _chunks(list(customer_ids))
         ],
     }
     return [
