@@ -2,9 +2,10 @@
 
 Its records are exempt from the late-entry and cover-after-loss rules, so the flag must not be
 an everyday way round them (CONTRACT.md): it is accepted while the initial load is open — from
-an empty database until the first import without the flag, the first tier run or
-`crm import close-initial-load` — and afterwards only for a file a second admin has approved
-(its kind and SHA-256), once.
+an empty database until the first import without the flag, the first tier run, the first
+policy or claim entered by hand (crm.review.entry closes it: the database then holds everyday
+business) or `crm import close-initial-load` — and afterwards only for a file a second admin
+has approved (its kind and SHA-256), once.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from crm import audit
 from crm.clock import business_today
 from crm.db import utcnow
 from crm.models import Claim, ImportBatch, Policy
+from crm.review.routing import Origin, route_policies
 
 KINDS = {"policy": Policy, "claim": Claim}
 VOID_ROLES = {"policy": ("admin", "underwriter"), "claim": ("admin", "claims_reviewer")}
@@ -85,7 +86,35 @@ def _request_void(session: Session, actor: audit.Actor, policy: Policy, reason: 
     audit.record(
         session, actor, audit.Change("policy.void_requested", "policy", policy.id, None, {"reason": reason[:500]})
     )
+    # A watchlist customer's policy change goes to enhanced underwriting, as an import's does;
+    # the one who asked counts as the one who entered it (four eyes).
+    asker = int(actor.id) if actor.type == "user" and actor.id and actor.id.isdigit() else None
+    route_policies(session, [], [policy.id], Origin(actor, entered_by_id=asker))
     return policy
+
+
+def void_pending(policy: Policy) -> bool:
+    """A void request waits for its second person: the policy's pending change."""
+    return policy.void_requested_by is not None and policy.voided_at is None
+
+
+def withdraw_void_request(session: Session, actor: audit.Actor, policy: Policy, reason: str) -> bool:
+    """The pending void request is turned down (an underwriter's decision): the policy stays as
+    it is. Once (a conditional UPDATE); True when this call withdrew it."""
+    asked = {"void_requested_by": policy.void_requested_by, "reason": policy.void_reason}
+    done = session.execute(
+        update(Policy)
+        .where(Policy.id == policy.id, Policy.void_requested_by.is_not(None), Policy.voided_at.is_(None))
+        .values(void_requested_by=None, void_requested_at=None, void_reason=None, updated_at=utcnow())
+    ).rowcount
+    if done:
+        session.refresh(policy)
+        audit.record(
+            session,
+            actor,
+            audit.Change("policy.void_withdrawn", "policy", policy.id, asked, {"reason": reason[:500]}),
+        )
+    return bool(done)
 
 
 # --- what a review decision does to its subject (crm.review.outcomes) ------------------------
@@ -179,6 +208,23 @@ def reject_claim(session: Session, actor: audit.Actor, claim: Claim, reason: str
             ),
         )
     return bool(done)
+
+
+def set_conditions(
+    session: Session, actor: audit.Actor, policy: Policy, loading_pct: Decimal | None, exclusion: str | None
+) -> Policy:
+    """Record an acceptance's conditions (a premium loading in percent, an exclusion) before the
+    outcome itself, which waits for the policy's other reviews (crm.review.outcomes). A condition
+    not given keeps the one recorded."""
+    before = {"premium_loading_pct": policy.premium_loading_pct, "exclusion": policy.exclusion}
+    values = {
+        "premium_loading_pct": policy.premium_loading_pct if loading_pct is None else loading_pct,
+        "exclusion": exclusion or policy.exclusion,
+    }
+    session.execute(update(Policy).where(Policy.id == policy.id).values(**values, updated_at=utcnow()))
+    session.refresh(policy)
+    audit.record(session, actor, audit.Change("policy.conditions", "policy", policy.id, before, values))
+    return policy
 
 
 def underwrite_policy(

@@ -165,7 +165,13 @@ def test_underwriting_accepts_with_conditions_or_declines(database, tmp_path, ma
         "in_force",
     )
     act(database, underwriter, "claim_case", second.id)
-    decide(database, underwriter, second.id, "rejected", "health declaration incomplete")
+    # The policy is in force: declining cancels it, which takes a second person.
+    with pytest.raises(services.NotAllowed, match="second person"):
+        decide(database, underwriter, second.id, "rejected", "health declaration incomplete")
+    assert get(database, Policy, "policy_no", declined["policy_no"]).status == "in_force"
+    act(database, underwriter, "escalate", second.id, "health declaration incomplete: decline")
+    officer, _ = make_user("risk_officer")
+    decide(database, officer, second.id, "rejected", "health declaration incomplete")
     p = get(database, Policy, "policy_no", declined["policy_no"])
     assert (p.uw_outcome, p.status, p.end_date) == ("declined", "cancelled", p.start_date)  # covers no day
 

@@ -5,7 +5,9 @@ for it. The black list is a person's decision, for example after confirmed fraud
 officer puts a grey-listed customer on it with a reason, and it takes effect only when a second
 person (another risk officer, or an admin) confirms; taking someone off it takes two people as
 well. While a customer is black-listed their new business and every claim wait for a risk
-officer (crm.review.blacklist_routing). Every step is audited on the customer.
+officer (crm.review.blacklist_routing), from the confirmation on: their open claims and the
+policies not yet in force are swept to a risk officer then (crm.review.sweep). Every step is
+audited on the customer.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from crm import audit
 from crm.db import utcnow
 from crm.models import Customer, CustomerTier, User
 from crm.models.lists import OPEN_STATES, BlacklistEntry
+from crm.review.sweep import sweep_blacklisted
 
 REQUEST_ROLES = ("risk_officer",)  # who puts a customer on, or asks to take them off
 CONFIRM_ROLES = ("risk_officer", "admin")  # who confirms (never the one who asked)
@@ -147,6 +150,8 @@ def decide_entry(
     _move(session, entry, [BlacklistEntry.status == "pending"], values)
     action = "blacklist.confirm" if confirm else "blacklist.reject"
     _record(session, actor, action, entry, {"status": "pending"}, {"status": entry.status, "reason": reason.strip()})
+    if confirm:  # the business already in the books goes to a risk officer too
+        sweep_blacklisted(session, [entry.customer_id], actor)
     return entry
 
 

@@ -42,6 +42,14 @@ def _rows(session: Session, model, ids: Sequence[int]) -> Iterable:
         ).all()
 
 
+def is_black(session: Session, customer_id: int) -> bool:
+    """The customer is on the black list now (a confirmed entry)."""
+    found = select(BlacklistEntry.id).where(
+        BlacklistEntry.customer_id == customer_id, BlacklistEntry.status == "active"
+    )
+    return session.scalar(found.limit(1)) is not None
+
+
 def blacklisted_policies(session: Session, policy_ids: Sequence[int]) -> list:
     """(id, customer_id, risk_score) of the policies whose customer is on the black list."""
     return list(_rows(session, Policy, policy_ids))

@@ -5,7 +5,9 @@ a typed-in record obeys exactly the rules of an imported one. Record times are t
 the person entering is recorded, and the same routing as for imports opens review cases
 (late entry, cover after loss, watchlist, large claim, fraud flag, VIP claims channel). A claim
 on cover entered after its loss is not entered approved or paid until a risk officer approved
-the cover (crm.review.outcomes).
+the cover (crm.review.outcomes), nor a black-listed customer's claim at all (a risk officer
+decides it through its case). The first record entered by hand closes the initial load
+(crm.initial_load): from then on the database holds everyday business.
 """
 
 from __future__ import annotations
@@ -18,16 +20,22 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crm import audit
+from crm import audit, initial_load
 from crm.db import utcnow
 from crm.import_rows import claim_dates_fit, parse_claim, parse_policy
 from crm.models import Claim, Customer, Policy, User
 from crm.records import cover_pending
+from crm.review.blacklist_routing import is_black
 from crm.review.routing import Origin, route_claims, route_policies
 
 COVER_PENDING = _l(
     "the policy was entered after the loss: the claim is neither approved nor paid until a risk"
     " officer approves the cover (enter it as reported)"
+)
+
+
+BLACK_LISTED = _l(
+    "the customer is on the black list: a risk officer decides each of their claims (enter it as reported)"
 )
 
 
@@ -86,6 +94,7 @@ def enter_policy(session: Session, user: User, actor: audit.Actor, form: dict[st
         updated_at=now,
     )
     _insert(session, policy, "policy_no", "policy")
+    initial_load.close(session, actor)  # business entered by hand: the initial load is over
     audit.record(
         session,
         actor,
@@ -111,6 +120,8 @@ def enter_claim(session: Session, user: User, actor: audit.Actor, form: dict[str
             if values["status"] in ("approved", "paid") and values["loss_date"]:
                 if cover_pending(session, policy, values["loss_date"]):
                     problems.append(("status", str(COVER_PENDING)))
+            if values["status"] in ("approved", "paid") and is_black(session, policy.customer_id):
+                problems.append(("status", str(BLACK_LISTED)))
     if values["claim_no"] and session.scalar(select(Claim.id).where(Claim.claim_no == values["claim_no"])):
         problems.append(("claim_no", f"claim {values['claim_no']} exists already"))
     _raise_if(problems)
@@ -124,6 +135,7 @@ def enter_claim(session: Session, user: User, actor: audit.Actor, form: dict[str
         updated_at=now,
     )
     _insert(session, claim, "claim_no", "claim")
+    initial_load.close(session, actor)
     audit.record(
         session,
         actor,

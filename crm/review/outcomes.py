@@ -15,7 +15,16 @@ An underwriting decision sets the policy's outcome: accepted, accepted with cond
 premium loading in percent and/or an exclusion, recorded and shown; the premium itself is the
 core system's and is not recomputed here), or declined: the policy never takes effect
 (crm.records.underwrite_policy). A policy with a live claim is not declined: its claims are
-decided first.
+decided first; nor is a policy already in force by one person, since declining cancels it
+(随意注销已生效保单): the reviewer escalates the case and a risk officer declines it. As for
+claims, an acceptance takes effect once no other case on the policy is still active (a
+black-listed customer's new business waits for the risk officer's case, so it is accepted
+only if a risk officer approves it); conditions given meanwhile are kept for it. A declined
+policy stays declined, and a void policy as it is.
+
+A pending change (a void request waiting for its second person, crm.records.void_pending)
+reviewed as ``watchlist_policy_change`` is decided as such: approval confirms the void (the
+reviewer is its second person, never the one who asked), rejection withdraws the request.
 
 ``check`` raises before the case changes; ``apply`` then only writes.
 """
@@ -30,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm import audit, records
+from crm.clock import business_today
 from crm.models import Claim, Policy, User
 from crm.models.review import ACTIVE_STATES, ReviewCase
 
@@ -54,16 +64,42 @@ class Conditions:
 
 
 def _others_active(session: Session, case: ReviewCase) -> int:
+    """Other cases on the same policy or claim that are still open, in review or escalated."""
+    subject = (
+        ReviewCase.policy_id == case.policy_id if case.queue == "underwriting" else ReviewCase.claim_id == case.claim_id
+    )
     return session.scalar(
         select(func.count())
         .select_from(ReviewCase)
-        .where(ReviewCase.claim_id == case.claim_id, ReviewCase.id != case.id, ReviewCase.state.in_(ACTIVE_STATES))
+        .where(subject, ReviewCase.id != case.id, ReviewCase.state.in_(ACTIVE_STATES))
     )
+
+
+def _second_level(case: ReviewCase, user: User) -> bool:
+    """A risk officer decides an escalated case that someone else escalated (or that routing
+    escalated: a black-listed customer's, whom two people put on the black list)."""
+    return user.role == "risk_officer" and case.state == "escalated" and case.escalated_by_id != user.id
+
+
+def _void_change(case: ReviewCase, policy: Policy) -> bool:
+    """The case reviews the policy's pending change: a void request waiting for its second person."""
+    return case.reason == "watchlist_policy_change" and records.void_pending(policy)
+
+
+def _check_void_change(policy: Policy, user: User, decision: str, conditions: Conditions | None) -> None:
+    if conditions:
+        raise OutcomeRefused(_l("a void request is confirmed or turned down, without conditions"))
+    if decision == "approved" and policy.void_requested_by == user.email:
+        raise OutcomeRefused(_l("you asked to void this policy: a second person must confirm it"))
 
 
 def check(session: Session, case: ReviewCase, user: User, decision: str, conditions: Conditions | None) -> None:
     """Raise OutcomeRefused (CoverNotApproved) when ``decision`` may not take effect."""
     if case.queue == "underwriting":
+        policy = session.get(Policy, case.policy_id)
+        if _void_change(case, policy):
+            _check_void_change(policy, user, decision, conditions)
+            return
         if conditions and decision != "approved":
             raise OutcomeRefused(_l("conditions go with an acceptance"))
         if conditions and conditions.loading_pct is not None and not 0 < conditions.loading_pct <= 500:
@@ -80,6 +116,13 @@ def check(session: Session, case: ReviewCase, user: User, decision: str, conditi
             )
             if live:
                 raise OutcomeRefused(_l("the policy has claims on its cover: decide them before declining it"))
+            if records.in_force(policy, business_today()) and not _second_level(case, user):
+                raise OutcomeRefused(
+                    _l(
+                        "the policy is in force: declining cancels it, which takes a second person"
+                        " (escalate the case to a risk officer)"
+                    )
+                )
         return
     if decision != "approved":
         return
@@ -110,15 +153,7 @@ def apply(
 ) -> None:
     """Write the decision's effect on the case's policy or claim (checked by ``check``)."""
     if case.queue == "underwriting":
-        policy = session.get(Policy, case.policy_id)
-        if decision == "rejected":
-            records.underwrite_policy(session, actor, policy, "declined")
-        elif conditions:
-            records.underwrite_policy(
-                session, actor, policy, "accepted_with_conditions", conditions.loading_pct, conditions.exclusion
-            )
-        else:
-            records.underwrite_policy(session, actor, policy, "accepted")
+        _apply_underwriting(session, case, decision, reason, conditions, actor)
         return
     claim = session.get(Claim, case.claim_id)
     if decision == "rejected":
@@ -131,3 +166,35 @@ def apply(
         session, policy, claim.loss_date, claim.import_batch_id
     ):
         records.approve_claim(session, actor, claim)
+
+
+def _apply_underwriting(
+    session: Session,
+    case: ReviewCase,
+    decision: str,
+    reason: str,
+    conditions: Conditions | None,
+    actor: audit.Actor,
+) -> None:
+    policy = session.get(Policy, case.policy_id)
+    if _void_change(case, policy):
+        if decision == "approved":
+            records.void_record(session, actor, "policy", policy.id, policy.void_reason, business_today())
+        else:
+            records.withdraw_void_request(session, actor, policy, reason)
+        return
+    if policy.voided_at is not None or policy.uw_outcome == "declined":
+        return  # nothing left to accept or decline
+    if decision == "rejected":
+        records.underwrite_policy(session, actor, policy, "declined")
+        return
+    if conditions:
+        records.set_conditions(session, actor, policy, conditions.loading_pct, conditions.exclusion)
+    if _others_active(session, case):
+        return  # accepted when the last review approves
+    if policy.premium_loading_pct is not None or policy.exclusion:
+        records.underwrite_policy(
+            session, actor, policy, "accepted_with_conditions", policy.premium_loading_pct, policy.exclusion
+        )
+    else:
+        records.underwrite_policy(session, actor, policy, "accepted")

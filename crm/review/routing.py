@@ -78,6 +78,7 @@ def route_policies(
         cases = []
         for r in rows:
             is_new = r.id in created
+            vip = r.tier == "vip"  # a VIP's cases are fast-tracked, as they are on entering VIP
             if r.tier == "watchlist":
                 reason = "watchlist_new_business" if is_new else "watchlist_policy_change"
                 cases.append(
@@ -92,7 +93,7 @@ def route_policies(
                         "late_entry",
                         r,
                         r.risk_score,
-                        False,
+                        vip,
                         f"entered {entered_on}, {late_by} days after the start {r.start_date}",
                         policy_id=r.id,
                     )
@@ -151,7 +152,11 @@ def _route_blacklisted(queue: str, rows: list, session: Session, origin: Origin)
     """A black-listed customer's new policies and claims: cases a risk officer decides
     (crm.review.blacklist_routing)."""
     reason, subject = (bl.POLICY_REASON, "policy_id") if queue == "underwriting" else (bl.CLAIM_REASON, "claim_id")
-    cases = [_case(queue, reason, r, r.risk_score, False, bl.DETAIL, **{subject: r.id}) for r in rows]
+    cases = [
+        _case(queue, reason, r, r.risk_score, False, bl.DETAIL, **{subject: r.id})
+        | {"entered_by_id": getattr(r, "entered_by_id", origin.entered_by_id)}  # a sweep's rows name theirs
+        for r in rows
+    ]
     return bl.escalate_on_opening(session, _open(session, cases, current_settings(session), origin), origin.actor)
 
 

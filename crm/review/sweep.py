@@ -5,7 +5,11 @@ later has business that arrived before the move and sits in no queue. On a move:
 
 - into the **watchlist**: each open claim (reported, registered, under review, approved) gets
   a claims-review case (``watchlist_claim``), each policy not yet in force an underwriting
-  case (``watchlist_new_business``);
+  case (``watchlist_new_business``), and each policy with a pending change one
+  (``watchlist_policy_change``). A policy's only change that waits in this application is a
+  void (cancellation) request waiting for its second person (crm.records.void_record): the
+  underwriter's decision confirms or withdraws it (crm.review.outcomes). Changes that arrive
+  by import are made already (the core system's) and routed as they arrive;
 - into **VIP**: the customer's active cases are fast-tracked (the fast-track priority and the
   VIP claims SLA, the due date counted again from the day each case was opened), and each open
   claim that no active case reviews opens one in the VIP claims channel (``vip_claim``);
@@ -28,7 +32,7 @@ from sqlalchemy.orm import Session
 from crm import audit, events
 from crm.models import Claim, CustomerTier, ImportBatch, Policy
 from crm.models.review import ACTIVE_STATES, OPEN_CLAIM_STATUSES, ReviewCase
-from crm.review.routing import Origin, _case, _chunks, _open, priority
+from crm.review.routing import Origin, _case, _chunks, _open, _route_blacklisted, priority
 from crm.review.sla import add_working_days, current_settings
 
 
@@ -85,8 +89,33 @@ def _open_claims(customer_ids: Sequence[int]):
     )
 
 
+def _policies(customer_ids: Sequence[int], *where):
+    """The customers' policies that are not void and match ``where``, with who entered each."""
+    return (
+        select(
+            Policy.id,
+            Policy.customer_id,
+            func.coalesce(Policy.entered_by_id, ImportBatch.user_id).label("entered_by_id"),
+            CustomerTier.risk_score,
+        )
+        .outerjoin(ImportBatch, ImportBatch.id == Policy.import_batch_id)
+        .outerjoin(CustomerTier, CustomerTier.customer_id == Policy.customer_id)
+        .where(Policy.customer_id.in_(customer_ids), Policy.voided_at.is_(None), *where)
+        .order_by(Policy.id)
+    )
+
+
+def _not_in_force_yet(today):
+    """Policies whose cover has not started: the customer's new business still to underwrite."""
+    return (Policy.status == "in_force", Policy.start_date > today)
+
+
+_PENDING_CHANGE = (Policy.void_requested_by.is_not(None),)  # a void request waiting for its second person
+
+
 def sweep_watchlist(session: Session, customer_ids: Sequence[int], origin: Origin) -> list[int]:
-    """Open the watchlist's cases for the customers' open claims and policies not yet in force."""
+    """Open the watchlist's cases for the customers' open claims, their policies not yet in
+    force and those with a pending change."""
     settings = current_settings(session)
     today = settings.today()
     opened: list[int] = []
@@ -96,38 +125,35 @@ def sweep_watchlist(session: Session, customer_ids: Sequence[int], origin: Origi
             | {"entered_by_id": r.entered_by_id}
             for r in session.execute(_open_claims(part))
         ]
-        policies = session.execute(
-            select(
-                Policy.id,
-                Policy.customer_id,
-                func.coalesce(Policy.entered_by_id, ImportBatch.user_id).label("entered_by_id"),
-                CustomerTier.risk_score,
-            )
-            .outerjoin(ImportBatch, ImportBatch.id == Policy.import_batch_id)
-            .outerjoin(CustomerTier, CustomerTier.customer_id == Policy.customer_id)
-            .where(
-                Policy.customer_id.in_(part),
-                Policy.status == "in_force",
-                Policy.start_date > today,
-                Policy.voided_at.is_(None),
-            )
-            .order_by(Policy.id)
-        )
-        cases += [
-            _case(
-                "underwriting",
-                "watchlist_new_business",
-                r,
-                r.risk_score,
-                False,
-                "customer entered the watchlist; cover not started",
-                policy_id=r.id,
-            )
-            | {"entered_by_id": r.entered_by_id}
-            for r in policies
-        ]
+        for reason, where, detail in (
+            ("watchlist_new_business", _not_in_force_yet(today), "customer entered the watchlist; cover not started"),
+            ("watchlist_policy_change", _PENDING_CHANGE, "customer entered the watchlist; a void request waits"),
+        ):
+            cases += [
+                _case("underwriting", reason, r, r.risk_score, False, detail, policy_id=r.id)
+                | {"entered_by_id": r.entered_by_id}
+                for r in session.execute(_policies(part, *where))
+            ]
         opened += _open(session, cases, settings, origin)
     return opened
+
+
+def sweep_blacklisted(session: Session, customer_ids: Sequence[int], actor: audit.Actor) -> list[int]:
+    """A customer put on the black list: each open claim and each policy not yet in force goes
+    to a risk officer (the cases black-listed business opens as it arrives, escalated at once)."""
+    today = current_settings(session).today()
+    rows = {
+        "claims": [session.execute(_open_claims(part)).all() for part in _chunks(list(customer_ids))],
+        "underwriting": [
+            session.execute(_policies(part, *_not_in_force_yet(today))).all() for part in _chunks(list(customer_ids))
+        ],
+    }
+    return [
+        i
+        for queue, parts in rows.items()
+        for part in parts
+        for i in _route_blacklisted(queue, part, session, Origin(actor=actor))
+    ]
 
 
 def sweep_vip_claims(session: Session, customer_ids: Sequence[int], origin: Origin) -> list[int]:
