@@ -240,7 +240,9 @@ def load(port: int, requests: list[bytes], seconds: float, clients: int) -> tupl
     queue = ctx.Queue()
     proc = ctx.Process(target=_drive, args=(port, requests, seconds, clients, queue))
     proc.start()
-    result = queue.get()
+    # A load process that failed (a server that closed a connection) puts nothing: give up
+    # rather than wait for ever.
+    result = queue.get(timeout=seconds + 120)
     proc.join()
     return result
 
