@@ -2,14 +2,17 @@
 
     .venv/bin/python benchmarks/redeem.py [--db sqlite|postgres|both] [--seconds 10] [--rounds 3]
         [--clients 32] [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--ratelimit-storage memory://|redis://127.0.0.1:6379]
 
 Both sides run under gunicorn with 2 workers (gthread, 16 threads, keep-alive) on 127.0.0.1,
 on the same fresh database with the same engine settings (crm.db.make_engine: SQLite in WAL
 mode with synchronous=FULL and BEGIN IMMEDIATE; PostgreSQL with its defaults,
 synchronous_commit on, so a 201 is on disk on both sides).
 - full: POST /api/partners/v1/redemptions — bearer key, per-key rate limit (set high enough
-  not to refuse), Idempotency-Key claim and stored answer, conditional UPDATE, INSERT, the
-  attempt row and the audit event, one transaction;
+  not to refuse; counted in ``--ratelimit-storage``: by default CRM_RATELIMIT_STORAGE_URI, else
+  memory://, each worker counting on its own; production's Redis counts for both workers),
+  Idempotency-Key claim and stored answer, conditional UPDATE, INSERT, the records' digests,
+  the attempt row and the audit event, one transaction;
 - bare: ``bare_app`` below — only the conditional UPDATE and one INSERT, one transaction,
   sent through SQLAlchemy Core on the same engine as the full API sends its own statements
   (so that the two sides differ in the work done, not in how SQL is sent).
@@ -237,7 +240,9 @@ def load(port: int, requests: list[bytes], seconds: float, clients: int) -> tupl
     queue = ctx.Queue()
     proc = ctx.Process(target=_drive, args=(port, requests, seconds, clients, queue))
     proc.start()
-    result = queue.get()
+    # A load process that failed (a server that closed a connection) puts nothing: give up
+    # rather than wait for ever.
+    result = queue.get(timeout=seconds + 120)
     proc.join()
     return result
 
@@ -253,9 +258,15 @@ def _figures(lat: list[float], statuses: dict, elapsed: float) -> dict:
     }
 
 
-def run(kind: str, url: str, seconds: float, rounds: int, clients: int) -> dict:
+def run(kind: str, url: str, seconds: float, rounds: int, clients: int, ratelimit_storage: str) -> dict:
     key, full_codes, bare_codes = prepare(url, 40000)
-    env = {"SECRET_KEY": "bench-" + uuid.uuid4().hex, "CRM_ENV": "production", "BENCH_DATABASE_URL": url}
+    env = {
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "CRM_ENV": "production",
+        "BENCH_DATABASE_URL": url,
+        "CRM_RATELIMIT_STORAGE_URI": ratelimit_storage,
+        "CRM_RATELIMIT_KEY_PREFIX": "bench-" + uuid.uuid4().hex[:8],  # counts of its own
+    }
     config = {"database_url": url, "PARTNER_API_RATE": (1e6, 1000000)}
     sides = {
         "bare": (
@@ -311,13 +322,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument(
+        "--ratelimit-storage", default=os.environ.get("CRM_RATELIMIT_STORAGE_URI", "memory://"), help="the limiter's"
+    )
+    parser.add_argument(
         "--pg-url", default=os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     )
     args = parser.parse_args()
     os.environ.setdefault("CRM_INSTANCE_DIR", tempfile.mkdtemp(prefix="crm-bench-"))
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.seconds, args.rounds, args.clients)
+            run(
+                "sqlite",
+                f"sqlite:///{tmp}/bench.sqlite3",
+                args.seconds,
+                args.rounds,
+                args.clients,
+                args.ratelimit_storage,
+            )
     if args.db in ("postgres", "both"):
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
@@ -333,6 +354,7 @@ def main() -> None:
                 args.seconds,
                 args.rounds,
                 args.clients,
+                args.ratelimit_storage,
             )
         finally:
             with admin.connect() as conn:

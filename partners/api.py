@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, jsonify, request
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -58,18 +58,11 @@ def error(status: int, code: str, message: str, fields: dict | None = None, head
 
 
 def _session() -> Session:
-    """The request's one session, on a connection of its own, closed at the request's teardown.
-
-    Its lock waits are short: a partner's till must not hang while a long import or run holds
-    the write lock, but answer 503 with Retry-After (below) after a few seconds. SQLite's wait
-    is the connection's, PostgreSQL's the transaction's: set at every BEGIN. The first
-    transaction (the key check) takes no lock, so on SQLite its BEGIN waits for nothing.
-    """
+    """The request's one session, on a connection of its own (its lock wait is the API's, below),
+    closed at the request's teardown."""
     session = g.get("api_session")
     if session is None:
-        wait = current_app.config["CRM_SETTINGS"].api_lock_wait_seconds
         session = g.api_session = Session(get_db().engine.connect())
-        event.listen(session, "after_begin", lambda _session, _tx, conn: lock_wait(conn, wait))
     return session
 
 
@@ -79,10 +72,11 @@ def _close_session(_exc) -> None:
     if session is not None:
         conn = session.bind
         session.close()  # a transaction left open rolls back here
-        try:
-            lock_wait(conn, None)  # back in the pool, it waits as long as every other connection
-        except DBAPIError:
-            conn.invalidate()  # rather than pool a connection that may keep the API's short wait
+        if g.pop("api_lock_wait", False):
+            try:
+                lock_wait(conn, None)  # back in the pool, it waits as long as every other connection
+            except DBAPIError:
+                conn.invalidate()  # rather than pool a connection that may keep the API's short wait
         conn.close()
 
 
@@ -164,9 +158,23 @@ def _today() -> dt.date:
 @contextmanager
 def _writing():
     """The request's write transaction (on SQLite BEGIN IMMEDIATE: it takes the write lock),
-    committed on leaving; rolled back at once on an error, to hand its locks on."""
+    committed on leaving; rolled back at once on an error, to hand its locks on.
+
+    Its lock waits are short: a partner's till must not hang while a long import or run holds
+    the write lock, but answer 503 with Retry-After (above) after a few seconds. SQLite's wait
+    is the connection's and must be set before the BEGIN that waits; PostgreSQL's is the
+    transaction's (SET LOCAL), set once it has begun. The key check before it reads only, and
+    a read waits for no writer on either database.
+    """
     session = _session()
+    conn, wait = session.bind, current_app.config["CRM_SETTINGS"].api_lock_wait_seconds
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        lock_wait(conn, wait)
+    g.api_lock_wait = True
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    if not sqlite:
+        lock_wait(conn, wait)
     try:
         yield session
         session.commit()

@@ -11,8 +11,11 @@ Exactly-once rests on the database, never on a read before a write:
 The answers are the partner API's (status and JSON body), so that the API, the portal and a
 replayed request all say the same thing.
 
-The statements are SQLAlchemy Core on the caller's session; the Idempotency-Key claim is the
-one statement whose SQL differs between the databases (each dialect's ON CONFLICT DO NOTHING).
+The statements are SQLAlchemy Core, run on the connection of the caller's session (in its
+transaction, without the ORM's per-statement work, which these tables' rows do not need); the
+digests of the records they change are written here (crm/record_digests.py), once each. The
+Idempotency-Key claim is the one statement whose SQL differs between the databases (each
+dialect's ON CONFLICT DO NOTHING).
 """
 
 from __future__ import annotations
@@ -155,16 +158,23 @@ def masked(code: str) -> str:
     return code[:4] + "…" + code[-2:] if len(code) > 6 else "…"
 
 
+def _write_digests(session: Session, redemption_id: int, coupon_id: int) -> None:
+    """The digests of a redemption and its coupon as they now are (a redeem or a void changes both)."""
+    record_digests.write(session, "redemptions", [redemption_id])
+    record_digests.write(session, "coupons", [coupon_id])
+
+
 # --- idempotency ---------------------------------------------------------------------
 
 
 def _claim(session: Session, partner_id: int, key: str, request_hash: str) -> bool:
     """Claim ``key`` for this request; False when another request holds it (PostgreSQL waited
     for a concurrent holder to commit)."""
-    claim = _CLAIM[session.get_bind().dialect.name]
+    conn = session.connection()
     return (
-        session.execute(
-            claim, {"partner": partner_id, "idem_key": key, "request_hash": request_hash, "now": utcnow()}
+        conn.execute(
+            _CLAIM[conn.dialect.name],
+            {"partner": partner_id, "idem_key": key, "request_hash": request_hash, "now": utcnow()},
         ).first()
         is not None
     )
@@ -172,7 +182,7 @@ def _claim(session: Session, partner_id: int, key: str, request_hash: str) -> bo
 
 def _replay(session: Session, partner_id: int, key: str, request_hash: str) -> Answer:
     """The answer stored under a key held by another request (or a 422 for another body)."""
-    held = session.execute(_HELD, {"partner": partner_id, "idem_key": key}).first()
+    held = session.connection().execute(_HELD, {"partner": partner_id, "idem_key": key}).first()
     if held.request_hash != request_hash:
         return refusal(422, "idempotency_mismatch", {"Idempotency-Key": "used before with a different request body"})
     body = json.loads(held.body)
@@ -209,8 +219,9 @@ def record_attempt(
         "user_id": channel.user_id,
         "now": utcnow(),
     }
+    conn = session.connection()
     if stored_under is not None:
-        session.execute(
+        conn.execute(
             _STORE_ANSWER,
             {
                 "partner": partner.id,
@@ -219,7 +230,7 @@ def record_attempt(
                 "answer": json.dumps(answer.body),
             },
         )
-    session.execute(_INSERT_ATTEMPT, row)
+    conn.execute(_INSERT_ATTEMPT, row)
     # Last, so that the audit head (one row every writer takes) is held for the least time.
     audit.record(
         session,
@@ -245,7 +256,7 @@ def record_attempt(
 
 
 def _why_not(session: Session, partner_id: int, code: str, amount: Decimal | None, today: dt.date) -> Answer:
-    coupon = session.execute(_COUPON_STATE, {"coupon_code": code, "partner": partner_id}).first()
+    coupon = session.connection().execute(_COUPON_STATE, {"coupon_code": code, "partner": partner_id}).first()
     if coupon is None:
         return refusal(404, "not_found")
     if coupon.status == "redeemed":
@@ -264,7 +275,8 @@ def _why_not(session: Session, partner_id: int, code: str, amount: Decimal | Non
 def _redeem_once(
     session: Session, partner_id: int, code: str, amount: Decimal | None, store_id: str | None, today: dt.date
 ) -> Answer:
-    won = session.execute(
+    conn = session.connection()
+    won = conn.execute(
         _REDEEM,
         {
             "coupon_code": code,
@@ -276,7 +288,7 @@ def _redeem_once(
     if won is None:
         return _why_not(session, partner_id, code, amount, today)
     now = utcnow()
-    redemption_id = session.execute(
+    redemption_id = conn.execute(
         _INSERT_REDEMPTION,
         {
             "coupon": won.id,
@@ -286,6 +298,7 @@ def _redeem_once(
             "now": now,
         },
     ).scalar_one()
+    _write_digests(session, redemption_id, won.id)
     return Answer(
         201, {"redemption_id": redemption_id, "code": code, "redeemed_at": _now_iso(now)}, "redeemed", redemption_id
     )
@@ -315,7 +328,7 @@ def redeem(
     if (
         answer is None
         and store_id is not None
-        and session.execute(_IS_STORE, {"partner": partner.id, "store": store_id}).first() is None
+        and session.connection().execute(_IS_STORE, {"partner": partner.id, "store": store_id}).first() is None
     ):
         answer = refusal(422, "invalid", {"store_id": "not one of this partner's stores"})
     claimed = _claim(session, partner.id, idempotency_key, request_hash)
@@ -323,8 +336,6 @@ def redeem(
         answer = _redeem_once(session, partner.id, canonical, amount, store_id, today)
     if not claimed:
         answer = _replay(session, partner.id, idempotency_key, request_hash)
-    elif answer.status == 201:
-        record_digests.write_redemption(session, answer.redemption_id)
     record_attempt(
         session, channel, partner, "redeem", canonical, answer, stored_under=idempotency_key if claimed else None
     )
@@ -382,7 +393,7 @@ def void(
             "voided",
             redemption_id,
         )
-        record_digests.write_redemption(session, redemption_id)
+        _write_digests(session, redemption_id, voided.coupon_id)
     else:
         row = conn.execute(_VOID_STATE, params).first()
         if row is None:

@@ -15,7 +15,7 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -56,9 +56,11 @@ class ApiCaller(NamedTuple):
 
 
 _KEYS, _PARTNERS = PartnerApiKey.__table__, Partner.__table__
-_KEY_BY_PREFIX = select(
-    _KEYS.c.id, _KEYS.c.key_hash, _KEYS.c.revoked_at, _PARTNERS.c.id, _PARTNERS.c.name, _PARTNERS.c.active
-).join_from(_KEYS, _PARTNERS, _PARTNERS.c.id == _KEYS.c.partner_id)
+_KEY_BY_PREFIX = (
+    select(_KEYS.c.id, _KEYS.c.key_hash, _KEYS.c.revoked_at, _PARTNERS.c.id, _PARTNERS.c.name, _PARTNERS.c.active)
+    .join_from(_KEYS, _PARTNERS, _PARTNERS.c.id == _KEYS.c.partner_id)
+    .where(_KEYS.c.prefix == bindparam("prefix"))
+)
 
 
 def authenticate_key(session: Session, presented: str) -> ApiCaller | None:
@@ -69,7 +71,7 @@ def authenticate_key(session: Session, presented: str) -> ApiCaller | None:
     parts = (presented or "").split("_")
     if len(parts) < 3 or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None
-    row = session.execute(_KEY_BY_PREFIX.where(_KEYS.c.prefix == parts[1])).first()
+    row = session.connection().execute(_KEY_BY_PREFIX, {"prefix": parts[1]}).first()
     if row is None:
         hmac.compare_digest(_hash_key(presented), "0" * 64)  # the same work as a real check
         return None
