@@ -391,6 +391,7 @@ class Finding:
 
 STREAM = 50_000  # records read at a time
 _BELOW, _ABOVE = -(2**63), 2**63 - 1  # below and above every key
+_STORED = text("SELECT record_id, mac FROM record_digests WHERE tbl = :tbl AND record_id > :lo AND record_id <= :hi")
 
 
 def verify(session: Session, progress: Callable[[int, int, str], None] | None = None) -> list[Finding]:
@@ -404,30 +405,33 @@ def verify(session: Session, progress: Callable[[int, int, str], None] | None = 
     conn = (
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"}) if fresh else session.connection()
     )
-    dialect, key, found = conn.dialect.name, _the_key(), []
-    stored = text("SELECT record_id, mac FROM record_digests WHERE tbl = :tbl AND record_id > :lo AND record_id <= :hi")
-    for table, spec in SPECS.items():
-        total = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one() if progress else 0  # nosec B608
-        # A run of records in key order and the digests of the same keys: two range scans of
-        # a primary key each, where a join read every digest of every table for each table
-        # (PostgreSQL hashed them) or looked one up for each record (SQLite).
-        records = text(
-            f"SELECT {spec.key}, {message_sql(dialect, table)} FROM {table} "  # nosec B608 - names from SPECS
-            f"WHERE {spec.key} > :lo ORDER BY {spec.key} LIMIT :n"
-        )
-        lo, checked, bad, orphans = _BELOW, 0, [], []
-        while lo < _ABOVE:
-            rows = _rows(conn, records, {"lo": lo, "n": STREAM})
-            hi = rows[-1][0] if len(rows) == STREAM else _ABOVE
-            digests = dict(_rows(conn, stored, {"tbl": table, "lo": lo, "hi": hi}))
-            fresh = _macs([message for _k, message in rows], key)
-            bad += [(k, m, digests.get(k)) for (k, m), digest in zip(rows, fresh) if digests.get(k) != digest]
-            orphans += sorted(digests.keys() - {k for k, _message in rows})
-            checked, lo = checked + len(rows), hi
-            if progress is not None:
-                progress(checked, max(total, checked), table)
-        found += _named(conn, table, bad) + [Finding(table, k, ("deleted",)) for k in orphans]
+    found = [finding for table in SPECS for finding in _verify_table(conn, table, progress)]
     return sorted(found, key=lambda f: (list(SPECS).index(f.table), f.key))
+
+
+def _verify_table(conn, table: str, progress) -> list[Finding]:
+    """The findings of one table. Its records are read in runs in key order, each with the
+    digests of the same keys: two range scans of a primary key, where a join read every
+    digest of every table for each table (PostgreSQL hashed them) or looked each one up
+    (SQLite)."""
+    spec, dialect, key = SPECS[table], conn.dialect.name, _the_key()
+    total = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one() if progress else 0  # nosec B608
+    records = text(
+        f"SELECT {spec.key}, {message_sql(dialect, table)} FROM {table} "  # nosec B608 - names from SPECS
+        f"WHERE {spec.key} > :lo ORDER BY {spec.key} LIMIT :n"
+    )
+    lo, checked, bad, orphans = _BELOW, 0, [], []
+    while lo < _ABOVE:
+        rows = _rows(conn, records, {"lo": lo, "n": STREAM})
+        hi = rows[-1][0] if len(rows) == STREAM else _ABOVE
+        digests = dict(_rows(conn, _STORED, {"tbl": table, "lo": lo, "hi": hi}))
+        fresh = _macs([message for _k, message in rows], key)
+        bad += [(k, m, digests.get(k)) for (k, m), digest in zip(rows, fresh) if digests.get(k) != digest]
+        orphans += sorted(digests.keys() - {k for k, _message in rows})
+        checked, lo = checked + len(rows), hi
+        if progress is not None:
+            progress(checked, max(total, checked), table)
+    return _named(conn, table, bad) + [Finding(table, k, ("deleted",)) for k in orphans]
 
 
 def _named(conn, table: str, bad: list[tuple[int, str, str | None]]) -> list[Finding]:
