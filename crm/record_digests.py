@@ -16,7 +16,7 @@ blockchain tables.
   is not in the database, over the table, key and state; so a direct UPDATE of a record and
   of its digest together is still caught (nobody without the secret can compute the new
   one). Keyed rather than carried by the audit events: verify stays one pass over each table
-  joined with its digests, instead of replaying the trail to find each record's last event;
+  beside its digests, instead of replaying the trail to find each record's last event;
   and a write adds one row per record, not a payload to the event every writer queues on.
   What a key cannot catch: a record and its digest row put back together to an earlier
   pair copied before, or deleted together. Rotating SECRET_KEY makes every digest stale:
@@ -27,7 +27,9 @@ blockchain tables.
   changed and deleted objects; do_orm_execute for ``session.execute(update(Model)…)``); the
   bulk paths that write with Core or on the driver call ``write(session, table, ids)`` with
   the ids they wrote (the importer, a recalculation's tiers, the benefit ledger, the partner
-  API's redemptions and voids).
+  API's redemptions and voids). A digest that already matches is not written again, and an
+  UPDATE statement writes those of the rows whose state it changed, not of every row it
+  matched: a row it left as it was keeps the digest that shows a change made outside.
 """
 
 from __future__ import annotations
@@ -243,8 +245,8 @@ def tags(state: str) -> str:
 
 
 def _tags(messages: list[str], width: int) -> list[str]:
-    """tags() of the state in each message of a table of ``width`` fields, in bulk: a write of
-    a first run's tiers takes them for a million records (per record: 40 µs of its 47 µs)."""
+    """tags() of the state in each message (message_sql's text) of a table of ``width``
+    fields, in bulk: a first run's write takes them for every customer's tier."""
     fields = [f for m in messages for f in m.encode().split(_SEPARATOR_BYTE)[2:]]
     if len(fields) != width * len(messages):  # a field holding the separator itself
         return [tags(m.split(SEPARATOR, 2)[2]) for m in messages]
@@ -300,9 +302,8 @@ def _messages(conn, table: str, ids: list[int]) -> list[tuple[int, str]]:
 
 def _stored(conn, table: str, ids: list[int]) -> dict[int, str]:
     """The stored digest of each record of ``ids`` of ``table`` that has one."""
-    read = text(
-        f"SELECT record_id, mac FROM record_digests WHERE tbl = :tbl AND {id_in(conn.dialect.name, 'record_id')}"
-    )  # nosec B608
+    listed = id_in(conn.dialect.name, "record_id")
+    read = text(f"SELECT record_id, mac FROM record_digests WHERE tbl = :tbl AND {listed}")  # nosec B608
     return dict(_rows(conn, read, {"tbl": table, "ids": ids_param(conn.dialect.name, ids)}))
 
 
