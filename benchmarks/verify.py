@@ -43,10 +43,10 @@ def measure(url: str) -> str:
         t = time.perf_counter()
         summary = recalc.recalculate(database, recalc.RunRequest(as_of=AS_OF, actor=actor))
         first = time.perf_counter() - t
-        t = time.perf_counter()
-        with database.session() as session:
-            found = record_digests.verify(session)
-        records = time.perf_counter() - t
+        t, cpu = time.perf_counter(), time.process_time()
+        with database.session() as session:  # with a progress callback, as the command runs it
+            found = record_digests.verify(session, progress=lambda _done, _total, _table: None)
+        records, cpu = time.perf_counter() - t, time.process_time() - cpu
         t = time.perf_counter()
         with database.session() as session:
             trail = audit.verify(session)
@@ -58,7 +58,7 @@ def measure(url: str) -> str:
     return (
         f"baseline {baseline:.0f}s ({sum(counts.values()):,} records), first run {first:.0f}s "
         f"({summary.changed:,} tiers); verify {records + chain:.1f}s: records {records:.1f}s "
-        f"({rows:,}, {rows / records:,.0f}/s), trail {chain:.1f}s ({trail.checked:,} events)"
+        f"({rows:,}, {rows / records:,.0f}/s; this process's CPU {cpu:.1f}s), trail {chain:.1f}s ({trail.checked:,} events)"
     )
 
 
@@ -77,11 +77,11 @@ def main() -> None:
                 url, drop = fresh_database(kind, tmp, PG_URL)
                 try:
                     load(url, data)
-                    print(f"[{n:,}] {kind}: {measure(url)}", flush=True)
+                    print(f"[{n:,}] {kind}: {measure(url)}; load {os.getloadavg()[0]:.1f}", flush=True)
                 finally:
                     drop()
             del data
-    print(f"load: {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
+    print(f"load: {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from crm import audit, record_digests
 from crm.demo import seed_demo
@@ -216,3 +216,19 @@ def test_baseline_gives_records_from_before_digests_their_digest_audited(world, 
     with database.session() as s:
         event = s.scalar(select(AuditEvent).where(AuditEvent.action == "audit.baseline"))
         assert event is not None and f'"policies":{policies}' in event.after
+
+
+def test_an_update_that_leaves_a_record_as_it_was_does_not_hide_a_change_made_outside(world, runner, database):
+    """A multi-row UPDATE through the application rewrites the digests of the rows it changed
+    only: a row it matched and left as it was keeps its digest, so a change made to it
+    straight in the database is still named."""
+    with database.session() as s:
+        a, status = s.execute(select(Claim.id, Claim.status).order_by(Claim.id).limit(1)).one()
+        b = s.scalar(select(Claim.id).where(Claim.status != status).order_by(Claim.id).limit(1))
+    _raw(database, "UPDATE claims SET reserve_amount = 999999 WHERE id = :k", k=a)
+    with database.transaction() as s:
+        assert s.execute(update(Claim).where(Claim.id.in_([a, b])).values(status=status)).rowcount == 2
+    code, output = _verify(runner)
+    assert code == 1
+    assert f"claims {a}: reserve_amount\n" in output
+    assert f"claims {b}:" not in output and "1 records changed outside the application" in output
