@@ -312,18 +312,24 @@ def request_override(customer_id: int):
 def decide_override(override_id: int, action: str):
     db = get_session()
     reason = form_text("reason")[:500]
+    done = {
+        "approve": _l("Override %(id)s approved: the pinned tier applies.", id=override_id),
+        "reject": _l("Override %(id)s rejected: the computed tier stays.", id=override_id),
+        "confirm": _l("Override %(id)s confirmed: the pin now holds against the watchlist.", id=override_id),
+        "revoke": _l("Override %(id)s revoked: the computed tier applies again.", id=override_id),
+    }
+    if action not in done:
+        abort(404)
     try:
         if action in ("approve", "reject"):
             ov.decide(db, current_actor(), current_user, override_id, action == "approve", reason)
         elif action == "confirm":
             ov.confirm(db, current_actor(), current_user, override_id, reason)
-        elif action == "revoke":
-            ov.revoke(db, current_actor(), current_user, override_id, reason)
         else:
-            abort(404)
+            ov.revoke(db, current_actor(), current_user, override_id, reason)
     except ov.OverrideError as exc:
         flash(str(exc), "error")
     else:
         db.commit()
-        flash(_("Done."), "success")
+        flash(str(done[action]), "success")
     return redirect(url_for("tiers.overrides"))
