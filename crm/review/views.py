@@ -85,7 +85,7 @@ def _queue(queue: str, vip: bool = False):
         "review/queue.html",
         queue=queue,
         endpoint=endpoint,
-        export_endpoint="review.export_vip_claims" if vip else "review.export_queue",
+        export_endpoint="review.export_vip_claims" if vip else f"review.export_{queue}",
         title=_("VIP claims channel") if vip else QUEUE_TITLES[queue],
         rows=rows,
         f=f,
@@ -101,13 +101,17 @@ def _queue(queue: str, vip: bool = False):
     )
 
 
-@bp.get("/<any(underwriting, claims):queue>/export")
-@roles_required(*WORKERS)
-def export_queue(queue: str):
-    """The queue as shown (same filter and sort) as a CSV file; only its viewers may have it."""
-    if current_user.role not in QUEUE_VIEWERS[queue]:
-        abort(403)
-    return _export(queue, vip=False)
+@bp.get("/underwriting/export")
+@roles_required(*QUEUE_VIEWERS["underwriting"])
+def export_underwriting():
+    """The queue as shown (same filter and sort) as a CSV file."""
+    return _export("underwriting", vip=False)
+
+
+@bp.get("/claims/export")
+@roles_required(*QUEUE_VIEWERS["claims"])
+def export_claims():
+    return _export("claims", vip=False)
 
 
 @bp.get("/claims/vip/export")
