@@ -99,3 +99,16 @@ def test_a_bad_draft_is_not_run(client, login_as, database):
     assert response.status_code == 422 and 'id="policy-preview"' not in response.get_data(as_text=True)
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(TierRun)) == 0
+
+
+def test_a_draft_file_wins_and_a_configured_file_only_fills_in(database, tmp_path):
+    from crm.tiers.policy import current_policy, draft_policy, save_policy, write_draft
+
+    with database.transaction() as s:
+        save_policy(s, audit.Actor("system", "tests"), {"v_premium": 60000.0})
+    draft = write_draft(draft_policy({"v_premium": 8000.0}), tmp_path)
+    with database.session() as s:
+        assert current_policy(s, str(draft)).v_premium == 8000.0
+        assert current_policy(s, str(draft)).version == draft_policy({"v_premium": 8000.0}).version
+        # A stored version is in force: the configured file is not even read.
+        assert current_policy(s, str(tmp_path / "missing.json")).version == "v1"

@@ -1,7 +1,8 @@
 """The tier policy in force: the newest version in the database, else a file, else the defaults.
 
-A draft (settings not yet saved, written by ``write_draft`` for a dry run) wins over all of
-them: a preview run given a draft's file computes with the draft, whatever is stored.
+A draft (settings not yet saved, written by ``write_draft`` for a dry run, to a file named
+``draft-…``) wins over all of them: a preview run given a draft's file computes with the
+draft, whatever is stored. The configured file is read only when nothing is stored, as before.
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ DRAFT_PREFIX = "draft-"  # the version of a draft's file (and so of the preview 
 
 def current_policy(session: Session, policy_file: str | None = None) -> TierPolicy:
     """The policy a run uses now. Raises ValueError when the file is invalid."""
-    from_file = _read_file(policy_file) if policy_file else None
-    if from_file is not None and from_file.version.startswith(DRAFT_PREFIX):
-        return from_file
+    if policy_file and Path(policy_file).name.startswith(DRAFT_PREFIX):
+        return _read_file(policy_file)
     row = session.scalar(select(TierPolicyVersion).order_by(TierPolicyVersion.id.desc()).limit(1))
     if row is not None:
         return TierPolicy.from_dict({**json.loads(row.settings), "version": row.version})
-    return from_file or TierPolicy()
+    return _read_file(policy_file) if policy_file else TierPolicy()
 
 
 def _read_file(policy_file: str) -> TierPolicy:
