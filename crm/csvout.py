@@ -37,6 +37,14 @@ def two_decimals(value) -> Decimal | None:
     return Decimal(f"{Decimal(str(value)):.2f}")
 
 
+def four_decimals(value) -> Decimal | None:
+    """A ratio (a loss ratio) as a Decimal with 4 decimals, as exports write it; None stays None
+    and so does an infinite or undefined ratio (no earned premium: an empty cell)."""
+    if value is None or (isinstance(value, float) and (value != value or value in (float("inf"), float("-inf")))):
+        return None
+    return Decimal(f"{Decimal(str(value)):.4f}")
+
+
 def cell(value) -> str:
     """The CSV text of one value: numbers as numbers, text made safe for spreadsheets."""
     if value is None:

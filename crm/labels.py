@@ -8,8 +8,6 @@ Machine formats (CSV exports, the command line, API codes) keep the codes themse
 
 from __future__ import annotations
 
-import numbers
-
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
@@ -186,20 +184,10 @@ def tier_move(before, after) -> str:
     return f"{label(before or 'new', 'tier')} → {label(after, 'tier')}"
 
 
-def rule_value(value):
-    """A figure of a tier rule for display: yes or no for a flag (never True/False), two
-    decimals for a number, anything else as it is."""
-    if isinstance(value, bool):
-        return label("1" if value else "0", "flag")
-    if isinstance(value, numbers.Number):
-        return f"{value:.2f}"
-    return value
-
-
 def kind_label(kind: str):
     return label(kind, "kind")
 
 
 def register(app) -> None:
-    app.jinja_env.filters.update(label=label, rule_value=rule_value)
+    app.jinja_env.filters.update(label=label)
     app.jinja_env.globals.update(label=label, tier_move=tier_move)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
+from crm.models import User
+
 EXPORT_LIMIT = 50_000  # rows in one CSV export: a whole portfolio, not the whole company
 PAGE_SIZE = 50
 
@@ -102,3 +104,13 @@ def person_name(full_name: str | None, email: str | None) -> str:
     if full_name and full_name.strip():
         return full_name.strip()
     return (email or "").split("@", 1)[0]
+
+
+def names_by_email(session: Session, emails) -> dict[str, str]:
+    """How each user among ``emails`` (audit actors, run starters: what an Actor's label holds)
+    is named on a page; an address that is no user's (a job, the command line) is left out."""
+    wanted = {e for e in emails if e and "@" in e}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.email, User.full_name).where(User.email.in_(wanted)))
+    return {email: person_name(full_name, email) for email, full_name in rows}

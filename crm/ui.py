@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crm import labels
-from crm.listing import person_name
+from crm.listing import names_by_email, person_name
 from crm.validators import mask_id_number, mask_phone
 from segmentation.scores import SCORE_DECIMALS
 
@@ -113,6 +113,23 @@ def score(value) -> str:
     return f"{float(value):.{SCORE_DECIMALS}f}"
 
 
+def user_name(label) -> str:
+    """A stored actor (an audit actor's label, a run's starter: a user's e-mail address) as
+    the person's name; a label that is no user's (a job, the command line) stays as it is.
+    Each address is looked up once per request."""
+    from flask import g
+
+    from crm.db import get_session
+
+    if not label or "@" not in str(label):
+        return label or ""
+    names = g.setdefault("user_names", {})
+    if label not in names:
+        names.update(names_by_email(get_session(), [label]))
+        names.setdefault(label, label)
+    return names[label]
+
+
 def init_app(app) -> None:
     labels.register(app)
     app.jinja_env.globals.update(
@@ -133,5 +150,6 @@ def init_app(app) -> None:
         mask_id=mask_id_number,
         money=money,
         score=score,
+        person=user_name,
         localtime=lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else "",
     )

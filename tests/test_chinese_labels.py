@@ -57,15 +57,6 @@ def test_entry_options_show_labels_not_codes(client, login_as):
     assert not [text for text in options.values() if LATIN_WORD.search(text)]
 
 
-def test_a_flag_of_a_tier_rule_reads_yes_or_no(shell_app):
-    from crm.labels import rule_value
-
-    with shell_app.test_request_context():
-        assert (str(rule_value(True)), str(rule_value(False)), rule_value(3.14159)) == ("yes", "no", "3.14")
-        with force_locale("zh"):
-            assert (str(rule_value(True)), str(rule_value(False))) == ("是", "否")
-
-
 def test_why_a_case_opened_in_the_users_language(shell_app):
     from crm.review.labels import case_detail
 

@@ -29,8 +29,8 @@ def test_claims_reviewer_claims_and_decides_a_case(live_app, page, tmp_path):  #
     page.click(f"tr[data-case-id='{case.id}'] a")
     page.click("#claim-case")
     assert page.locator("#case-state").inner_text() == "In review"
-    page.click("#decide-submit")  # no reason: the form comes back with the error
-    assert page.locator(".invalid-feedback").inner_text() == "A decision needs a reason."
+    page.click("#decide-submit")  # no decision chosen in advance, no reason: both come back as errors
+    assert page.locator(".invalid-feedback").all_inner_texts() == ["Choose a decision.", "A decision needs a reason."]
     page.select_option("select[name=decision]", "approved")
     page.fill("textarea[name=reason]", "Hospital invoices verified; loss within cover.")
     page.click("#decide-submit")

@@ -33,8 +33,8 @@ def _versions(database) -> int:
 def _invalid(html: str, name: str) -> str | None:
     """The error shown under field ``name`` (None when it is not marked invalid)."""
     match = re.search(
-        rf'<input class="[^"]*is-invalid[^"]*" id="{name}"[^>]*>\s*'
-        r'<div class="invalid-feedback d-block">([^<]*)</div>',
+        rf'<input [^>]*class="[^"]*is-invalid[^"]*" id="{name}"[^>]*>(?:<span class="input-group-text">[^<]*</span>)?'
+        r'(?:</div>)?\s*<div class="invalid-feedback d-block">([^<]*)</div>',
         html,
     )
     return match.group(1) if match else None
@@ -68,7 +68,7 @@ def test_bad_values_come_back_under_their_fields_and_save_nothing(client, login_
     assert "lost" in _invalid(html, "excluded_claim_statuses")
     assert _invalid(html, "recent_days") is None and 'value="abc"' in html  # what was typed stays
     crossed = client.post(PAGE, data=dict(values, csrf_token=csrf_token(client, PAGE), recent_days="400"))
-    assert crossed.status_code == 422 and "recent_days" in _invalid(crossed.get_data(as_text=True), "recent_days")
+    assert crossed.status_code == 422 and "Recent period" in _invalid(crossed.get_data(as_text=True), "recent_days")
     assert _versions(database) == 0
 
 

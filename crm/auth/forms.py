@@ -48,3 +48,9 @@ class UserCreateForm(Form):
         _l("Role"), choices=[(role, LABELS["role"].get(role, role)) for role in ROLES], validators=[DataRequired()]
     )
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+class UserNameForm(Form):
+    """An admin sets the name a user is shown by."""
+
+    full_name = StringField(_l("Full name"), validators=[Length(max=100)])

@@ -79,6 +79,22 @@ def change_password(session: Session, actor: audit.Actor, user: User, current: s
     audit.record(session, actor, audit.Change("user.password_change", "user", user.id, None, {"sessions_ended": ended}))
 
 
+def set_full_name(session: Session, actor: audit.Actor, user_id: int, full_name: str) -> User:
+    """Change the name a user is shown by (pages name people, not e-mail addresses); audited.
+    Raises UserError for an unknown user."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserError(f"no user {user_id}")
+    before, user.full_name = user.full_name, full_name.strip()[:100]
+    if before != user.full_name:
+        audit.record(
+            session,
+            actor,
+            audit.Change("user.rename", "user", user.id, {"full_name": before}, {"full_name": user.full_name}),
+        )
+    return user
+
+
 def set_active(session: Session, actor: audit.Actor, user_id: int, active: bool) -> User:
     """Activate or deactivate a user; deactivating ends every session of theirs at once.
     Raises UserError for an unknown user or an admin deactivating their own account."""

@@ -14,9 +14,17 @@ from sqlalchemy import func, select
 
 from crm.auth import sessions
 from crm.auth import users_bp as bp
-from crm.auth.forms import PASSWORD_REFUSALS, UserCreateForm
+from crm.auth.forms import PASSWORD_REFUSALS, UserCreateForm, UserNameForm
 from crm.auth.login import current_actor, roles_required
-from crm.auth.services import PasswordRefused, UserError, active_sessions, create_user, end_session_by_admin, set_active
+from crm.auth.services import (
+    PasswordRefused,
+    UserError,
+    active_sessions,
+    create_user,
+    end_session_by_admin,
+    set_active,
+    set_full_name,
+)
 from crm.db import get_session, utcnow
 from crm.models import User, UserSession
 from crm.ui import NavItem
@@ -88,6 +96,24 @@ def activate(user_id: int, active: int):
             else _("%(email)s is deactivated; their sessions have ended.", email=user.email),
             "success",
         )
+    return redirect(url_for("users.index"))
+
+
+@bp.post("/<int:user_id>/name")
+@roles_required("admin")
+def rename(user_id: int):
+    """Set the name a user is shown by on every page (run starters, assignees, audit actors)."""
+    form = UserNameForm()
+    if not form.validate_on_submit():
+        flash(_("The name was not changed: at most 100 characters."), "error")
+        return redirect(url_for("users.index"))
+    db = get_session()
+    try:
+        user = set_full_name(db, current_actor(), user_id, form.full_name.data or "")
+    except UserError:
+        abort(404)
+    db.commit()
+    flash(_("%(email)s is now shown as %(name)s.", email=user.email, name=user.full_name or "—"), "success")
     return redirect(url_for("users.index"))
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
 from crm.forms import Form
 from crm.labels import label
@@ -19,7 +19,12 @@ class ActionForm(Form):
 
 
 class DecideForm(Form):
-    decision = SelectField(_l("Decision"), choices=[("approved", _l("Approve")), ("rejected", _l("Reject"))])
+    # No answer chosen in advance: the reviewer picks one (an empty choice is refused).
+    decision = SelectField(
+        _l("Decision"),
+        choices=[("", _l("— choose —")), ("approved", _l("Approve")), ("rejected", _l("Reject"))],
+        validators=[AnyOf(("approved", "rejected"), message=_l("Choose a decision."))],
+    )
     reason = TextAreaField(
         _l("Reason"), validators=[DataRequired(message=_l("A decision needs a reason.")), Length(max=500)]
     )

@@ -7,10 +7,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from crm import csvout, listing
 from crm.auth.login import STAFF, current_actor, roles_required
 from crm.db import get_session
-from crm.request_args import cursor_arg
-from crm.review import assign, bp, labels, queries, services
+from crm.labels import label
+from crm.request_args import cursor_arg, int_arg
+from crm.review import assign, bp, labels, lists, queries, services
 from crm.review.forms import ActionForm, DecideForm, EscalateForm
 from crm.review.sla import current_settings
 from crm.ui import NavItem
@@ -48,31 +50,98 @@ def vip_claims():
     return _queue("claims", vip=True)
 
 
-def _queue(queue: str, vip: bool = False):
-    db = get_session()
+def _queue_args(vip: bool) -> tuple[queries.QueueFilter, listing.Sort, int]:
+    """The queue's filter, sort and (sorted) page from the URL; a sort it does not offer is a 400."""
     state = request.args.get("state", "active")
+    try:
+        sort = listing.parse_sort(request.args.get("sort_to") or request.args.get("sort"), lists.SORT_COLUMNS)
+    except listing.BadSort:
+        abort(400)
     f = queries.QueueFilter(
         state=state if state in queries.STATE_FILTERS else "active",
         mine=request.args.get("mine") == "1",
         overdue=request.args.get("overdue") == "1",
-        after=cursor_arg("after"),
+        after=cursor_arg("after") if sort.key is None else None,
         vip=vip,
     )
+    page = 0 if "sort_to" in request.args else int_arg("page", 0, high=100_000)
+    return f, sort, page
+
+
+def _queue(queue: str, vip: bool = False):
+    """A queue in its own order (priority, then age; keyset pages) or sorted by a column
+    (offset pages), with its total and the export of what is shown."""
+    db = get_session()
+    f, sort, page = _queue_args(vip)
     today = current_settings(db).today()
-    rows, next_after = queries.list_cases(db, current_user, queue, f, today)
+    stmt = lists.queue_query(current_user, queue, f, today, sort)
+    more, next_after = False, None
+    if sort.key is None:
+        rows, next_after = queries.list_cases(db, current_user, queue, f, today)
+    else:
+        rows, more = listing.page_of(db, stmt, page)
+    endpoint = "review.vip_claims" if vip else f"review.{queue}"
     return render_template(
         "review/queue.html",
         queue=queue,
-        endpoint="review.vip_claims" if vip else f"review.{queue}",
+        endpoint=endpoint,
+        export_endpoint="review.export_vip_claims" if vip else f"review.export_{queue}",
         title=_("VIP claims channel") if vip else QUEUE_TITLES[queue],
         rows=rows,
         f=f,
+        sort=sort,
+        page=page,
+        more=more,
+        total=listing.count(db, stmt),
         next_after=next_after,
         today=today,
         states=queries.STATE_FILTERS,
         counts=queries.queue_counts(db, queue, today, current_user.id, vip=vip),
         form=ActionForm(),
     )
+
+
+@bp.get("/underwriting/export")
+@roles_required(*QUEUE_VIEWERS["underwriting"])
+def export_underwriting():
+    """The queue as shown (same filter and sort) as a CSV file."""
+    return _export("underwriting", vip=False)
+
+
+@bp.get("/claims/export")
+@roles_required(*QUEUE_VIEWERS["claims"])
+def export_claims():
+    return _export("claims", vip=False)
+
+
+@bp.get("/claims/vip/export")
+@roles_required(*QUEUE_VIEWERS["claims"])
+def export_vip_claims():
+    return _export("claims", vip=True)
+
+
+def _export(queue: str, vip: bool):
+    db = get_session()
+    f, sort, _page = _queue_args(vip)
+    stmt = lists.queue_query(current_user, queue, f, current_settings(db).today(), sort)
+    header = [_("Case"), _("Reason"), _("Customer"), _("Reference")]
+    header += [_("Claimed amount")] if queue == "claims" else []
+    header += [_("Priority"), _("VIP fast track"), _("Due"), _("State"), _("Assignee")]
+
+    def row(r):
+        case, name, ref, email, full_name, amount = r
+        cells = [case.id, str(labels.REASONS.get(case.reason, case.reason)), name, ref]
+        cells += [csvout.two_decimals(amount)] if queue == "claims" else []
+        return cells + [
+            case.priority,
+            str(label("1" if case.fast_track else "0", "flag")),
+            case.due_on,
+            str(labels.STATES.get(case.state, case.state)),
+            listing.person_name(full_name, email) if email else "",
+        ]
+
+    rows = listing.export_rows(db, stmt, row)
+    return csvout.csv_response(csvout.to_text(header, rows), f"{'vip-claims' if vip else queue}-queue.csv")
 
 
 @bp.get("/cases/<int:case_id>")

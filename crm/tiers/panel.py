@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from flask_babel import gettext as _
+
 from crm.models import CustomerTier
 from crm.tiers.explain import explain_customer, history
 from crm.tiers.overrides import OVERRIDE_ROLES, awaiting_confirmation, open_overrides
@@ -16,7 +18,11 @@ def customer_panel(session, user, customer) -> dict | None:
     overrides = open_overrides(session, customer.id)
     rows = history(session, customer.id)
     chart = {
-        "labels": [str(h.as_of or h.changed_at.date()) for h in rows],
+        # One label per state: two runs as of the same day are two points (each with its run).
+        "labels": [
+            _("Run %(id)s · %(date)s", id=h.run_id, date=h.as_of) if h.run_id else str(h.as_of or h.changed_at.date())
+            for h in rows
+        ],
         "levels": [TIER_LEVEL[h.tier] for h in rows],
         "value": [float(h.value_score) for h in rows],
         "risk": [float(h.risk_score) for h in rows],

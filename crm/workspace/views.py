@@ -77,7 +77,10 @@ def dashboard():
             "values": [(figures or {}).get("tiers", {}).get(t, 0) for t in TIER_ORDER],
         },
         "trend": {
-            "labels": [r["as_of"] for r in trend],
+            # One label per run: two runs as of the same day are two points, not one date twice.
+            "labels": [
+                _("Run %(id)s · %(date)s", id=r["id"], date=r["as_of"]) if "id" in r else r["as_of"] for r in trend
+            ],
             "names": [str(_tier_name(t)) for t in TIER_ORDER],
             "series": [[r["counts"].get(t, 0) for r in trend] for t in TIER_ORDER],
         },

@@ -79,9 +79,17 @@ def report_csv(report: str):
         abort(404)
     columns, rows, total = table(figures, report, names, _by_manager() and report in BY_MANAGER)
     money = [i for i, column in enumerate(columns) if column in MONEY_COLUMNS]
+    ratios = [i for i, column in enumerate(columns) if column == "loss_ratio"]  # 4 decimals, as the reports say
     lines = [*rows, *([total] if total is not None else [])]
     lines = [
-        [csvout.two_decimals(v) if i in money and isinstance(v, (int, float)) else v for i, v in enumerate(line)]
+        [
+            csvout.two_decimals(v)
+            if i in money and isinstance(v, (int, float))
+            else csvout.four_decimals(v)
+            if i in ratios and isinstance(v, (int, float))
+            else v
+            for i, v in enumerate(line)
+        ]
         for line in lines
     ]
     return csvout.csv_response(csvout.to_text(columns, lines), f"{report}_{snapshot.as_of.isoformat()}.csv")

@@ -46,3 +46,11 @@
       { label: names[1], data: data.actual, backgroundColor: "#0d6efd" }] }, options: { animation: false } });
   });
 })();
+
+// Ask before a step that cannot be taken back (publishing a run): the question is the button's
+// data-confirm (a click on another button of the same form, a preview, asks nothing).
+document.querySelectorAll("button[data-confirm]").forEach(function (button) {
+  button.addEventListener("click", function (event) {
+    if (!window.confirm(button.dataset.confirm)) { event.preventDefault(); }
+  });
+});
