@@ -220,7 +220,7 @@ def _preview(form: TierPolicyForm):
     get_session().rollback()
     try:
         result = preview.preview_draft(get_db(), actor, values, business_today())
-    except recalc.AlreadyRunning:
+    except (recalc.AlreadyRunning, recalc.LostSlot):  # another run holds (or took over) the slot
         flash(_("A recalculation is queued or running; try the preview again when it has finished."), "warning")
         return None, 409
     except ValueError as exc:
