@@ -6,8 +6,8 @@ the model's training sample (crm.jobs.training) and one customer's explanation
 (load_partition). The statements are SQLAlchemy Core; only the day-number expression of a
 date differs between the databases. PostgreSQL sends the rows through COPY into pandas' CSV
 reader (psycopg's ``cursor.copy`` with the statement's bound parameters); SQLite through
-the statement's result. Rows come ordered by id, so that a partition sees its rows in the
-same relative order as a single pass would.
+the statement's result. Policies and claims come in no particular order: every sum the
+engine takes of them is a sum of whole numbers (days, cents, counts), the same in any order.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def read_frame(conn: Connection, statement, dates: tuple[str, ...] = ()) -> pd.D
 
     PostgreSQL: COPY of the statement, its parameters bound by psycopg (``cursor.copy``),
     read by pandas' CSV parser; a row object per row costs more than the query. SQLite: the
-    statement's result."""
+    statement's result, as plain tuples."""
     if conn.dialect.name == "postgresql":
         compiled = statement.compile(dialect=conn.dialect)
         buffer = io.BytesIO()
@@ -54,7 +54,10 @@ def read_frame(conn: Connection, statement, dates: tuple[str, ...] = ()) -> pd.D
         )
     else:
         result = conn.execute(statement)
-        frame = pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
+        # The rows as the driver's tuples, off the result's DBAPI cursor: pandas builds its
+        # columns from tuples in C, but walks row objects one attribute at a time.
+        frame = pd.DataFrame.from_records(result.cursor.fetchall(), columns=list(result.keys()))
+        result.close()
     for column in dates:
         frame[column] = pd.to_datetime(pd.to_numeric(frame[column]), unit="D")
     return frame
@@ -93,11 +96,9 @@ def load_partition(
             Policy.term_years,
             Policy.payment_mode,
             cast(Policy.annual_premium, Float).label("annual_premium"),
-        )
-        .where(
+        ).where(
             Policy.customer_id >= lo, Policy.customer_id < hi, Policy.start_date <= as_of, Policy.voided_at.is_(None)
-        )
-        .order_by(Policy.id),
+        ),
         ("start_date", "end_date"),
     )
     known = [Claim.customer_id >= lo, Claim.customer_id < hi, Claim.report_date <= as_of, Claim.voided_at.is_(None)]
@@ -114,9 +115,7 @@ def load_partition(
             cast(Claim.paid_amount, Float).label("paid_amount"),
             cast(Claim.reserve_amount, Float).label("reserve_amount"),
             Claim.fraud_suspected,
-        )
-        .where(*known)
-        .order_by(Claim.id),
+        ).where(*known),
         ("loss_date", "report_date"),
     )
     claims["fraud_suspected"] = claims["fraud_suspected"].astype(bool)
