@@ -2,10 +2,8 @@
 
 Every feature of the tier rules and every input of the risk model is a float computed from
 a handful of per-customer sums of whole numbers: premium in cents, days, counts. The sums
-are computed here from the prepared rows (numpy), or by the database (crm.jobs.frames, one
-GROUP BY per table); being whole numbers they are exact either way, so both give the same
-features to the last bit, and a run can push its per-customer aggregation into SQL rather
-than move millions of rows.
+are computed here, once, from the prepared rows (numpy), for a whole portfolio or for one
+partition of it alike (crm.jobs.frames); being whole numbers they are exact in any order.
 
 For a feature day d (the as-of date D, or the risk model's cut-off T = D - 365):
 - policies "started" by d; "in force" at d: started by d and ending after d;

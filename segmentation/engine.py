@@ -119,8 +119,8 @@ def score_aggregates(
     model: FittedModel,
     portfolio_lr: float | None = None,
 ) -> pd.DataFrame:
-    """score_portfolio from the per-customer sums as of D (aggregates.aggregate, or the
-    database's GROUP BY of the same sums). portfolio_lr None: these customers are the
+    """score_portfolio from the per-customer sums as of D (aggregates.aggregate).
+    portfolio_lr None: these customers are the
     portfolio, and give its ratio."""
     d = day_number(as_of)
     features = features_from_aggregates(aggs, d, policy, portfolio_lr=portfolio_lr)

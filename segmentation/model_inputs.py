@@ -67,7 +67,7 @@ ORDINAL_LABELS = {
 
 def customer_inputs(aggs: pd.DataFrame, d: int) -> pd.DataFrame:
     """The customer inputs (CUSTOMER_INPUTS) as known at day number d, from the per-customer
-    sums as of d (aggregates.aggregate, or the database's GROUP BY of the same sums)."""
+    sums as of d (aggregates.aggregate)."""
     birth = aggs["birth"].to_numpy(np.int64)
     first = aggs["first_start"].to_numpy(np.int64)
     return pd.DataFrame(

@@ -167,60 +167,6 @@ def test_a_portfolio_smaller_than_a_partition_per_worker_is_split_among_the_work
     assert ranges(2) == [(1, 60_001), (60_001, 120_001)]
 
 
-def test_sqlite_s_packed_stage_row_reads_back_as_the_published_state(sqlite_url):
-    """SQLite stages each change's tiers and scores as one whole number; the stage's generated
-    columns give back exactly the tiers (none before: NULL) and the published scores, at the
-    ends of their ranges too, and a score the packing cannot hold is refused, not cut."""
-    from sqlalchemy import create_engine, text
-
-    from crm.jobs import write
-    from segmentation.scores import published
-
-    largest = ((1 << write._PackedState.SCORE_BITS) - 1) / write._PackedState.SCALE
-    changed = pd.DataFrame(
-        {
-            "tier": pd.Categorical(["vip", "standard", "watchlist", "vip"], categories=write.TIERS),
-            "computed_tier": pd.Categorical(["standard", "watchlist", "vip", "vip"], categories=write.TIERS),
-            "old_tier": pd.Categorical([None, "vip", "standard", "watchlist"], categories=write.TIERS),
-            "reasons": ["", "V_LONGTERM", "W_LOSS;W_FRAUD", "M_OVERRIDE"],
-            "computed_reasons": ["", "", "V_PREMIUM", ""],
-            "value_score": [0.0, 100.0, 57.5, largest],
-            "risk_score": [99.99, 0.4, 12.5, 58.5],  # half to even, as published
-        },
-        index=pd.Index([3, 5, 8, 13], name="customer_id"),
-    )
-    engine = create_engine(sqlite_url)
-    with engine.connect() as conn:
-        conn.execute(text(write._CREATE_SQLITE_STAGE))
-        rows = write._stage_columns(changed, sqlite=True)
-        conn.exec_driver_sql(
-            f"INSERT INTO {write.STAGE} (customer_id, state, reasons, computed_reasons) VALUES (?, ?, ?, ?)",
-            list(zip(*rows.values())),
-        )
-        back = conn.execute(
-            text(
-                f"SELECT customer_id, tier, computed_tier, old_tier, reasons, computed_reasons, "
-                f"value_score, risk_score FROM {write.STAGE} ORDER BY customer_id"
-            )
-        ).all()
-        conn.rollback()
-    engine.dispose()
-    assert [tuple(row[:6]) for row in back] == [
-        (3, "vip", "standard", None, "", ""),
-        (5, "standard", "watchlist", "vip", "V_LONGTERM", ""),
-        (8, "watchlist", "vip", "standard", "W_LOSS;W_FRAUD", "V_PREMIUM"),
-        (13, "vip", "vip", "watchlist", "M_OVERRIDE", ""),
-    ]
-    for column, i in (("value_score", 6), ("risk_score", 7)):
-        assert [row[i] for row in back] == published(changed[column]).tolist(), column
-    assert [row[7] for row in back] == ([100, 0, 12, 58] if write.SCORE_DECIMALS == 0 else [99.99, 0.4, 12.5, 58.5])
-    too_large = largest + 1 / write._PackedState.SCALE
-    with pytest.raises(ValueError, match="risk_score outside"):
-        write._stage_columns(changed.assign(risk_score=[1, 2, 3, too_large]), sqlite=True)
-    with pytest.raises(ValueError, match="value_score outside"):
-        write._stage_columns(changed.assign(value_score=[1, 2, 3, -1]), sqlite=True)
-
-
 def test_the_writes_are_driven_by_the_staged_rows_not_by_every_tier_row(sqlite_url):
     """Each statement of write_changes scans the stage and finds each tier row by its key: a
     refit writes in chunks, and a scan of every tier row per chunk made a refit of a million
@@ -233,7 +179,7 @@ def test_the_writes_are_driven_by_the_staged_rows_not_by_every_tier_row(sqlite_u
 
     engine = create_engine(sqlite_url)
     with engine.connect() as conn:
-        conn.execute(text(write._CREATE_SQLITE_STAGE))
+        conn.execute(text(write._CREATE_STAGE))
         for sql in (write._REPLACED, *(sql for sql, _ in write._CURRENT["sqlite"])):
             plan = [
                 row[-1]
@@ -465,8 +411,7 @@ def test_cli_recalc_and_export(runner, portfolio, tmp_path):
 
 
 def test_the_database_sums_equal_the_engine_sums_to_the_last_bit(database):
-    """A run's sums (crm.jobs.frames.load_aggregates: PostgreSQL's GROUP BY, or the engine on
-    SQLite's rows of whole numbers) and the engine's from the rows as the frames carry them
+    """A run's sums (crm.jobs.frames.load_aggregates) and the engine's from the rows as the frames carry them
     must be the same whole numbers, hence the same features and tiers."""
     seed_demo(database, 400, seed=13, as_of=AS_OF)
     with database.transaction() as s:  # awkward rows: whole-life cover, a claim with odd cents
@@ -480,7 +425,7 @@ def test_the_database_sums_equal_the_engine_sums_to_the_last_bit(database):
             .where(Claim.id == s.scalar(select(func.min(Claim.id))))
             .values(paid_amount=Decimal("0.29"), reserve_amount=Decimal("1234567.57"))
         )
-        # SQLite packs small fields into one number: a date before 1970, a term past its field
+        # a date before 1970, a term of many years
         s.execute(
             update(Policy)
             .where(Policy.id == s.scalar(select(func.max(Policy.id))))

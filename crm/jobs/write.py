@@ -19,12 +19,9 @@ rows and no history: the history keeps the states a customer has left.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import datetime as dt
-import gc
 from collections import Counter
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Date, bindparam, table, text
 from sqlalchemy.orm import Session
@@ -34,8 +31,7 @@ from crm import audit, record_digests
 from crm.db import UTCDateTime, bulk_insert, copy_csv, utcnow
 from crm.jobs import moves
 from crm.models import CustomerTier
-from segmentation.scores import SCORE_DECIMALS, published
-from segmentation.tiers import TIERS
+from segmentation.scores import published
 
 AUDIT_CHUNK = 2000  # customers per audit event
 CHUNK = 100_000  # rows sent at a time: memory bounded by the chunk
@@ -46,60 +42,6 @@ _CREATE_STAGE = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (
     value_score NUMERIC(5, 2) NOT NULL, risk_score NUMERIC(5, 2) NOT NULL, old_tier VARCHAR(10))"""
 
 
-class _PackedState:
-    """SQLite's stage row: the three tiers (as codes) and the two published scores (counted in
-    their published units, SCALE to a point) packed into one whole number, which the stage's generated
-    columns unpack (the statements below read them as the columns of PostgreSQL's stage). The
-    driver's cost is per value bound: a million rows staged in 0.83 s instead of 1.35 s
-    (measured), while the scoring workers wait for the cores."""
-
-    TIER_BITS, SCORE_BITS = 2, 17  # a tier's code (3: none), a score's units (below 131,072)
-    SCALE = 10**SCORE_DECIMALS  # a published score's units per point
-    FIELDS = ("tier", "computed_tier", "old_tier", "value_score", "risk_score")  # highest bits first
-
-    @classmethod
-    def shifts(cls) -> dict[str, int]:
-        out, shift = {}, 0
-        for name in reversed(cls.FIELDS):
-            out[name] = shift
-            shift += cls.SCORE_BITS if name.endswith("score") else cls.TIER_BITS
-        return out
-
-    @classmethod
-    def pack(cls, changed: pd.DataFrame) -> np.ndarray:
-        state = np.zeros(len(changed), dtype=np.int64)
-        for name, shift in cls.shifts().items():
-            if name.endswith("score"):
-                field = np.rint(published(changed[name]).to_numpy() * cls.SCALE)
-                if len(field) and not (0 <= field.min() and field.max() < 1 << cls.SCORE_BITS):
-                    raise ValueError(
-                        f"{name} outside [0, {(1 << cls.SCORE_BITS) / cls.SCALE:g}): "
-                        f"{field.min() / cls.SCALE:g} to {field.max() / cls.SCALE:g}"
-                    )
-            else:  # NaN (no tier before) is -1: code 3
-                field = pd.Categorical(changed[name], categories=TIERS).codes % 4
-            state |= field.astype(np.int64) << shift
-        return state
-
-    @classmethod
-    def columns(cls) -> str:
-        """The stage's generated columns, computed when a statement reads them."""
-        out = []
-        for name, shift in cls.shifts().items():
-            if name.endswith("score"):
-                out.append(
-                    f"{name} NUMERIC(5, 2) AS (((state >> {shift}) & {(1 << cls.SCORE_BITS) - 1}) / {float(cls.SCALE)})"
-                )
-            else:
-                whens = " ".join(f"WHEN {i} THEN '{tier}'" for i, tier in enumerate(TIERS))
-                out.append(f"{name} VARCHAR(10) AS (CASE (state >> {shift}) & 3 {whens} END)")
-        return ",\n    ".join(out)
-
-
-_CREATE_SQLITE_STAGE = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (
-    customer_id INTEGER PRIMARY KEY, state INTEGER NOT NULL, reasons VARCHAR(200) NOT NULL,
-    computed_reasons VARCHAR(200) NOT NULL,
-    {_PackedState.columns()})"""
 # Typed, so that the date and time are stored in the forms the ORM stores them in elsewhere.
 _TYPED = (bindparam("as_of", type_=Date()), bindparam("now", type_=UTCDateTime()))
 # The states being replaced move into the history before the updates: the current state is
@@ -191,7 +133,7 @@ def _staged(parts: list[pd.DataFrame]) -> dict:
 def clear_stage(session: Session) -> None:
     """An empty stage on the session's connection (created on first use)."""
     conn = session.connection()
-    conn.execute(text(_CREATE_SQLITE_STAGE if conn.dialect.name == "sqlite" else _CREATE_STAGE))
+    conn.execute(text(_CREATE_STAGE))
     conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - a constant name
 
 
@@ -203,17 +145,15 @@ def render_stage(changed: pd.DataFrame) -> None:
     attrs (a worker process does it, for PostgreSQL: the run's own process, which writes
     every partition, then only sends the text)."""
     changed.attrs[RENDERED] = [
-        copy_csv(_stage_columns(changed.iloc[start : start + CHUNK], sqlite=False))
-        for start in range(0, len(changed), CHUNK)
+        copy_csv(_stage_columns(changed.iloc[start : start + CHUNK])) for start in range(0, len(changed), CHUNK)
     ]
 
 
 def stage_changes(session: Session, changed: pd.DataFrame) -> None:
     """Send the changed customers' new state to the stage."""
     rendered = changed.attrs.pop(RENDERED, None)  # before slicing: a slice keeps its frame's attrs
-    sqlite = session.connection().dialect.name == "sqlite"
     for i, start in enumerate(range(0, len(changed), CHUNK)):
-        chunk = _stage_columns(changed.iloc[start : start + CHUNK], sqlite)
+        chunk = _stage_columns(changed.iloc[start : start + CHUNK])
         bulk_insert(session, table(STAGE), chunk, rendered[i] if rendered else None)
 
 
@@ -228,14 +168,8 @@ def _ids(changed: pd.DataFrame) -> list[int]:
     return changed.index.to_numpy(dtype="int64").tolist()
 
 
-def _stage_columns(changed: pd.DataFrame, sqlite: bool) -> dict[str, list]:
+def _stage_columns(changed: pd.DataFrame) -> dict[str, list]:
     """The stage's columns of some changes, as bulk_insert takes them."""
-    if sqlite:
-        return {
-            "customer_id": _ids(changed),
-            "state": _PackedState.pack(changed).tolist(),
-            **{c: _texts(changed[c]) for c in ("reasons", "computed_reasons")},
-        }
     return {
         "customer_id": _ids(changed),
         **{c: _texts(changed[c]) for c in ("tier", "reasons", "computed_tier", "computed_reasons")},
@@ -294,32 +228,10 @@ def _rebuilt_indexes(conn, new: int) -> list:
     return sorted(CustomerTier.__table__.indexes, key=lambda index: index.name) if new >= there else []
 
 
-@contextlib.contextmanager
-def _without_cycle_collection():
-    """Python's cycle collector off while a run writes: it walks every container the process
-    holds (a run's changes and moves, by the million) each time enough new ones are made, and
-    a first run's writes make hundreds of thousands (the audit events' lists, above all). With
-    it on, the writes of a first run at 1M took 4.1 s instead of 2.8 s (measured while the
-    subscribers still ran inside the run, making as many again).
-    What they make is freed by reference counting; any cycle, at the next collection after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date, actor: audit.Actor) -> int:
     """Apply the staged changes (keeping the states they replace), record the audit events of
     ``parts`` (the changes staged), keep their moves for the subscribers (benefits, queues:
     crm.jobs.moves), and empty the stage. Returns the number of moves."""
-    with _without_cycle_collection():
-        return _write_changes(session, parts, run_id, as_of, actor)
-
-
-def _write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date, actor: audit.Actor) -> int:
     conn, staged = session.connection(), _staged(parts)
     constants = {"run": run_id, "as_of": as_of, "now": utcnow(), "lo": staged.pop("lo"), "hi": staged.pop("hi")}
     # Before the encoder's thread starts: it holds the GIL except while this thread's statements
