@@ -390,12 +390,10 @@ def scheduler_group():
 @with_appcontext
 def scheduler_run():
     """Run periodic jobs (tier recalculation on its cron, queued runs) until stopped."""
-    import logging
-
     from crm.jobs import scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = current_app.config["CRM_SETTINGS"]
+    scheduler.configure_logging(settings.timezone)
     click.echo(f"scheduler: tier recalculation on '{settings.recalc_cron}' ({settings.timezone})")
     scheduler.run(get_db(), settings)
 

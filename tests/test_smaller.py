@@ -113,3 +113,21 @@ def test_loss_ratios_in_report_csvs_have_four_decimals(client, login_as, databas
     column = rows[0].index("loss_ratio")
     ratios = [r[column] for r in rows[1:] if r[column]]
     assert ratios and all(re.fullmatch(r"\d+\.\d{4}", r) for r in ratios), ratios
+
+
+def test_the_dashboards_tier_trend_shows_each_runs_shares(client, login_as, database, tmp_path, make_user):
+    import html as html_lib
+    import json
+
+    login_as("admin")
+    _, mine = make_user("account_manager")
+    _, other = make_user("account_manager")
+    two_portfolios(database, tmp_path, mine, other)
+    recalc.recalculate(database, recalc.RunRequest(as_of=AS_OF, actor=ACTOR))
+    with database.session() as s:
+        tiers = list(s.scalars(select(CustomerTier.tier)))
+    html = client.get("/dashboard").get_data(as_text=True)
+    chart = json.loads(html_lib.unescape(re.search(r'data-kind="trend" data-chart="([^"]+)"', html).group(1)))
+    shares = [series[-1] for series in chart["series"]]  # the newest run: VIP, standard, watchlist
+    expected = [round(tiers.count(t) / len(tiers), 4) for t in ("vip", "standard", "watchlist")]
+    assert shares == expected and abs(sum(shares) - 1) < 0.001

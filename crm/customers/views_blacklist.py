@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crm.auth.login import current_actor, roles_required
@@ -26,6 +27,15 @@ ACTIONS = {
     "reject-removal": lambda db, actor, entry_id, reason: blacklist.decide_removal(
         db, actor, current_user, entry_id, False, reason
     ),
+}
+
+# What each step did, said after it (the request's own message is on the request's route).
+DONE = {
+    "confirm": _l("Confirmed: the customer is on the black list."),
+    "reject": _l("Rejected: the customer stays off the black list."),
+    "remove": _l("Removal requested: a second person confirms it before the customer comes off the black list."),
+    "confirm-removal": _l("Confirmed: the customer is off the black list."),
+    "reject-removal": _l("Removal rejected: the customer stays on the black list."),
 }
 
 
@@ -69,5 +79,5 @@ def blacklist_step(customer_id: int, entry_id: int, action: str):
         flash(_("Nothing was changed: %(why)s", why=str(exc)), "error")
     else:
         db.commit()
-        flash(_("Done."), "success")
+        flash(str(DONE[action]), "success")
     return redirect(url_for("customers.show", customer_id=customer_id))

@@ -107,6 +107,27 @@ def jobs(settings: Settings) -> list[dict]:
     return own + [job for module in features.modules(features.JOBS) for job in module.JOBS]
 
 
+class BusinessTimeFormatter(logging.Formatter):
+    """Log lines stamped in the business time zone, with its offset (the server's zone is
+    whatever the host was given: often UTC, eight hours off the insurer's day)."""
+
+    def __init__(self, timezone: str):
+        super().__init__("%(asctime)s %(name)s %(levelname)s %(message)s")
+        self.zone = ZoneInfo(timezone)
+
+    def formatTime(self, record, datefmt=None):  # noqa: N802 - logging's name
+        return dt.datetime.fromtimestamp(record.created, self.zone).isoformat(sep=" ", timespec="seconds")
+
+
+def configure_logging(timezone: str) -> None:
+    """The scheduler's log for its operators: what the jobs did, in the business time zone;
+    not APScheduler's lines for every job added and every run (the audit sealer runs every second)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(BusinessTimeFormatter(timezone))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its errors and missed runs only
+
+
 def build(database: Database, settings: Settings) -> BlockingScheduler:
     scheduler = BlockingScheduler(
         timezone=ZoneInfo(settings.timezone),
@@ -134,4 +155,5 @@ def _in_app_context(func, app):
 def run(database: Database, settings: Settings) -> None:
     scheduler = build(database, settings)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    log.info("started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     scheduler.start()

@@ -62,6 +62,12 @@ def _trend(db, user) -> list[dict]:
     ]
 
 
+def _share(counts: dict, tier: str) -> float | None:
+    """The tier's share of the customers tiered in one run or snapshot (None if it tiered none)."""
+    total = sum(counts.values())
+    return round(counts.get(tier, 0) / total, 4) if total else None
+
+
 @bp.get("/dashboard")
 @roles_required(*STAFF)
 def dashboard():
@@ -82,7 +88,8 @@ def dashboard():
                 _("Run %(id)s · %(date)s", id=r["id"], date=r["as_of"]) if "id" in r else r["as_of"] for r in trend
             ],
             "names": [str(_tier_name(t)) for t in TIER_ORDER],
-            "series": [[r["counts"].get(t, 0) for r in trend] for t in TIER_ORDER],
+            # Shares, not counts: a portfolio that grows does not look like a tier that grows.
+            "series": [[_share(r["counts"], t) for r in trend] for t in TIER_ORDER],
         },
         "loss": {
             "labels": [str(_tier_name(t)) for t in TIER_ORDER],

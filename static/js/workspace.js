@@ -20,7 +20,8 @@
     trend: function (d) {
       return { type: "line", data: { labels: d.labels, datasets: d.series.map(function (values, i) {
         return { label: d.names[i], data: values, borderColor: TIER_COLORS[i], backgroundColor: TIER_COLORS[i], tension: 0.2 };
-      }) }, options: { scales: { y: { beginAtZero: true } } } };
+      }) }, options: { plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + percent(c.raw); } } } },
+        scales: { y: { beginAtZero: true, ticks: { callback: function (v) { return Math.round(v * 100) + "%"; } } } } } };
     },
     "bar-percent": function (d) {
       return { type: "bar", data: { labels: d.labels, datasets: [{ label: d.name, data: d.values, backgroundColor: TIER_COLORS }] },
