@@ -69,40 +69,29 @@ def _tier_now(session: Session, customer_ids: Sequence[int], tier: str, inside: 
     return sorted(found)
 
 
-def _open_claims(customer_ids: Sequence[int]):
-    """Open claims of the customers, with who entered each (by hand, or the import's uploader)."""
+def _entered(model, customer_ids: Sequence[int], *where):
+    """The customers' claims or policies (``model``) that are not void and match ``where``,
+    with who entered each (by hand, or the import's uploader) and the customer's risk score."""
     return (
         select(
-            Claim.id,
-            Claim.customer_id,
-            func.coalesce(Claim.entered_by_id, ImportBatch.user_id).label("entered_by_id"),
+            model.id,
+            model.customer_id,
+            func.coalesce(model.entered_by_id, ImportBatch.user_id).label("entered_by_id"),
             CustomerTier.risk_score,
         )
-        .outerjoin(ImportBatch, ImportBatch.id == Claim.import_batch_id)
-        .outerjoin(CustomerTier, CustomerTier.customer_id == Claim.customer_id)
-        .where(
-            Claim.customer_id.in_(customer_ids),
-            Claim.status.in_(OPEN_CLAIM_STATUSES),
-            Claim.voided_at.is_(None),
-        )
-        .order_by(Claim.id)
+        .outerjoin(ImportBatch, ImportBatch.id == model.import_batch_id)
+        .outerjoin(CustomerTier, CustomerTier.customer_id == model.customer_id)
+        .where(model.customer_id.in_(customer_ids), model.voided_at.is_(None), *where)
+        .order_by(model.id)
     )
+
+
+def _open_claims(customer_ids: Sequence[int]):
+    return _entered(Claim, customer_ids, Claim.status.in_(OPEN_CLAIM_STATUSES))
 
 
 def _policies(customer_ids: Sequence[int], *where):
-    """The customers' policies that are not void and match ``where``, with who entered each."""
-    return (
-        select(
-            Policy.id,
-            Policy.customer_id,
-            func.coalesce(Policy.entered_by_id, ImportBatch.user_id).label("entered_by_id"),
-            CustomerTier.risk_score,
-        )
-        .outerjoin(ImportBatch, ImportBatch.id == Policy.import_batch_id)
-        .outerjoin(CustomerTier, CustomerTier.customer_id == Policy.customer_id)
-        .where(Policy.customer_id.in_(customer_ids), Policy.voided_at.is_(None), *where)
-        .order_by(Policy.id)
-    )
+    return _entered(Policy, customer_ids, *where)
 
 
 def _not_in_force_yet(today):
