@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select
 
 from crm import listing
 from crm.models import Claim, Customer, User
-from crm.models.review import ACTIVE_STATES, ReviewCase
-from crm.review.queries import STATE_FILTERS, QueueFilter
+from crm.models.review import ReviewCase
+from crm.review.queries import ASSIGNEE, QueueFilter, case_rows, queue_states
 
-ASSIGNEE = aliased(User, name="assignee")
 SORT_COLUMNS = {
     "id": ReviewCase.id,
     "reason": ReviewCase.reason,
@@ -32,23 +30,6 @@ SORT_COLUMNS = {
 def queue_query(user: User, queue: str, f: QueueFilter, today: dt.date, sort: listing.Sort) -> Select:
     """Rows of (case, customer name, customer ref, assignee's e-mail, assignee's name, claimed
     amount) of the queue under the filter ``f``, in ``sort``'s order (else the queue's own)."""
-    states = STATE_FILTERS.get(f.state, ACTIVE_STATES)
-    if f.overdue:
-        states = tuple(s for s in states if s in ACTIVE_STATES)
-    stmt = (
-        select(
-            ReviewCase, Customer.name, Customer.customer_ref, ASSIGNEE.email, ASSIGNEE.full_name, Claim.claimed_amount
-        )
-        .join(Customer, Customer.id == ReviewCase.customer_id)
-        .outerjoin(ASSIGNEE, ASSIGNEE.id == ReviewCase.assignee_id)
-        .outerjoin(Claim, Claim.id == ReviewCase.claim_id)
-        .where(ReviewCase.queue == queue, ReviewCase.state.in_(states))
-    )
-    if f.mine:
-        stmt = stmt.where(ReviewCase.assignee_id == user.id)
-    if f.vip:
-        stmt = stmt.where(ReviewCase.fast_track.is_(True))
-    if f.overdue:
-        stmt = stmt.where(ReviewCase.due_on < today)
+    stmt = case_rows(user, queue, f, today, ReviewCase.state.in_(queue_states(f)))
     default = (ReviewCase.priority.desc(), ReviewCase.id)
     return stmt.order_by(*listing.order_by(sort, SORT_COLUMNS, default, ReviewCase.id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from crm.audit import trail_for
@@ -38,37 +38,44 @@ class QueueFilter:
     vip: bool = False  # the VIP claims channel: fast-tracked cases only (the top of the priority index)
 
 
-def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: dt.date, limit: int = PAGE_SIZE):
-    """One page: rows of (case, customer name, customer ref, assignee's e-mail, assignee's name,
-    the claimed amount of a claim's case); and the next cursor."""
-    assignee = aliased(User)
+ASSIGNEE = aliased(User, name="assignee")
+
+
+def queue_states(f: QueueFilter) -> tuple[str, ...]:
+    """The states ``f`` asks for (overdue: only those still active)."""
     states = STATE_FILTERS.get(f.state, ACTIVE_STATES)
+    return tuple(s for s in states if s in ACTIVE_STATES) if f.overdue else states
+
+
+def case_rows(user: User, queue: str, f: QueueFilter, today: dt.date, states) -> Select:
+    """Rows of (case, customer name, customer ref, assignee's e-mail, assignee's name, the
+    claimed amount of a claim's case) of the queue's cases in ``states`` (a condition on
+    ReviewCase.state) under ``f``'s filters, unordered."""
+    stmt = (
+        select(
+            ReviewCase, Customer.name, Customer.customer_ref, ASSIGNEE.email, ASSIGNEE.full_name, Claim.claimed_amount
+        )
+        .join(Customer, Customer.id == ReviewCase.customer_id)
+        .outerjoin(ASSIGNEE, ASSIGNEE.id == ReviewCase.assignee_id)
+        .outerjoin(Claim, Claim.id == ReviewCase.claim_id)
+        .where(ReviewCase.queue == queue, states)
+    )
+    if f.mine:
+        stmt = stmt.where(ReviewCase.assignee_id == user.id)
+    if f.vip:
+        stmt = stmt.where(ReviewCase.fast_track.is_(True))
     if f.overdue:
-        states = tuple(s for s in states if s in ACTIVE_STATES)
+        stmt = stmt.where(ReviewCase.due_on < today)
+    return stmt
+
+
+def list_cases(session: Session, user: User, queue: str, f: QueueFilter, today: dt.date, limit: int = PAGE_SIZE):
+    """One page of case_rows; and the next cursor."""
     rows = []
     # One ordered index scan per state, merged here: a single query over several states
     # would have to sort every active case of the queue to find the first page.
-    for state in states:
-        stmt = (
-            select(
-                ReviewCase,
-                Customer.name,
-                Customer.customer_ref,
-                assignee.email,
-                assignee.full_name,
-                Claim.claimed_amount,
-            )
-            .join(Customer, Customer.id == ReviewCase.customer_id)
-            .outerjoin(assignee, assignee.id == ReviewCase.assignee_id)
-            .outerjoin(Claim, Claim.id == ReviewCase.claim_id)
-            .where(ReviewCase.queue == queue, ReviewCase.state == state)
-        )
-        if f.mine:
-            stmt = stmt.where(ReviewCase.assignee_id == user.id)
-        if f.vip:
-            stmt = stmt.where(ReviewCase.fast_track.is_(True))
-        if f.overdue:
-            stmt = stmt.where(ReviewCase.due_on < today)
+    for state in queue_states(f):
+        stmt = case_rows(user, queue, f, today, ReviewCase.state == state)
         if f.after:
             p, i = f.after
             stmt = stmt.where(or_(ReviewCase.priority < p, and_(ReviewCase.priority == p, ReviewCase.id > i)))
