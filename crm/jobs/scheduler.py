@@ -15,7 +15,7 @@ import logging
 import signal
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import current_app, has_app_context
@@ -128,8 +128,8 @@ def configure_logging(timezone: str) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its errors and missed runs only
 
 
-def build(database: Database, settings: Settings) -> BlockingScheduler:
-    scheduler = BlockingScheduler(
+def build(database: Database, settings: Settings) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(
         timezone=ZoneInfo(settings.timezone),
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
@@ -153,7 +153,17 @@ def _in_app_context(func, app):
 
 
 def run(database: Database, settings: Settings) -> None:
+    """Run the jobs until SIGTERM or Ctrl-C; a job running then finishes before the process exits.
+
+    No signal handler: the signals are blocked in every thread (the scheduler's threads inherit
+    the mask) and this thread waits for one. A handler calling ``scheduler.shutdown()`` had
+    deadlocked whenever the signal landed while the scheduler was handing a job to its pool.
+    """
     scheduler = build(database, settings)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    log.info("started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    stop = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop)
     scheduler.start()
+    log.info("started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    signal.sigwait(stop)
+    log.info("stopping")
+    scheduler.shutdown(wait=False)
