@@ -80,8 +80,10 @@ def _chunked_post(base: str, path: str, headers: dict, chunk: bytes, most: int) 
     try:
         while data := sock.recv(65536):
             answer += data
-            if b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}"):
-                break
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            if length and len(body) >= int(length.group(1)):
+                break  # the whole answer: the server may keep the socket open after it
     except (ConnectionResetError, TimeoutError):
         pass
     sock.close()
