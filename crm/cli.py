@@ -119,6 +119,21 @@ def users_create(email, role, full_name, password_stdin):
         click.echo(f"password: {password}")
 
 
+def _admin(email: str):
+    """The active admin account with this e-mail (the person a command acts for), or fail."""
+    from sqlalchemy import select
+
+    from crm.models import User
+
+    with get_db().session() as session:  # e-mails are stored in lower case (crm.auth.services)
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.active:
+        _fail(f"--user {email}: no active user account with this e-mail")
+    if user.role != "admin":
+        _fail(f"--user {email}: imports are an admin's act, and this account is a {user.role}")
+    return user
+
+
 @click.command("import")
 @click.argument("kind", type=click.Choice(["customers", "policies", "claims", "close-initial-load"]))
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
@@ -136,15 +151,26 @@ def users_create(email, role, full_name, password_stdin):
     show_default=True,
     help="the file's text encoding: gb18030 also reads GBK, what Excel saves as CSV on a Chinese Windows",
 )
+@click.option(
+    "--user",
+    "user_email",
+    metavar="EMAIL",
+    help="the admin (a user account's e-mail) this import is made by, audited as that person; "
+    "needed to ask for a second admin's approval of an --initial-load file once the initial load is closed",
+)
 @with_appcontext
-def import_command(kind, file, dry_run, initial_load, encoding):
+def import_command(kind, file, dry_run, initial_load, encoding, user_email):
     """Import a CSV file: all or nothing. `crm import close-initial-load` ends the initial load."""
     from crm import initial_load as initial
     from crm.importer import ImportFailed, import_csv
 
+    actor, user_id = audit.Actor.cli("import"), None
+    if user_email:
+        admin = _admin(user_email)
+        actor, user_id = audit.Actor.for_user(admin), admin.id
     if kind == "close-initial-load":
         with get_db().transaction() as session:
-            closed = initial.close(session, audit.Actor.cli("import"))
+            closed = initial.close(session, actor)
         click.echo("the initial load is closed" if closed else "the initial load was closed already")
         return
     if file is None:
@@ -156,9 +182,10 @@ def import_command(kind, file, dry_run, initial_load, encoding):
             get_db(),
             kind,
             file,
-            audit.Actor.cli("import"),
+            actor,
             dry_run=dry_run,
             initial_load=initial_load,
+            user_id=user_id,
             progress=update,
             encoding=encoding,
         )

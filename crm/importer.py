@@ -393,8 +393,15 @@ def import_csv(
     except StatementError as exc:
         raise _refused(kind_name, at, exc) from None
     except initial.InitialLoadClosed:
-        with database.transaction() as session:
-            asked = initial.request(session, actor, kind_name, digest.hexdigest(), path.name)
+        try:
+            with database.transaction() as session:
+                asked = initial.request(session, actor, kind_name, digest.hexdigest(), path.name)
+        except initial.ApprovalError:  # not an admin's account asking (the command line without --user)
+            message = _(
+                "the initial load is closed: a second admin must approve this file as an initial load, "
+                "asked for by an admin (crm import … --user EMAIL); nothing was imported"
+            )
+            raise ImportFailed([_line("-", "-", message)]) from None
         raise ImportFailed(
             [
                 _line(

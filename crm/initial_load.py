@@ -76,7 +76,11 @@ def admit(session: Session, actor: audit.Actor, kind: str, sha256: str) -> None:
 
 
 def request(session: Session, actor: audit.Actor, kind: str, sha256: str, filename: str) -> InitialLoadApproval:
-    """Record that ``actor`` asks to load this file as initial load (one open request per file)."""
+    """Record that ``actor`` asks to load this file as initial load (one open request per file).
+    Raises ApprovalError unless ``actor`` is an admin's account: the approval's four eyes compare
+    two people (the command line names one: ``crm import … --user EMAIL``)."""
+    if actor.type != "user" or actor.role != "admin":
+        raise ApprovalError(_l("an initial-load request is an admin's: name the admin asking (--user EMAIL)"))
     existing = session.scalar(
         select(InitialLoadApproval).where(
             InitialLoadApproval.kind == kind,

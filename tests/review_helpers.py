@@ -18,6 +18,7 @@ ACTOR = Actor("system", "tests")
 _files = itertools.count()
 
 
+FIRST_ADMIN = Actor("user", "first-admin@test.crm", "997", "admin")  # asks for an initial load
 SECOND_ADMIN = Actor("user", "second-admin@test.crm", "998", "admin")
 
 
@@ -37,14 +38,14 @@ def import_historical(database, kind: str, path, user_id=None):
     from crm.importer import ImportFailed
 
     try:
-        return import_csv(database, kind, path, ACTOR, initial_load=True, user_id=user_id)
+        return import_csv(database, kind, path, FIRST_ADMIN, initial_load=True, user_id=user_id)
     except ImportFailed as exc:
         if "initial load is closed" not in str(exc):
             raise
     with database.transaction() as s:
         [request] = [r for r in initial_load.requests(s) if r.filename == path.name]
         initial_load.approve(s, SECOND_ADMIN, request.id)
-    return import_csv(database, kind, path, ACTOR, initial_load=True, user_id=user_id)
+    return import_csv(database, kind, path, FIRST_ADMIN, initial_load=True, user_id=user_id)
 
 
 def customer(database, tmp_path, tier: str = "standard", risk: str = "10", manager: str = "", **kw) -> dict:

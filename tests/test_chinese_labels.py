@@ -58,18 +58,23 @@ def test_entry_options_show_labels_not_codes(client, login_as):
 
 
 def test_why_a_case_opened_in_the_users_language(shell_app):
-    from crm.review.labels import case_detail
+    from crm.review.labels import case_why
 
+    amounts = {"amount": "86000.00", "threshold": "50000.00"}
     with shell_app.test_request_context():
-        assert case_detail("claimed 86000.00 > 50000.00") == (
-            "claimed ¥86,000.00, over the large-claim threshold of ¥50,000.00"
+        assert (
+            case_why("over_large_claim", amounts) == "claimed ¥86,000.00, over the large-claim threshold of ¥50,000.00"
         )
         with force_locale("zh"):
-            assert case_detail("claimed 86000.00 > 50000.00") == "索赔金额 ¥86,000.00，超过大额赔案标准 ¥50,000.00"
-            assert case_detail("customer on the watchlist") == "客户在观察名单上"
-            assert "出险日期 2026-10-28" in case_detail("policy entered 2026-12-07, after the loss on 2026-10-28")
-            assert "共 75 天" in case_detail("entered 2026-12-07, 75 days after the start 2026-09-23")
-            assert case_detail("资料齐全") == "资料齐全"  # a person's own words are shown as written
+            assert case_why("over_large_claim", amounts) == "索赔金额 ¥86,000.00，超过大额赔案标准 ¥50,000.00"
+            assert case_why("on_watchlist", None) == "客户在观察名单上"
+            assert "出险日期 2026-10-28" in case_why(
+                "cover_after_loss", {"entered": "2026-12-07", "loss": "2026-10-28"}
+            )
+            late = {"entered": "2026-12-07", "days": 75, "start": "2026-09-23"}
+            assert "共 75 天" in case_why("late_entry", late)
+            # An older version's sentence that the migration to codes could not read: as written.
+            assert case_why(None, None, "资料齐全") == "资料齐全"
 
 
 def test_a_session_shows_browser_and_system(shell_app):

@@ -96,6 +96,6 @@ def test_late_entry_counts_the_days_to_the_business_date(client, login_as, datab
         )
         assert response.status_code == 302
     late = cases(database, reason="late_entry")
-    assert [c.detail.split(",")[1].strip() for c in late] == [
-        "31 days after the start " + (today - dt.timedelta(days=31)).isoformat()
+    assert [(c.detail_code, c.detail_params["days"], c.detail_params["start"]) for c in late] == [
+        ("late_entry", 31, (today - dt.timedelta(days=31)).isoformat())
     ]

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from crm import initial_load
 from crm.audit import Actor
-from crm.models import AuditEvent, TierRun
+from crm.models import AuditEvent, TierRun, User
+from tests.conftest import csrf_token
 from tests.factories import customer_row, write_csv
 
 ADMIN, OTHER = Actor("user", "a@test.crm", "1", "admin"), Actor("user", "b@test.crm", "2", "admin")
@@ -19,16 +20,75 @@ def _import(runner, path, *flags):
     return runner.invoke(args=["import", "customers", str(path), *flags])
 
 
-def test_open_until_the_first_ordinary_import_then_a_second_admin_approves_each_file(runner, database, tmp_path):
+def _user(session, email: str) -> User:
+    return session.scalar(select(User).where(User.email == email))
+
+
+def _approve(client, auth, email: str, request_id: int) -> str:
+    """``email`` (an admin) approves the request on the import page; returns the page shown after."""
+    auth.login(email)
+    response = client.post(
+        f"/admin/initial-load/{request_id}/approve",
+        data={"csrf_token": csrf_token(client, "/admin/import")},
+        follow_redirects=True,
+    )
+    auth.logout()
+    return response.get_data(as_text=True)
+
+
+def test_the_command_line_asks_for_an_initial_load_as_a_named_admin_whom_four_eyes_then_exclude(
+    runner, client, auth, database, tmp_path, make_user
+):
+    _, first = make_user("admin")
+    _, second = make_user("admin")
+    _, underwriter = make_user("underwriter")
+    with database.transaction() as s:
+        initial_load.close(s, ADMIN)
+    late = write_csv(tmp_path / "late.csv", [customer_row()])
+    # Without a person, nothing is asked: the approval would have no one to compare with.
+    anonymous = _import(runner, late, "--initial-load")
+    assert anonymous.exit_code == 1 and "--user" in anonymous.output
+    for who in (underwriter, "nobody@test.crm"):
+        assert _import(runner, late, "--initial-load", "--user", who).exit_code != 0
+    with database.session() as s:
+        assert initial_load.requests(s) == []
+    # Named, the request is that admin's: they cannot approve it on the import page; another admin can.
+    asked = _import(runner, late, "--initial-load", "--user", first.upper())
+    assert asked.exit_code == 1 and "initial load is closed" in asked.output
+    with database.session() as s:
+        [request] = initial_load.requests(s)
+    assert request.requested_by == first
+    _approve(client, auth, first, request.id)
+    with database.session() as s:
+        assert [r.state for r in initial_load.requests(s)] == ["requested"]
+    _approve(client, auth, second, request.id)
+    loaded = _import(runner, late, "--initial-load", "--user", first)
+    assert loaded.exit_code == 0, loaded.output
+    with database.session() as s:
+        asked_by = s.scalars(
+            select(AuditEvent.actor_label).where(AuditEvent.action == "import.initial_load_requested")
+        ).all()
+        approved_by = s.scalars(
+            select(AuditEvent.actor_label).where(AuditEvent.action == "import.initial_load_approved")
+        ).all()
+    assert (asked_by, approved_by) == ([first], [second])
+
+
+def test_open_until_the_first_ordinary_import_then_a_second_admin_approves_each_file(
+    runner, database, tmp_path, make_user
+):
+    _, admin = make_user("admin")
     assert _import(runner, write_csv(tmp_path / "old.csv", [customer_row()]), "--initial-load").exit_code == 0
     assert _import(runner, write_csv(tmp_path / "new.csv", [customer_row()])).exit_code == 0  # closes it
     late = write_csv(tmp_path / "late.csv", [customer_row()])
-    refused = _import(runner, late, "--initial-load")
+    refused = _import(runner, late, "--initial-load", "--user", admin)
     assert refused.exit_code == 1 and "initial load is closed" in refused.output
     with database.transaction() as s:
         [request] = initial_load.requests(s)
-        assert request.filename == "late.csv"
-        assert initial_load.request(s, ADMIN, "customers", request.sha256, "late.csv").id == request.id
+        assert (request.filename, request.requested_by) == ("late.csv", admin)
+        assert initial_load.request(s, Actor.for_user(_user(s, admin)), "customers", request.sha256, "x").id == (
+            request.id
+        )
     with database.transaction() as s:
         with pytest.raises(initial_load.ApprovalError, match="only an admin"):
             initial_load.approve(s, Actor("cli", "someone@import"), request.id)

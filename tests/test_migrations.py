@@ -8,7 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -148,3 +148,80 @@ def test_0015_the_ledger_checks_its_entry_type_with_comparisons(db_url):
         assert all(f"'{t}'" in check for t in ("grant", "renew", "consume", "return", "stop", "suspend", "resume"))
     finally:
         engine.dispose()
+
+
+def test_0025_reads_why_each_case_opened_into_a_code_once_and_keeps_what_it_cannot_read(db_url, tmp_path):
+    from flask_babel import force_locale
+
+    from crm.app import create_app
+    from crm.review.labels import case_why
+
+    url, drop = _fresh_url(db_url, tmp_path)
+    stamp = "'2026-02-01 00:00:00'"
+    old = {
+        "claimed 86000.00 > 50000.00": ("over_large_claim", "索赔金额 ¥86,000.00，超过大额赔案标准 ¥50,000.00"),
+        "policy entered 2026-12-07, after the loss on 2026-10-28": ("cover_after_loss", "出险日期 2026-10-28"),
+        "entered 2026-12-07, 75 days after the start 2026-09-23": ("late_entry", "共 75 天"),
+        "customer on the watchlist": ("on_watchlist", "客户在观察名单上"),
+        "customer entered VIP": ("entered_vip", "客户升为贵宾"),
+        "a reviewer's own words": (None, "a reviewer's own words"),
+    }
+    try:
+        upgrade(url, "0024_importzh")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO customers (id, customer_ref, name, id_number, birth_date, gender, phone, "
+                    "city, source, created_at, updated_at) VALUES (1, 'C1', 'n', '110105197001010011', "
+                    f"'1970-01-01', 'M', '13800000000', 'x', 'other', {stamp}, {stamp})"
+                )
+            )
+            for i, detail in enumerate(old, start=1):
+                conn.execute(
+                    text(
+                        "INSERT INTO policies (id, policy_no, customer_id, product_code, product_type, start_date, "
+                        "end_date, term_years, payment_mode, annual_premium, status, created_at, updated_at) "
+                        f"VALUES (:id, :no, 1, 'L', 'life', '2026-01-01', '2040-01-01', 10, 'annual', 100, "
+                        f"'in_force', {stamp}, {stamp})"
+                    ),
+                    {"id": i, "no": f"P{i}"},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO review_cases (id, queue, reason, detail, policy_id, customer_id, fast_track, "
+                        "risk_score, priority, sla_days, due_on, settings_version, state, created_at, updated_at) "
+                        "VALUES (:id, 'underwriting', 'late_entry', :detail, :id, 1, false, 0, 0, 5, '2026-02-08', "
+                        f"'default', 'open', {stamp}, {stamp})"
+                    ),
+                    {"id": i, "detail": detail},
+                )
+        engine.dispose()
+        upgrade(url)
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, detail FROM review_cases ORDER BY id")).all()
+        engine.dispose()
+        app = create_app({"env": "test", "database_url": url})
+        try:
+            with app.app_context():
+                from crm.models.review import ReviewCase
+
+                with app.extensions["crm_db"].session() as s:
+                    stored = {c.id: c for c in s.scalars(select(ReviewCase))}
+                with app.test_request_context(), force_locale("zh"):
+                    for i, (sentence, (code, chinese)) in enumerate(old.items(), start=1):
+                        case = stored[i]
+                        assert case.detail_code == code, sentence
+                        assert chinese in case_why(case.detail_code, case.detail_params, case.detail), sentence
+            # Read once: what it read leaves no English behind; what it could not read stays.
+            assert [r.detail for r in rows] == [""] * 5 + ["a reviewer's own words"]
+        finally:
+            app.extensions["crm_db"].dispose()
+        downgrade(url, "0024_importzh")  # the sentences come back
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert [r[0] for r in conn.execute(text("SELECT detail FROM review_cases ORDER BY id"))] == list(old)
+        engine.dispose()
+    finally:
+        drop()

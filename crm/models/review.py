@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, utcnow
@@ -27,7 +27,9 @@ class ReviewCase(Base):
     """One record (a policy or a claim) that a person must review, for one reason.
 
     The unique constraints (subject, reason) make routing idempotent: a re-import or a
-    second event never opens a second case for the same thing.
+    second event never opens a second case for the same thing. A policy's change
+    (``watchlist_policy_change``: a void request, a changed row) is a new thing each time:
+    one active case at a time, and a new one once the earlier is decided (the indexes below).
     """
 
     __tablename__ = "review_cases"
@@ -41,7 +43,6 @@ class ReviewCase(Base):
             name="subject",
         ),
         CheckConstraint("decision IS NULL OR decision IN ('approved','rejected')", name="decision"),
-        UniqueConstraint("policy_id", "reason", name="uq_review_cases_policy_reason"),
         UniqueConstraint("claim_id", "reason", name="uq_review_cases_claim_reason"),
         # Overdue counts and filters: a range on the due date inside (queue, state).
         Index("ix_review_cases_queue_state_due", "queue", "state", "due_on"),
@@ -52,7 +53,12 @@ class ReviewCase(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     queue: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str] = mapped_column(String(30))
-    detail: Mapped[str] = mapped_column(String(200), default="")  # why, in figures (no personal data)
+    # Why the case opened: a code of crm.review.labels.WHY and its figures (no personal data),
+    # shown in the reader's language; ``detail`` keeps an older version's English sentence
+    # that the migration to codes could not read (empty otherwise).
+    detail_code: Mapped[str | None] = mapped_column(String(40))
+    detail_params: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    detail: Mapped[str] = mapped_column(String(200), default="")
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"))
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
@@ -77,6 +83,28 @@ class ReviewCase(Base):
     closed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# A policy's reasons open one case per policy, except its changes: each change
+# (``watchlist_policy_change``) is reviewed anew once the case of the one before is decided, so
+# that index holds the active cases only. Routing's ON CONFLICT DO NOTHING honours both.
+_ONCE = "reason <> 'watchlist_policy_change'"
+_ACTIVE_CHANGE = "reason = 'watchlist_policy_change' AND " + _in("state", ACTIVE_STATES)
+Index(
+    "uq_review_cases_policy_reason",
+    ReviewCase.policy_id,
+    ReviewCase.reason,
+    unique=True,
+    sqlite_where=text(_ONCE),
+    postgresql_where=text(_ONCE),
+)
+Index(
+    "uq_review_cases_policy_change_active",
+    ReviewCase.policy_id,
+    unique=True,
+    sqlite_where=text(_ACTIVE_CHANGE),
+    postgresql_where=text(_ACTIVE_CHANGE),
+)
 
 
 # The queue page: one queue and state, most urgent first, oldest first within a priority;

@@ -23,7 +23,8 @@ from crm.models.review import ReviewCase
 
 POLICY_REASON = "blacklist_new_business"
 CLAIM_REASON = "blacklist_claim"
-DETAIL = "customer on the black list"
+WHY = "on_blacklist"  # why the case opened (crm.review.labels.WHY)
+DETAIL = "customer on the black list"  # the escalation's note, in the trail
 CHUNK = 900  # ids per IN (…)
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
@@ -69,46 +66,33 @@ def uw_outcome_label(policy) -> str:
     return text + (": " + "; ".join(conditions) if conditions else "")
 
 
-# The routing rules store why a case opened as a line of English (crm/review/routing.py,
-# blacklist_routing.py); these are those lines, shown in the user's language. A line of
-# another form (a case of an older version) is shown as it is.
-_DETAILS = (
-    (re.compile(r"customer on the watchlist"), lambda m: _("customer on the watchlist")),
-    (re.compile(r"customer on the black list"), lambda m: _("customer on the black list")),
-    (re.compile(r"flagged as suspected fraud"), lambda m: _("flagged as suspected fraud")),
-    (re.compile(r"VIP claims channel"), lambda m: _("VIP claims channel")),
-    (
-        re.compile(r"claimed (?P<amount>[\d.]+) > (?P<threshold>[\d.]+)"),
-        lambda m: _(
-            "claimed %(amount)s, over the large-claim threshold of %(threshold)s",
-            amount=money(m["amount"]),
-            threshold=money(m["threshold"]),
-        ),
-    ),
-    (
-        re.compile(r"policy entered (?P<entered>[\d-]+), after the loss on (?P<loss>[\d-]+)"),
-        lambda m: _("policy entered on %(entered)s, after the loss on %(loss)s", entered=m["entered"], loss=m["loss"]),
-    ),
-    (
-        re.compile(r"entered (?P<entered>[\d-]+), (?P<days>\d+) days after the start (?P<start>[\d-]+)"),
-        lambda m: _(
-            "entered on %(entered)s, %(days)s days after the start on %(start)s",
-            entered=m["entered"],
-            days=m["days"],
-            start=m["start"],
-        ),
-    ),
-)
+# Why a case opened: the code routing stores (crm/review/routing.py, sweep.py,
+# blacklist_routing.py) with its figures, said in the reader's language.
+WHY = {
+    "on_watchlist": _l("customer on the watchlist"),
+    "on_blacklist": _l("customer on the black list"),
+    "fraud_flagged": _l("flagged as suspected fraud"),
+    "vip_channel": _l("VIP claims channel"),
+    "over_large_claim": _l("claimed %(amount)s, over the large-claim threshold of %(threshold)s"),
+    "cover_after_loss": _l("policy entered on %(entered)s, after the loss on %(loss)s"),
+    "late_entry": _l("entered on %(entered)s, %(days)s days after the start on %(start)s"),
+    "entered_watchlist": _l("customer entered the watchlist"),
+    "entered_watchlist_not_started": _l("customer entered the watchlist; cover not started"),
+    "entered_watchlist_void_request": _l("customer entered the watchlist; a void request waits"),
+    "entered_vip": _l("customer entered VIP"),
+}
+_MONEY = ("amount", "threshold")
 SETTINGS_VERSIONS = {"default": _l("default rules")}  # the version before an admin saves one
 
 
-def case_detail(detail: str | None) -> str:
-    """Why a case opened, in the user's language (see _DETAILS)."""
-    for pattern, say in _DETAILS:
-        match = pattern.fullmatch(detail or "")
-        if match:
-            return say(match)
-    return detail or ""
+def case_why(code: str | None, params: dict | None, text: str | None = "") -> str:
+    """Why a case opened, in the user's language: its code (WHY) with its figures; a case of an
+    older version that the migration could not read keeps its sentence (``text``), as written."""
+    sentence = WHY.get(code or "")
+    if sentence is None:
+        return text or ""
+    values = {k: money(v) if k in _MONEY else v for k, v in (params or {}).items()}
+    return str(sentence) % values
 
 
 def register(state) -> None:
@@ -120,6 +104,6 @@ def register(state) -> None:
         review_queue=lambda code: QUEUES.get(code, code),
         review_badge=lambda code: STATE_BADGES.get(code, ""),
         uw_outcome_label=uw_outcome_label,
-        review_detail=case_detail,
+        review_why=case_why,
         review_settings_version=lambda version: SETTINGS_VERSIONS.get(version, version),
     )

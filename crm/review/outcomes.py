@@ -3,8 +3,13 @@
 A claims decision sets the claim's status: a rejection rejects the pending claim at once, its
 reserve released to 0 and the reason kept; an approval approves the undecided claim once no
 other case on it is still active (a claim with a fraud flag and a large amount waits for both
-reviews). A claim that is paid, rejected or withdrawn already stays as it is: the decision is
-recorded on the case (an import's claim was settled in the core system).
+reviews). A black-listed customer's claim has its second-level review (``blacklist_claim``,
+decided by a risk officer): while that is active, a rejection from the claim's other reviews
+waits for it as an approval does, and the risk officer's decision settles the claim (a
+rejection at once; an approval once no other review is active). ``waiting_for`` says what a
+decision that has not taken effect yet waits for (the case page shows it). A claim that is
+paid, rejected or withdrawn already stays as it is: the decision is recorded on the case (an
+import's claim was settled in the core system).
 
 Cover entered after the loss (出险后补录承保信息) blocks the claim: it is approved only after a
 risk officer who did not enter the policy approves the cover, which is what approving the
@@ -63,16 +68,49 @@ class Conditions:
         return self.loading_pct is not None or bool(self.exclusion)
 
 
-def _others_active(session: Session, case: ReviewCase) -> int:
-    """Other cases on the same policy or claim that are still open, in review or escalated."""
+SECOND_LEVEL = "blacklist_claim"  # a black-listed customer's claim: a risk officer decides it
+
+
+def _others(case: ReviewCase) -> tuple:
+    """Conditions: the other cases on the same policy or claim that are still open, in review or
+    escalated."""
     subject = (
         ReviewCase.policy_id == case.policy_id if case.queue == "underwriting" else ReviewCase.claim_id == case.claim_id
     )
-    return session.scalar(
-        select(func.count())
-        .select_from(ReviewCase)
-        .where(subject, ReviewCase.id != case.id, ReviewCase.state.in_(ACTIVE_STATES))
-    )
+    return subject, ReviewCase.id != case.id, ReviewCase.state.in_(ACTIVE_STATES)
+
+
+def _others_active(session: Session, case: ReviewCase, *where) -> int:
+    return session.scalar(select(func.count()).select_from(ReviewCase).where(*_others(case), *where))
+
+
+def _second_level_pending(session: Session, case: ReviewCase) -> bool:
+    """Another case on the claim is its second-level review (a black-listed customer's) and is
+    still active: a rejection waits for the risk officer's decision."""
+    return case.reason != SECOND_LEVEL and bool(_others_active(session, case, ReviewCase.reason == SECOND_LEVEL))
+
+
+def waiting_for(session: Session, case: ReviewCase) -> list[ReviewCase]:
+    """The active cases that ``case``'s decision waits for before it changes its subject (empty
+    when it is undecided, has taken effect or never will: the subject was settled otherwise)."""
+    if case.decision is None:
+        return []
+    if case.queue == "claims":
+        claim = session.get(Claim, case.claim_id)
+        if case.decision == "rejected":
+            if claim.status not in records.CLAIM_PENDING or case.reason == SECOND_LEVEL:
+                return []
+            where = (*_others(case), ReviewCase.reason == SECOND_LEVEL)
+        elif claim.status in records.CLAIM_UNDECIDED:
+            where = _others(case)
+        else:
+            return []
+    else:
+        policy = session.get(Policy, case.policy_id)
+        if case.decision != "approved" or policy.uw_outcome or policy.voided_at or records.void_pending(policy):
+            return []
+        where = _others(case)
+    return list(session.scalars(select(ReviewCase).where(*where).order_by(ReviewCase.id)))
 
 
 def _second_level(case: ReviewCase, user: User) -> bool:
@@ -157,7 +195,8 @@ def apply(
         return
     claim = session.get(Claim, case.claim_id)
     if decision == "rejected":
-        records.reject_claim(session, actor, claim, reason)
+        if not _second_level_pending(session, case):
+            records.reject_claim(session, actor, claim, reason)
         return
     policy = session.get(Policy, claim.policy_id)
     if case.reason == "cover_after_loss":

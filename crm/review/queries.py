@@ -16,6 +16,7 @@ from crm.audit import trail_for
 from crm.customers.services import NotVisible, get_customer
 from crm.models import Claim, Customer, CustomerTier, Policy, User
 from crm.models.review import ACTIVE_STATES, QUEUES, ReviewCase
+from crm.review.outcomes import waiting_for
 from crm.review.services import CaseNotFound
 
 PAGE_SIZE = 50
@@ -108,7 +109,8 @@ def queue_summary(session: Session, today: dt.date) -> dict[str, dict]:
 
 
 def case_page(session: Session, user: User, case_id: int) -> dict:
-    """The case with its subject record, customer (through the user's visibility) and tier.
+    """The case with its subject record, customer (through the user's visibility), tier, and the
+    active cases its decision waits for (crm.review.outcomes.waiting_for).
 
     Raises CaseNotFound, also when an account manager asks about another manager's customer.
     """
@@ -139,6 +141,7 @@ def case_page(session: Session, user: User, case_id: int) -> dict:
         "tier": session.get(CustomerTier, customer.id),
         "users": users,
         "trail": trail_for(session, "review_case", case.id, limit=50),
+        "waiting_for": waiting_for(session, case),
     }
 
 

@@ -12,7 +12,9 @@ late-entry and cover-after-loss rules; so are claims on policies that such a loa
 
 Bulk-friendly: the facts are read and the cases written a chunk of ids at a time. The unique
 constraints (subject, reason) plus ON CONFLICT DO NOTHING make routing idempotent, so a
-re-import or a repeated event never opens a second case.
+re-import or a repeated event never opens a second case; a policy's change
+(``watchlist_policy_change``) opens a new one only once the case of the change before is
+decided (crm.models.review).
 """
 
 from __future__ import annotations
@@ -81,9 +83,7 @@ def route_policies(
             vip = r.tier == "vip"  # a VIP's cases are fast-tracked, as they are on entering VIP
             if r.tier == "watchlist":
                 reason = "watchlist_new_business" if is_new else "watchlist_policy_change"
-                cases.append(
-                    _case("underwriting", reason, r, r.risk_score, False, "customer on the watchlist", policy_id=r.id)
-                )
+                cases.append(_case("underwriting", reason, r, r.risk_score, False, "on_watchlist", policy_id=r.id))
             entered_on = settings.today(r.created_at)
             late_by = (entered_on - r.start_date).days
             if is_new and not origin.initial_load and late_by > settings.late_entry_days:
@@ -94,7 +94,8 @@ def route_policies(
                         r,
                         r.risk_score,
                         vip,
-                        f"entered {entered_on}, {late_by} days after the start {r.start_date}",
+                        "late_entry",
+                        {"entered": entered_on.isoformat(), "days": late_by, "start": r.start_date.isoformat()},
                         policy_id=r.id,
                     )
                 )
@@ -130,20 +131,25 @@ def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> 
             vip = r.tier == "vip"
             before = len(cases)
 
-            def add(reason: str, detail: str, r=r, vip=vip, cases=cases) -> None:
-                cases.append(_case("claims", reason, r, r.risk_score, vip, detail, claim_id=r.id))
+            def add(reason: str, why: str, params: dict | None = None, r=r, vip=vip, cases=cases) -> None:
+                cases.append(_case("claims", reason, r, r.risk_score, vip, why, params, claim_id=r.id))
 
             if r.tier == "watchlist":
-                add("watchlist_claim", "customer on the watchlist")
+                add("watchlist_claim", "on_watchlist")
             if r.claimed_amount > settings.large_claim_amount:
-                add("large_claim", f"claimed {r.claimed_amount} > {settings.large_claim_amount}")
+                amounts = {"amount": str(r.claimed_amount), "threshold": str(settings.large_claim_amount)}
+                add("large_claim", "over_large_claim", amounts)
             if r.fraud_suspected:
-                add("fraud_flag", "flagged as suspected fraud")
+                add("fraud_flag", "fraud_flagged")
             entered_on = settings.today(r.policy_entered_at)
             if not origin.initial_load and not r.policy_migrated and entered_on > r.loss_date:
-                add("cover_after_loss", f"policy entered {entered_on}, after the loss on {r.loss_date}")
+                add(
+                    "cover_after_loss",
+                    "cover_after_loss",
+                    {"entered": entered_on.isoformat(), "loss": r.loss_date.isoformat()},
+                )
             if vip and r.status in OPEN_CLAIM_STATUSES and len(cases) == before:
-                add("vip_claim", "VIP claims channel")
+                add("vip_claim", "vip_channel")
         opened += _open(session, cases, settings, origin)
     return opened + _route_blacklisted("claims", bl.blacklisted_claims(session, claim_ids), session, origin)
 
@@ -153,7 +159,7 @@ def _route_blacklisted(queue: str, rows: list, session: Session, origin: Origin)
     (crm.review.blacklist_routing)."""
     reason, subject = (bl.POLICY_REASON, "policy_id") if queue == "underwriting" else (bl.CLAIM_REASON, "claim_id")
     cases = [
-        _case(queue, reason, r, r.risk_score, False, bl.DETAIL, **{subject: r.id})
+        _case(queue, reason, r, r.risk_score, False, bl.WHY, **{subject: r.id})
         | {"entered_by_id": getattr(r, "entered_by_id", origin.entered_by_id)}  # a sweep's rows name theirs
         for r in rows
     ]
@@ -166,15 +172,20 @@ def _case(
     row,
     risk_score,
     fast_track: bool,
-    detail: str,
+    why: str,
+    params: dict | None = None,
     *,
     policy_id: int | None = None,
     claim_id: int | None = None,
 ) -> dict:
+    """A case's row: ``why`` is a code of crm.review.labels.WHY, ``params`` its figures (text,
+    numbers: no personal data)."""
     return {
         "queue": queue,
         "reason": reason,
-        "detail": detail[:200],
+        "detail_code": why,
+        "detail_params": params,
+        "detail": "",
         "policy_id": policy_id,
         "claim_id": claim_id,
         "customer_id": row.customer_id,

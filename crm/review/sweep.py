@@ -110,16 +110,16 @@ def sweep_watchlist(session: Session, customer_ids: Sequence[int], origin: Origi
     opened: list[int] = []
     for part in _chunks(list(customer_ids)):
         cases = [
-            _case("claims", "watchlist_claim", r, r.risk_score, False, "customer entered the watchlist", claim_id=r.id)
+            _case("claims", "watchlist_claim", r, r.risk_score, False, "entered_watchlist", claim_id=r.id)
             | {"entered_by_id": r.entered_by_id}
             for r in session.execute(_open_claims(part))
         ]
-        for reason, where, detail in (
-            ("watchlist_new_business", _not_in_force_yet(today), "customer entered the watchlist; cover not started"),
-            ("watchlist_policy_change", _PENDING_CHANGE, "customer entered the watchlist; a void request waits"),
+        for reason, where, why in (
+            ("watchlist_new_business", _not_in_force_yet(today), "entered_watchlist_not_started"),
+            ("watchlist_policy_change", _PENDING_CHANGE, "entered_watchlist_void_request"),
         ):
             cases += [
-                _case("underwriting", reason, r, r.risk_score, False, detail, policy_id=r.id)
+                _case("underwriting", reason, r, r.risk_score, False, why, policy_id=r.id)
                 | {"entered_by_id": r.entered_by_id}
                 for r in session.execute(_policies(part, *where))
             ]
@@ -152,7 +152,7 @@ def sweep_vip_claims(session: Session, customer_ids: Sequence[int], origin: Orig
     opened: list[int] = []
     for part in _chunks(list(customer_ids)):
         cases = [
-            _case("claims", "vip_claim", r, r.risk_score, True, "customer entered VIP", claim_id=r.id)
+            _case("claims", "vip_claim", r, r.risk_score, True, "entered_vip", claim_id=r.id)
             | {"entered_by_id": r.entered_by_id}
             for r in session.execute(_open_claims(part).where(~reviewed))
         ]

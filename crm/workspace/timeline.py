@@ -165,11 +165,20 @@ def _cases(session: Session, customer_id: int) -> list[Event]:
         .order_by(ReviewCase.id.desc())
         .limit(SOURCE_LIMIT)
     ):
-        detail = {"case": c.id, "queue": c.queue, "reason": c.reason, "state": c.state, "detail": c.detail}
+        detail = {
+            "case": c.id,
+            "queue": c.queue,
+            "reason": c.reason,
+            "state": c.state,
+            "detail_code": c.detail_code,
+            "detail_params": c.detail_params,
+            "detail": c.detail,
+        }
         opener = ("user", c.entered_by_id) if c.entered_by_id else ("other", "system")
         out.append(Event(_utc(c.created_at), "case", "case.opened", detail, opener))
         if c.escalated_at:
-            escalated = {**detail, "note": c.escalation_reason or ""}
+            # routing's own escalation (a black-listed customer's case) has no person's note
+            escalated = {**detail, "note": c.escalation_reason if c.escalated_by_id else ""}
             out.append(Event(_utc(c.escalated_at), "case", "case.escalated", escalated, ("user", c.escalated_by_id)))
         if c.decided_at:
             decided = {**detail, "decision": c.decision, "note": c.decision_reason or ""}
