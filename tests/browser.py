@@ -3,7 +3,6 @@ Playwright, a user factory and screenshots."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 from crm.audit import Actor
 from tests.conftest import PASSWORD
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 
 
@@ -33,26 +31,10 @@ def live_app(sqlite_url, tmp_path):
 
 
 @pytest.fixture
-def page():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(locale="en-US")
-        yield page
-        browser.close()
+def page(chromium):
+    context = chromium.new_context(locale="en-US")
+    yield context.new_page()
+    context.close()
 
 
 def _user(app, role: str, email: str) -> str:

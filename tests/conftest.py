@@ -148,6 +148,34 @@ def sqlite_url(tmp_path, sqlite_template):
     return f"sqlite:///{path}"
 
 
+# --- the browser ---
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, launched once per test process (as pytest-playwright does); each test
+    gets a context of its own (below), so no cookie or storage crosses from one to the next."""
+    chromium_path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(chromium_path):
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
 # --- app -----------------------------------------------------------------------------
 
 
