@@ -10,8 +10,9 @@ blockchain tables.
 - **One canonical state per record**: a fixed list of fields per table (the business state,
   not bookkeeping such as ``updated_at``), each rendered as text by the database itself
   (``state_sql``), joined by U+001F, NULL as U+001E. The same SQL is read when a digest is
-  written (the changed records read back by id, after the write) and when it is verified
-  (every record), so no Python value and no driver can make the two disagree.
+  written (the changed records read back by id after the write, or returned by the write
+  itself) and when it is verified (every record), so no Python value and no driver can make
+  the two disagree.
 - **The digest is keyed**: BLAKE2b keyed with a key derived from the app's SECRET_KEY, which
   is not in the database, over the table, key and state; so a direct UPDATE of a record and
   of its digest together is still caught (nobody without the secret can compute the new
@@ -26,8 +27,9 @@ blockchain tables.
 - **O(changes)**: the ORM's writes are covered by two session events (after_flush for added,
   changed and deleted objects; do_orm_execute for ``session.execute(update(Model)…)``); the
   bulk paths that write with Core or on the driver call ``write(session, table, ids)`` with
-  the ids they wrote (the importer, a recalculation's tiers, the benefit ledger, the partner
-  API's redemptions and voids). A digest that already matches is not written again, and an
+  the ids they wrote (the importer, a recalculation's tiers, the benefit ledger); the partner
+  API's redemptions and voids read their records' states in the RETURNING of their own writes
+  and ``store`` both digests in one statement. A digest that already matches is not written again, and an
   UPDATE statement writes those of the rows whose state it changed, not of every row it
   matched: a row it left as it was keeps the digest that shows a change made outside.
 """
@@ -42,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import event, literal_column, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm.db import IDS_PER_STATEMENT, bulk_insert, id_in, ids_param
@@ -319,16 +322,44 @@ def _rows(conn, statement, params: dict) -> list[tuple]:
         result.close()
 
 
-def write_redemption(session, redemption_id: int) -> None:
-    """The digests of a redemption and of its coupon (a redeem or a void changes both)."""
-    coupon_id = (
-        session.connection()
-        .execute(text("SELECT coupon_id FROM redemptions WHERE id = :id"), {"id": redemption_id})
-        .scalar()
+def returned(dialect: str, table: str):
+    """A column to add to the RETURNING of a statement that writes records of ``table``: each
+    record's message (message_sql's text) as the statement left it, for ``store`` — the same
+    SQL as a read back by id, without the read."""
+    return literal_column(message_sql(dialect, table)).label("digest_message")
+
+
+def _upsert(dialect) -> object:
+    """INSERT of digests that replaces a record's stale one and leaves one already right as it is."""
+    table = RecordDigest.__table__
+    statement = dialect.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.tbl, table.c.record_id],
+        set_={"mac": statement.excluded.mac, "tags": statement.excluded.tags},
+        where=table.c.mac != statement.excluded.mac,
     )
-    write(session, "redemptions", [redemption_id])
-    if coupon_id is not None:
-        write(session, "coupons", [coupon_id])
+
+
+_UPSERT = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
+
+
+def store(session, messages: Iterable[tuple[str, int, str]]) -> None:
+    """Store the digests of records whose messages the caller has read (``returned`` in the
+    RETURNING of the statement that wrote them): (table, key, message) each, in one
+    statement, in the session's transaction. For a few records of any tables at a time (the
+    partner API's redemption and coupon); ``write`` reads the records itself."""
+    rows = [(table, key, message) for table, key, message in messages]
+    if not rows:
+        return
+    conn = session.connection()
+    digests = _macs([message for _table, _key, message in rows], _the_key())
+    conn.execute(
+        _UPSERT[conn.dialect.name],
+        [
+            {"tbl": table, "record_id": key, "mac": digest, "tags": tags(message.split(SEPARATOR, 2)[2])}
+            for (table, key, message), digest in zip(rows, digests)
+        ],
+    )
 
 
 def _after_flush(session: Session, _context) -> None:

@@ -97,14 +97,9 @@ def _busy(_exc):
 
 
 def _caller(presented: str) -> ApiCaller | None:
-    """The key is checked in a transaction of its own, ended before the request writes: on
-    SQLite a read transaction cannot become a write one safely (the write's BEGIN IMMEDIATE
-    takes the lock)."""
-    session = _session()
-    try:
-        return authenticate_key(session, presented)
-    finally:
-        session.rollback()
+    """The key's caller, read as the first statement of the request's transaction: a read
+    view reads on in it, and so does a write on PostgreSQL (see _writing)."""
+    return authenticate_key(_session(), presented)
 
 
 def partner_api(view):
@@ -164,17 +159,21 @@ def _writing():
     the write lock, but answer 503 with Retry-After (above) after a few seconds. SQLite's wait
     is the connection's and must be set before the BEGIN that waits; PostgreSQL's is the
     transaction's (SET LOCAL), set once it has begun. The key check before it reads only, and
-    a read waits for no writer on either database.
+    a read waits for no writer on either database: on PostgreSQL the write goes on in the key
+    check's transaction (a transaction's BEGIN and its end are round trips of their own).
     """
     session = _session()
     conn, wait = session.bind, current_app.config["CRM_SETTINGS"].api_lock_wait_seconds
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
+        # The key was read in a read transaction, which cannot become a write one safely (the
+        # write's BEGIN IMMEDIATE takes the lock): it ends here. PostgreSQL writes on in it.
+        session.rollback()
         lock_wait(conn, wait)
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     g.api_lock_wait = True
-    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     if not sqlite:
-        lock_wait(conn, wait)
+        lock_wait(session.connection(), wait)
     try:
         yield session
         session.commit()

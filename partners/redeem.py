@@ -13,9 +13,10 @@ replayed request all say the same thing.
 
 The statements are SQLAlchemy Core, run on the connection of the caller's session (in its
 transaction, without the ORM's per-statement work, which these tables' rows do not need); the
-digests of the records they change are written here (crm/record_digests.py), once each. The
-Idempotency-Key claim is the one statement whose SQL differs between the databases (each
-dialect's ON CONFLICT DO NOTHING).
+digests of the records they change are written here (crm/record_digests.py), once each, from
+the states the UPDATE and INSERT return, in one statement for both records. The
+Idempotency-Key claim, those RETURNING columns (the state's SQL) and the digests' upsert are
+the statements whose SQL differs between the databases (each dialect's ON CONFLICT).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ _IS_STORE = select(_STORES.c.id).where(
 _COUPON_STATE = select(_COUPONS.c.status, _COUPONS.c.expires_on, _COUPONS.c.value).where(
     _COUPONS.c.code == bindparam("coupon_code"), _COUPONS.c.partner_id == bindparam("partner")
 )
+_DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}
 _CLAIM = {
     name: dialect.insert(_KEYS)
     .values(
@@ -71,10 +73,12 @@ _CLAIM = {
     )
     .on_conflict_do_nothing(index_elements=[_KEYS.c.partner_id, _KEYS.c.key])
     .returning(_KEYS.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    for name, dialect in _DIALECTS.items()
 }
-_REDEEM = (
-    update(_COUPONS)
+# The writes of the records a redemption changes return each one's state as the digest reads
+# it (record_digests.returned), so that the digests are stored without reading them back.
+_REDEEM = {
+    name: update(_COUPONS)
     .where(
         _COUPONS.c.code == bindparam("coupon_code"),
         _COUPONS.c.partner_id == bindparam("partner"),
@@ -83,10 +87,11 @@ _REDEEM = (
         _COUPONS.c.value >= bindparam("at_least"),
     )
     .values(status="redeemed")
-    .returning(_COUPONS.c.id, _COUPONS.c.value)
-)
-_INSERT_REDEMPTION = (
-    insert(_REDEMPTIONS)
+    .returning(_COUPONS.c.id, _COUPONS.c.value, record_digests.returned(name, "coupons"))
+    for name in _DIALECTS
+}
+_INSERT_REDEMPTION = {
+    name: insert(_REDEMPTIONS)
     .values(
         coupon_id=bindparam("coupon"),
         live_coupon_id=bindparam("coupon"),
@@ -95,8 +100,9 @@ _INSERT_REDEMPTION = (
         amount=bindparam("amount"),
         redeemed_at=bindparam("now"),
     )
-    .returning(_REDEMPTIONS.c.id)
-)
+    .returning(_REDEMPTIONS.c.id, record_digests.returned(name, "redemptions"))
+    for name in _DIALECTS
+}
 _STORE_ANSWER = (
     update(_KEYS)
     .where(_KEYS.c.partner_id == bindparam("partner"), _KEYS.c.key == bindparam("idem_key"))
@@ -156,12 +162,6 @@ def _now_iso(value: dt.datetime) -> str:
 def masked(code: str) -> str:
     """A code as the audit trail shows it: enough to find it, not enough to use it."""
     return code[:4] + "…" + code[-2:] if len(code) > 6 else "…"
-
-
-def _write_digests(session: Session, redemption_id: int, coupon_id: int) -> None:
-    """The digests of a redemption and its coupon as they now are (a redeem or a void changes both)."""
-    record_digests.write(session, "redemptions", [redemption_id])
-    record_digests.write(session, "coupons", [coupon_id])
 
 
 # --- idempotency ---------------------------------------------------------------------
@@ -277,7 +277,7 @@ def _redeem_once(
 ) -> Answer:
     conn = session.connection()
     won = conn.execute(
-        _REDEEM,
+        _REDEEM[conn.dialect.name],
         {
             "coupon_code": code,
             "partner": partner_id,
@@ -288,8 +288,8 @@ def _redeem_once(
     if won is None:
         return _why_not(session, partner_id, code, amount, today)
     now = utcnow()
-    redemption_id = conn.execute(
-        _INSERT_REDEMPTION,
+    redemption = conn.execute(
+        _INSERT_REDEMPTION[conn.dialect.name],
         {
             "coupon": won.id,
             "partner": partner_id,
@@ -297,8 +297,11 @@ def _redeem_once(
             "amount": _money(won.value) if amount is None else amount,
             "now": now,
         },
-    ).scalar_one()
-    _write_digests(session, redemption_id, won.id)
+    ).one()
+    redemption_id = redemption.id
+    record_digests.store(
+        session, [("coupons", won.id, won.digest_message), ("redemptions", redemption_id, redemption.digest_message)]
+    )
     return Answer(
         201, {"redemption_id": redemption_id, "code": code, "redeemed_at": _now_iso(now)}, "redeemed", redemption_id
     )
@@ -344,8 +347,8 @@ def redeem(
 
 # --- void ----------------------------------------------------------------------------
 
-_VOID = (
-    update(_REDEMPTIONS)
+_VOID = {
+    name: update(_REDEMPTIONS)
     .where(
         _REDEMPTIONS.c.id == bindparam("redemption"),
         _REDEMPTIONS.c.partner_id == bindparam("partner"),
@@ -353,14 +356,16 @@ _VOID = (
         _REDEMPTIONS.c.redeemed_at > bindparam("window_opened"),
     )
     .values(voided_at=bindparam("now"), live_coupon_id=None, void_reason=bindparam("reason"))
-    .returning(_REDEMPTIONS.c.coupon_id)
-)
-_UNREDEEM = (
-    update(_COUPONS)
+    .returning(_REDEMPTIONS.c.coupon_id, record_digests.returned(name, "redemptions"))
+    for name in _DIALECTS
+}
+_UNREDEEM = {
+    name: update(_COUPONS)
     .where(_COUPONS.c.id == bindparam("coupon"), _COUPONS.c.status == "redeemed")
     .values(status="issued")
-    .returning(_COUPONS.c.code)
-)
+    .returning(_COUPONS.c.code, record_digests.returned(name, "coupons"))
+    for name in _DIALECTS
+}
 _CODE_OF = select(_COUPONS.c.code).where(_COUPONS.c.id == bindparam("coupon"))
 _VOID_STATE = (
     select(_REDEMPTIONS.c.voided_at, _COUPONS.c.code)
@@ -380,20 +385,25 @@ def void(
     conn = session.connection()
     params = {"redemption": redemption_id, "partner": partner.id}
     voided = conn.execute(
-        _VOID, {**params, "window_opened": now - VOID_WINDOW, "now": now, "reason": (reason or "")[:200] or None}
+        _VOID[conn.dialect.name],
+        {**params, "window_opened": now - VOID_WINDOW, "now": now, "reason": (reason or "")[:200] or None},
     ).first()
     code = ""
     if voided is not None:
-        code = conn.execute(_UNREDEEM, {"coupon": voided.coupon_id}).scalar()
-        if code is None:  # the coupon had left 'redeemed' some other way: it stays as it is
+        digests = [("redemptions", redemption_id, voided.digest_message)]
+        coupon = conn.execute(_UNREDEEM[conn.dialect.name], {"coupon": voided.coupon_id}).first()
+        if coupon is None:  # the coupon had left 'redeemed' some other way: it stays as it is
             code = conn.execute(_CODE_OF, {"coupon": voided.coupon_id}).scalar()
+        else:
+            code = coupon.code
+            digests.append(("coupons", voided.coupon_id, coupon.digest_message))
         answer = Answer(
             200,
             {"redemption_id": redemption_id, "code": code, "voided_at": _now_iso(now), "coupon_status": "issued"},
             "voided",
             redemption_id,
         )
-        _write_digests(session, redemption_id, voided.coupon_id)
+        record_digests.store(session, digests)
     else:
         row = conn.execute(_VOID_STATE, params).first()
         if row is None:

@@ -232,3 +232,30 @@ def test_an_update_that_leaves_a_record_as_it_was_does_not_hide_a_change_made_ou
     assert code == 1
     assert f"claims {a}: reserve_amount\n" in output
     assert f"claims {b}:" not in output and "1 records changed outside the application" in output
+
+
+def test_redemptions_with_an_amount_and_a_store_voided_and_redeemed_again_verify(world, client, runner, database):
+    """The partner API's redemption and its coupon, in every state it gives them, hold the
+    digest of the state it left (amounts and stores included)."""
+    with database.transaction() as s:
+        services.add_store(s, ACTOR, world["partner_id"], "SH-01", "静安店", "上海")
+    code = issue(database, world["customer_id"], world["partner_id"], value="88.80")
+    first = _api(client, world["key"], "/redemptions", {"code": code, "amount": "12.30", "store_id": "SH-01"})
+    assert first.status_code == 201
+    voided = _api(client, world["key"], f"/redemptions/{first.json['redemption_id']}/void", {"reason": "退单"})
+    assert voided.status_code == 200
+    assert _api(client, world["key"], "/redemptions", {"code": code}).status_code == 201
+    exit_code, output = _verify(runner)
+    assert exit_code == 0, output
+
+
+def test_a_void_does_not_hide_a_change_made_outside_to_its_coupon(world, client, runner, database):
+    """A void puts its coupon back from 'redeemed' only: a coupon moved on straight in the
+    database keeps the state the void did not make, and verify still names it."""
+    with database.session() as s:
+        redemption, coupon = s.execute(select(Redemption.id, Redemption.coupon_id)).one()
+    _raw(database, "UPDATE coupons SET status = 'expired' WHERE id = :k", k=coupon)
+    assert _api(client, world["key"], f"/redemptions/{redemption}/void", {}).status_code == 200
+    exit_code, output = _verify(runner)
+    assert exit_code == 1
+    assert f"coupons {coupon}: status\n" in output
