@@ -433,8 +433,10 @@ def verify(
             initializer=_start_worker,
             initargs=(conn.engine.url.render_as_string(hide_password=False), _the_key()),
         )
-        with pool:
+        try:
             return _gather(slices, pool.map(_check_in_worker, slices), spans, progress)
+        finally:
+            pool.shutdown(cancel_futures=True)  # on an error or ^C, not after every slice left
     key = _the_key()
     return _gather(slices, (_check_slice(conn, *part, key) for part in slices), spans, progress)
 
