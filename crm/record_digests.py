@@ -37,9 +37,12 @@ blockchain tables.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -424,48 +427,126 @@ class Finding:
 
 
 STREAM = 50_000  # records read at a time
+SLICE = 250_000  # keys of a table checked at a time, in one snapshot (by one worker)
 _BELOW, _ABOVE = -(2**63), 2**63 - 1  # below and above every key
 _STORED = text("SELECT record_id, mac FROM record_digests WHERE tbl = :tbl AND record_id > :lo AND record_id <= :hi")
 
 
-def verify(session: Session, progress: Callable[[int, int, str], None] | None = None) -> list[Finding]:
-    """Every audited record against its digest, in one snapshot; returns what differs
-    (empty: every record holds the state the application left). ``progress(done, total,
-    table)`` is called as records are checked."""
-    # One snapshot for every table and its digests (PostgreSQL: REPEATABLE READ, if verify
-    # begins the transaction; SQLite's read transaction is one already).
-    postgres = session.get_bind().dialect.name == "postgresql"
-    fresh = postgres and not session.in_transaction()
+def verify(
+    session: Session,
+    progress: Callable[[int, int, str], None] | None = None,
+    workers: int | None = None,
+    keys_per_slice: int = SLICE,
+) -> list[Finding]:
+    """Every audited record against its digest; returns what differs (empty: every record
+    holds the state the application left). ``progress(done, total, table)`` is called as
+    records are checked.
+
+    Each table is checked in slices of ``keys_per_slice`` keys, a slice's records beside the
+    digests of the same keys, in one snapshot: a record and its digest are written in one
+    transaction, so that they always agree there. Once a table has several slices, ``workers``
+    processes (default: one per core) check them, each on its own connection: the hashing,
+    and the database's rendering of the records, on every core. Otherwise (or with one
+    worker) every slice is checked here, on the session's connection, in one snapshot."""
+    # PostgreSQL: REPEATABLE READ, if verify begins the transaction (SQLite's read
+    # transaction is one snapshot already).
+    fresh = session.get_bind().dialect.name == "postgresql" and not session.in_transaction()
     conn = (
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"}) if fresh else session.connection()
     )
-    found = [finding for table in SPECS for finding in _verify_table(conn, table, progress)]
+    spans = {table: _span(conn, table) for table in SPECS}
+    slices = [part for table, span in spans.items() for part in _slices(table, span, keys_per_slice)]
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(slices) > len(SPECS) and not _in_memory(conn):  # a table of several slices
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),  # nothing of this process's connections
+            initializer=_start_worker,
+            initargs=(conn.engine.url.render_as_string(hide_password=False), _the_key()),
+        )
+        try:
+            return _gather(slices, pool.map(_check_in_worker, slices), spans, progress)
+        finally:
+            pool.shutdown(cancel_futures=True)  # on an error or ^C, not after every slice left
+    key = _the_key()
+    return _gather(slices, (_check_slice(conn, *part, key) for part in slices), spans, progress)
+
+
+def _span(conn, table: str) -> tuple[int | None, int | None]:
+    """The lowest and highest key of ``table`` (None, None if it is empty)."""
+    key = SPECS[table].key
+    # Two subqueries: SQLite reads MIN or MAX alone off the index, both together by a scan.
+    return conn.execute(text(f"SELECT (SELECT MIN({key}) FROM {table}), (SELECT MAX({key}) FROM {table})")).one()  # nosec B608
+
+
+def _slices(table: str, span: tuple[int | None, int | None], size: int) -> list[tuple[str, int, int]]:
+    """(table, lo, hi) of each slice of ``table``'s keys (lo < key <= hi), the outer two
+    open-ended: a digest whose record is gone may lie beyond the keys there are."""
+    low, high = span
+    inner = [] if low is None else list(range(low - 1 + size, high, size))
+    bounds = [_BELOW, *inner, _ABOVE]
+    return [(table, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+
+
+def _gather(slices, results, spans, progress) -> list[Finding]:
+    """The findings of ``results`` (those of ``slices``, in order). Progress is counted
+    against the span of each table's keys (a sequence's: about as many as its records)."""
+    found, done = [], dict.fromkeys(SPECS, 0)
+    for (table, _lo, _hi), (checked, findings) in zip(slices, results):
+        found += findings
+        done[table] += checked
+        if progress is not None:
+            low, high = spans[table]
+            progress(done[table], max(0 if low is None else high - low + 1, done[table]), table)
     return sorted(found, key=lambda f: (list(SPECS).index(f.table), f.key))
 
 
-def _verify_table(conn, table: str, progress) -> list[Finding]:
-    """The findings of one table. Its records are read in runs in key order, each with the
-    digests of the same keys: two range scans of a primary key, where a join read every
-    digest of every table for each table (PostgreSQL hashed them) or looked each one up
-    (SQLite)."""
-    spec, dialect, key = SPECS[table], conn.dialect.name, _the_key()
-    total = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one() if progress else 0  # nosec B608
+def _in_memory(conn) -> bool:
+    """Whether the database lives in this process only (SQLite's :memory:)."""
+    return conn.dialect.name == "sqlite" and conn.engine.url.database in (None, "", ":memory:")
+
+
+_worker: dict = {}  # a worker process's engine and key
+
+
+def _start_worker(url: str, key: bytes) -> None:
+    from sqlalchemy.pool import NullPool
+
+    from crm.db import make_engine
+
+    _worker.update(engine=make_engine(url, poolclass=NullPool), key=key)
+
+
+def _check_in_worker(part: tuple[str, int, int]) -> tuple[int, list[Finding]]:
+    """_check_slice on a connection of the worker's own, in a snapshot of its own."""
+    engine = _worker["engine"]
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        if postgres:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        return _check_slice(conn, *part, _worker["key"])
+
+
+def _check_slice(conn, table: str, lo: int, hi: int, key: bytes) -> tuple[int, list[Finding]]:
+    """(records checked, findings) of the keys lo < key <= hi of ``table``. The records are
+    read in runs in key order, each with the digests of the same keys: two range scans of a
+    primary key, where a join read every digest of every table for each table (PostgreSQL
+    hashed them) or looked each one up (SQLite)."""
+    spec, dialect = SPECS[table], conn.dialect.name
     records = text(
         f"SELECT {spec.key}, {message_sql(dialect, table)} FROM {table} "  # nosec B608 - names from SPECS
-        f"WHERE {spec.key} > :lo ORDER BY {spec.key} LIMIT :n"
+        f"WHERE {spec.key} > :lo AND {spec.key} <= :hi ORDER BY {spec.key} LIMIT :n"
     )
-    lo, checked, bad, orphans = _BELOW, 0, [], []
-    while lo < _ABOVE:
-        rows = _rows(conn, records, {"lo": lo, "n": STREAM})
-        hi = rows[-1][0] if len(rows) == STREAM else _ABOVE
-        digests = dict(_rows(conn, _STORED, {"tbl": table, "lo": lo, "hi": hi}))
+    checked, bad, orphans = 0, [], []
+    while lo < hi:
+        rows = _rows(conn, records, {"lo": lo, "hi": hi, "n": STREAM})
+        upto = rows[-1][0] if len(rows) == STREAM else hi
+        digests = dict(_rows(conn, _STORED, {"tbl": table, "lo": lo, "hi": upto}))
         fresh = _macs([message for _k, message in rows], key)
         bad += [(k, m, digests.get(k)) for (k, m), digest in zip(rows, fresh) if digests.get(k) != digest]
         orphans += sorted(digests.keys() - {k for k, _message in rows})
-        checked, lo = checked + len(rows), hi
-        if progress is not None:
-            progress(checked, max(total, checked), table)
-    return _named(conn, table, bad) + [Finding(table, k, ("deleted",)) for k in orphans]
+        checked, lo = checked + len(rows), upto
+    return checked, _named(conn, table, bad) + [Finding(table, k, ("deleted",)) for k in orphans]
 
 
 def _named(conn, table: str, bad: list[tuple[int, str, str | None]]) -> list[Finding]:

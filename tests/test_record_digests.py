@@ -259,3 +259,45 @@ def test_a_void_does_not_hide_a_change_made_outside_to_its_coupon(world, client,
     exit_code, output = _verify(runner)
     assert exit_code == 1
     assert f"coupons {coupon}: status\n" in output
+
+
+def test_verify_split_over_worker_processes_finds_what_one_process_finds(world, database):
+    """Records changed outside the application, at the ends of their tables and inside, are
+    named the same when the tables are checked in slices by worker processes, each on its own
+    connection, as when one process checks them all."""
+    with database.session() as s:
+        first_customer = s.scalar(select(Customer.id).order_by(Customer.id).limit(1))
+        claim = s.scalar(select(Claim.id).order_by(Claim.id).offset(7).limit(1))
+    last_policy, last_entry = _one(database, "policies", "id"), _one(database, "entitlement_entries", "id")
+    tier = _one(database, "customer_tiers", "customer_id")
+    _raw(database, "UPDATE customers SET city = '篡改市' WHERE id = :k", k=first_customer)
+    _raw(database, "UPDATE claims SET reserve_amount = 999999, status = 'approved' WHERE id = :k", k=claim)
+    _raw(database, "UPDATE customer_tiers SET reasons = 'FORGED' WHERE customer_id = :k", k=tier)
+    _raw(database, "UPDATE policies SET annual_premium = 1.00 WHERE id = :k", k=last_policy)
+    _raw(database, "DELETE FROM entitlement_entries WHERE id = :k", k=last_entry)
+    with database.session() as s:
+        coupon = s.scalar(select(Coupon).limit(1))
+    _raw(
+        database,
+        "INSERT INTO coupons (code, customer_id, partner_id, value, currency, unit_cost, status, issued_at, expires_on)"
+        " VALUES ('FORGED0001', :c, :p, 888, 'CNY', 0, 'issued', :now, :exp)",
+        c=coupon.customer_id,
+        p=coupon.partner_id,
+        now=dt.datetime(2026, 11, 24, 8, 0),
+        exp=dt.date(2030, 1, 1),
+    )
+    forged = _one(database, "coupons", "id")
+    expected = [
+        record_digests.Finding("customers", first_customer, ("city",)),
+        record_digests.Finding("policies", last_policy, ("annual_premium",)),
+        record_digests.Finding("claims", claim, ("status", "reserve_amount")),
+        record_digests.Finding("coupons", forged, ("inserted",)),
+        record_digests.Finding("entitlement_entries", last_entry, ("deleted",)),
+        record_digests.Finding("customer_tiers", tier, ("reasons",)),
+    ]
+    with database.session() as s:
+        alone = record_digests.verify(s, workers=1, keys_per_slice=5)
+    with database.session() as s:
+        split = record_digests.verify(s, workers=2, keys_per_slice=5)
+    assert alone == expected
+    assert split == alone
