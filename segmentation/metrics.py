@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import mean_poisson_deviance
 
 
 def poisson_deviance(rate: np.ndarray, predicted: np.ndarray, exposure: np.ndarray) -> float:
     """Mean Poisson deviance of predicted rates, weighted by exposure (lower is better)."""
+    from sklearn.metrics import mean_poisson_deviance  # here, not at import: see risk_model._hgb
+
     return float(mean_poisson_deviance(rate, np.maximum(predicted, 1e-9), sample_weight=exposure))
 
 

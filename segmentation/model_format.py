@@ -56,14 +56,14 @@ def is_legacy(data: bytes) -> bool:
 
 def dumps(model) -> bytes:
     """The model as a JSON document (UTF-8 bytes)."""
-    import skops.io
-
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, **{name: getattr(model, name) for name in _FIELDS}}
     doc["inputs"], doc["product_mix"] = list(model.inputs), list(model.product_mix)
     doc["glm"] = model.glm.to_dict() if model.glm is not None else None
-    doc["trees_skops"] = (
-        base64.b64encode(skops.io.dumps(model.estimator)).decode("ascii") if model.estimator is not None else None
-    )
+    doc["trees_skops"] = None
+    if model.estimator is not None:
+        import skops.io  # only for trees: importing it took 3 s of a worker's first partition (see loads)
+
+        doc["trees_skops"] = base64.b64encode(skops.io.dumps(model.estimator)).decode("ascii")
     return json.dumps(doc, default=_plain, ensure_ascii=False, allow_nan=True).encode("utf-8")
 
 
@@ -78,8 +78,6 @@ def loads(data: bytes) -> dict:
     """The FittedModel's fields of dumps' bytes (risk_model.FittedModel.from_bytes builds it).
     Raises LegacyModelFormat on an older version's pickle (which is not loaded), ValueError on
     anything else that is not this format."""
-    import skops.io
-
     data = bytes(data)
     if is_legacy(data):
         raise LegacyModelFormat("the model was stored by an older version (a pickle); it is not loaded")
@@ -93,6 +91,10 @@ def loads(data: bytes) -> dict:
         raise LegacyModelFormat(f"stored model format {doc.get('format_version')} is not {FORMAT_VERSION}")
     trees = None
     if doc.get("trees_skops"):
+        # Imported only for trees: a GLM is plain JSON, and skops' import (it walks every
+        # loaded module) took 3.4 s of each worker's first partition at 1M under load.
+        import skops.io
+
         raw = base64.b64decode(doc["trees_skops"])
         untrusted = set(skops.io.get_untrusted_types(data=raw))
         if untrusted - TRUSTED:

@@ -31,19 +31,22 @@ import concurrent.futures
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from .aggregates import aggregate
 from .features import credibility, features_from_aggregates
 from .frames import PRODUCT_TYPES, Prepared, prepare
-from .glm import MIN_GAIN, Cells, GlmTable, fit_glm, select_inputs
+from .glm import MIN_GAIN, Cells, GlmTable, distinct_rows, fit_glm, select_inputs
 from .metrics import decile_table, normalised_gini
 from .model_inputs import CANDIDATES, TEXT, Vocabulary, customer_inputs, held_matrix, training_rows
 from .policy import TierPolicy
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 MODEL_VERSION = "freq-2"
 
@@ -115,6 +118,10 @@ def held_out(customer_ids: np.ndarray, salt: int = 0, share: float = 0.25) -> np
 def _hgb(random_state: int) -> HistGradientBoostingRegressor:
     """Boosted Poisson trees on the coded inputs: bands as ordered numbers, gender, city and
     product type as categories."""
+    # scikit-learn is imported where a model is fitted, not with this module: the run's worker
+    # processes, which import it to score with the GLM's table, started 1.3 s later with it.
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     return HistGradientBoostingRegressor(
         loss="poisson",
         max_iter=100,
@@ -312,8 +319,8 @@ def predict_from_aggregates(
     names = [name for name in model.inputs if name != "product_type"]
     codes = vocab.encode(customer_inputs(aggs, d), names)
     # Customers share few distinct input rows, so each is predicted once and spread back.
-    unique, group = np.unique(codes, axis=0, return_inverse=True)
-    rates = _rates(model, vocab, unique, names)[group.reshape(-1)]
+    first, group = distinct_rows(codes, [vocab.size(name) for name in names])
+    rates = _rates(model, vocab, codes[first], names)[group]
     held = held_matrix(aggs)
     own, mix = np.zeros(len(aggs)), np.zeros(len(aggs))
     for t, share in enumerate(model.product_mix):  # a fixed order: the same sums in any partition

@@ -334,11 +334,14 @@ def _refresh_statistics(database: Database, changed: int, customers: int) -> Non
     autovacuum: the planner of the statements that follow (the delivery of the moves, the
     pages) otherwise takes a table that a first run has just filled for empty. The delivery
     of a first run's moves at 1M took 71 s, 50 s of them finding the new VIPs' tiers by a
-    scan of every tier row per batch; after ANALYZE, by the primary key."""
+    scan of every tier row per batch; after ANALYZE, by the primary key. The same for the
+    tiers' digests (crm.record_digests), which the run wrote as many of: the next night's
+    run, planned on the statistics of a table without them, deleted the stale digests of each
+    partition by a scan of every tier's digest (0.2-0.7 s a partition at 1M; 6 ms after ANALYZE)."""
     if changed < 50 + customers // 10:
         return
     with database.engine.connect() as conn:
-        conn.execute(text("ANALYZE customer_tiers, tier_history"))
+        conn.execute(text("ANALYZE customer_tiers, tier_history, record_digests"))
         conn.commit()
 
 
