@@ -261,7 +261,7 @@ def _figures(lat: list[float], statuses: dict, elapsed: float) -> dict:
 def run(kind: str, url: str, seconds: float, rounds: int, clients: int, ratelimit_storage: str) -> dict:
     key, full_codes, bare_codes = prepare(url, 40000)
     env = {
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "SECRET_KEY": os.environ["SECRET_KEY"],
         "CRM_ENV": "production",
         "BENCH_DATABASE_URL": url,
         "CRM_RATELIMIT_STORAGE_URI": ratelimit_storage,
@@ -329,6 +329,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ.setdefault("CRM_INSTANCE_DIR", tempfile.mkdtemp(prefix="crm-bench-"))
+    # One secret for the set-up here (the coupons' digests) and the servers, as in one deployment.
+    os.environ.setdefault("SECRET_KEY", "bench-" + uuid.uuid4().hex)
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             run(
