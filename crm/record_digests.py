@@ -428,6 +428,7 @@ class Finding:
 
 STREAM = 50_000  # records read at a time
 SLICE = 250_000  # keys of a table checked at a time, in one snapshot (by one worker)
+MAX_WORKERS = 4  # worker processes at most (each holds a database connection), as a tier run's
 _BELOW, _ABOVE = -(2**63), 2**63 - 1  # below and above every key
 _STORED = text("SELECT record_id, mac FROM record_digests WHERE tbl = :tbl AND record_id > :lo AND record_id <= :hi")
 
@@ -445,8 +446,8 @@ def verify(
     Each table is checked in slices of ``keys_per_slice`` keys, a slice's records beside the
     digests of the same keys, in one snapshot: a record and its digest are written in one
     transaction, so that they always agree there. Once a table has several slices, ``workers``
-    processes (default: one per core) check them, each on its own connection: the hashing,
-    and the database's rendering of the records, on every core. Otherwise (or with one
+    processes (default: one per core, MAX_WORKERS at most) check them, each on its own
+    connection: the hashing, and the database's rendering of the records, on every core. Otherwise (or with one
     worker) every slice is checked here, on the session's connection, in one snapshot."""
     # PostgreSQL: REPEATABLE READ, if verify begins the transaction (SQLite's read
     # transaction is one snapshot already).
@@ -456,7 +457,7 @@ def verify(
     )
     spans = {table: _span(conn, table) for table in SPECS}
     slices = [part for table, span in spans.items() for part in _slices(table, span, keys_per_slice)]
-    workers = workers or os.cpu_count() or 1
+    workers = workers or min(MAX_WORKERS, os.cpu_count() or 1)
     if workers > 1 and len(slices) > len(SPECS) and not _in_memory(conn):  # a table of several slices
         pool = ProcessPoolExecutor(
             workers,
