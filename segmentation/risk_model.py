@@ -226,6 +226,13 @@ def fit_frequency_model(
             )
             return trees, trees.predict(held.codes.astype(np.float64))
 
+    # scikit-learn's first import happens here, in this one thread: two threads importing its
+    # parts at once can meet in its circular imports, and Python then hands one of them a
+    # partially initialised module (CI once: "cannot import name 'clone' from … sklearn.base").
+    import sklearn.ensemble
+    import sklearn.linear_model
+    import sklearn.metrics  # noqa: F401
+
     # Side by side: the two threads fill the cores, so their libraries' pools take one thread.
     with threadpool_limits(limits=1, user_api="blas"), concurrent.futures.ThreadPoolExecutor(2) as threads:
         glm_job, hgb_job = threads.submit(glm_candidate), threads.submit(hgb_candidate)
