@@ -21,10 +21,11 @@ from crm import audit
 from crm.demo import seed_demo
 from crm.jobs import recalc
 from crm.models import TierRun
+from tests.template_helpers import seeded
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2026, 11, 24)
-WINDOW = dt.timedelta(seconds=2)
+WINDOW = dt.timedelta(seconds=1)  # beats every 1/12 s (crm.jobs.heartbeat.interval)
 READY = "RUN-STARTED "
 
 
@@ -88,8 +89,7 @@ def _runs(database) -> list[TierRun]:
 
 @pytest.fixture
 def portfolio(database):
-    seed_demo(database, 200, seed=5, as_of=AS_OF)
-    return database
+    return seeded(database, "demo-200-5", lambda: seed_demo(database, 200, seed=5, as_of=AS_OF))
 
 
 def test_a_run_killed_mid_run_is_taken_for_dead_within_the_window(db_url, portfolio):
@@ -132,7 +132,7 @@ def test_a_live_run_with_a_step_longer_than_the_window_is_never_taken_over(db_ur
             with pytest.raises(recalc.AlreadyRunning):
                 recalc.claim_slot(portfolio, _req())
             tries += 1
-            time.sleep(0.3)
+            time.sleep(0.1)
         out, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
