@@ -67,21 +67,18 @@ def _restore(database, template: str) -> None:
         _copy_sqlite(template, database.engine.url.database)
         return
     with database.engine.begin() as conn:
-        conn.execute(text("SET LOCAL session_replication_role = replica"))  # no triggers, no FK checks
+        statements = ["SET LOCAL session_replication_role = replica"]  # no triggers, no FK checks
         for table, columns in _pg_tables(conn):
-            conn.execute(text(f'DELETE FROM public."{table}"'))
-            conn.execute(
-                text(
-                    f'INSERT INTO public."{table}" ({columns}) OVERRIDING SYSTEM VALUE '
-                    f'SELECT {columns} FROM "{template}"."{table}"'
-                )
-            )
-        conn.execute(
-            text(
-                f"SELECT setval(format('public.%I', name), last_value, true) "
-                f'FROM "{template}"._sequences WHERE last_value IS NOT NULL'
-            )
+            statements += [
+                f'DELETE FROM public."{table}"',
+                f'INSERT INTO public."{table}" ({columns}) OVERRIDING SYSTEM VALUE '
+                f'SELECT {columns} FROM "{template}"."{table}"',
+            ]
+        statements.append(
+            f"SELECT setval('public.' || quote_ident(name), last_value, true) "
+            f'FROM "{template}"._sequences WHERE last_value IS NOT NULL'
         )
+        conn.exec_driver_sql("; ".join(statements))  # no parameters: one round trip
 
 
 def _pg_tables(conn) -> list[tuple[str, str]]:
