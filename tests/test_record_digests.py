@@ -23,6 +23,7 @@ from tests.benefits_helpers import move
 from tests.clock_helpers import business_today
 from tests.factories import write_csv
 from tests.partners_helpers import issue, make_partner
+from tests.template_helpers import seeded
 
 ACTOR = audit.Actor("system", "tests")
 AS_OF = dt.date(2026, 11, 24)
@@ -43,20 +44,41 @@ def _api(client, key: str, path: str, body: dict):
     return client.post(f"/api/partners/v1{path}", json=body, headers=headers)
 
 
+# One secret for every test's app: the digests of the seeded world (a template, below) are
+# made under it, as a deployment keeps its secret from one start to the next.
+SECRET = "record-digests-tests-" + "5" * 44
+_WORLDS: dict[str, dict] = {}  # database kind → the ids and key of its world (in the template)
+
+
+@pytest.fixture
+def app(db_url):
+    from crm.app import create_app
+
+    app = create_app({"env": "test", "database_url": db_url, "secret_key": SECRET})
+    yield app
+    app.extensions["crm_db"].dispose()
+
+
 @pytest.fixture
 def world(app, client, database):
     """A portfolio made only by the application: a demo seed (imports, a tier run, benefits),
-    a coupon issued and redeemed through the partner API, a new VIP's entitlements."""
-    with app.app_context():
-        seed_demo(database, 40, seed=3, as_of=AS_OF)
-    with database.session() as s:
-        customer_id = s.scalar(select(CustomerTier.customer_id).where(CustomerTier.tier != "vip").limit(1))
-    move(database, [customer_id], "vip")  # a tier changed by the application: entitlements granted
-    partner_id, key = make_partner(database)
-    code = issue(database, customer_id, partner_id)
-    redeemed = _api(client, key, "/redemptions", {"code": code})
-    assert redeemed.status_code == 201
-    return {"customer_id": customer_id, "partner_id": partner_id, "key": key, "code": code}
+    a coupon issued and redeemed through the partner API, a new VIP's entitlements. Made once
+    per database kind and worker, copied for each test (tests/template_helpers.py)."""
+
+    def build() -> None:
+        with app.app_context():
+            seed_demo(database, 40, seed=3, as_of=AS_OF)
+        with database.session() as s:
+            customer_id = s.scalar(select(CustomerTier.customer_id).where(CustomerTier.tier != "vip").limit(1))
+        move(database, [customer_id], "vip")  # a tier changed by the application: entitlements granted
+        partner_id, key = make_partner(database)
+        code = issue(database, customer_id, partner_id)
+        redeemed = _api(client, key, "/redemptions", {"code": code})
+        assert redeemed.status_code == 201
+        _WORLDS[database.dialect] = {"customer_id": customer_id, "partner_id": partner_id, "key": key, "code": code}
+
+    seeded(database, "record-digests-world", build)
+    return _WORLDS[database.dialect]
 
 
 def _verify(runner):
