@@ -53,8 +53,12 @@ def _wait_for(predicate, timeout=60.0) -> None:
     raise AssertionError("timed out")
 
 
+# Enough rows for the write pass to last a good second (it is polled every 50 ms to be killed in it).
+ROWS = 10_000
+
+
 def test_a_killed_import_leaves_nothing_and_can_be_run_again(db_url, database, tmp_path):
-    path = write_csv(tmp_path / "big.csv", [customer_row() for _ in range(40_000)])
+    path = write_csv(tmp_path / "big.csv", [customer_row() for _ in range(ROWS)])
     process = _crm(db_url, "import", "customers", str(path))
     # Kill it while it writes: pass 1 (validation) writes nothing, so wait for pass 2 to begin.
     _wait_for(lambda: _writing(database))
@@ -65,7 +69,7 @@ def test_a_killed_import_leaves_nothing_and_can_be_run_again(db_url, database, t
         assert audit.verify(s).ok
     again = _crm(db_url, "import", "customers", str(path))
     assert again.wait(timeout=300) == 0, again.stderr.read()
-    assert _count(database, Customer) == 40_000
+    assert _count(database, Customer) == ROWS
 
 
 def _writing(database) -> bool:
