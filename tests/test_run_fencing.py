@@ -21,6 +21,7 @@ from crm.importer import import_csv
 from crm.jobs import moves, recalc
 from crm.models import CustomerTier, TierRun
 from crm.models.benefits import EntitlementEntry
+from tests.template_helpers import seeded
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2026, 11, 24)
@@ -35,12 +36,15 @@ def _req(as_of: dt.date, **kw) -> recalc.RunRequest:
 
 @pytest.fixture
 def portfolio(database, tmp_path):
-    """Customers, policies and claims, imported; no tiers yet."""
-    data = generate_portfolio(N, 3, AS_OF, [])
-    for kind in ("customers", "policies", "claims"):
-        getattr(data, kind).to_csv(tmp_path / f"{kind}.csv", index=False)
-        import_csv(database, kind, tmp_path / f"{kind}.csv", ACTOR, initial_load=True)
-    return database
+    """Customers, policies and claims, imported; no tiers yet (imported once per worker)."""
+
+    def load() -> None:
+        data = generate_portfolio(N, 3, AS_OF, [])
+        for kind in ("customers", "policies", "claims"):
+            getattr(data, kind).to_csv(tmp_path / f"{kind}.csv", index=False)
+            import_csv(database, kind, tmp_path / f"{kind}.csv", ACTOR, initial_load=True)
+
+    return seeded(database, f"imported-{N}-3-{AS_OF}", load)
 
 
 def _tiers(database) -> dict[int, str]:

@@ -19,6 +19,7 @@ from crm.jobs import moves, recalc
 from crm.models import CustomerTier, TierMoveBatch
 from crm.models.benefits import AssistanceEnrolment, EntitlementEntry
 from tests.benefits_helpers import move
+from tests.template_helpers import seeded
 
 AS_OF = dt.date(2026, 11, 24)
 ACTOR = audit.Actor("system", "tests")
@@ -29,11 +30,15 @@ def _req(**kw) -> recalc.RunRequest:
 
 
 def _portfolio(database, tmp_path, n: int, seed: int) -> None:
-    """Customers, policies and claims, imported; no tiers yet."""
-    data = generate_portfolio(n, seed, AS_OF, [])
-    for kind in ("customers", "policies", "claims"):
-        getattr(data, kind).to_csv(tmp_path / f"{kind}.csv", index=False)
-        import_csv(database, kind, tmp_path / f"{kind}.csv", ACTOR, initial_load=True)
+    """Customers, policies and claims, imported; no tiers yet (imported once per worker)."""
+
+    def load() -> None:
+        data = generate_portfolio(n, seed, AS_OF, [])
+        for kind in ("customers", "policies", "claims"):
+            getattr(data, kind).to_csv(tmp_path / f"{kind}.csv", index=False)
+            import_csv(database, kind, tmp_path / f"{kind}.csv", ACTOR, initial_load=True)
+
+    seeded(database, f"imported-{n}-{seed}-{AS_OF}", load)
 
 
 def _committed_run(database, **kw) -> int:
