@@ -23,7 +23,8 @@ def live_app(sqlite_url, tmp_path):
 
     app = create_app({"env": "test", "database_url": sqlite_url})
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled every 50 ms, not 0.5 s: shutdown() at teardown waits for the next poll.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", app
     server.shutdown()
