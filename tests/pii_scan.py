@@ -14,10 +14,15 @@ from crm.validators import id_check_char
 ID_RE = re.compile(r"(?<![0-9A-Za-z])([1-9][0-9]{16}[0-9Xx])(?![0-9A-Za-z])")
 PHONE_RE = re.compile(r"(?<![0-9A-Za-z.])(1[3-9][0-9]{9})(?![0-9A-Za-z]|\.[0-9])")
 TEXT_TYPES = ("text/html", "application/json", "text/csv", "text/plain")
+# Both need a run of at least 11 digits: most pages have none, and this one pattern finds that
+# in a fifth of the time the two above take (every response of the suite is scanned).
+DIGIT_RUN_RE = re.compile(r"[0-9]{11}")
 
 
 def find_personal_data(text: str) -> list[str]:
     """Full ID numbers (with a valid check character) and mainland mobile numbers in text."""
+    if not DIGIT_RUN_RE.search(text):
+        return []
     found = [m for m in ID_RE.findall(text) if id_check_char(m[:17]) == m[17].upper()]
     return found + PHONE_RE.findall(text)
 
