@@ -26,8 +26,16 @@ from segmentation.model_inputs import CANDIDATES, Vocabulary
 from segmentation.risk_model import _hgb
 from segmentation.truth import make_true_portfolio
 from tests.conftest import csrf_token
+from tests.template_helpers import seeded
 
 AS_OF = dt.date(2026, 11, 24)
+
+
+def _demo(database) -> None:
+    """The 150-customer demo portfolio, seeded once per worker (tests/template_helpers.py)."""
+    seeded(database, "demo-150-4", lambda: seed_demo(database, 150, seed=4, as_of=AS_OF))
+
+
 ACTOR = audit.Actor("system", "tests")
 
 
@@ -62,7 +70,7 @@ def one_openmp_thread():
 def test_an_older_versions_pickle_is_not_loaded_and_the_next_run_refits_with_a_note(
     database, tmp_path, caplog, one_openmp_thread
 ):
-    seed_demo(database, 150, seed=4, as_of=AS_OF)
+    _demo(database)
     sentinel = tmp_path / "unpickled"
     old = _plant_old_pickle(database, sentinel)
     with caplog.at_level(logging.WARNING, logger="crm.tiers.models_store"):
@@ -99,7 +107,7 @@ def test_a_model_stored_and_read_back_predicts_exactly_what_it_did(database, kin
 
 
 def test_model_page_shows_deviance_gini_calibration_and_relativities(client, login_as, database, tmp_path):
-    seed_demo(database, 150, seed=4, as_of=AS_OF)
+    _demo(database)
     login_as("risk_officer")
     html = client.get("/tiers/model").get_data(as_text=True)
     for part in (
