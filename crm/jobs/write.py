@@ -5,7 +5,8 @@ a temporary table of the run's connection (a TEMP table needs no lock on the dat
 SQLite other writers go on while a run stages). ``write_changes`` then applies everything
 staged: the states being replaced move into the history, then the new states are inserted or
 updated from the stage (INSERT … SELECT, and UPDATE … FROM or an upsert, see _CURRENT), the
-run's constants (its id, date and time) bound once; it records the changes' audit events (the
+run's constants (its id, date and time) bound once, each statement returning its rows' digest
+messages (stored in bulk: record_digests.store_returned); it records the changes' audit events (the
 run holds them for its commit) and keeps the moves for the subscribers, who get them once
 the run has committed (crm.jobs.moves; both from the changes the run holds, not read back). SQLite applies once, after the scoring, so that its
 write lock is held for the writes alone; PostgreSQL applies each partition while the workers
@@ -106,6 +107,14 @@ _CURRENT = {
         (_update("s.old_tier <> s.tier", ("tier", *_RESCORED_COLUMNS)), "moved"),
         (_update("s.old_tier = s.tier", _RESCORED_COLUMNS), "kept"),
     ),
+}
+
+# Each written tier row's digest message, returned by the statement that wrote it (for
+# record_digests.store_returned): the state as written, without reading it back. Qualified:
+# the stage of an UPDATE … FROM has columns of the same names.
+_RETURNING = {
+    dialect: f" RETURNING customer_tiers.customer_id, {record_digests.message_sql(dialect, 'customer_tiers', 'customer_tiers.')}"
+    for dialect in _CURRENT
 }
 
 
@@ -249,10 +258,11 @@ def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_o
             conn.execute(text(_REPLACED), constants)
         for sql, rows in _CURRENT[conn.dialect.name]:
             if staged[rows]:
-                conn.execute(text(sql).bindparams(*_TYPED), constants)
+                with conn.execute(text(sql + _RETURNING[conn.dialect.name]).bindparams(*_TYPED), constants) as result:
+                    written = result.cursor.fetchall()  # the driver's tuples: Row objects cost a third more
+                record_digests.store_returned(session, "customer_tiers", written)
         for index in rebuilt:
             conn.execute(CreateIndex(index))
         conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
-        record_digests.write(session, "customer_tiers", (i for part in parts for i in part.index))
         audit.record(session, actor, audited.result())
     return sum(moves.store(session, run_id, actor, moves_of(part)) for part in parts)
