@@ -26,12 +26,10 @@ from collections import Counter
 import pandas as pd
 from sqlalchemy import Date, bindparam, table, text
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateIndex, DropIndex
 
 from crm import audit, record_digests
 from crm.db import UTCDateTime, bulk_insert, copy_csv, utcnow
 from crm.jobs import moves
-from crm.models import CustomerTier
 from segmentation.scores import published
 
 AUDIT_CHUNK = 2000  # customers per audit event
@@ -221,34 +219,12 @@ def moves_of(part: pd.DataFrame) -> pd.DataFrame:
     return part[part["old_tier"].astype(object) != part["tier"].astype(object)]
 
 
-REBUILD_FROM = 100_000  # new tier rows from which SQLite may rebuild the indexes rather than maintain them
-
-
-def _rebuilt_indexes(conn, new: int) -> list:
-    """The tier table's indexes that SQLite rebuilds after the inserts rather than maintain
-    row by row: when the new rows are at least as many as the rows there (a first run). At
-    a million: the insert took 1.1 s without the index and rebuilding it 0.4-0.6 s, against
-    2.0 s with it, and the commit 0.25 s against 0.7 s. Inside the run's transaction (SQLite's DDL
-    is transactional), so a failure leaves the index as it was. Not on PostgreSQL: DROP
-    INDEX would lock the table against readers until the run's commit."""
-    if conn.dialect.name != "sqlite" or new < REBUILD_FROM:
-        return []
-    there = conn.execute(text("SELECT COUNT(*) FROM customer_tiers")).scalar_one()
-    return sorted(CustomerTier.__table__.indexes, key=lambda index: index.name) if new >= there else []
-
-
 def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date, actor: audit.Actor) -> int:
     """Apply the staged changes (keeping the states they replace), record the audit events of
     ``parts`` (the changes staged), keep their moves for the subscribers (benefits, queues:
     crm.jobs.moves), and empty the stage. Returns the number of moves."""
     conn, staged = session.connection(), _staged(parts)
     constants = {"run": run_id, "as_of": as_of, "now": utcnow(), "lo": staged.pop("lo"), "hi": staged.pop("hi")}
-    # Before the encoder's thread starts: it holds the GIL except while this thread's statements
-    # run, and a short statement waits for the GIL at every call into the driver (these two took
-    # 0.23 s instead of a few ms). The statements below do not use the tier index.
-    rebuilt = _rebuilt_indexes(conn, staged["new"])
-    for index in rebuilt:
-        conn.execute(DropIndex(index))
     # The audit events' JSON is made in a thread while the statements run: the driver lets go
     # of the GIL while the database works, and on SQLite the scoring is over by then (made as
     # the changes were staged, a first run's 0.6 s of it took a core from the workers).
@@ -261,8 +237,6 @@ def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_o
                 with conn.execute(text(sql + _RETURNING[conn.dialect.name]).bindparams(*_TYPED), constants) as result:
                     written = result.cursor.fetchall()  # the driver's tuples: Row objects cost a third more
                 record_digests.store_returned(session, "customer_tiers", written)
-        for index in rebuilt:
-            conn.execute(CreateIndex(index))
         conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
         audit.record(session, actor, audited.result())
     return sum(moves.store(session, run_id, actor, moves_of(part)) for part in parts)
