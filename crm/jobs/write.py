@@ -19,7 +19,6 @@ rows and no history: the history keeps the states a customer has left.
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
 from collections import Counter
 
@@ -225,18 +224,13 @@ def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_o
     crm.jobs.moves), and empty the stage. Returns the number of moves."""
     conn, staged = session.connection(), _staged(parts)
     constants = {"run": run_id, "as_of": as_of, "now": utcnow(), "lo": staged.pop("lo"), "hi": staged.pop("hi")}
-    # The audit events' JSON is made in a thread while the statements run: the driver lets go
-    # of the GIL while the database works, and on SQLite the scoring is over by then (made as
-    # the changes were staged, a first run's 0.6 s of it took a core from the workers).
-    with concurrent.futures.ThreadPoolExecutor(1) as encoder:
-        audited = encoder.submit(_audit_changes, parts, run_id)
-        if staged["replaced"]:  # a first run has no state to replace
-            conn.execute(text(_REPLACED), constants)
-        for sql, rows in _CURRENT[conn.dialect.name]:
-            if staged[rows]:
-                with conn.execute(text(sql + _RETURNING[conn.dialect.name]).bindparams(*_TYPED), constants) as result:
-                    written = result.cursor.fetchall()  # the driver's tuples: Row objects cost a third more
-                record_digests.store_returned(session, "customer_tiers", written)
-        conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
-        audit.record(session, actor, audited.result())
+    if staged["replaced"]:  # a first run has no state to replace
+        conn.execute(text(_REPLACED), constants)
+    for sql, rows in _CURRENT[conn.dialect.name]:
+        if staged[rows]:
+            with conn.execute(text(sql + _RETURNING[conn.dialect.name]).bindparams(*_TYPED), constants) as result:
+                written = result.cursor.fetchall()  # the driver's tuples: Row objects cost a third more
+            record_digests.store_returned(session, "customer_tiers", written)
+    conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
+    audit.record(session, actor, _audit_changes(parts, run_id))
     return sum(moves.store(session, run_id, actor, moves_of(part)) for part in parts)
