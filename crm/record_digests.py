@@ -27,9 +27,10 @@ blockchain tables.
 - **O(changes)**: the ORM's writes are covered by two session events (after_flush for added,
   changed and deleted objects; do_orm_execute for ``session.execute(update(Model)…)``); the
   bulk paths that write with Core or on the driver call ``write(session, table, ids)`` with
-  the ids they wrote (the importer, a recalculation's tiers, the benefit ledger); the partner
-  API's redemptions and voids read their records' states in the RETURNING of their own writes
-  and ``store`` both digests in one statement. A digest that already matches is not written again, and an
+  the ids they wrote (the importer, the benefit ledger); the partner API's redemptions and
+  voids read their records' states in the RETURNING of their own writes and ``store`` both
+  digests in one statement; a recalculation's tier writes return theirs too, and
+  ``store_returned`` stores them in bulk. A digest that already matches is not written again, and an
   UPDATE statement writes those of the rows whose state it changed, not of every row it
   matched: a row it left as it was keeps the digest that shows a change made outside.
 """
@@ -46,7 +47,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import event, literal_column, select, text
+from sqlalchemy import bindparam, column, event, literal_column, select, text, true
+from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -363,6 +365,55 @@ def store(session, messages: Iterable[tuple[str, int, str]]) -> None:
             for (table, key, message), digest in zip(rows, digests)
         ],
     )
+
+
+# The digests store_returned has made, staged on the session's connection (bulk_insert's COPY
+# on PostgreSQL), then upserted from there by one statement.
+_STAGE = table_clause("digest_stage", column("record_id"), column("mac"), column("tags"))
+_CREATE_STAGE = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE.name} (
+    record_id BIGINT NOT NULL, mac VARCHAR(32) NOT NULL, tags VARCHAR(80) NOT NULL)"""
+
+
+def _upsert_staged(dialect) -> object:
+    """INSERT of the staged digests (of the table bound as :tbl) that replaces a record's stale
+    one and leaves one already right as it is."""
+    digests = RecordDigest.__table__
+    staged = select(bindparam("tbl", type_=digests.c.tbl.type), _STAGE.c.record_id, _STAGE.c.mac, _STAGE.c.tags)
+    # WHERE true: SQLite reads an ON after a bare SELECT … FROM as a join's.
+    statement = dialect.insert(digests).from_select(
+        ["tbl", "record_id", "mac", "tags"], staged.where(true()).order_by(_STAGE.c.record_id)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[digests.c.tbl, digests.c.record_id],
+        set_={"mac": statement.excluded.mac, "tags": statement.excluded.tags},
+        where=digests.c.mac != statement.excluded.mac,
+    )
+
+
+_UPSERT_STAGED = {"postgresql": _upsert_staged(postgresql), "sqlite": _upsert_staged(sqlite)}
+
+
+def store_returned(session, table: str, rows: list[tuple[int, str]]) -> None:
+    """Store the digests of many records of ``table`` whose messages the statements that
+    wrote them returned (``message_sql`` in their RETURNING): (key, message) each, in the
+    session's transaction. One upsert for them all: a stale digest is replaced, one already
+    right is left as it is, and none is read first (a first run's tiers have none)."""
+    if not rows:
+        return
+    conn, width = session.connection(), len(SPECS[table].fields)
+    messages = [message for _key, message in rows]
+    conn.execute(text(_CREATE_STAGE))
+    bulk_insert(
+        session,
+        _STAGE,
+        {
+            "record_id": [key for key, _message in rows],
+            "mac": _macs(messages, _the_key()),
+            "tags": _tags(messages, width),
+        },
+    )
+    conn.execute(_UPSERT_STAGED[conn.dialect.name], {"tbl": table})
+    conn.execute(text(f"DELETE FROM {_STAGE.name}"))  # nosec B608 - a constant name
 
 
 def _after_flush(session: Session, _context) -> None:

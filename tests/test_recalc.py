@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
 from crm import audit, events
 from crm.db import utcnow
@@ -500,51 +500,3 @@ def test_bulk_insert_keeps_every_value_as_given(database, monkeypatch, rows_per_
         assert [r[2] for r in got] == label
         assert [None if r[3] is None else str(r[3])[:10] for r in got] == ["2026-11-24", None, "2026-11-24"]
         assert [None if r[4] is None else str(r[4])[:16] for r in got] == ["2026-11-24 08:30", "2026-11-24 08:30", None]
-
-
-def test_a_first_run_builds_the_tier_index_after_its_inserts(portfolio, monkeypatch):
-    """On SQLite, inserts at least as many as the tier rows there (a first run) go in without
-    the tier index, which is built again in the same transaction: the same index after a run,
-    and as it was after a run that fails. Never on PostgreSQL (DROP INDEX would lock the
-    table against readers until the commit)."""
-    from sqlalchemy import event, inspect
-
-    from crm.jobs import write
-
-    monkeypatch.setattr(write, "REBUILD_FROM", 100)  # the demo portfolio is small
-    ddl = []
-    event.listen(
-        portfolio.engine,
-        "before_cursor_execute",
-        lambda conn, cursor, sql, *args: (
-            ddl.append(sql.split(" ON ")[0].strip())
-            if sql.lstrip().startswith(("DROP INDEX", "CREATE INDEX"))
-            else None
-        ),
-    )
-
-    def index():
-        return [(i["name"], i["column_names"]) for i in inspect(portfolio.engine).get_indexes("customer_tiers")]
-
-    built = index()
-    with portfolio.transaction() as s:
-        s.execute(delete(CustomerTier))
-    real = recalc.write_changes
-
-    def crash_after_writing(session, *args, **kwargs):
-        real(session, *args, **kwargs)
-        raise RuntimeError("killed midway")
-
-    monkeypatch.setattr(recalc, "write_changes", crash_after_writing)
-    with pytest.raises(RuntimeError):
-        recalc.recalculate(portfolio, _req())
-    assert index() == built and _count(portfolio, CustomerTier) == 0
-    monkeypatch.setattr(recalc, "write_changes", real)
-    assert recalc.recalculate(portfolio, _req()).changed == 600
-    assert index() == built == [("ix_customer_tiers_tier_customer", ["tier", "customer_id"])]
-    assert _count(portfolio, CustomerTier) == 600
-    rebuilt = ["DROP INDEX ix_customer_tiers_tier_customer", "CREATE INDEX ix_customer_tiers_tier_customer"]
-    assert ddl == (rebuilt * 2 if portfolio.dialect == "sqlite" else [])
-    del ddl[:]
-    assert recalc.recalculate(portfolio, _req(as_of=AS_OF + dt.timedelta(days=200))).changed > 0
-    assert ddl == []  # a later run maintains the index

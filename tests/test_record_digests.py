@@ -225,6 +225,19 @@ def test_changes_made_through_the_application_verify(world, app, client, runner,
     assert code == 0, output
 
 
+def test_a_recalculation_replaces_the_stale_digests_of_the_tiers_it_writes_and_no_other(world, database):
+    """A tier row the run writes gets the digest of its new state, whatever digest it had; a
+    tier row the run leaves as it was keeps its digest (here a wrong one: still named)."""
+    _raw(database, "UPDATE record_digests SET mac = :mac WHERE tbl = 'customer_tiers'", mac="0" * 32)
+    summary = recalc.recalculate(database, recalc.RunRequest(as_of=AS_OF + dt.timedelta(days=30), actor=ACTOR))
+    with database.session() as s:
+        written = set(s.scalars(select(CustomerTier.customer_id).where(CustomerTier.run_id == summary.run_id)))
+        left = set(s.scalars(select(CustomerTier.customer_id).where(CustomerTier.run_id != summary.run_id)))
+        found = [f for f in record_digests.verify(s, workers=1) if f.table == "customer_tiers"]
+    assert written and left
+    assert found == [record_digests.Finding("customer_tiers", k, ("digest",)) for k in sorted(left)]
+
+
 def test_baseline_gives_records_from_before_digests_their_digest_audited(world, runner, database):
     _raw(database, "DELETE FROM record_digests WHERE tbl = 'policies'")  # as after the upgrade
     code, output = _verify(runner)

@@ -5,7 +5,8 @@ a temporary table of the run's connection (a TEMP table needs no lock on the dat
 SQLite other writers go on while a run stages). ``write_changes`` then applies everything
 staged: the states being replaced move into the history, then the new states are inserted or
 updated from the stage (INSERT … SELECT, and UPDATE … FROM or an upsert, see _CURRENT), the
-run's constants (its id, date and time) bound once; it records the changes' audit events (the
+run's constants (its id, date and time) bound once, each statement returning its rows' digest
+messages (stored in bulk: record_digests.store_returned); it records the changes' audit events (the
 run holds them for its commit) and keeps the moves for the subscribers, who get them once
 the run has committed (crm.jobs.moves; both from the changes the run holds, not read back). SQLite applies once, after the scoring, so that its
 write lock is held for the writes alone; PostgreSQL applies each partition while the workers
@@ -18,19 +19,16 @@ rows and no history: the history keeps the states a customer has left.
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
 from collections import Counter
 
 import pandas as pd
 from sqlalchemy import Date, bindparam, table, text
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateIndex, DropIndex
 
 from crm import audit, record_digests
 from crm.db import UTCDateTime, bulk_insert, copy_csv, utcnow
 from crm.jobs import moves
-from crm.models import CustomerTier
 from segmentation.scores import published
 
 AUDIT_CHUNK = 2000  # customers per audit event
@@ -106,6 +104,14 @@ _CURRENT = {
         (_update("s.old_tier <> s.tier", ("tier", *_RESCORED_COLUMNS)), "moved"),
         (_update("s.old_tier = s.tier", _RESCORED_COLUMNS), "kept"),
     ),
+}
+
+# Each written tier row's digest message, returned by the statement that wrote it (for
+# record_digests.store_returned): the state as written, without reading it back. Qualified:
+# the stage of an UPDATE … FROM has columns of the same names.
+_RETURNING = {
+    dialect: f" RETURNING customer_tiers.customer_id, {record_digests.message_sql(dialect, 'customer_tiers', 'customer_tiers.')}"
+    for dialect in _CURRENT
 }
 
 
@@ -212,47 +218,19 @@ def moves_of(part: pd.DataFrame) -> pd.DataFrame:
     return part[part["old_tier"].astype(object) != part["tier"].astype(object)]
 
 
-REBUILD_FROM = 100_000  # new tier rows from which SQLite may rebuild the indexes rather than maintain them
-
-
-def _rebuilt_indexes(conn, new: int) -> list:
-    """The tier table's indexes that SQLite rebuilds after the inserts rather than maintain
-    row by row: when the new rows are at least as many as the rows there (a first run). At
-    a million: the insert took 1.1 s without the index and rebuilding it 0.4-0.6 s, against
-    2.0 s with it, and the commit 0.25 s against 0.7 s. Inside the run's transaction (SQLite's DDL
-    is transactional), so a failure leaves the index as it was. Not on PostgreSQL: DROP
-    INDEX would lock the table against readers until the run's commit."""
-    if conn.dialect.name != "sqlite" or new < REBUILD_FROM:
-        return []
-    there = conn.execute(text("SELECT COUNT(*) FROM customer_tiers")).scalar_one()
-    return sorted(CustomerTier.__table__.indexes, key=lambda index: index.name) if new >= there else []
-
-
 def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date, actor: audit.Actor) -> int:
     """Apply the staged changes (keeping the states they replace), record the audit events of
     ``parts`` (the changes staged), keep their moves for the subscribers (benefits, queues:
     crm.jobs.moves), and empty the stage. Returns the number of moves."""
     conn, staged = session.connection(), _staged(parts)
     constants = {"run": run_id, "as_of": as_of, "now": utcnow(), "lo": staged.pop("lo"), "hi": staged.pop("hi")}
-    # Before the encoder's thread starts: it holds the GIL except while this thread's statements
-    # run, and a short statement waits for the GIL at every call into the driver (these two took
-    # 0.23 s instead of a few ms). The statements below do not use the tier index.
-    rebuilt = _rebuilt_indexes(conn, staged["new"])
-    for index in rebuilt:
-        conn.execute(DropIndex(index))
-    # The audit events' JSON is made in a thread while the statements run: the driver lets go
-    # of the GIL while the database works, and on SQLite the scoring is over by then (made as
-    # the changes were staged, a first run's 0.6 s of it took a core from the workers).
-    with concurrent.futures.ThreadPoolExecutor(1) as encoder:
-        audited = encoder.submit(_audit_changes, parts, run_id)
-        if staged["replaced"]:  # a first run has no state to replace
-            conn.execute(text(_REPLACED), constants)
-        for sql, rows in _CURRENT[conn.dialect.name]:
-            if staged[rows]:
-                conn.execute(text(sql).bindparams(*_TYPED), constants)
-        for index in rebuilt:
-            conn.execute(CreateIndex(index))
-        conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
-        record_digests.write(session, "customer_tiers", (i for part in parts for i in part.index))
-        audit.record(session, actor, audited.result())
+    if staged["replaced"]:  # a first run has no state to replace
+        conn.execute(text(_REPLACED), constants)
+    for sql, rows in _CURRENT[conn.dialect.name]:
+        if staged[rows]:
+            with conn.execute(text(sql + _RETURNING[conn.dialect.name]).bindparams(*_TYPED), constants) as result:
+                written = result.cursor.fetchall()  # the driver's tuples: Row objects cost a third more
+            record_digests.store_returned(session, "customer_tiers", written)
+    conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
+    audit.record(session, actor, _audit_changes(parts, run_id))
     return sum(moves.store(session, run_id, actor, moves_of(part)) for part in parts)
