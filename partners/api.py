@@ -285,18 +285,22 @@ def create_redemption():
         return _answer(answer)
     request_hash = hashlib.sha256(audit.canonical_json(body).encode()).hexdigest()
     channel, today = _channel(), _today()
-    with _writing() as db:
-        answer = redemptions.redeem(
-            db,
-            g.partner,
-            parsed["code"],
-            parsed.get("amount"),
-            parsed.get("store_id"),
-            key,
-            request_hash,
-            channel=channel,
-            today=today,
-        )
+    try:
+        with _writing() as db:
+            answer = redemptions.redeem(
+                db,
+                g.partner,
+                parsed["code"],
+                parsed.get("amount"),
+                parsed.get("store_id"),
+                key,
+                request_hash,
+                channel=channel,
+                today=today,
+            )
+    except redemptions.KeyTaken:  # rolled back: the redemption made here is undone
+        with _writing() as db:
+            answer = redemptions.replay(db, g.partner, parsed["code"], key, request_hash, channel=channel)
     return _answer(answer)
 
 

@@ -8,6 +8,7 @@ import uuid
 import requests
 from sqlalchemy import func, select, text, update
 
+from crm import record_digests
 from crm.models import AuditEvent
 from partners import codes, services
 from partners.models import Coupon, IdempotencyRecord, Redemption, RedemptionAttempt
@@ -95,6 +96,24 @@ def test_redeem_then_409_already_redeemed_and_replay(live_url, world, database):
     assert _count(database, IdempotencyRecord) == 2
     assert _count(database, RedemptionAttempt) == 4
     assert _count(database, AuditEvent, AuditEvent.action == "coupon.redeem") == 4
+
+
+def test_a_key_reused_for_another_redeemable_code_redeems_nothing(live_url, world, database):
+    """The second call could redeem its coupon: that redemption is undone, the first answer's
+    key says 422, and the coupon stays as it was (its digest too)."""
+    other = issue(database, world["customer_id"], world["partner_id"])
+    first = _redeem(live_url, world["key"], {"code": world["code"]}, "key-1")
+    assert first.status_code == 201
+    reused = _redeem(live_url, world["key"], {"code": other}, "key-1")
+    assert (reused.status_code, reused.json()["error"]) == (422, "idempotency_mismatch")
+    assert _count(database, Coupon, Coupon.code == other, Coupon.status == "issued") == 1
+    assert _count(database, Redemption) == 1
+    assert _count(database, IdempotencyRecord) == 1
+    assert _count(database, RedemptionAttempt) == 2
+    assert _count(database, AuditEvent, AuditEvent.action == "coupon.redeem") == 2
+    with database.session() as s:
+        assert record_digests.verify(s, workers=1) == []
+    assert _redeem(live_url, world["key"], {"code": other}, "key-2").status_code == 201
 
 
 def test_409_expired_and_not_redeemable(live_url, world, database):
