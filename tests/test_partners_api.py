@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import requests
@@ -114,6 +115,27 @@ def test_a_key_reused_for_another_redeemable_code_redeems_nothing(live_url, worl
     with database.session() as s:
         assert record_digests.verify(s, workers=1) == []
     assert _redeem(live_url, world["key"], {"code": other}, "key-2").status_code == 201
+
+
+def test_a_redemption_waits_for_a_lock_only_the_api_s_wait_then_503(db_url, world, database):
+    """A till does not hang behind a long transaction: past api_lock_wait_seconds it is told to
+    retry, nothing changed; once the lock is gone the same call redeems."""
+    from crm.app import create_app
+
+    app = create_app({"env": "test", "database_url": db_url, "api_lock_wait_seconds": 1})
+    client, headers = app.test_client(), _h(world["key"], "key-1")
+    try:
+        with database.transaction() as holder:  # SQLite: the write lock; PostgreSQL: the coupon's row
+            holder.execute(text("UPDATE coupons SET value = value WHERE code = :code"), {"code": world["code"]})
+            started = time.monotonic()
+            busy = client.post(f"{API}/redemptions", json={"code": world["code"]}, headers=headers)
+            waited = time.monotonic() - started
+        assert (busy.status_code, busy.get_json()["error"]) == (503, "unavailable")
+        assert busy.headers["Retry-After"] and 0.9 < waited < 10
+        assert _count(database, Coupon, Coupon.status == "issued") == 1
+        assert client.post(f"{API}/redemptions", json={"code": world["code"]}, headers=headers).status_code == 201
+    finally:
+        app.extensions["crm_db"].dispose()
 
 
 def test_409_expired_and_not_redeemable(live_url, world, database):
