@@ -70,7 +70,7 @@ def register_extensions(app: Flask, settings) -> None:
 
     clock.set_business_timezone(settings.timezone)
     record_digests.use_secret(settings.secret_key)  # and its session events: every ORM write
-    dblayer.init_app(app, dblayer.Database(settings.database_url, api_lock_wait=settings.api_lock_wait_seconds))
+    dblayer.init_app(app, dblayer.Database(settings.database_url))
     csrf.init_app(app)
     ratelimits.init_app(app, settings)
     init_login(app)

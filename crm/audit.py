@@ -149,8 +149,7 @@ def record(session: Session, actor: Actor, changes: Iterable[Change] | Change) -
     events = [changes] if isinstance(changes, Change) else list(changes)
     if events:
         now = utcnow()
-        # On the session's connection, as Core: the ORM's statement events have nothing to do here.
-        session.connection().execute(insert(_EVENTS), [_event_row(actor, change, now) for change in events])
+        session.execute(insert(_EVENTS), [_event_row(actor, change, now) for change in events])
 
 
 def as_text(change: Change) -> Change:

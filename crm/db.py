@@ -16,7 +16,6 @@ import io
 import itertools
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -75,31 +74,37 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def make_engine(url: str, lock_wait: float | None = None, **kwargs) -> Engine:
-    """Create an engine with the per-database settings we rely on.
-
-    ``lock_wait``: how long its connections wait for a lock another transaction holds before
-    a statement fails with OperationalError, in seconds: SQLite's write lock (busy_timeout;
-    by default BUSY_TIMEOUT_MS) or a PostgreSQL lock (lock_timeout; by default no limit). Set
-    when a connection is made, so that it costs no statement of a transaction."""
+def make_engine(url: str, **kwargs) -> Engine:
+    """Create an engine with the per-database settings we rely on."""
     # A database error's message (logged with its traceback) must not list the statement's
     # parameters: they are whole rows, ID numbers and phones included.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
-        _configure_sqlite(engine, BUSY_TIMEOUT_MS if lock_wait is None else int(lock_wait * 1000))
+        _configure_sqlite(engine)
         return engine
     if "poolclass" not in kwargs:
         kwargs.update(pool_size=10, max_overflow=20)
-    if lock_wait is not None:
-        kwargs["connect_args"] = {"options": f"-c lock_timeout={int(lock_wait * 1000)}"}
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite connection waits for the write lock, by default
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def lock_wait(conn, seconds: float | None) -> None:
+    """How long ``conn`` (a Connection) waits for a lock another transaction holds before its
+    statement fails with OperationalError: SQLite's write lock (busy_timeout, for the
+    connection until set again; None: back to BUSY_TIMEOUT_MS) or a PostgreSQL lock
+    (lock_timeout, for the current transaction only; None: no limit). Set on the driver, so
+    that it begins no transaction of SQLAlchemy's."""
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS if seconds is None else int(seconds * 1000)}")
+    elif seconds is not None:
+        driver.execute(f"SET LOCAL lock_timeout = {int(seconds * 1000)}")
+
+
+def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
@@ -108,7 +113,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # FULL: a committed redemption or import survives a power cut, not only a crash.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # The sorter (CREATE INDEX, a large ORDER BY) may use a second thread: a first run's
         # tier index over a million rows was built in 0.37 s instead of 0.48 s.
         cur.execute("PRAGMA threads=2")
@@ -130,16 +135,9 @@ def writer(engine: Engine) -> Engine:
 class Database:
     """Holds the engine and session factories of one app (or one CLI/job process)."""
 
-    def __init__(self, url: str, api_lock_wait: float | None = None):
+    def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
-        # The partner API's connections, which wait at most ``api_lock_wait`` for a lock (a
-        # till must not hang behind a long import): set once per connection, where a wait set
-        # in each call's transaction cost a statement (SET LOCAL, a round trip) or two (SQLite's
-        # PRAGMA, and its reset for the pool). Made when first used.
-        self._api_lock_wait = api_lock_wait
-        self._api_engine: Engine | None = None
-        self._api_engine_made = threading.Lock()
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(writer(self.engine), expire_on_commit=False)
 
@@ -166,18 +164,8 @@ class Database:
         finally:
             session.close()
 
-    @property
-    def api_engine(self) -> Engine:
-        """The engine of the partner API's connections (see __init__)."""
-        with self._api_engine_made:
-            if self._api_engine is None:
-                self._api_engine = make_engine(self.url, lock_wait=self._api_lock_wait)
-            return self._api_engine
-
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._api_engine is not None:
-            self._api_engine.dispose()
 
 
 # --- per-request session (Flask side) -------------------------------------------------

@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, g, jsonify, request
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm import audit
 from crm.clock import business_today
-from crm.db import get_db
+from crm.db import get_db, lock_wait
 from crm.limits import KIB, set_body_limit
 from partners import api_bp as bp
 from partners import codes, ratelimit
@@ -58,11 +58,11 @@ def error(status: int, code: str, message: str, fields: dict | None = None, head
 
 
 def _session() -> Session:
-    """The request's one session, on a connection of the API's engine (its lock wait is the
-    API's, see _writing), closed at the request's teardown."""
+    """The request's one session, on a connection of its own (its lock wait is the API's, below),
+    closed at the request's teardown."""
     session = g.get("api_session")
     if session is None:
-        session = g.api_session = Session(get_db().api_engine.connect())
+        session = g.api_session = Session(get_db().engine.connect())
     return session
 
 
@@ -72,6 +72,11 @@ def _close_session(_exc) -> None:
     if session is not None:
         conn = session.bind
         session.close()  # a transaction left open rolls back here
+        if g.pop("api_lock_wait", False):
+            try:
+                lock_wait(conn, None)  # back in the pool, it waits as long as every other connection
+            except DBAPIError:
+                conn.invalidate()  # rather than pool a connection that may keep the API's short wait
         conn.close()
 
 
@@ -151,18 +156,24 @@ def _writing():
     committed on leaving; rolled back at once on an error, to hand its locks on.
 
     Its lock waits are short: a partner's till must not hang while a long import or run holds
-    the write lock, but answer 503 with Retry-After (above) after a few seconds (the API's
-    connections wait that long: ``api_lock_wait_seconds``, crm/db.py). The key check before
-    it reads only, and a read waits for no writer on either database: on PostgreSQL the write
-    goes on in the key check's transaction (a transaction's BEGIN and its end are round trips
-    of their own).
+    the write lock, but answer 503 with Retry-After (above) after a few seconds. SQLite's wait
+    is the connection's and must be set before the BEGIN that waits; PostgreSQL's is the
+    transaction's (SET LOCAL), set once it has begun. The key check before it reads only, and
+    a read waits for no writer on either database: on PostgreSQL the write goes on in the key
+    check's transaction (a transaction's BEGIN and its end are round trips of their own).
     """
     session = _session()
-    if session.bind.dialect.name == "sqlite":
+    conn, wait = session.bind, current_app.config["CRM_SETTINGS"].api_lock_wait_seconds
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
         # The key was read in a read transaction, which cannot become a write one safely (the
         # write's BEGIN IMMEDIATE takes the lock): it ends here. PostgreSQL writes on in it.
         session.rollback()
+        lock_wait(conn, wait)
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    g.api_lock_wait = True
+    if not sqlite:
+        lock_wait(session.connection(), wait)
     try:
         yield session
         session.commit()
@@ -274,22 +285,18 @@ def create_redemption():
         return _answer(answer)
     request_hash = hashlib.sha256(audit.canonical_json(body).encode()).hexdigest()
     channel, today = _channel(), _today()
-    try:
-        with _writing() as db:
-            answer = redemptions.redeem(
-                db,
-                g.partner,
-                parsed["code"],
-                parsed.get("amount"),
-                parsed.get("store_id"),
-                key,
-                request_hash,
-                channel=channel,
-                today=today,
-            )
-    except redemptions.KeyTaken:  # rolled back: the redemption made here is undone
-        with _writing() as db:
-            answer = redemptions.replay(db, g.partner, parsed["code"], key, request_hash, channel=channel)
+    with _writing() as db:
+        answer = redemptions.redeem(
+            db,
+            g.partner,
+            parsed["code"],
+            parsed.get("amount"),
+            parsed.get("store_id"),
+            key,
+            request_hash,
+            channel=channel,
+            today=today,
+        )
     return _answer(answer)
 
 

@@ -6,20 +6,17 @@ Exactly-once rests on the database, never on a read before a write:
   the unique ``redemptions.live_coupon_id`` is the last guard (one standing redemption);
 - a void is ``UPDATE redemptions SET voided_at=… WHERE id=… AND voided_at IS NULL AND
   redeemed_at > now − 24 h``, then the coupon goes back from 'redeemed' to 'issued';
-- an Idempotency-Key is taken by storing its answer, ``INSERT … ON CONFLICT DO NOTHING`` on
-  (partner, key), in the transaction that made the answer (one write: the answer is known by
-  then). A key stored already (on PostgreSQL, once a concurrent holder has committed) is a
-  replay: a request that changed nothing replays the stored answer in the same transaction;
-  one that redeemed raises KeyTaken, and its caller rolls back and calls ``replay``.
+- an Idempotency-Key is claimed by ``INSERT … ON CONFLICT DO NOTHING`` on (partner, key)
+  before anything is changed, and its answer is stored in the same transaction.
 The answers are the partner API's (status and JSON body), so that the API, the portal and a
 replayed request all say the same thing.
 
 The statements are SQLAlchemy Core, run on the connection of the caller's session (in its
 transaction, without the ORM's per-statement work, which these tables' rows do not need); the
 digests of the records they change are written here (crm/record_digests.py), once each, from
-the states the UPDATE and INSERT return, in one statement for both records. The stored
-Idempotency-Key, those RETURNING columns (the state's SQL) and the digests' upsert are the
-statements whose SQL differs between the databases (each dialect's ON CONFLICT).
+the states the UPDATE and INSERT return, in one statement for both records. The
+Idempotency-Key claim, those RETURNING columns (the state's SQL) and the digests' upsert are
+the statements whose SQL differs between the databases (each dialect's ON CONFLICT).
 """
 
 from __future__ import annotations
@@ -64,14 +61,14 @@ _COUPON_STATE = select(_COUPONS.c.status, _COUPONS.c.expires_on, _COUPONS.c.valu
     _COUPONS.c.code == bindparam("coupon_code"), _COUPONS.c.partner_id == bindparam("partner")
 )
 _DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}
-_STORE_ANSWER = {
+_CLAIM = {
     name: dialect.insert(_KEYS)
     .values(
         partner_id=bindparam("partner"),
         key=bindparam("idem_key"),
         request_hash=bindparam("request_hash"),
-        status_code=bindparam("status"),
-        body=bindparam("answer"),
+        status_code=0,
+        body="",
         created_at=bindparam("now"),
     )
     .on_conflict_do_nothing(index_elements=[_KEYS.c.partner_id, _KEYS.c.key])
@@ -106,6 +103,11 @@ _INSERT_REDEMPTION = {
     .returning(_REDEMPTIONS.c.id, record_digests.returned(name, "redemptions"))
     for name in _DIALECTS
 }
+_STORE_ANSWER = (
+    update(_KEYS)
+    .where(_KEYS.c.partner_id == bindparam("partner"), _KEYS.c.key == bindparam("idem_key"))
+    .values(status_code=bindparam("status"), body=bindparam("answer"))
+)
 _INSERT_ATTEMPT = insert(_ATTEMPTS).values(
     partner_id=bindparam("partner"),
     action=bindparam("action"),
@@ -165,18 +167,17 @@ def masked(code: str) -> str:
 # --- idempotency ---------------------------------------------------------------------
 
 
-class KeyTaken(Exception):
-    """The Idempotency-Key was stored by another request while this one redeemed: the caller
-    rolls back (undoing this redemption) and answers with ``replay``."""
-
-
-def _store_answer(session: Session, partner_id: int, key: str, request_hash: str, answer: Answer) -> bool:
-    """Store ``answer`` under ``key`` for this request; False when another request holds the key
-    (PostgreSQL waited for a concurrent holder to commit)."""
+def _claim(session: Session, partner_id: int, key: str, request_hash: str) -> bool:
+    """Claim ``key`` for this request; False when another request holds it (PostgreSQL waited
+    for a concurrent holder to commit)."""
     conn = session.connection()
-    params = {"partner": partner_id, "idem_key": key, "request_hash": request_hash, "now": utcnow()}
-    params.update(status=answer.status, answer=json.dumps(answer.body))
-    return conn.execute(_STORE_ANSWER[conn.dialect.name], params).first() is not None
+    return (
+        conn.execute(
+            _CLAIM[conn.dialect.name],
+            {"partner": partner_id, "idem_key": key, "request_hash": request_hash, "now": utcnow()},
+        ).first()
+        is not None
+    )
 
 
 def _replay(session: Session, partner_id: int, key: str, request_hash: str) -> Answer:
@@ -198,8 +199,11 @@ def record_attempt(
     action: str,
     code: str,
     answer: Answer,
+    *,
+    stored_under: str | None = None,
 ) -> None:
-    """One attempt row and one audit event, in the caller's transaction (never commits).
+    """One attempt row and one audit event, in the caller's transaction (never commits); with
+    ``stored_under``, also the answer under that Idempotency-Key.
 
     ``partner`` is a Partner, or anything with its ``id`` (the API's authenticated caller).
     """
@@ -215,7 +219,18 @@ def record_attempt(
         "user_id": channel.user_id,
         "now": utcnow(),
     }
-    session.connection().execute(_INSERT_ATTEMPT, row)
+    conn = session.connection()
+    if stored_under is not None:
+        conn.execute(
+            _STORE_ANSWER,
+            {
+                "partner": partner.id,
+                "idem_key": stored_under,
+                "status": answer.status,
+                "answer": json.dumps(answer.body),
+            },
+        )
+    conn.execute(_INSERT_ATTEMPT, row)
     # Last, so that the audit head (one row every writer takes) is held for the least time.
     audit.record(
         session,
@@ -307,9 +322,7 @@ def redeem(
     """Redeem ``code`` (as typed) for ``partner`` (a Partner, or anything with its ``id``), once;
     the answer of a repeated key is replayed.
 
-    Never raises for a refusal: every outcome is an Answer, recorded as an attempt. Raises
-    KeyTaken when this call redeemed but the key turned out to be held: roll back, then
-    ``replay``.
+    Never raises for a refusal: every outcome is an Answer, recorded as an attempt.
     """
     try:
         canonical, answer = codes.parse(code), None
@@ -321,23 +334,14 @@ def redeem(
         and session.connection().execute(_IS_STORE, {"partner": partner.id, "store": store_id}).first() is None
     ):
         answer = refusal(422, "invalid", {"store_id": "not one of this partner's stores"})
-    if answer is None:
+    claimed = _claim(session, partner.id, idempotency_key, request_hash)
+    if claimed and answer is None:
         answer = _redeem_once(session, partner.id, canonical, amount, store_id, today)
-    if not _store_answer(session, partner.id, idempotency_key, request_hash, answer):
-        if answer.redemption_id is not None:
-            raise KeyTaken(idempotency_key)
-        answer = _replay(session, partner.id, idempotency_key, request_hash)  # nothing was changed
-    record_attempt(session, channel, partner, "redeem", canonical, answer)
-    return answer
-
-
-def replay(
-    session: Session, partner, code: str, idempotency_key: str, request_hash: str, *, channel: Channel
-) -> Answer:
-    """The answer stored under ``idempotency_key``, recorded as an attempt: what ``redeem``
-    answers once its caller has rolled back after KeyTaken."""
-    answer = _replay(session, partner.id, idempotency_key, request_hash)
-    record_attempt(session, channel, partner, "redeem", codes.normalise(code), answer)
+    if not claimed:
+        answer = _replay(session, partner.id, idempotency_key, request_hash)
+    record_attempt(
+        session, channel, partner, "redeem", canonical, answer, stored_under=idempotency_key if claimed else None
+    )
     return answer
 
 

@@ -116,23 +116,17 @@ def redeem():
     store = form.store_id.data or None
     request_hash = hashlib.sha256(f"{form.code.data}|{amount}|{store}".encode()).hexdigest()
     db = get_session()
-    try:
-        answer = redemptions.redeem(
-            db,
-            partner,
-            form.code.data,
-            amount,
-            store,
-            form.idempotency_key.data,
-            request_hash,
-            channel=_channel(),
-            today=today(),
-        )
-    except redemptions.KeyTaken:  # the form was sent twice at once: this redemption is undone
-        db.rollback()
-        answer = redemptions.replay(
-            db, partner, form.code.data, form.idempotency_key.data, request_hash, channel=_channel()
-        )
+    answer = redemptions.redeem(
+        db,
+        partner,
+        form.code.data,
+        amount,
+        store,
+        form.idempotency_key.data,
+        request_hash,
+        channel=_channel(),
+        today=today(),
+    )
     db.commit()
     outcome = answer.body.get("error", "redeemed")
     flash(OUTCOMES.get(outcome, outcome), "success" if answer.status == 201 else "error")
