@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/redeem.py [--db sqlite|postgres|both] [--seconds 10] [--rounds 3]
         [--clients 32] [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-        [--ratelimit-storage memory://|redis://127.0.0.1:6379]
+        [--ratelimit-storage memory://|redis://127.0.0.1:6379] [--pg-db-prefix crm_bench]
 
 Both sides run under gunicorn with 2 workers (gthread, 16 threads, keep-alive) on 127.0.0.1,
 on the same fresh database with the same engine settings (crm.db.make_engine: SQLite in WAL
@@ -327,6 +327,9 @@ def main() -> None:
     parser.add_argument(
         "--pg-url", default=os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     )
+    parser.add_argument(
+        "--pg-db-prefix", default="crm_bench", help="the scratch database's name: PREFIX_ and a random suffix"
+    )
     args = parser.parse_args()
     os.environ.setdefault("CRM_INSTANCE_DIR", tempfile.mkdtemp(prefix="crm-bench-"))
     # One secret for the set-up here (the coupons' digests) and the servers, as in one deployment.
@@ -345,7 +348,7 @@ def main() -> None:
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
 
-        name = f"crm_bench_{uuid.uuid4().hex[:8]}"
+        name = f"{args.pg_db_prefix}_{uuid.uuid4().hex[:8]}"
         admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))

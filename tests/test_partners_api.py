@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import requests
 from sqlalchemy import func, select, text, update
 
+from crm import record_digests
 from crm.models import AuditEvent
 from partners import codes, services
 from partners.models import Coupon, IdempotencyRecord, Redemption, RedemptionAttempt
@@ -95,6 +97,45 @@ def test_redeem_then_409_already_redeemed_and_replay(live_url, world, database):
     assert _count(database, IdempotencyRecord) == 2
     assert _count(database, RedemptionAttempt) == 4
     assert _count(database, AuditEvent, AuditEvent.action == "coupon.redeem") == 4
+
+
+def test_a_key_reused_for_another_redeemable_code_redeems_nothing(live_url, world, database):
+    """The second call could redeem its coupon: that redemption is undone, the first answer's
+    key says 422, and the coupon stays as it was (its digest too)."""
+    other = issue(database, world["customer_id"], world["partner_id"])
+    first = _redeem(live_url, world["key"], {"code": world["code"]}, "key-1")
+    assert first.status_code == 201
+    reused = _redeem(live_url, world["key"], {"code": other}, "key-1")
+    assert (reused.status_code, reused.json()["error"]) == (422, "idempotency_mismatch")
+    assert _count(database, Coupon, Coupon.code == other, Coupon.status == "issued") == 1
+    assert _count(database, Redemption) == 1
+    assert _count(database, IdempotencyRecord) == 1
+    assert _count(database, RedemptionAttempt) == 2
+    assert _count(database, AuditEvent, AuditEvent.action == "coupon.redeem") == 2
+    with database.session() as s:
+        assert record_digests.verify(s, workers=1) == []
+    assert _redeem(live_url, world["key"], {"code": other}, "key-2").status_code == 201
+
+
+def test_a_redemption_waits_for_a_lock_only_the_api_s_wait_then_503(db_url, world, database):
+    """A till does not hang behind a long transaction: past api_lock_wait_seconds it is told to
+    retry, nothing changed; once the lock is gone the same call redeems."""
+    from crm.app import create_app
+
+    app = create_app({"env": "test", "database_url": db_url, "api_lock_wait_seconds": 1})
+    client, headers = app.test_client(), _h(world["key"], "key-1")
+    try:
+        with database.transaction() as holder:  # SQLite: the write lock; PostgreSQL: the coupon's row
+            holder.execute(text("UPDATE coupons SET value = value WHERE code = :code"), {"code": world["code"]})
+            started = time.monotonic()
+            busy = client.post(f"{API}/redemptions", json={"code": world["code"]}, headers=headers)
+            waited = time.monotonic() - started
+        assert (busy.status_code, busy.get_json()["error"]) == (503, "unavailable")
+        assert busy.headers["Retry-After"] and 0.9 < waited < 10
+        assert _count(database, Coupon, Coupon.status == "issued") == 1
+        assert client.post(f"{API}/redemptions", json={"code": world["code"]}, headers=headers).status_code == 201
+    finally:
+        app.extensions["crm_db"].dispose()
 
 
 def test_409_expired_and_not_redeemable(live_url, world, database):
