@@ -58,13 +58,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def register_url_converters(app: Flask) -> None:
-    """Before any route is added: ``<int:…>`` then rejects numbers no id column holds, and
-    each rule compiles its URL builders when first used (crm.url_rules)."""
+    """Before any route is added: ``<int:…>`` then rejects numbers no id column holds."""
     from crm.request_args import BoundedIntConverter
-    from crm.url_rules import LazyBuilderRule
 
     app.url_map.converters["int"] = BoundedIntConverter
-    app.url_rule_class = LazyBuilderRule
 
 
 def register_extensions(app: Flask, settings) -> None:
