@@ -334,18 +334,21 @@ def returned(dialect: str, table: str):
     return literal_column(message_sql(dialect, table)).label("digest_message")
 
 
-def _upsert(dialect) -> object:
-    """INSERT of digests that replaces a record's stale one and leaves one already right as it is."""
-    table = RecordDigest.__table__
-    statement = dialect.insert(table)
+_DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}  # the INSERT constructs with ON CONFLICT
+
+
+def _replacing_stale(statement) -> object:
+    """An INSERT of digests (a dialect's) made to replace a record's stale digest and leave one
+    already right as it is."""
+    digests = RecordDigest.__table__
     return statement.on_conflict_do_update(
-        index_elements=[table.c.tbl, table.c.record_id],
+        index_elements=[digests.c.tbl, digests.c.record_id],
         set_={"mac": statement.excluded.mac, "tags": statement.excluded.tags},
-        where=table.c.mac != statement.excluded.mac,
+        where=digests.c.mac != statement.excluded.mac,
     )
 
 
-_UPSERT = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
+_UPSERT = {name: _replacing_stale(dialect.insert(RecordDigest.__table__)) for name, dialect in _DIALECTS.items()}
 
 
 def store(session, messages: Iterable[tuple[str, int, str]]) -> None:
@@ -380,17 +383,14 @@ def _upsert_staged(dialect) -> object:
     digests = RecordDigest.__table__
     staged = select(bindparam("tbl", type_=digests.c.tbl.type), _STAGE.c.record_id, _STAGE.c.mac, _STAGE.c.tags)
     # WHERE true: SQLite reads an ON after a bare SELECT … FROM as a join's.
-    statement = dialect.insert(digests).from_select(
-        ["tbl", "record_id", "mac", "tags"], staged.where(true()).order_by(_STAGE.c.record_id)
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[digests.c.tbl, digests.c.record_id],
-        set_={"mac": statement.excluded.mac, "tags": statement.excluded.tags},
-        where=digests.c.mac != statement.excluded.mac,
+    return _replacing_stale(
+        dialect.insert(digests).from_select(
+            ["tbl", "record_id", "mac", "tags"], staged.where(true()).order_by(_STAGE.c.record_id)
+        )
     )
 
 
-_UPSERT_STAGED = {"postgresql": _upsert_staged(postgresql), "sqlite": _upsert_staged(sqlite)}
+_UPSERT_STAGED = {name: _upsert_staged(dialect) for name, dialect in _DIALECTS.items()}
 
 
 def store_returned(session, table: str, rows: list[tuple[int, str]]) -> None:

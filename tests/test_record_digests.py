@@ -158,9 +158,8 @@ def test_a_forged_digest_does_not_hide_a_change(world, runner, database):
     assert code == 1 and f"claims {claim_id}: digest\n" in output
 
 
-def test_a_deleted_and_an_inserted_record_are_reported(world, runner, database):
-    entry = _one(database, "entitlement_entries", "id")
-    _raw(database, "DELETE FROM entitlement_entries WHERE id = :k", k=entry)
+def _forged_coupon(database) -> int:
+    """A coupon inserted outside the application (no digest): its id."""
     with database.session() as s:
         coupon = s.scalar(select(Coupon).limit(1))
     _raw(
@@ -172,7 +171,13 @@ def test_a_deleted_and_an_inserted_record_are_reported(world, runner, database):
         now=dt.datetime(2026, 11, 24, 8, 0),
         exp=dt.date(2030, 1, 1),
     )
-    forged = _one(database, "coupons", "id")
+    return _one(database, "coupons", "id")
+
+
+def test_a_deleted_and_an_inserted_record_are_reported(world, runner, database):
+    entry = _one(database, "entitlement_entries", "id")
+    _raw(database, "DELETE FROM entitlement_entries WHERE id = :k", k=entry)
+    forged = _forged_coupon(database)
     code, output = _verify(runner)
     assert code == 1
     assert f"entitlement_entries {entry}: deleted\n" in output
@@ -310,18 +315,7 @@ def test_verify_split_over_worker_processes_finds_what_one_process_finds(world, 
     _raw(database, "UPDATE customer_tiers SET reasons = 'FORGED' WHERE customer_id = :k", k=tier)
     _raw(database, "UPDATE policies SET annual_premium = 1.00 WHERE id = :k", k=last_policy)
     _raw(database, "DELETE FROM entitlement_entries WHERE id = :k", k=last_entry)
-    with database.session() as s:
-        coupon = s.scalar(select(Coupon).limit(1))
-    _raw(
-        database,
-        "INSERT INTO coupons (code, customer_id, partner_id, value, currency, unit_cost, status, issued_at, expires_on)"
-        " VALUES ('FORGED0001', :c, :p, 888, 'CNY', 0, 'issued', :now, :exp)",
-        c=coupon.customer_id,
-        p=coupon.partner_id,
-        now=dt.datetime(2026, 11, 24, 8, 0),
-        exp=dt.date(2030, 1, 1),
-    )
-    forged = _one(database, "coupons", "id")
+    forged = _forged_coupon(database)
     expected = [
         record_digests.Finding("customers", first_customer, ("city",)),
         record_digests.Finding("policies", last_policy, ("annual_premium",)),
