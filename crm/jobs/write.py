@@ -190,26 +190,18 @@ _AUDITED_TEXTS = (("from", "old_tier"), ("to", "tier"), ("reasons", "reasons"))
 
 def _audit_changes(parts: list[pd.DataFrame], run_id: int) -> list[audit.Change]:
     """The tiers.changed events of ``parts``, a column per field (no tuple per customer to
-    build, and a fifth less JSON than a row each), already in their canonical JSON."""
+    build, and a fifth less JSON than a row each), already in their canonical JSON. Each
+    partition's columns are made lists once, then cut into the events."""
     out = []
     for part in parts:
+        columns = {
+            "customer_id": _ids(part),
+            **{name: _texts(part[column]) for name, column in _AUDITED_TEXTS},
+            **{name: published(part[name]).tolist() for name in ("value_score", "risk_score")},
+        }
         for first in range(0, len(part), AUDIT_CHUNK):
-            chunk = part.iloc[first : first + AUDIT_CHUNK]
-            out.append(
-                audit.as_text(
-                    audit.Change(
-                        "tiers.changed",
-                        "tier_run",
-                        run_id,
-                        None,
-                        {
-                            "customer_id": _ids(chunk),
-                            **{name: _texts(chunk[column]) for name, column in _AUDITED_TEXTS},
-                            **{name: published(chunk[name]).tolist() for name in ("value_score", "risk_score")},
-                        },
-                    )
-                )
-            )
+            after = {name: values[first : first + AUDIT_CHUNK] for name, values in columns.items()}
+            out.append(audit.as_text(audit.Change("tiers.changed", "tier_run", run_id, None, after)))
     return out
 
 
