@@ -8,6 +8,7 @@ import uuid
 from flask import Flask, g
 
 from crm import db as dblayer
+from crm import ui
 from crm.config import INSTANCE_DIR, PROJECT_ROOT, load_settings
 from crm.extensions import csrf
 from crm.limits import FORM_MAX_BYTES, LimitedRequest
@@ -24,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     register_url_converters(app)
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": ui.COMPILED_TEMPLATES}
     app.config.update(
         SECRET_KEY=settings.secret_key,
         CRM_SETTINGS=settings,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
+from jinja2 import BytecodeCache
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -128,6 +129,27 @@ def user_name(label) -> str:
         names.update(names_by_email(get_session(), [label]))
         names.setdefault(label, label)
     return names[label]
+
+
+class CompiledTemplates(BytecodeCache):
+    """Templates compiled once per process, not once per app: each app has its own Jinja
+    environment, and the tests make an app per test (a page's templates took longer to compile
+    than the test took to run). Jinja keys a template by its name and checks its source's
+    checksum, so an edited template is compiled again."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
 
 
 def init_app(app) -> None:
