@@ -366,7 +366,7 @@ _UNREDEEM = {
     .returning(_COUPONS.c.code, record_digests.returned(name, "coupons"))
     for name in _DIALECTS
 }
-_CODE_OF = select(_COUPONS.c.code).where(_COUPONS.c.id == bindparam("coupon"))
+_COUPON_OF = select(_COUPONS.c.code, _COUPONS.c.status).where(_COUPONS.c.id == bindparam("coupon"))
 _VOID_STATE = (
     select(_REDEMPTIONS.c.voided_at, _COUPONS.c.code)
     .join(_COUPONS, _COUPONS.c.id == _REDEMPTIONS.c.coupon_id)
@@ -393,13 +393,13 @@ def void(
         digests = [("redemptions", redemption_id, voided.digest_message)]
         coupon = conn.execute(_UNREDEEM[conn.dialect.name], {"coupon": voided.coupon_id}).first()
         if coupon is None:  # the coupon had left 'redeemed' some other way: it stays as it is
-            code = conn.execute(_CODE_OF, {"coupon": voided.coupon_id}).scalar()
+            code, status = conn.execute(_COUPON_OF, {"coupon": voided.coupon_id}).one()
         else:
-            code = coupon.code
+            code, status = coupon.code, "issued"
             digests.append(("coupons", voided.coupon_id, coupon.digest_message))
         answer = Answer(
             200,
-            {"redemption_id": redemption_id, "code": code, "voided_at": _now_iso(now), "coupon_status": "issued"},
+            {"redemption_id": redemption_id, "code": code, "voided_at": _now_iso(now), "coupon_status": status},
             "voided",
             redemption_id,
         )

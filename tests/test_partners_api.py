@@ -223,6 +223,18 @@ def test_void_within_the_window_then_409s_and_404(live_url, world, database):
         assert (r.status_code, r.json()["error"]) == (404, "not_found")
 
 
+def test_a_void_answers_the_coupons_status_as_it_is(live_url, world, database):
+    """A redemption voided after its coupon left 'redeemed' some other way leaves the coupon as it
+    is, and the answer says so rather than 'issued'."""
+    red_id = _redeem(live_url, world["key"], {"code": world["code"]}).json()["redemption_id"]
+    with database.transaction() as s:
+        s.execute(update(Coupon).where(Coupon.code == world["code"]).values(status="expired"))
+    r = requests.post(f"{live_url}{API}/redemptions/{red_id}/void", headers=_h(world["key"]), timeout=10)
+    assert r.status_code == 200 and r.json()["coupon_status"] == "expired"
+    with database.session() as s:
+        assert s.scalar(select(Coupon.status).where(Coupon.code == world["code"])) == "expired"
+
+
 def test_429_with_retry_after(db_url, world):
     from crm.app import create_app
     from tests.partners_helpers import live_url as _unused  # noqa: F401
