@@ -144,7 +144,12 @@ def portfolio_totals(conn: Connection, as_of: dt.date, policy: TierPolicy) -> tu
     """(Σ incurred cents, Σ earned cent-days) of the whole portfolio as of D, exactly (as
     segmentation.aggregates.portfolio_totals), summed by the database: the portfolio loss
     ratio without moving a row."""
-    day, d = conn.dialect.name, day_number(as_of)
+    return tuple(int(conn.execute(sum_).scalar_one()) for sum_ in portfolio_sums(conn.dialect.name, as_of, policy))
+
+
+def portfolio_sums(dialect: str, as_of: dt.date, policy: TierPolicy) -> tuple:
+    """The two statements of portfolio_totals: (Σ incurred cents, Σ earned cent-days)."""
+    d = day_number(as_of)
     window_start = windows(d, policy)["window_start"]
     start_day, end_day = from_day_number(window_start), as_of + dt.timedelta(days=1)
     incurred = select(func.coalesce(func.sum(_cents(Claim.paid_amount) + _cents(Claim.reserve_amount)), 0)).where(
@@ -156,12 +161,12 @@ def portfolio_totals(conn: Connection, as_of: dt.date, policy: TierPolicy) -> tu
     )
     # A policy's days of cover in the window: a date's day number only where its cover starts
     # or ends inside the window.
-    first = case((Policy.start_date <= start_day, window_start), else_=day_of(Policy.start_date, day))
-    last = case((Policy.end_date >= end_day, d + 1), else_=day_of(Policy.end_date, day))
+    first = case((Policy.start_date <= start_day, window_start), else_=day_of(Policy.start_date, dialect))
+    last = case((Policy.end_date >= end_day, d + 1), else_=day_of(Policy.end_date, dialect))
     earned = select(func.coalesce(func.sum(_cents(Policy.annual_premium) * (last - first)), 0)).where(
         Policy.start_date <= as_of, Policy.voided_at.is_(None), Policy.end_date >= start_day
     )
-    return tuple(int(conn.execute(statement).scalar_one()) for statement in (incurred, earned))
+    return incurred, earned
 
 
 def load_state(conn: Connection, lo: int, hi: int, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
