@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from crm.models.workspace import Visit
+from tests.clock_helpers import business_today
 from tests.conftest import csrf_token
 from tests.workspace_helpers import two_portfolios
 
@@ -30,7 +31,7 @@ def test_a_control_character_in_a_visit_note_is_a_field_error(
     _, other = make_user("account_manager")
     ids = two_portfolios(database, tmp_path, me, other)
     page = f"/customers/{ids['a']}/visits/new"
-    today = dt.date.today().isoformat()
+    today = business_today().isoformat()
     data = {
         "csrf_token": csrf_token(client, page),
         "kind": "call",
@@ -75,7 +76,7 @@ def test_the_field_error_speaks_chinese(client, login_as, make_user, database, t
         data={
             "csrf_token": csrf_token(client, page),
             "kind": "call",
-            "visit_date": dt.date.today().isoformat(),
+            "visit_date": business_today().isoformat(),
             "outcome": "\x00",
         },
     )
@@ -133,7 +134,7 @@ def test_a_control_character_in_an_inline_reason_is_refused(client, login_as, da
             "csrf_token": token,
             "tier": "vip",
             "reason": "loyal\x00customer",
-            "expires_on": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+            "expires_on": (business_today() + dt.timedelta(days=90)).isoformat(),
         },
     )
     assert response.status_code == 400

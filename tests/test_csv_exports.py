@@ -14,6 +14,7 @@ from sqlalchemy import select
 from crm import csvout
 from crm.workspace.snapshots import take_snapshot
 from partners.models import Coupon, Redemption
+from tests.clock_helpers import business_today
 from tests.conftest import csrf_token
 from tests.factories import customer_row, policy_row
 from tests.partners_helpers import issue, make_partner
@@ -116,7 +117,7 @@ def test_settlement_csv_escapes_text_and_is_not_cached(client, login_as, databas
                 amount=Decimal("100.00"),
             )
         )
-    today = dt.date.today()
+    today = business_today()
     response = client.get(
         f"/merchant/settlement?partner={partner_id}&start={today - dt.timedelta(days=1)}"
         f"&end={today + dt.timedelta(days=1)}&format=csv"
