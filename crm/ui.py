@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from jinja2 import BytecodeCache
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from jinja2 import BytecodeCache
 
 from crm import labels
 from crm.listing import names_by_email, person_name
