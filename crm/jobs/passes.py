@@ -118,8 +118,7 @@ def portfolio_pass(
     Four things at once: two threads have the database sum the totals, each on a connection of
     its own (the driver lets go of the GIL while it waits), another starts the pool's workers
     (its forkserver imports the engine in a process of its own, over a second), and this thread
-    reads the sample and fits. When the workers read the sample, once started, pass 1 of a
-    first run at 1M ended after 2.5-2.7 s; now after 2.2-2.3 s (measured)."""
+    reads the sample and fits."""
     sample = _sample_ranges(ranges, req.model_sample) if fit and ranges else []
     with concurrent.futures.ThreadPoolExecutor(3) as background:
         sums = frames.portfolio_sums(database.dialect, req.as_of, policy)
