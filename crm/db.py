@@ -212,6 +212,16 @@ _ID_ROWS = {
 IDS_PER_STATEMENT = 100_000  # ids bound at a time: a bulk path's memory is bounded by it
 
 
+def driver_rows(conn, statement, params: dict) -> list[tuple]:
+    """Every row of ``statement``, as the driver's tuples: SQLAlchemy's Row objects took a
+    third of the time of reading records by the hundred thousand."""
+    result = conn.execute(statement, params)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
 def id_rows(dialect: str) -> str:
     """SQL for the table of the ids bound as :ids (see ids_param), to insert rows from."""
     return _ID_ROWS[dialect]

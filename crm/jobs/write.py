@@ -27,7 +27,7 @@ from sqlalchemy import Date, bindparam, table, text
 from sqlalchemy.orm import Session
 
 from crm import audit, record_digests
-from crm.db import UTCDateTime, bulk_insert, copy_csv, utcnow
+from crm.db import UTCDateTime, bulk_insert, copy_csv, driver_rows, utcnow
 from crm.jobs import moves
 from segmentation.scores import published
 
@@ -220,9 +220,8 @@ def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_o
         conn.execute(text(_REPLACED), constants)
     for sql, rows in _CURRENT[conn.dialect.name]:
         if staged[rows]:
-            with conn.execute(text(sql + _RETURNING[conn.dialect.name]).bindparams(*_TYPED), constants) as result:
-                written = result.cursor.fetchall()  # the driver's tuples: Row objects cost a third more
-            record_digests.store_returned(session, "customer_tiers", written)
+            statement = text(sql + _RETURNING[conn.dialect.name]).bindparams(*_TYPED)
+            record_digests.store_returned(session, "customer_tiers", driver_rows(conn, statement, constants))
     conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
     audit.record(session, actor, _audit_changes(parts, run_id))
     return sum(moves.store(session, run_id, actor, moves_of(part)) for part in parts)
