@@ -8,7 +8,10 @@ correlation with the true rate, overall and among single-product customers, the 
 share of the GLM's (the target is at least 0.90), the model chosen with its inputs, its
 held-out deviance against the constant rate, its normalised Gini, and the time taken.
 
-    .venv/bin/python benchmarks/risk_ranking.py [--customers 100000] [--seeds 1,2]
+    .venv/bin/python benchmarks/risk_ranking.py [--customers 100000] [--seeds 1,2] [--model-sample N]
+
+--model-sample fits the model on N of the customers, as a run does on a bigger portfolio
+(crm.jobs.recalc.RunRequest.model_sample), and scores everyone with it.
 """
 
 from __future__ import annotations
@@ -25,16 +28,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seeds", default="1")
+    parser.add_argument("--model-sample", type=int, help="customers the model is fitted on (default: all)")
     args = parser.parse_args()
     from segmentation.truth import ranking_report
 
     for seed in (int(s) for s in args.seeds.split(",")):
         t = time.perf_counter()
-        r = ranking_report(args.customers, seed)
+        r = ranking_report(args.customers, seed, model_sample=args.model_sample)
         seconds = time.perf_counter() - t
         m = r["metrics"]
         print(
-            f"[{args.customers:,} customers, seed {seed}] {seconds:.1f}s | model {r['model']} on {', '.join(r['inputs'])}"
+            f"[{args.customers:,} customers, seed {seed}"
+            + (f", fitted on {args.model_sample:,}" if args.model_sample else "")
+            + f"] {seconds:.1f}s | model {r['model']} on {', '.join(r['inputs'])}"
         )
         for part in ("overall", "single_product"):
             print(
