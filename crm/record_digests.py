@@ -243,8 +243,14 @@ def mac(table: str, record_id: int, state: str, key: bytes | None = None) -> str
 
 
 def _macs(messages: list[str], key: bytes) -> list[str]:
-    """The keyed digest of each message (message_sql's text)."""
-    return [hashlib.blake2b(m.encode(), key=key, digest_size=16).hexdigest() for m in messages]
+    """The keyed digest of each message (message_sql's text): a copy of the keyed hash for
+    each, so that the key's own block is hashed once, not once per message."""
+    keyed, out = hashlib.blake2b(key=key, digest_size=16), []
+    for message in messages:
+        digest = keyed.copy()
+        digest.update(message.encode())
+        out.append(digest.hexdigest())
+    return out
 
 
 def tags(state: str) -> str:
