@@ -41,8 +41,10 @@ DEFAULTS = {
 }
 
 # One Limiter per process, like the other extensions (crm.app.csrf); init_app gives it the
-# storage of the app's configuration (a new one per app: tests never share counts).
-limiter = Limiter(key_func=get_remote_address, strategy="sliding-window-counter", in_memory_fallback_enabled=True)
+# storage of the app's configuration (a new one per app: tests never share counts). The moving
+# window counts exactly the calls of the last period: the sliding-window counter estimates them
+# from two fixed windows and let one call over the limit through after each window's end.
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window", in_memory_fallback_enabled=True)
 
 
 @limiter.request_filter

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import requests
@@ -81,6 +83,18 @@ def test_log_in_attempts_are_limited_per_address(limited_app, make_user):
     for _ in range(6):  # successes are not counted
         owner = logged_in(limited_app, email, "198.51.100.8")
         owner.logout()
+
+
+def test_the_log_in_limit_holds_across_the_end_of_a_minute(limited_app, make_user):
+    """Four failures in the last second of a minute and a fifth just after it: the fifth is
+    refused, as the limit says (four in any minute), wherever the clock's minutes fall."""
+    sprayer = browser(limited_app, "203.0.113.78")
+    boundary = (int(time.time()) // 60 + 1) * 60
+    statuses = []
+    for offset in (-0.4, -0.3, -0.2, -0.1, 0.05):
+        with mock.patch("time.time", return_value=boundary + offset):
+            statuses.append(sprayer.login(f"user{offset}@test.crm", "Spring-2024-Guess").status_code)
+    assert statuses == [401, 401, 401, 401, 429]
 
 
 def test_customer_searches_are_limited_per_user(limited_app, make_user):
