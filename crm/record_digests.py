@@ -29,10 +29,11 @@ blockchain tables.
   bulk paths that write with Core or on the driver call ``write(session, table, ids)`` with
   the ids they wrote (the importer, the benefit ledger); the partner API's redemptions and
   voids read their records' states in the RETURNING of their own writes and ``store`` both
-  digests in one statement; a recalculation's tier writes return theirs too, and
-  ``store_returned`` stores them in bulk. A digest that already matches is not written again, and an
-  UPDATE statement writes those of the rows whose state it changed, not of every row it
-  matched: a row it left as it was keeps the digest that shows a change made outside.
+  digests in one statement; a recalculation's tier writes return theirs too, ``made`` makes
+  their digests and ``store_made`` stores them in bulk. A digest that already matches is not
+  written again, and an UPDATE statement writes those of the rows whose state it changed,
+  not of every row it matched: a row it left as it was keeps the digest that shows a change
+  made outside.
 """
 
 from __future__ import annotations
@@ -366,8 +367,8 @@ def store(session, messages: Iterable[tuple[str, int, str]]) -> None:
     )
 
 
-# The digests store_returned has made, staged on the session's connection (bulk_insert's COPY
-# on PostgreSQL), then upserted from there by one statement.
+# The digests ``made`` of records' messages, staged on the session's connection (bulk_insert's
+# COPY on PostgreSQL), then upserted from there by one statement.
 _STAGE = table_clause("digest_stage", column("record_id"), column("mac"), column("tags"))
 _CREATE_STAGE = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE.name} (
     record_id BIGINT NOT NULL, mac VARCHAR(32) NOT NULL, tags VARCHAR(80) NOT NULL)"""
@@ -389,25 +390,30 @@ def _upsert_staged(dialect) -> object:
 _UPSERT_STAGED = {name: _upsert_staged(dialect) for name, dialect in _DIALECTS.items()}
 
 
-def store_returned(session, table: str, rows: list[tuple[int, str]]) -> None:
-    """Store the digests of many records of ``table`` whose messages the statements that
-    wrote them returned (``message_sql`` in their RETURNING): (key, message) each, in the
-    session's transaction. One upsert for them all: a stale digest is replaced, one already
-    right is left as it is, and none is read first (a first run's tiers have none)."""
-    if not rows:
-        return
-    conn, width = session.connection(), len(SPECS[table].fields)
+def made(table: str, rows: list[tuple[int, str]]) -> dict[str, list]:
+    """The digests of many records of ``table`` whose messages the statements that wrote them
+    returned (``message_sql`` in their RETURNING): (key, message) each, as ``store_made``
+    takes them. Only Python, no database: it may run in another thread while the connection
+    goes on writing (a recalculation's tiers)."""
     messages = [message for _key, message in rows]
+    return {
+        "record_id": [key for key, _message in rows],
+        "mac": _macs(messages, _the_key()),
+        "tags": _tags(messages, len(SPECS[table].fields)),
+    }
+
+
+def store_made(session, table: str, batches: Iterable[dict[str, list]]) -> None:
+    """Store the digests ``made`` of records of ``table``, in the session's transaction, with
+    one upsert for them all: a stale digest is replaced, one already right is left as it is,
+    and none is read first (a first run's tiers have none)."""
+    batches = [batch for batch in batches if batch["record_id"]]
+    if not batches:
+        return
+    conn = session.connection()
     conn.execute(text(_CREATE_STAGE))
-    bulk_insert(
-        session,
-        _STAGE,
-        {
-            "record_id": [key for key, _message in rows],
-            "mac": _macs(messages, _the_key()),
-            "tags": _tags(messages, width),
-        },
-    )
+    for batch in batches:
+        bulk_insert(session, _STAGE, batch)
     conn.execute(_UPSERT_STAGED[conn.dialect.name], {"tbl": table})
     conn.execute(text(f"DELETE FROM {_STAGE.name}"))  # nosec B608 - a constant name
 

@@ -188,7 +188,12 @@ def test_the_writes_are_driven_by_the_staged_rows_not_by_every_tier_row(sqlite_u
                 )
             ]
             name = sql.split("(")[0]
-            assert plan[0].split(" USING")[0] in (f"SCAN {write.STAGE}", "SCAN s", "SEARCH s"), (
+            assert plan[0].split(" USING")[0] in (
+                f"SCAN {write.STAGE}",
+                f"SEARCH {write.STAGE}",
+                "SCAN s",
+                "SEARCH s",
+            ), (
                 name,
                 plan,
             )  # the stage, once

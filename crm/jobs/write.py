@@ -4,13 +4,15 @@ Two steps. ``stage_changes`` sends each partition's changed rows once, as they a
 a temporary table of the run's connection (a TEMP table needs no lock on the database: on
 SQLite other writers go on while a run stages). ``write_changes`` then applies everything
 staged: the states being replaced move into the history, then the new states are inserted or
-updated from the stage (INSERT … SELECT, and UPDATE … FROM or an upsert, see _CURRENT), the
-run's constants (its id, date and time) bound once, each statement returning its rows' digest
-messages (stored in bulk: record_digests.store_returned); it records the changes' audit events (the
-run holds them for its commit) and keeps the moves for the subscribers, who get them once
-the run has committed (crm.jobs.moves; both from the changes the run holds, not read back). SQLite applies once, after the scoring, so that its
-write lock is held for the writes alone; PostgreSQL applies each partition while the workers
-score the next.
+updated from the stage (INSERT … SELECT, and UPDATE … FROM or an upsert, see _CURRENT), a
+partition at a time, the run's constants (its id, date and time) bound once, each statement
+returning its rows' digest messages (a helper thread makes the digests of one partition,
+record_digests.made, while the next is written; store_made stores them all). It records the
+changes' audit events (the run holds them for its commit) and keeps the moves for the
+subscribers, who get them once the run has committed (crm.jobs.moves; both from the changes
+the run holds, not read back). SQLite applies once, after the scoring, so that its write lock
+is held for the writes alone; PostgreSQL applies each partition while the workers score the
+next.
 
 Every statement is driven by the staged rows, each finding its tier row by primary key: the
 work is O(changes), not a scan of every tier row per chunk. A first run writes a million tier
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 from sqlalchemy import Date, bindparam, table, text
@@ -58,7 +61,7 @@ _REPLACED = f"""INSERT INTO tier_history (customer_id, run_id, tier, reasons, va
 _NEW = f"""INSERT INTO customer_tiers (customer_id, tier, reasons, computed_tier, computed_reasons, value_score,
                                       risk_score, run_id, as_of, updated_at)
     SELECT customer_id, tier, reasons, computed_tier, computed_reasons, value_score, risk_score, :run, :as_of, :now
-    FROM {STAGE} WHERE {{0}} ORDER BY customer_id"""  # nosec B608 - constant names
+    FROM {STAGE} WHERE ({{0}}) AND customer_id BETWEEN :lo AND :hi ORDER BY customer_id"""  # nosec B608 - constant names
 _RESCORED_COLUMNS = (
     "reasons",
     "computed_tier",
@@ -107,7 +110,7 @@ _CURRENT = {
 }
 
 # Each written tier row's digest message, returned by the statement that wrote it (for
-# record_digests.store_returned): the state as written, without reading it back. Qualified:
+# record_digests.made): the state as written, without reading it back. Qualified:
 # the stage of an UPDATE … FROM has columns of the same names.
 _RETURNING = {
     dialect: f" RETURNING customer_tiers.customer_id, {record_digests.message_sql(dialect, 'customer_tiers', 'customer_tiers.')}"
@@ -210,18 +213,32 @@ def moves_of(part: pd.DataFrame) -> pd.DataFrame:
     return part[part["old_tier"].astype(object) != part["tier"].astype(object)]
 
 
+def _bounds(parts: list[pd.DataFrame]) -> list[tuple[int, int]]:
+    """The least and greatest id of each part that has changes (parts are ranges of ids)."""
+    return [(int(part.index.min()), int(part.index.max())) for part in parts if len(part)]
+
+
 def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_of: dt.date, actor: audit.Actor) -> int:
     """Apply the staged changes (keeping the states they replace), record the audit events of
     ``parts`` (the changes staged), keep their moves for the subscribers (benefits, queues:
-    crm.jobs.moves), and empty the stage. Returns the number of moves."""
+    crm.jobs.moves), and empty the stage. Returns the number of moves.
+
+    The tier rows are written a part at a time, and a helper thread makes each part's digests
+    while the connection writes the next: the database works while Python hashes, where one
+    after the other each waited for the other."""
     conn, staged = session.connection(), _staged(parts)
     constants = {"run": run_id, "as_of": as_of, "now": utcnow(), "lo": staged.pop("lo"), "hi": staged.pop("hi")}
     if staged["replaced"]:  # a first run has no state to replace
         conn.execute(text(_REPLACED), constants)
-    for sql, rows in _CURRENT[conn.dialect.name]:
-        if staged[rows]:
-            statement = text(sql + _RETURNING[conn.dialect.name]).bindparams(*_TYPED)
-            record_digests.store_returned(session, "customer_tiers", driver_rows(conn, statement, constants))
-    conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
+    with ThreadPoolExecutor(1) as helper:
+        digests = []
+        for sql, rows in _CURRENT[conn.dialect.name]:
+            if staged[rows]:
+                statement = text(sql + _RETURNING[conn.dialect.name]).bindparams(*_TYPED)
+                for lo, hi in _bounds(parts):
+                    written = driver_rows(conn, statement, {**constants, "lo": lo, "hi": hi})
+                    digests.append(helper.submit(record_digests.made, "customer_tiers", written))
+        record_digests.store_made(session, "customer_tiers", (digest.result() for digest in digests))
+        conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
     audit.record(session, actor, _audit_changes(parts, run_id))
     return sum(moves.store(session, run_id, actor, moves_of(part)) for part in parts)
