@@ -85,7 +85,7 @@ def test_log_in_attempts_are_limited_per_address(limited_app, make_user):
         owner.logout()
 
 
-def test_the_log_in_limit_holds_across_the_end_of_a_minute(limited_app, make_user):
+def test_the_log_in_limit_holds_across_the_end_of_a_minute(limited_app):
     """Four failures in the last second of a minute and a fifth just after it: the fifth is
     refused, as the limit says (four in any minute), wherever the clock's minutes fall."""
     sprayer = browser(limited_app, "203.0.113.78")
