@@ -120,13 +120,12 @@ _RETURNING = {
 
 def _staged(parts: list[pd.DataFrame]) -> dict:
     """What the stage holds (the changes ``parts``), counted in memory: the rows that are new,
-    replace a state, move or keep a tier, and the least and greatest id (the joins' bounds)."""
+    replace a state, move or keep a tier."""
     counts = Counter()
     for part in parts:
         there = part["old_tier"].notna()
         kept = there & (part["old_tier"].astype(object) == part["tier"].astype(object))
         counts.update(new=int((~there).sum()), replaced=int(there.sum()), kept=int(kept.sum()))
-    ids = [part.index for part in parts if len(part)]
     moved = counts["replaced"] - counts["kept"]
     return {
         "new": counts["new"],
@@ -134,8 +133,6 @@ def _staged(parts: list[pd.DataFrame]) -> dict:
         "moved": moved,
         "kept": counts["kept"],
         "new_or_moved": counts["new"] + moved,
-        "lo": min((int(i.min()) for i in ids), default=None),
-        "hi": max((int(i.max()) for i in ids), default=None),
     }
 
 
@@ -226,19 +223,20 @@ def write_changes(session: Session, parts: list[pd.DataFrame], run_id: int, as_o
     The tier rows are written a part at a time, and a helper thread makes each part's digests
     while the connection writes the next: the database works while Python hashes, where one
     after the other each waited for the other."""
-    conn, staged = session.connection(), _staged(parts)
-    constants = {"run": run_id, "as_of": as_of, "now": utcnow(), "lo": staged.pop("lo"), "hi": staged.pop("hi")}
-    if staged["replaced"]:  # a first run has no state to replace
-        conn.execute(text(_REPLACED), constants)
+    conn, staged, bounds = session.connection(), _staged(parts), _bounds(parts)
+    constants = {"run": run_id, "as_of": as_of, "now": utcnow()}
+    if staged["replaced"]:  # a first run has no state to replace; all the parts' ids at once
+        everyone = {"lo": min(lo for lo, _hi in bounds), "hi": max(hi for _lo, hi in bounds)}
+        conn.execute(text(_REPLACED), {**constants, **everyone})
     with ThreadPoolExecutor(1) as helper:
         digests = []
         for sql, rows in _CURRENT[conn.dialect.name]:
             if staged[rows]:
                 statement = text(sql + _RETURNING[conn.dialect.name]).bindparams(*_TYPED)
-                for lo, hi in _bounds(parts):
+                for lo, hi in bounds:
                     written = driver_rows(conn, statement, {**constants, "lo": lo, "hi": hi})
                     digests.append(helper.submit(record_digests.made, "customer_tiers", written))
         record_digests.store_made(session, "customer_tiers", (digest.result() for digest in digests))
-        conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
+    conn.execute(text(f"DELETE FROM {STAGE}"))  # nosec B608 - nothing left on the pooled connection
     audit.record(session, actor, _audit_changes(parts, run_id))
     return sum(moves.store(session, run_id, actor, moves_of(part)) for part in parts)
