@@ -16,6 +16,7 @@ import io
 import itertools
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -74,37 +75,33 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine with the per-database settings we rely on."""
+def make_engine(url: str, lock_wait: float | None = None, **kwargs) -> Engine:
+    """Create an engine with the per-database settings we rely on.
+
+    ``lock_wait``: how many seconds a statement of its connections waits for a lock another
+    transaction holds (SQLite's write lock, a PostgreSQL row or table lock) before it fails
+    with OperationalError; by default SQLite waits BUSY_TIMEOUT_MS and PostgreSQL as long as
+    it takes. Set once on each connection as it is opened, so that it costs a request nothing.
+    """
     # A database error's message (logged with its traceback) must not list the statement's
     # parameters: they are whole rows, ID numbers and phones included.
     kwargs.setdefault("hide_parameters", True)
+    wait_ms = None if lock_wait is None else int(lock_wait * 1000)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, BUSY_TIMEOUT_MS if wait_ms is None else wait_ms)
         return engine
     if "poolclass" not in kwargs:
         kwargs.update(pool_size=10, max_overflow=20)
+    if wait_ms is not None:
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "options": f"-c lock_timeout={wait_ms}"}
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite connection waits for the write lock, by default
 
 
-def lock_wait(conn, seconds: float | None) -> None:
-    """How long ``conn`` (a Connection) waits for a lock another transaction holds before its
-    statement fails with OperationalError: SQLite's write lock (busy_timeout, for the
-    connection until set again; None: back to BUSY_TIMEOUT_MS) or a PostgreSQL lock
-    (lock_timeout, for the current transaction only; None: no limit). Set on the driver, so
-    that it begins no transaction of SQLAlchemy's."""
-    driver = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite":
-        driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS if seconds is None else int(seconds * 1000)}")
-    elif seconds is not None:
-        driver.execute(f"SET LOCAL lock_timeout = {int(seconds * 1000)}")
-
-
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
@@ -113,7 +110,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # FULL: a committed redemption or import survives a power cut, not only a crash.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         # The sorter (CREATE INDEX, a large ORDER BY) may use a second thread: a first run's
         # tier index over a million rows was built in 0.37 s instead of 0.48 s.
         cur.execute("PRAGMA threads=2")
@@ -140,6 +137,18 @@ class Database:
         self.engine = make_engine(url)
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(writer(self.engine), expire_on_commit=False)
+        self._impatient: dict[float, Engine] = {}
+        self._impatient_lock = threading.Lock()
+
+    def impatient(self, lock_wait: float) -> Engine:
+        """An engine on the same database whose statements wait at most ``lock_wait`` seconds
+        for another transaction's lock (see make_engine), with a pool of its own: for callers
+        that must answer at once rather than queue behind a long import or run."""
+        with self._impatient_lock:
+            engine = self._impatient.get(lock_wait)
+            if engine is None:
+                engine = self._impatient[lock_wait] = make_engine(self.url, lock_wait=lock_wait)
+        return engine
 
     @property
     def dialect(self) -> str:
@@ -166,6 +175,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        for engine in self._impatient.values():
+            engine.dispose()
 
 
 # --- per-request session (Flask side) -------------------------------------------------

@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, g, jsonify, request
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm import audit
 from crm.clock import business_today
-from crm.db import get_db, lock_wait
+from crm.db import get_db
 from crm.limits import KIB, set_body_limit
 from partners import api_bp as bp
 from partners import codes, ratelimit
@@ -58,11 +58,13 @@ def error(status: int, code: str, message: str, fields: dict | None = None, head
 
 
 def _session() -> Session:
-    """The request's one session, on a connection of its own (its lock wait is the API's, below),
-    closed at the request's teardown."""
+    """The request's one session, closed at the request's teardown. Its connections wait for
+    another transaction's lock at most api_lock_wait_seconds: a partner's till must not hang
+    while a long import or run holds the write lock, but answer 503 with Retry-After (below)."""
     session = g.get("api_session")
     if session is None:
-        session = g.api_session = Session(get_db().engine.connect())
+        wait = current_app.config["CRM_SETTINGS"].api_lock_wait_seconds
+        session = g.api_session = Session(get_db().impatient(wait))
     return session
 
 
@@ -70,14 +72,7 @@ def _session() -> Session:
 def _close_session(_exc) -> None:
     session = g.pop("api_session", None)
     if session is not None:
-        conn = session.bind
         session.close()  # a transaction left open rolls back here
-        if g.pop("api_lock_wait", False):
-            try:
-                lock_wait(conn, None)  # back in the pool, it waits as long as every other connection
-            except DBAPIError:
-                conn.invalidate()  # rather than pool a connection that may keep the API's short wait
-        conn.close()
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -152,28 +147,18 @@ def _today() -> dt.date:
 
 @contextmanager
 def _writing():
-    """The request's write transaction (on SQLite BEGIN IMMEDIATE: it takes the write lock),
-    committed on leaving; rolled back at once on an error, to hand its locks on.
+    """The request's write transaction, committed on leaving; rolled back at once on an
+    error, to hand its locks on.
 
-    Its lock waits are short: a partner's till must not hang while a long import or run holds
-    the write lock, but answer 503 with Retry-After (above) after a few seconds. SQLite's wait
-    is the connection's and must be set before the BEGIN that waits; PostgreSQL's is the
-    transaction's (SET LOCAL), set once it has begun. The key check before it reads only, and
-    a read waits for no writer on either database: on PostgreSQL the write goes on in the key
-    check's transaction (a transaction's BEGIN and its end are round trips of their own).
+    The key check before it reads only, and a read waits for no writer on either database. On
+    PostgreSQL the write goes on in the key check's transaction (a transaction's BEGIN and its
+    end are round trips of their own). On SQLite a read transaction cannot become a write one
+    safely: it ends here, and the write's BEGIN IMMEDIATE takes the write lock.
     """
     session = _session()
-    conn, wait = session.bind, current_app.config["CRM_SETTINGS"].api_lock_wait_seconds
-    sqlite = conn.dialect.name == "sqlite"
-    if sqlite:
-        # The key was read in a read transaction, which cannot become a write one safely (the
-        # write's BEGIN IMMEDIATE takes the lock): it ends here. PostgreSQL writes on in it.
+    if session.bind.dialect.name == "sqlite":
         session.rollback()
-        lock_wait(conn, wait)
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-    g.api_lock_wait = True
-    if not sqlite:
-        lock_wait(session.connection(), wait)
     try:
         yield session
         session.commit()
