@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import uuid
 
 from flask import Flask, g
@@ -57,6 +58,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def ready_to_serve() -> int:
+    """Call once in a serving process, once the app is built and before it serves (gunicorn:
+    gunicorn.conf.py). What exists by then (modules, routes, templates, the ORM's mappings)
+    lives as long as the process: gc.freeze() takes it out of the collector's walks, so that a
+    full collection walks what requests made, not the whole app each time. Returns how many
+    objects were taken out."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def register_url_converters(app: Flask) -> None:
