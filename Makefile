@@ -15,14 +15,18 @@ export CRM_ENV ?= development
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# A lock file names every package it needs, each pinned and hashed: pip installs exactly those
+# (--no-deps) and `pip check` then proves nothing is missing. Resolving them again would let an
+# older pip fail on a dependency's extra (pip-audit's CacheControl[filecache]) once a newer
+# release of it is out.
 $(RUNTIME_STAMP): requirements/runtime.txt pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --require-hashes -r requirements/runtime.txt
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/runtime.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "the lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
 	touch $@
 
 $(STAMP): requirements/dev.txt $(RUNTIME_STAMP)
-	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/dev.txt
 	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "the lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
 	touch $@
 
