@@ -28,7 +28,7 @@ def _claims_in_db(database) -> int:
         return s.scalar(select(func.count()).select_from(Claim))
 
 
-TOMORROW = (insurer_today() + dt.timedelta(days=1)).isoformat()
+TOMORROW = "tomorrow"  # resolved when the test runs, not at collection: a run may cross midnight
 BAD = [
     ({"loss_date": "2021-12-31", "report_date": "2022-01-03"}, "loss_date", "cover"),  # before the start
     ({"loss_date": "2042-01-01", "report_date": "2042-01-02"}, "loss_date", "cover"),  # on the end date
@@ -46,7 +46,8 @@ BAD = [
 def test_a_claim_whose_dates_do_not_fit_is_refused(runner, database, tmp_path, fields, column, word):
     pol = _policy(runner, tmp_path)
     good = claim_row(pol["policy_no"])
-    bad = claim_row(pol["policy_no"], **fields)
+    tomorrow = (insurer_today() + dt.timedelta(days=1)).isoformat()
+    bad = claim_row(pol["policy_no"], **{k: tomorrow if v == TOMORROW else v for k, v in fields.items()})
     path = write_csv(tmp_path / "claims.csv", [good, bad])
     for dry in ([], ["--dry-run"]):
         result = runner.invoke(args=["import", "claims", str(path), *dry])
