@@ -246,9 +246,9 @@ def _insert_new(
     names = list(rows[0])
     stage = sql_table(f"import_stage_{table.name}", *(column(name) for name in (*names, "ord")))
     conn = session.connection()
-    listed = ", ".join(names)  # the stored table's own column names
-    shape = f"CREATE TEMPORARY TABLE {stage.name} AS SELECT {listed}, 0 AS ord FROM {table.name} WHERE 1 = 0"
-    conn.execute(text(shape))  # nosec B608 - names from the model
+    listed = ", ".join(table.c[name].name for name in names)  # the stored table's own columns (KeyError if not)
+    shape = f"CREATE TEMPORARY TABLE {stage.name} AS SELECT {listed}, 0 AS ord FROM {table.name} WHERE 1 = 0"  # nosec B608
+    conn.execute(text(shape))
     staged = {name: [row[name] for row in rows] for name in names}
     bulk_insert(session, stage, {**staged, "ord": list(range(len(rows)))})
     shared = {
