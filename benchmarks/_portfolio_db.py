@@ -29,12 +29,12 @@ def fresh_database(kind: str, tmpdir: str, pg_url: str | None) -> tuple[str, cal
         url = f"sqlite:///{tmpdir}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
         upgrade(url)
         return url, lambda: None
-    url, drop = _new_pg_database(pg_url)
+    url, drop = new_pg_database(pg_url)
     upgrade(url)
     return url, drop
 
 
-def _new_pg_database(pg_url: str, template: str | None = None) -> tuple[str, callable]:
+def new_pg_database(pg_url: str, template: str | None = None) -> tuple[str, callable]:
     """A new PostgreSQL database (a copy of ``template``, if given): (url, drop)."""
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
@@ -60,7 +60,7 @@ def copy_database(kind: str, url: str, tmpdir: str, pg_url: str | None) -> tuple
         target = f"{tmpdir}/copy-{uuid.uuid4().hex[:6]}.sqlite3"
         shutil.copyfile(source, target)
         return f"sqlite:///{target}", lambda: os.remove(target)
-    return _new_pg_database(pg_url, template=make_url(url).database)
+    return new_pg_database(pg_url, template=make_url(url).database)
 
 
 def frames(n: int, seed: int = 1) -> dict[str, pd.DataFrame]:
