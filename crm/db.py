@@ -20,7 +20,10 @@ import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Engine, MetaData, Numeric, bindparam, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Numeric, bindparam, create_engine, event, select, text, true
+from sqlalchemy import column as column_clause
+from sqlalchemy import table as table_clause
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -319,6 +322,43 @@ def bulk_insert(session: Session, table, columns: dict[str, list], rendered: str
     if n % per:
         cur.execute(insert(n % per), tuple(flat))
     cur.close()
+
+
+def insert_staged(
+    session: Session,
+    table,
+    columns: dict[str, list],
+    shared: dict,
+    returning: tuple,
+    skip_existing: bool = False,
+) -> list:
+    """Insert many rows of ``table`` and return ``returning`` of each inserted, in the rows' order.
+
+    ``columns`` are the rows (as bulk_insert takes them), ``shared`` the values every row has
+    (bound once). The rows are staged in a TEMP table shaped as ``table`` (bulk_insert: COPY on
+    PostgreSQL), then inserted by one INSERT … SELECT; ``skip_existing``: a row a unique
+    constraint already holds is left out (ON CONFLICT DO NOTHING). Not SQLAlchemy's
+    insertmanyvalues, its way to an INSERT of many rows with RETURNING: it sends pages of a
+    VALUES list, a page of a thousand rows some fifteen thousand placeholders, which psycopg
+    parses in Python for every page (it keeps the parse only of short statements)."""
+    names = list(columns)
+    stage = table_clause(f"stage_{table.name}", *(column_clause(name) for name in (*names, "ord")))
+    listed = ", ".join(table.c[name].name for name in names)  # the table's own columns (KeyError if not)
+    shape = f"CREATE TEMPORARY TABLE {stage.name} AS SELECT {listed}, 0 AS ord FROM {table.name} WHERE 1 = 0"  # nosec B608
+    conn = session.connection()
+    conn.execute(text(shape))
+    bulk_insert(session, stage, {**columns, "ord": list(range(len(columns[names[0]])))})
+    binds = {name: bindparam(f"shared_{name}", type_=table.c[name].type) for name in shared}
+    # WHERE: SQLite reads an ON after a bare SELECT … FROM as a join's.
+    rows = select(*(stage.c[name] for name in names), *binds.values()).where(true()).order_by(stage.c.ord)
+    insert = (
+        (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table).from_select([*names, *binds], rows)
+    )
+    if skip_existing:
+        insert = insert.on_conflict_do_nothing()
+    inserted = conn.execute(insert.returning(*returning), {f"shared_{k}": v for k, v in shared.items()}).all()
+    conn.execute(text(f"DROP TABLE {stage.name}"))  # nosec B608 - a name from the model
+    return inserted
 
 
 def copy_csv(columns: dict[str, list]) -> str | None:

@@ -1,7 +1,7 @@
 """The importer's pass 2: turning validated rows into stored rows, a chunk at a time.
 
-Keys are resolved to ids per chunk; new rows are inserted from a stage (_insert_new) and
-changed rows updated with Core executemany; what changed is audited (an import's creates as
+Keys are resolved to ids per chunk; new rows are inserted from a stage (crm.db.insert_staged)
+and changed rows updated with Core executemany; what changed is audited (an import's creates as
 one event per chunk).
 """
 
@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, column, insert, select, text, update
-from sqlalchemy import table as sql_table
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit, record_digests
-from crm.db import bulk_insert, utcnow
+from crm.db import insert_staged, utcnow
 from crm.models import Claim, Customer, Policy, User
 
 if TYPE_CHECKING:
@@ -236,34 +235,15 @@ def _insert_new(
     session: Session, table, key_col: str, rows: list[dict], batch_id: int, now: dt.datetime
 ) -> dict[str, int]:
     """Insert ``rows`` (new records of an import batch, each with the same columns) and return
-    each one's id by its key, in the rows' order.
-
-    The rows are staged (a TEMP table shaped as the stored table, filled by crm.db.bulk_insert:
-    COPY on PostgreSQL), then inserted by one INSERT … SELECT that returns the ids. Sent as a
-    VALUES list instead (SQLAlchemy's insertmanyvalues, the way to an INSERT of many rows with
-    RETURNING), each page of a thousand rows carried some fifteen thousand placeholders, which
-    psycopg parses in Python for every page (it keeps the parse only of short statements)."""
-    names = list(rows[0])
-    stage = sql_table(f"import_stage_{table.name}", *(column(name) for name in (*names, "ord")))
-    conn = session.connection()
-    listed = ", ".join(table.c[name].name for name in names)  # the stored table's own columns (KeyError if not)
-    shape = f"CREATE TEMPORARY TABLE {stage.name} AS SELECT {listed}, 0 AS ord FROM {table.name} WHERE 1 = 0"  # nosec B608
-    conn.execute(text(shape))
-    staged = {name: [row[name] for row in rows] for name in names}
-    bulk_insert(session, stage, {**staged, "ord": list(range(len(rows)))})
-    shared = {
-        "import_batch_id": bindparam("batch", type_=table.c.import_batch_id.type),
-        "created_at": bindparam("now", type_=table.c.created_at.type),
-        "updated_at": bindparam("now", type_=table.c.updated_at.type),
-    }
-    chosen = select(*(stage.c[name] for name in names), *shared.values()).order_by(stage.c.ord)
-    inserted = conn.execute(
-        insert(table).from_select([*names, *shared], chosen).returning(table.c[key_col], table.c.id),
-        {"batch": batch_id, "now": now},
+    each one's id by its key, in the rows' order."""
+    inserted = insert_staged(
+        session,
+        table,
+        {name: [row[name] for row in rows] for name in rows[0]},
+        {"import_batch_id": batch_id, "created_at": now, "updated_at": now},
+        (table.c[key_col], table.c.id),
     )
-    ids = dict(inserted.all())
-    conn.execute(text(f"DROP TABLE {stage.name}"))  # nosec B608 - a name from the model
-    return {row[key_col]: ids[row[key_col]] for row in rows}
+    return dict(inserted)
 
 
 def _write_chunk(

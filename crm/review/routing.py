@@ -23,12 +23,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, cast, column, literal, select, table, text, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.db import bulk_insert, utcnow
+from crm.db import insert_staged, utcnow
 from crm.models import Claim, CustomerTier, ImportBatch, Policy
 from crm.models.review import OPEN_CLAIM_STATUSES, ReviewCase
 from crm.review import blacklist_routing as bl
@@ -196,59 +195,6 @@ def _case(
     }
 
 
-# The cases to open are staged (a TEMP table on the session's connection, filled by
-# crm.db.bulk_insert: COPY on PostgreSQL), then opened by one INSERT … SELECT that skips those
-# that exist and returns those it made. Sent as a VALUES list instead (SQLAlchemy's
-# insertmanyvalues, the way to an INSERT of many rows with RETURNING), each page of a thousand
-# cases carried 19,000 placeholders, which psycopg parses in Python for every page (it keeps
-# the parse only of short statements).
-_STAGED = (
-    "ord", "queue", "reason", "detail_code", "detail_params", "policy_id", "claim_id", "customer_id", "fast_track",
-    "risk_score", "priority", "sla_days", "due_on", "entered_by_id",
-)  # fmt: skip
-_STAGE = table("review_case_stage", *(column(name) for name in _STAGED))
-_CREATE_STAGE = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE.name} (
-    ord INTEGER NOT NULL, queue VARCHAR(12) NOT NULL, reason VARCHAR(30) NOT NULL, detail_code VARCHAR(40),
-    detail_params TEXT, policy_id INTEGER, claim_id INTEGER, customer_id INTEGER NOT NULL,
-    fast_track BOOLEAN NOT NULL, risk_score NUMERIC(5, 2) NOT NULL, priority INTEGER NOT NULL,
-    sla_days INTEGER NOT NULL, due_on DATE NOT NULL, entered_by_id INTEGER)"""
-
-
-def _open_staged(dialect: str):
-    """INSERT … SELECT of the staged cases (their shared values bound once) that opens each that
-    does not exist yet and returns it."""
-    cases, staged = ReviewCase.__table__, _STAGE.c
-    shared = {
-        "detail": literal(""),
-        "settings_version": bindparam("version", type_=cases.c.settings_version.type),
-        "state": literal("open"),
-        "import_batch_id": bindparam("batch", type_=cases.c.import_batch_id.type),
-        "created_at": bindparam("now", type_=cases.c.created_at.type),
-        "updated_at": bindparam("now", type_=cases.c.updated_at.type),
-    }
-    params = cast(staged.detail_params, cases.c.detail_params.type) if dialect == "postgresql" else staged.detail_params
-    columns = {name: getattr(staged, name) for name in _STAGED if name != "ord"} | {"detail_params": params} | shared
-    rows = select(*columns.values()).where(true()).order_by(staged.ord)  # WHERE: SQLite reads ON after FROM as a join's
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(cases)
-    return (
-        insert.from_select(list(columns), rows)
-        .on_conflict_do_nothing()
-        .returning(
-            cases.c.id,
-            cases.c.queue,
-            cases.c.reason,
-            cases.c.policy_id,
-            cases.c.claim_id,
-            cases.c.customer_id,
-            cases.c.due_on,
-            cases.c.priority,
-        )
-    )
-
-
-_OPEN = {dialect: _open_staged(dialect) for dialect in ("postgresql", "sqlite")}
-
-
 def _open(session: Session, cases: list[dict], settings: ReviewSettings, origin: Origin) -> list[int]:
     """Insert the cases that do not exist yet (the unique constraints decide) and audit each."""
     if not cases:
@@ -261,13 +207,11 @@ def _open(session: Session, cases: list[dict], settings: ReviewSettings, origin:
         if key not in due:
             days = settings.sla_days(*key)
             due[key] = (days, add_working_days(today, days, settings.holidays))
-    conn = session.connection()
-    conn.execute(text(_CREATE_STAGE))
-    bulk_insert(
+    table = ReviewCase.__table__
+    created = insert_staged(
         session,
-        _STAGE,
+        table,
         {
-            "ord": list(range(len(cases))),
             **{name: [case[name] for case in cases] for name in ("queue", "reason", "detail_code")},
             "detail_params": [None if c["detail_params"] is None else json.dumps(c["detail_params"]) for c in cases],
             **{name: [case[name] for case in cases] for name in ("policy_id", "claim_id", "customer_id", "fast_track")},
@@ -278,11 +222,26 @@ def _open(session: Session, cases: list[dict], settings: ReviewSettings, origin:
             # a sweep (crm.review.sweep) names each subject's own entrant
             "entered_by_id": [case.get("entered_by_id", origin.entered_by_id) for case in cases],
         },
+        {
+            "detail": "",
+            "settings_version": settings.version,
+            "state": "open",
+            "import_batch_id": origin.import_batch_id,
+            "created_at": now,
+            "updated_at": now,
+        },
+        (
+            table.c.id,
+            table.c.queue,
+            table.c.reason,
+            table.c.policy_id,
+            table.c.claim_id,
+            table.c.customer_id,
+            table.c.due_on,
+            table.c.priority,
+        ),
+        skip_existing=True,
     )
-    created = conn.execute(
-        _OPEN[conn.dialect.name], {"version": settings.version, "batch": origin.import_batch_id, "now": now}
-    ).all()
-    conn.execute(text(f"DELETE FROM {_STAGE.name}"))  # nosec B608 - a constant name
     if created:
         audit.record(
             session,
