@@ -21,6 +21,9 @@ by a selector (no thread per client: on a small machine a threaded Python client
 CPU the servers need). Every request redeems a distinct code. The sides take turns for
 ``--rounds`` rounds of ``--seconds``/``--rounds`` each, so that a change in the machine's
 other load during the run falls on both; req/s, p50 and p99 are over all rounds.
+Each side's CPU time per request is printed too: its gunicorn processes' and the PostgreSQL
+server's (every ``postgres`` process of the machine, while that side alone is loaded). On a
+shared machine it moves far less than req/s, and it says where a request's cost lies.
 """
 
 from __future__ import annotations
@@ -258,6 +261,31 @@ def _figures(lat: list[float], statuses: dict, elapsed: float) -> dict:
     }
 
 
+def _process_ticks() -> dict[int, tuple[int, str, int]]:
+    """Every process of the machine: pid -> (parent pid, command name, CPU ticks so far)."""
+    out = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    text = stat.read()
+            except OSError:
+                continue
+            name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+            out[int(entry.name)] = (int(fields[1]), name, int(fields[11]) + int(fields[12]))  # ppid, utime + stime
+    return out
+
+
+def _cpu_seconds(server_pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by a gunicorn server (its master and workers) and by the
+    PostgreSQL server's processes (0 without one)."""
+    procs, hz = _process_ticks(), os.sysconf("SC_CLK_TCK")
+    server = {server_pid} | {pid for pid, (ppid, _name, _ticks) in procs.items() if ppid == server_pid}
+    gunicorn = sum(procs[pid][2] for pid in server if pid in procs)
+    postgres = sum(ticks for _ppid, name, ticks in procs.values() if name == "postgres")
+    return gunicorn / hz, postgres / hz
+
+
 def run(kind: str, url: str, seconds: float, rounds: int, clients: int, ratelimit_storage: str) -> dict:
     key, full_codes, bare_codes = prepare(url, 40000)
     env = {
@@ -283,7 +311,7 @@ def run(kind: str, url: str, seconds: float, rounds: int, clients: int, ratelimi
             ),
         ),
     }
-    servers, sent, totals = {}, {}, {}
+    servers, sent, totals, cpu = {}, {}, {}, {}
     try:
         for side, (spec, requests) in sides.items():
             servers[side] = serve(spec, env)
@@ -291,7 +319,10 @@ def run(kind: str, url: str, seconds: float, rounds: int, clients: int, ratelimi
             sent[side] = 400
         for _ in range(rounds):
             for side, (_spec, requests) in sides.items():
+                before = _cpu_seconds(servers[side][0].pid)
                 lat, statuses, elapsed = load(servers[side][1], requests[sent[side] :], seconds / rounds, clients)
+                used = [a - b for a, b in zip(_cpu_seconds(servers[side][0].pid), before)]
+                cpu[side] = [c + u for c, u in zip(cpu.get(side, (0.0, 0.0)), used)]
                 sent[side] += len(lat)
                 total = totals.setdefault(side, ([], {}, 0.0))
                 total[0].extend(lat)
@@ -305,9 +336,12 @@ def run(kind: str, url: str, seconds: float, rounds: int, clients: int, ratelimi
     results = {side: _figures(*totals[side]) for side in sides}
     for side in ("bare", "full"):
         r = results[side]
+        r["cpu_us"] = [used * 1e6 / r["n"] for used in cpu[side]]
         print(
             f"{kind:<8} {side:<5} {r['rps']:8.0f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
-            f"{r['n']} requests {r['statuses']}"
+            f"CPU per request: gunicorn {r['cpu_us'][0]:5.0f} µs"
+            + (f", postgres {r['cpu_us'][1]:4.0f} µs   " if kind == "postgres" else "   ")
+            + f"{r['n']} requests {r['statuses']}"
         )
     ratio_rps = results["full"]["rps"] / results["bare"]["rps"]
     ratio_p99 = results["full"]["p99"] / results["bare"]["p99"]
