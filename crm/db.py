@@ -20,7 +20,21 @@ import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Engine, MetaData, Numeric, bindparam, create_engine, event, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    MetaData,
+    Numeric,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+    true,
+)
 from sqlalchemy import column as column_clause
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
@@ -251,6 +265,18 @@ _ID_IN = {"sqlite": "{0} IN (SELECT value FROM json_each(:ids))", "postgresql": 
 def id_in(dialect: str, column: str) -> str:
     """SQL that ``column`` is one of the ids bound as :ids (see ids_param)."""
     return _ID_IN[dialect].format(column)
+
+
+def any_of(dialect: str, column, values) -> ColumnElement[bool]:
+    """``column`` is one of ``values`` (ids or keys), bound as ONE parameter as id_in binds
+    them: an array on PostgreSQL, a JSON list on SQLite. For lists of thousands: not
+    ``column.in_(values)``, a placeholder per value, which psycopg parses in Python anew for
+    every statement of over 50 parameters."""
+    values = list(values)
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    each = func.json_each(bindparam(None, json.dumps(values))).table_valued("value")
+    return column.in_(select(each.c.value))
 
 
 def typed_text(sql: str, **types):

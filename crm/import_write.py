@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit, record_digests
-from crm.db import insert_staged, utcnow
+from crm.db import IDS_PER_STATEMENT, any_of, insert_staged, utcnow
 from crm.models import Claim, Customer, Policy, User
 
 if TYPE_CHECKING:
@@ -27,10 +27,11 @@ def _existing(session: Session, kind_name: str, keys: list[str], *columns) -> di
     """Map key → row for the keys that already exist (looked up in chunks)."""
     model, key_col = _MODELS[kind_name]
     key = getattr(model, key_col)
+    dialect = session.get_bind().dialect.name
     found = {}
-    for i in range(0, len(keys), 900):
-        part = keys[i : i + 900]
-        for row in session.execute(select(key, *columns).where(key.in_(part))):
+    for i in range(0, len(keys), IDS_PER_STATEMENT):
+        part = keys[i : i + IDS_PER_STATEMENT]
+        for row in session.execute(select(key, *columns).where(any_of(dialect, key, part))):
             found[row[0]] = row
     return found
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.db import utcnow
+from crm.db import any_of, utcnow
 from crm.models import Claim, CustomerTier, Policy
 from crm.models.lists import BlacklistEntry
 from crm.models.review import ReviewCase
@@ -25,7 +25,7 @@ POLICY_REASON = "blacklist_new_business"
 CLAIM_REASON = "blacklist_claim"
 WHY = "on_blacklist"  # why the case opened (crm.review.labels.WHY)
 DETAIL = "customer on the black list"  # the escalation's note, in the trail
-CHUNK = 900  # ids per IN (…)
+CHUNK = 5000  # records read at a time
 
 
 def _black(model):
@@ -33,13 +33,13 @@ def _black(model):
 
 
 def _rows(session: Session, model, ids: Sequence[int]) -> Iterable:
-    ids = list(dict.fromkeys(ids))
+    ids, dialect = list(dict.fromkeys(ids)), session.get_bind().dialect.name
     for i in range(0, len(ids), CHUNK):
         yield from session.execute(
             select(model.id, model.customer_id, CustomerTier.risk_score)
             .join(BlacklistEntry, _black(model))
             .outerjoin(CustomerTier, CustomerTier.customer_id == model.customer_id)
-            .where(model.id.in_(ids[i : i + CHUNK]))
+            .where(any_of(dialect, model.id, ids[i : i + CHUNK]))
         ).all()
 
 
@@ -70,7 +70,7 @@ def escalate_on_opening(session: Session, case_ids: list[int], actor: audit.Acto
     now = utcnow()
     session.connection().execute(
         update(t)
-        .where(t.c.id.in_(case_ids), t.c.state == "open")
+        .where(any_of(session.get_bind().dialect.name, t.c.id, case_ids), t.c.state == "open")
         .values(state="escalated", escalated_at=now, escalation_reason=DETAIL, updated_at=now)
     )
     audit.record(

@@ -30,6 +30,7 @@ from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
 
 from crm import audit, events
+from crm.db import any_of
 from crm.models import Claim, CustomerTier, ImportBatch, Policy
 from crm.models.review import ACTIVE_STATES, OPEN_CLAIM_STATUSES, ReviewCase
 from crm.review.routing import Origin, _case, _chunks, _open, _route_blacklisted, priority
@@ -74,15 +75,19 @@ def _true_statistics(session: Session) -> None:
 def _tier_now(session: Session, customer_ids: Sequence[int], tier: str, inside: bool = True) -> list[int]:
     """Those of ``customer_ids`` whose current tier is ``tier`` (``inside``), or is not."""
     found: list[int] = []
+    matches = CustomerTier.tier == tier if inside else CustomerTier.tier != tier
     for part in _chunks(list(customer_ids)):
-        matches = CustomerTier.tier == tier if inside else CustomerTier.tier != tier
         found += session.scalars(
-            select(CustomerTier.customer_id).where(CustomerTier.customer_id.in_(part), matches)
+            select(CustomerTier.customer_id).where(_one_of(session, CustomerTier.customer_id, part), matches)
         ).all()
     return sorted(found)
 
 
-def _entered(model, customer_ids: Sequence[int], *where):
+def _one_of(session: Session, column, ids: Sequence[int]):
+    return any_of(session.get_bind().dialect.name, column, ids)
+
+
+def _entered(session: Session, model, customer_ids: Sequence[int], *where):
     """The customers' claims or policies (``model``) that are not void and match ``where``,
     with who entered each (by hand, or the import's uploader) and the customer's risk score."""
     return (
@@ -94,17 +99,17 @@ def _entered(model, customer_ids: Sequence[int], *where):
         )
         .outerjoin(ImportBatch, ImportBatch.id == model.import_batch_id)
         .outerjoin(CustomerTier, CustomerTier.customer_id == model.customer_id)
-        .where(model.customer_id.in_(customer_ids), model.voided_at.is_(None), *where)
+        .where(_one_of(session, model.customer_id, customer_ids), model.voided_at.is_(None), *where)
         .order_by(model.id)
     )
 
 
-def _open_claims(customer_ids: Sequence[int]):
-    return _entered(Claim, customer_ids, Claim.status.in_(OPEN_CLAIM_STATUSES))
+def _open_claims(session: Session, customer_ids: Sequence[int]):
+    return _entered(session, Claim, customer_ids, Claim.status.in_(OPEN_CLAIM_STATUSES))
 
 
-def _policies(customer_ids: Sequence[int], *where):
-    return _entered(Policy, customer_ids, *where)
+def _policies(session: Session, customer_ids: Sequence[int], *where):
+    return _entered(session, Policy, customer_ids, *where)
 
 
 def _not_in_force_yet(today):
@@ -125,7 +130,7 @@ def sweep_watchlist(session: Session, customer_ids: Sequence[int], origin: Origi
         cases = [
             _case("claims", "watchlist_claim", r, r.risk_score, False, "entered_watchlist", claim_id=r.id)
             | {"entered_by_id": r.entered_by_id}
-            for r in session.execute(_open_claims(part))
+            for r in session.execute(_open_claims(session, part))
         ]
         for reason, where, why in (
             ("watchlist_new_business", _not_in_force_yet(today), "entered_watchlist_not_started"),
@@ -134,7 +139,7 @@ def sweep_watchlist(session: Session, customer_ids: Sequence[int], origin: Origi
             cases += [
                 _case("underwriting", reason, r, r.risk_score, False, why, policy_id=r.id)
                 | {"entered_by_id": r.entered_by_id}
-                for r in session.execute(_policies(part, *where))
+                for r in session.execute(_policies(session, part, *where))
             ]
         opened += _open(session, cases, settings, origin)
     return opened
@@ -145,9 +150,10 @@ def sweep_blacklisted(session: Session, customer_ids: Sequence[int], actor: audi
     to a risk officer (the cases black-listed business opens as it arrives, escalated at once)."""
     today = current_settings(session).today()
     rows = {
-        "claims": [session.execute(_open_claims(part)).all() for part in _chunks(list(customer_ids))],
+        "claims": [session.execute(_open_claims(session, part)).all() for part in _chunks(list(customer_ids))],
         "underwriting": [
-            session.execute(_policies(part, *_not_in_force_yet(today))).all() for part in _chunks(list(customer_ids))
+            session.execute(_policies(session, part, *_not_in_force_yet(today))).all()
+            for part in _chunks(list(customer_ids))
         ],
     }
     return [
@@ -167,7 +173,7 @@ def sweep_vip_claims(session: Session, customer_ids: Sequence[int], origin: Orig
         cases = [
             _case("claims", "vip_claim", r, r.risk_score, True, "entered_vip", claim_id=r.id)
             | {"entered_by_id": r.entered_by_id}
-            for r in session.execute(_open_claims(part).where(~reviewed))
+            for r in session.execute(_open_claims(session, part).where(~reviewed))
         ]
         opened += _open(session, cases, settings, origin)
     return opened
@@ -182,7 +188,7 @@ def set_fast_track(session: Session, customer_ids: Sequence[int], on: bool, acto
         for case in session.scalars(
             select(ReviewCase)
             .where(
-                ReviewCase.customer_id.in_(part),
+                _one_of(session, ReviewCase.customer_id, part),
                 ReviewCase.state.in_(ACTIVE_STATES),
                 ReviewCase.fast_track.is_(not on),
             )
