@@ -26,6 +26,7 @@ from sqlalchemy import (
     Engine,
     MetaData,
     Numeric,
+    String,
     any_,
     bindparam,
     create_engine,
@@ -274,7 +275,10 @@ def any_of(dialect: str, column, values) -> ColumnElement[bool]:
     every statement of over 50 parameters."""
     values = list(values)
     if dialect == "postgresql":
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+        # Texts as text[], not as the column's VARCHAR(n)[]: that cast would cut a longer
+        # value down to n characters, and it would then match the key it begins with.
+        element = String() if isinstance(column.type, String) else column.type
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(element)))
     each = func.json_each(bindparam(None, json.dumps(values))).table_valued("value")
     return column.in_(select(each.c.value))
 

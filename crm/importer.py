@@ -322,9 +322,7 @@ def validate(
 
 def _check_references(session, kind: Kind, references: dict[str, list[int]], in_file: dict[str, int], problems) -> None:
     outside = [ref for ref in references if kind.reference_kind != kind.name or ref not in in_file]
-    found = set()
-    for i in range(0, len(outside), 900):
-        found |= set(_existing(session, kind.reference_kind, outside[i : i + 900]))
+    found = set(_existing(session, kind.reference_kind, outside))
     for ref in outside:
         if ref not in found:
             number, count = references[ref]
