@@ -268,13 +268,13 @@ def id_in(dialect: str, column: str) -> str:
     return _ID_IN[dialect].format(column)
 
 
-def any_of(dialect: str, column, values) -> ColumnElement[bool]:
-    """``column`` is one of ``values`` (ids or keys), bound as ONE parameter as id_in binds
-    them: an array on PostgreSQL, a JSON list on SQLite. For lists of thousands: not
-    ``column.in_(values)``, a placeholder per value, which psycopg parses in Python anew for
-    every statement of over 50 parameters."""
+def any_of(session: Session, column, values) -> ColumnElement[bool]:
+    """``column`` is one of ``values`` (ids or keys), for a statement of ``session``'s
+    database, bound as ONE parameter as id_in binds them: an array on PostgreSQL, a JSON list
+    on SQLite. For lists of thousands: not ``column.in_(values)``, a placeholder per value,
+    which psycopg parses in Python anew for every statement of over 50 parameters."""
     values = list(values)
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         # Texts as text[], not as the column's VARCHAR(n)[]: that cast would cut a longer
         # value down to n characters, and it would then match the key it begins with.
         element = String() if isinstance(column.type, String) else column.type

@@ -27,11 +27,10 @@ def _existing(session: Session, kind_name: str, keys: list[str], *columns) -> di
     """Map key → row for the keys that already exist (looked up in chunks)."""
     model, key_col = _MODELS[kind_name]
     key = getattr(model, key_col)
-    dialect = session.get_bind().dialect.name
     found = {}
     for i in range(0, len(keys), IDS_PER_STATEMENT):
         part = keys[i : i + IDS_PER_STATEMENT]
-        for row in session.execute(select(key, *columns).where(any_of(dialect, key, part))):
+        for row in session.execute(select(key, *columns).where(any_of(session, key, part))):
             found[row[0]] = row
     return found
 

@@ -33,13 +33,13 @@ def _black(model):
 
 
 def _rows(session: Session, model, ids: Sequence[int]) -> Iterable:
-    ids, dialect = list(dict.fromkeys(ids)), session.get_bind().dialect.name
+    ids = list(dict.fromkeys(ids))
     for i in range(0, len(ids), CHUNK):
         yield from session.execute(
             select(model.id, model.customer_id, CustomerTier.risk_score)
             .join(BlacklistEntry, _black(model))
             .outerjoin(CustomerTier, CustomerTier.customer_id == model.customer_id)
-            .where(any_of(dialect, model.id, ids[i : i + CHUNK]))
+            .where(any_of(session, model.id, ids[i : i + CHUNK]))
         ).all()
 
 
@@ -70,7 +70,7 @@ def escalate_on_opening(session: Session, case_ids: list[int], actor: audit.Acto
     now = utcnow()
     session.connection().execute(
         update(t)
-        .where(any_of(session.get_bind().dialect.name, t.c.id, case_ids), t.c.state == "open")
+        .where(any_of(session, t.c.id, case_ids), t.c.state == "open")
         .values(state="escalated", escalated_at=now, escalation_reason=DETAIL, updated_at=now)
     )
     audit.record(

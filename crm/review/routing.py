@@ -61,7 +61,7 @@ def route_policies(
     session: Session, created_ids: Sequence[int], updated_ids: Sequence[int], origin: Origin
 ) -> list[int]:
     """Open the underwriting cases that new and changed policies call for; returns their ids."""
-    settings, dialect = current_settings(session), session.get_bind().dialect.name
+    settings = current_settings(session)
     created = set(created_ids)
     opened: list[int] = []
     for part in _chunks(list(created_ids) + [i for i in updated_ids if i not in created]):
@@ -75,7 +75,7 @@ def route_policies(
                 CustomerTier.risk_score,
             )
             .outerjoin(CustomerTier, CustomerTier.customer_id == Policy.customer_id)
-            .where(any_of(dialect, Policy.id, part))
+            .where(any_of(session, Policy.id, part))
         ).all()
         cases = []
         for r in rows:
@@ -105,7 +105,7 @@ def route_policies(
 
 def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> list[int]:
     """Open the claims-review cases that new and changed claims call for; returns their ids."""
-    settings, dialect = current_settings(session), session.get_bind().dialect.name
+    settings = current_settings(session)
     opened: list[int] = []
     for part in _chunks(list(dict.fromkeys(claim_ids))):
         rows = session.execute(
@@ -124,7 +124,7 @@ def route_claims(session: Session, claim_ids: Sequence[int], origin: Origin) -> 
             .join(Policy, Policy.id == Claim.policy_id)
             .outerjoin(ImportBatch, ImportBatch.id == Policy.import_batch_id)
             .outerjoin(CustomerTier, CustomerTier.customer_id == Claim.customer_id)
-            .where(any_of(dialect, Claim.id, part))
+            .where(any_of(session, Claim.id, part))
         ).all()
         cases = []
         for r in rows:

@@ -78,13 +78,9 @@ def _tier_now(session: Session, customer_ids: Sequence[int], tier: str, inside: 
     matches = CustomerTier.tier == tier if inside else CustomerTier.tier != tier
     for part in _chunks(list(customer_ids)):
         found += session.scalars(
-            select(CustomerTier.customer_id).where(_one_of(session, CustomerTier.customer_id, part), matches)
+            select(CustomerTier.customer_id).where(any_of(session, CustomerTier.customer_id, part), matches)
         ).all()
     return sorted(found)
-
-
-def _one_of(session: Session, column, ids: Sequence[int]):
-    return any_of(session.get_bind().dialect.name, column, ids)
 
 
 def _entered(session: Session, model, customer_ids: Sequence[int], *where):
@@ -99,7 +95,7 @@ def _entered(session: Session, model, customer_ids: Sequence[int], *where):
         )
         .outerjoin(ImportBatch, ImportBatch.id == model.import_batch_id)
         .outerjoin(CustomerTier, CustomerTier.customer_id == model.customer_id)
-        .where(_one_of(session, model.customer_id, customer_ids), model.voided_at.is_(None), *where)
+        .where(any_of(session, model.customer_id, customer_ids), model.voided_at.is_(None), *where)
         .order_by(model.id)
     )
 
@@ -188,7 +184,7 @@ def set_fast_track(session: Session, customer_ids: Sequence[int], on: bool, acto
         for case in session.scalars(
             select(ReviewCase)
             .where(
-                _one_of(session, ReviewCase.customer_id, part),
+                any_of(session, ReviewCase.customer_id, part),
                 ReviewCase.state.in_(ACTIVE_STATES),
                 ReviewCase.fast_track.is_(not on),
             )
