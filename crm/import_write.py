@@ -1,6 +1,6 @@
 """The importer's pass 2: turning validated rows into stored rows, a chunk at a time.
 
-Keys are resolved to ids per chunk; new rows are inserted from a stage (crm.db.insert_staged)
+Keys are resolved to ids per chunk; new rows are inserted from a stage (crm.bulk.insert_staged)
 and changed rows updated with Core executemany; what changed is audited (an import's creates as
 one event per chunk).
 """
@@ -14,7 +14,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from crm import audit, record_digests
-from crm.db import IDS_PER_STATEMENT, any_of, insert_staged, utcnow
+from crm.bulk import IDS_PER_STATEMENT, any_of, insert_staged
+from crm.db import utcnow
 from crm.models import Claim, Customer, Policy, User
 
 if TYPE_CHECKING:

@@ -53,7 +53,7 @@ from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crm.db import IDS_PER_STATEMENT, bulk_insert, driver_rows, id_in, ids_param
+from crm.bulk import IDS_PER_STATEMENT, bulk_insert, driver_rows, id_in, ids_param
 from crm.models.digests import RecordDigest
 
 SEPARATOR, NULL = "\x1f", "\x1e"

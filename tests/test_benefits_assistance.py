@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from crm import audit
 from crm.benefits import assistance
 from crm.benefits.services import BenefitError
-from crm.db import id_rows, ids_param
+from crm.bulk import id_rows, ids_param
 from crm.models import AuditEvent, Customer
 from crm.models.benefits import AssistanceEnrolment, AssistanceSpend
 from tests.benefits_helpers import AS_OF, make_customers, move

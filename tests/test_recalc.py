@@ -466,10 +466,10 @@ def test_bulk_insert_keeps_every_value_as_given(database, monkeypatch, rows_per_
     sent."""
     from sqlalchemy import table, text
 
-    from crm import db
-    from crm.db import bulk_insert, copy_csv
+    from crm import bulk
+    from crm.bulk import bulk_insert, copy_csv
 
-    monkeypatch.setattr(db, "_ROWS_PER_INSERT", rows_per_statement)
+    monkeypatch.setattr(bulk, "_ROWS_PER_INSERT", rows_per_statement)
 
     now = dt.datetime(2026, 11, 24, 8, 30, tzinfo=dt.UTC)
     columns = {

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from crm import audit
 from crm.benefits.catalogue import Benefit, Catalogue, period_bounds
 from crm.benefits.services import BenefitError
-from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_in, id_rows, ids_param, typed_text, utcnow
+from crm.bulk import IDS_PER_STATEMENT, id_in, id_rows, ids_param, typed_text
+from crm.db import UTCDateTime, utcnow
 from crm.models import Customer
 from crm.models.benefits import CASE_CATEGORIES, AssistanceCase, AssistanceEnrolment, AssistanceSpend
 
@@ -31,7 +32,7 @@ def membership_no(customer_id: int, period_start: dt.date) -> str:
     return f"GA{period_start:%Y%m}-{customer_id:08d}"
 
 
-# The enrolments of the bound ids (crm.db.id_rows) for one period, and the membership fee of
+# The enrolments of the bound ids (crm.bulk.id_rows) for one period, and the membership fee of
 # each one inserted: a statement each, not a row of parameters per customer (a first run
 # enrols tens of thousands of new VIPs). The membership number as membership_no makes it.
 _MEMBERSHIP_NO = {

@@ -24,7 +24,8 @@ from crm import audit, record_digests
 from crm.benefits import partner_port
 from crm.benefits.catalogue import Benefit, Catalogue, period_bounds, prorated
 from crm.benefits.services import BenefitError
-from crm.db import IDS_PER_STATEMENT, UTCDateTime, id_in, id_rows, ids_param, typed_text, utcnow
+from crm.bulk import IDS_PER_STATEMENT, id_in, id_rows, ids_param, typed_text
+from crm.db import UTCDateTime, utcnow
 from crm.models import CustomerTier
 from crm.models.benefits import EntitlementEntry
 
@@ -115,7 +116,7 @@ def _audit_entries(session: Session, actor: audit.Actor, done: list, action: str
         )
 
 
-# One keyed entry (grant or renew) per customer of the bound ids (crm.db.id_rows), the rest
+# One keyed entry (grant or renew) per customer of the bound ids (crm.bulk.id_rows), the rest
 # the same for all: a statement per benefit, not a row of parameters per customer (a first
 # run makes tens of thousands of new VIPs, each with several entries).
 _KEYED = """INSERT INTO entitlement_entries (customer_id, benefit_code, kind, period_start, period_end, entry_type,

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from crm import events
 from crm.benefits import ledger
 from crm.benefits.catalogue import current_catalogue
+from crm.bulk import IDS_PER_STATEMENT, id_in, ids_param
 from crm.clock import business_today
-from crm.db import IDS_PER_STATEMENT, id_in, ids_param
 from crm.models import TierRun
 
 

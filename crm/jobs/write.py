@@ -30,7 +30,8 @@ from sqlalchemy import Date, bindparam, table, text
 from sqlalchemy.orm import Session
 
 from crm import audit, record_digests
-from crm.db import UTCDateTime, bulk_insert, copy_csv, driver_rows, utcnow
+from crm.bulk import bulk_insert, copy_csv, driver_rows
+from crm.db import UTCDateTime, utcnow
 from crm.jobs import moves
 from segmentation.scores import published
 

@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.db import any_of, utcnow
+from crm.bulk import any_of
+from crm.db import utcnow
 from crm.models import Claim, CustomerTier, Policy
 from crm.models.lists import BlacklistEntry
 from crm.models.review import ReviewCase

@@ -27,7 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm import audit
-from crm.db import any_of, insert_staged, utcnow
+from crm.bulk import any_of, insert_staged
+from crm.db import utcnow
 from crm.models import Claim, CustomerTier, ImportBatch, Policy
 from crm.models.review import OPEN_CLAIM_STATUSES, ReviewCase
 from crm.review import blacklist_routing as bl

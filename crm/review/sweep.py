@@ -30,7 +30,7 @@ from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
 
 from crm import audit, events
-from crm.db import any_of
+from crm.bulk import any_of
 from crm.models import Claim, CustomerTier, ImportBatch, Policy
 from crm.models.review import ACTIVE_STATES, OPEN_CLAIM_STATUSES, ReviewCase
 from crm.review.routing import Origin, _case, _chunks, _open, _route_blacklisted, priority

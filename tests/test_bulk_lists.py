@@ -1,11 +1,11 @@
-"""crm.db.any_of: a column matched against a list of ids or keys bound as one parameter."""
+"""crm.bulk.any_of: a column matched against a list of ids or keys bound as one parameter."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from crm.audit import Actor
-from crm.db import any_of
+from crm.bulk import any_of
 from crm.importer import import_csv
 from crm.models import Customer
 from tests.factories import customer_row, write_csv
